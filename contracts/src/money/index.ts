@@ -1,0 +1,23 @@
+// Money module: ISO 4217 table, exact bigint money, and its JSON schemas.
+export { currencies, currencyOf, isCurrencyCode, requireCurrency } from "./currencies.ts";
+export type { Currency, CurrencyCode, CurrencyExponent } from "./currencies.ts";
+export {
+  add,
+  amountMinorAbsMax,
+  checkDecimalFormat,
+  compare,
+  CurrencyMismatchError,
+  currencyCodeSchema,
+  decimalLengthMax,
+  formatMoney,
+  isZero,
+  money,
+  moneyAmountString,
+  moneySchema,
+  negate,
+  parseMoney,
+  subtract,
+  sum,
+  zero,
+} from "./money.ts";
+export type { Money, MoneyError, MoneyErrorCode, ParseMoneyResult } from "./money.ts";

@@ -1,0 +1,148 @@
+// The event-store port: what command handlers, projections and auditors need
+// from a log, and nothing more. Adapters (PostgreSQL, EventStoreDB) implement
+// it and map their drivers' errors to the errors below.
+import type { Observable } from "rxjs";
+import type { Brand, EventId, EventMetadata, JsonValue, StreamName } from "@trueup/contracts";
+
+/**
+ * A global log position. Opaque to callers, but totally ordered by plain
+ * string comparison (both adapters encode fixed-width hex), and safe to store
+ * as a checkpoint. `readAll({ after })` returns events strictly after it.
+ */
+export type Position = Brand<string, "Position">;
+export const POSITION_PATTERN = /^[0-9a-f]{32}$/;
+
+export function parsePosition(value: string): Position | undefined {
+  return POSITION_PATTERN.test(value) ? (value as Position) : undefined;
+}
+
+export function comparePositions(a: Position, b: Position): -1 | 0 | 1 {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Encodes two unsigned 64-bit numbers (major, minor) as a sortable position. */
+export function encodePosition(major: bigint, minor: bigint): Position {
+  if (major < 0n || minor < 0n || major >= 2n ** 64n || minor >= 2n ** 64n) {
+    throw new RangeError(`position component out of range: ${major}/${minor}`);
+  }
+  return (major.toString(16).padStart(16, "0") + minor.toString(16).padStart(16, "0")) as Position;
+}
+
+export function decodePosition(position: Position): { major: bigint; minor: bigint } {
+  return { major: BigInt(`0x${position.slice(0, 16)}`), minor: BigInt(`0x${position.slice(16)}`) };
+}
+
+/** What a caller asserts about a stream before appending to it. */
+export type ExpectedRevision = "no-stream" | "exists" | "any" | bigint;
+
+export interface NewEvent {
+  readonly eventId: EventId;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: JsonValue;
+  readonly metadata: EventMetadata;
+}
+
+export interface RecordedEvent extends NewEvent {
+  readonly streamName: StreamName;
+  /** 0-based revision of the event within its stream. */
+  readonly revision: bigint;
+  readonly position: Position;
+  readonly recordedAt: Date;
+}
+
+export interface AppendResult {
+  /** Revision of the last event written: pass it as `expectedRevision` next time. */
+  readonly nextExpectedRevision: bigint;
+  /** Global position of the last event written. */
+  readonly position: Position;
+  /** True when these exact events were already in the stream: nothing was written. */
+  readonly replayed: boolean;
+}
+
+export interface EventFilter {
+  /** Stream categories (`account` matches `account-…`). */
+  readonly categories?: readonly string[];
+  readonly eventTypes?: readonly string[];
+}
+
+export interface ReadStreamOptions {
+  readonly direction?: "forwards" | "backwards";
+  /** Start at this revision (inclusive). Default: first (forwards) or last (backwards). */
+  readonly fromRevision?: bigint;
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive lower bound; omitted means from the very start of the log. */
+  readonly after?: Position | undefined;
+  readonly filter?: EventFilter | undefined;
+  readonly maxCount?: number;
+}
+
+export interface SubscribeOptions {
+  readonly after?: Position | undefined;
+  readonly filter?: EventFilter | undefined;
+}
+
+/** Upper bound on any single read; callers page beyond it. */
+export const READ_COUNT_MAX = 10_000;
+/** Upper bound on events in one append (one transaction). */
+export const APPEND_COUNT_MAX = 10_000;
+
+export interface EventStore {
+  append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
+  /** Throws StreamNotFoundError when the stream has no events. */
+  readStream(stream: StreamName, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Events in global position order; never skips an event that commits later with a lower position. */
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Catches up from `after`, then stays live. Every event exactly once, in position order. */
+  subscribe(options?: SubscribeOptions): Observable<RecordedEvent>;
+  /** Position of the newest event visible to readAll, or undefined when the log is empty. */
+  headPosition(): Promise<Position | undefined>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedRevisionError extends Error {
+  override readonly name = "WrongExpectedRevisionError";
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: bigint | "no-stream",
+  ) {
+    super(`stream ${stream}: expected revision ${String(expected)}, actual ${String(actual)}`);
+  }
+}
+
+export class StreamNotFoundError extends Error {
+  override readonly name = "StreamNotFoundError";
+  constructor(readonly stream: string) {
+    super(`stream ${stream} not found`);
+  }
+}
+
+/** The same event id was appended before with different content or to another place. */
+export class DuplicateEventIdError extends Error {
+  override readonly name = "DuplicateEventIdError";
+  constructor(readonly stream: string, readonly eventIds: readonly string[]) {
+    super(`stream ${stream}: event ids already used with different content: ${eventIds.slice(0, 5).join(", ")}`);
+  }
+}
+
+/** The store could not be reached or failed; the operation may be retried (appends are idempotent by event id). */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+}
+
+export class InvalidAppendError extends Error {
+  override readonly name = "InvalidAppendError";
+}
+
+export function matchesFilter(filter: EventFilter | undefined, streamName: string, type: string): boolean {
+  if (filter === undefined) return true;
+  if (filter.eventTypes !== undefined && !filter.eventTypes.includes(type)) return false;
+  if (filter.categories === undefined) return true;
+  const dash = streamName.indexOf("-");
+  const category = dash < 0 ? streamName : streamName.slice(0, dash);
+  return filter.categories.includes(category);
+}

@@ -1,0 +1,298 @@
+// PostgreSQL adapter of the event-store port. One round trip per append
+// (the es_append function), reads ordered by (tx_id, seq) below the oldest
+// running transaction, live delivery by in-process signals plus LISTEN/NOTIFY
+// across processes (coalesced, so NOTIFY never serialises commits).
+import { Observable } from "rxjs";
+import pg from "pg";
+import type { EventId, EventMetadata, JsonValue, StreamName } from "@trueup/contracts";
+import { isCategory, parseStreamName } from "@trueup/contracts";
+import {
+  APPEND_COUNT_MAX,
+  DuplicateEventIdError,
+  InvalidAppendError,
+  READ_COUNT_MAX,
+  StreamNotFoundError,
+  WrongExpectedRevisionError,
+  decodePosition,
+  encodePosition,
+} from "../port.ts";
+import type {
+  AppendResult,
+  EventFilter,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  Position,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+} from "../port.ts";
+import { MIGRATIONS, migrate } from "./schema.ts";
+import { mapPgError } from "./errors.ts";
+import { LiveSignal } from "./live-signal.ts";
+
+export const NOTIFY_CHANNEL = "trueup_events";
+const READ_COUNT_DEFAULT = 1000;
+/** Events fetched per page by a subscription: bounds its memory. */
+export const SUBSCRIBE_PAGE_SIZE = 1000;
+
+export interface PostgresEventStoreOptions {
+  readonly pool: pg.Pool;
+  /** Connection settings for the dedicated LISTEN connection (same server as the pool). */
+  readonly listenConnection: pg.ClientConfig;
+}
+
+interface EventRow {
+  tx_id: string;
+  seq: string;
+  stream_name: string;
+  revision: string;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: JsonValue;
+  metadata: EventMetadata;
+  recorded_at: Date;
+}
+
+// Output names must not shadow the ordering columns: `ORDER BY tx_id` would
+// sort by the text alias ("1000" < "999"). Queries order by `e.tx_id`.
+const EVENT_COLUMNS = "e.tx_id::text AS tx_id, e.seq, e.stream_name, e.revision, e.event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at";
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    eventId: row.event_id as EventId,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    streamName: row.stream_name as StreamName,
+    revision: BigInt(row.revision),
+    position: encodePosition(BigInt(row.tx_id), BigInt(row.seq)),
+    recordedAt: row.recorded_at,
+  };
+}
+
+function expectedToText(expected: ExpectedRevision): string {
+  if (typeof expected === "bigint") {
+    if (expected < 0n) throw new InvalidAppendError(`expected revision must be >= 0, got ${expected}`);
+    return expected.toString();
+  }
+  return expected;
+}
+
+function checkCount(maxCount: number | undefined): number {
+  const count = maxCount ?? READ_COUNT_DEFAULT;
+  if (!Number.isInteger(count) || count < 1 || count > READ_COUNT_MAX) {
+    throw new RangeError(`maxCount must be an integer in 1..${READ_COUNT_MAX}, got ${count}`);
+  }
+  return count;
+}
+
+function checkFilter(filter: EventFilter | undefined): void {
+  for (const category of filter?.categories ?? []) {
+    if (!isCategory(category)) throw new RangeError(`invalid category in filter: ${JSON.stringify(category)}`);
+  }
+}
+
+export class PostgresEventStore implements EventStore {
+  private readonly pool: pg.Pool;
+  private readonly live: LiveSignal;
+
+  private constructor(options: PostgresEventStoreOptions) {
+    this.pool = options.pool;
+    this.live = new LiveSignal({ pool: options.pool, channel: NOTIFY_CHANNEL, connection: options.listenConnection });
+  }
+
+  /** Runs pending migrations, then returns a ready store. */
+  static async open(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    try {
+      await migrate(options.pool, MIGRATIONS, "es_migrations");
+    } catch (error) {
+      throw mapPgError(error);
+    }
+    return new PostgresEventStore(options);
+  }
+
+  async append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    const parsed = parseStreamName(stream);
+    if (parsed === undefined) throw new InvalidAppendError(`invalid stream name ${JSON.stringify(stream)}`);
+    if (events.length === 0) throw new InvalidAppendError("append needs at least one event");
+    if (events.length > APPEND_COUNT_MAX) throw new InvalidAppendError(`append of ${events.length} events exceeds ${APPEND_COUNT_MAX}`);
+    const payload = JSON.stringify(
+      events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, data: e.data, metadata: e.metadata })),
+    );
+    const expected = expectedToText(options.expectedRevision);
+    let row: { outcome: "ok" | "conflict"; actual: string; tx_id: string | null; seq: string | null } | undefined;
+    try {
+      const result = await this.pool.query<{ outcome: "ok" | "conflict"; actual: string; tx_id: string | null; seq: string | null }>(
+        "SELECT outcome, actual, tx_id, seq FROM es_append($1, $2, $3, $4::jsonb)",
+        [stream, parsed.category, expected, payload],
+      );
+      row = result.rows[0];
+    } catch (error) {
+      if (isUniqueViolation(error, "es_events_event_id")) return this.replayOrThrow(stream, options.expectedRevision, payload, events);
+      if (error instanceof pg.DatabaseError && UNSTORABLE_JSON_SQLSTATES.has(error.code ?? "")) {
+        throw new InvalidAppendError(`event data cannot be stored: ${error.message}`);
+      }
+      throw mapPgError(error);
+    }
+    if (row === undefined) throw new Error("es_append returned no row");
+    if (row.outcome === "conflict") {
+      return this.replayOrThrow(stream, options.expectedRevision, payload, events, BigInt(row.actual));
+    }
+    if (row.tx_id === null || row.seq === null) throw new Error("es_append returned ok without a position");
+    this.live.appended();
+    return { nextExpectedRevision: BigInt(row.actual), position: encodePosition(BigInt(row.tx_id), BigInt(row.seq)), replayed: false };
+  }
+
+  /**
+   * An append was refused (revision conflict or an event id already stored).
+   * If exactly these events are already the stream's events where the caller
+   * expected to put them, this is a retry: answer with the original result.
+   */
+  private async replayOrThrow(
+    stream: StreamName,
+    expected: ExpectedRevision,
+    payload: string,
+    events: readonly NewEvent[],
+    actual?: bigint,
+  ): Promise<AppendResult> {
+    const found = await this.query<{ ord: string; stream_name: string | null; revision: string | null; tx_id: string | null; seq: string | null; same: boolean | null }>(
+      `SELECT n.ord, e.stream_name, e.revision, e.tx_id::text AS tx_id, e.seq,
+              (e.type = n.value->>'type' AND e.schema_version = (n.value->>'v')::integer
+               AND e.data = n.value->'data' AND e.metadata = n.value->'metadata') AS same
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS n(value, ord)
+         LEFT JOIN es_events e ON e.event_id = (n.value->>'id')::uuid
+        ORDER BY n.ord`,
+      [payload],
+    );
+    const stored = found.filter((r) => r.stream_name !== null);
+    if (stored.length === 0) {
+      throw new WrongExpectedRevisionError(stream, expected, actual === undefined || actual < 0n ? "no-stream" : actual);
+    }
+    const first = stored[0];
+    const last = found[found.length - 1];
+    const firstRevision = first?.revision === null || first === undefined ? -1n : BigInt(first.revision);
+    const expectedFirst = expected === "no-stream" ? 0n : typeof expected === "bigint" ? expected + 1n : firstRevision;
+    const isReplay =
+      stored.length === events.length &&
+      firstRevision === expectedFirst &&
+      found.every((r, i) => r.stream_name === stream && r.same === true && r.revision !== null && BigInt(r.revision) === firstRevision + BigInt(i));
+    if (!isReplay || last?.tx_id == null || last.seq === null || last.revision === null) {
+      throw new DuplicateEventIdError(stream, stored.map((_, i) => events[i]?.eventId ?? "?"));
+    }
+    return { nextExpectedRevision: BigInt(last.revision), position: encodePosition(BigInt(last.tx_id), BigInt(last.seq)), replayed: true };
+  }
+
+  async readStream(stream: StreamName, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const count = checkCount(options.maxCount);
+    const backwards = options.direction === "backwards";
+    const from = options.fromRevision ?? (backwards ? 2n ** 63n - 1n : 0n);
+    const rows = await this.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events e
+        WHERE e.stream_name = $1 AND e.revision ${backwards ? "<=" : ">="} $2
+        ORDER BY e.revision ${backwards ? "DESC" : "ASC"} LIMIT $3`,
+      [stream, from.toString(), count],
+    );
+    if (rows.length === 0) {
+      const exists = await this.query("SELECT 1 FROM es_streams WHERE stream_name = $1", [stream]);
+      if (exists.length === 0) throw new StreamNotFoundError(stream);
+    }
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    return (await this.readAllPage(options)).events;
+  }
+
+  /** One page of the global log; also says whether newer committed events are held back by a running transaction. */
+  private async readAllPage(options: ReadAllOptions): Promise<{ events: RecordedEvent[]; heldBack: boolean }> {
+    const count = checkCount(options.maxCount);
+    checkFilter(options.filter);
+    const params: unknown[] = [];
+    const where: string[] = ["e.tx_id < pg_snapshot_xmin(pg_current_snapshot())"];
+    if (options.after !== undefined) {
+      const { major, minor } = decodePosition(options.after);
+      params.push(major.toString(), minor.toString());
+      where.push(`(e.tx_id, e.seq) > ($${params.length - 1}::xid8, $${params.length}::bigint)`);
+    }
+    if (options.filter?.categories !== undefined) {
+      params.push(options.filter.categories);
+      where.push(`e.category = ANY($${params.length}::text[])`);
+    }
+    if (options.filter?.eventTypes !== undefined) {
+      params.push(options.filter.eventTypes);
+      where.push(`e.type = ANY($${params.length}::text[])`);
+    }
+    params.push(count);
+    const rows = await this.query<EventRow & { held_back: boolean }>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events e WHERE ${where.join(" AND ")} ORDER BY e.tx_id, e.seq LIMIT $${params.length}`,
+      params,
+    );
+    const events = rows.map(toRecorded);
+    if (events.length === count) return { events, heldBack: false };
+    const held = await this.query<{ held: boolean }>(
+      "SELECT EXISTS (SELECT 1 FROM es_events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held",
+    );
+    return { events, heldBack: held[0]?.held === true };
+  }
+
+  async headPosition(): Promise<Position | undefined> {
+    const rows = await this.query<{ tx_id: string; seq: string }>(
+      `SELECT e.tx_id::text AS tx_id, e.seq FROM es_events e WHERE e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : encodePosition(BigInt(row.tx_id), BigInt(row.seq));
+  }
+
+  subscribe(options: SubscribeOptions = {}): Observable<RecordedEvent> {
+    checkFilter(options.filter);
+    return new Observable<RecordedEvent>((subscriber) => {
+      let after = options.after;
+      const waiter = this.live.waiter();
+      // A function, not a property read: next() may close the subscriber mid-page.
+      const closed = (): boolean => subscriber.closed;
+      const run = async (): Promise<void> => {
+        while (!subscriber.closed) {
+          const page = await this.readAllPage({ maxCount: SUBSCRIBE_PAGE_SIZE, after, filter: options.filter });
+          for (const event of page.events) {
+            if (closed()) return;
+            subscriber.next(event);
+            after = event.position;
+          }
+          if (page.events.length === SUBSCRIBE_PAGE_SIZE) continue;
+          await waiter.wait(page.heldBack);
+        }
+      };
+      run().catch((error: unknown) => {
+        subscriber.error(mapPgError(error));
+      });
+      return () => {
+        waiter.close();
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.live.close();
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } catch (error) {
+      throw mapPgError(error);
+    }
+  }
+}
+
+/** jsonb refuses \u0000 in strings (22P05) and invalid Unicode (22021, 22P02). */
+const UNSTORABLE_JSON_SQLSTATES = new Set(["22P05", "22021", "22P02"]);
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  return error instanceof pg.DatabaseError && error.code === "23505" && error.constraint === constraint;
+}
+

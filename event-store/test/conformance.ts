@@ -1,0 +1,272 @@
+// The event-store conformance suite: the behaviour every adapter of the port
+// must show. postgres.test.ts runs it always; eventstoredb.test.ts runs the
+// same suite when EVENTSTORE_URL is set. Streams use fresh random categories,
+// so the suite can share one server with other tests.
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { firstValueFrom, take, toArray, timeout } from "rxjs";
+import type { EventId, EventMetadata, JsonValue } from "@trueup/contracts";
+import { streamName } from "@trueup/contracts";
+import {
+  DuplicateEventIdError,
+  InvalidAppendError,
+  StreamNotFoundError,
+  WrongExpectedRevisionError,
+  comparePositions,
+  parsePosition,
+} from "../src/index.ts";
+import type { EventStore, NewEvent, RecordedEvent } from "../src/index.ts";
+
+export interface ConformanceTarget {
+  readonly store: EventStore;
+  close(): Promise<void>;
+}
+
+export function freshCategory(): string {
+  return `t${randomBytes(5).toString("hex")}`;
+}
+
+const metadata: EventMetadata = {
+  actor: "user:conformance",
+  correlationId: "corr-1",
+  causationId: "cause-1",
+  commandId: "cmd-1",
+  occurredAt: "2026-11-21T10:00:00.000Z",
+};
+
+export function newEvent(type: string, data: JsonValue = {}, overrides: Partial<NewEvent> = {}): NewEvent {
+  return { eventId: randomUUID() as EventId, type, schemaVersion: 1, data, metadata, ...overrides };
+}
+
+function strip(e: RecordedEvent): { eventId: string; type: string; schemaVersion: number; data: JsonValue; metadata: EventMetadata } {
+  return { eventId: e.eventId, type: e.type, schemaVersion: e.schemaVersion, data: e.data, metadata: e.metadata };
+}
+
+export function describeEventStoreConformance(adapter: string, open: () => Promise<ConformanceTarget>): void {
+  describe(`event store conformance: ${adapter}`, () => {
+    let target: ConformanceTarget;
+    let store: EventStore;
+    beforeAll(async () => {
+      target = await open();
+      store = target.store;
+    });
+    afterAll(async () => {
+      await target.close();
+    });
+
+    describe("append and readStream", () => {
+      it("appends to a new stream and reads the events back exactly", async () => {
+        const stream = streamName(freshCategory(), "a");
+        const events = [
+          newEvent("ThingHappened", { amountMinor: "123456789012345678901234567890", nested: { list: [1, "x", null, true] } }),
+          newEvent("OtherThingHappened", { text: "ünïcødé ✓ \"quoted\" \\ back-slashed" }),
+        ];
+        const result = await store.append(stream, events, { expectedRevision: "no-stream" });
+        expect(result.nextExpectedRevision).toBe(1n);
+        expect(result.replayed).toBe(false);
+        expect(parsePosition(result.position)).toBe(result.position);
+
+        const read = await store.readStream(stream);
+        expect(read.map(strip)).toEqual(events.map((e) => ({ ...e })));
+        expect(read.map((e) => e.revision)).toEqual([0n, 1n]);
+        expect(read.every((e) => e.streamName === stream)).toBe(true);
+        expect(read[1]?.position).toBe(result.position);
+        expect(read[0]?.recordedAt).toBeInstanceOf(Date);
+      });
+
+      it("enforces every kind of expected revision", async () => {
+        const stream = streamName(freshCategory(), "b");
+        await expect(store.append(stream, [newEvent("A")], { expectedRevision: "exists" })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        await expect(store.append(stream, [newEvent("A")], { expectedRevision: 0n })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        await store.append(stream, [newEvent("A")], { expectedRevision: "no-stream" });
+        const conflict = await store.append(stream, [newEvent("A")], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
+        expect(conflict).toBeInstanceOf(WrongExpectedRevisionError);
+        expect((conflict as WrongExpectedRevisionError).actual).toBe(0n);
+        await expect(store.append(stream, [newEvent("A")], { expectedRevision: 5n })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        expect((await store.append(stream, [newEvent("A")], { expectedRevision: 0n })).nextExpectedRevision).toBe(1n);
+        expect((await store.append(stream, [newEvent("A")], { expectedRevision: "exists" })).nextExpectedRevision).toBe(2n);
+        expect((await store.append(stream, [newEvent("A")], { expectedRevision: "any" })).nextExpectedRevision).toBe(3n);
+        const other = streamName(freshCategory(), "c");
+        expect((await store.append(other, [newEvent("A")], { expectedRevision: "any" })).nextExpectedRevision).toBe(0n);
+        expect(await store.readStream(stream)).toHaveLength(4);
+      });
+
+      it("lets exactly one of many concurrent appends at the same revision win", async () => {
+        const stream = streamName(freshCategory(), "race");
+        await store.append(stream, [newEvent("Opened")], { expectedRevision: "no-stream" });
+        const attempts = await Promise.allSettled(
+          Array.from({ length: 16 }, (_, i) => store.append(stream, [newEvent("Raced", { i })], { expectedRevision: 0n })),
+        );
+        const won = attempts.filter((a) => a.status === "fulfilled");
+        const lost = attempts.filter((a) => a.status === "rejected");
+        expect(won).toHaveLength(1);
+        expect(lost.every((a) => a.reason instanceof WrongExpectedRevisionError)).toBe(true);
+        expect(await store.readStream(stream)).toHaveLength(2);
+      });
+
+      it("lets exactly one of many concurrent creators of a stream win", async () => {
+        const stream = streamName(freshCategory(), "create");
+        const attempts = await Promise.allSettled(
+          Array.from({ length: 16 }, () => store.append(stream, [newEvent("Created")], { expectedRevision: "no-stream" })),
+        );
+        expect(attempts.filter((a) => a.status === "fulfilled")).toHaveLength(1);
+        expect(await store.readStream(stream)).toHaveLength(1);
+      });
+
+      it("throws StreamNotFound for a stream that has no events", async () => {
+        await expect(store.readStream(streamName(freshCategory(), "none"))).rejects.toBeInstanceOf(StreamNotFoundError);
+      });
+
+      it("reads forwards and backwards from a revision with a max count", async () => {
+        const stream = streamName(freshCategory(), "d");
+        await store.append(stream, Array.from({ length: 10 }, (_, i) => newEvent("N", { i })), { expectedRevision: "no-stream" });
+        const forwards = await store.readStream(stream, { fromRevision: 3n, maxCount: 4 });
+        expect(forwards.map((e) => e.revision)).toEqual([3n, 4n, 5n, 6n]);
+        const backwards = await store.readStream(stream, { direction: "backwards", maxCount: 3 });
+        expect(backwards.map((e) => e.revision)).toEqual([9n, 8n, 7n]);
+        const backFrom = await store.readStream(stream, { direction: "backwards", fromRevision: 2n });
+        expect(backFrom.map((e) => e.revision)).toEqual([2n, 1n, 0n]);
+        expect(await store.readStream(stream, { fromRevision: 10n })).toEqual([]);
+      });
+
+      it("rejects empty and oversized appends and bad read limits", async () => {
+        const stream = streamName(freshCategory(), "e");
+        await expect(store.append(stream, [], { expectedRevision: "any" })).rejects.toBeInstanceOf(InvalidAppendError);
+        const tooMany = Array.from({ length: 10_001 }, () => newEvent("X"));
+        await expect(store.append(stream, tooMany, { expectedRevision: "any" })).rejects.toBeInstanceOf(InvalidAppendError);
+        await expect(store.readAll({ maxCount: 0 })).rejects.toBeInstanceOf(RangeError);
+        await expect(store.readAll({ maxCount: 10_001 })).rejects.toBeInstanceOf(RangeError);
+        await expect(store.readStream(streamName(freshCategory(), "f"))).rejects.toBeInstanceOf(StreamNotFoundError);
+      });
+    });
+
+    describe("idempotent append", () => {
+      it("re-appending the same events at the same expected revision is a no-op returning the original result", async () => {
+        const stream = streamName(freshCategory(), "idem");
+        const first = [newEvent("A", { n: 1 }), newEvent("B", { n: 2 })];
+        const original = await store.append(stream, first, { expectedRevision: "no-stream" });
+        const retried = await store.append(stream, first, { expectedRevision: "no-stream" });
+        expect(retried).toEqual({ ...original, replayed: true });
+
+        const second = [newEvent("C", { n: 3 })];
+        const next = await store.append(stream, second, { expectedRevision: 1n });
+        expect(await store.append(stream, second, { expectedRevision: 1n })).toEqual({ ...next, replayed: true });
+        expect(await store.append(stream, second, { expectedRevision: "any" })).toEqual({ ...next, replayed: true });
+        expect(await store.readStream(stream)).toHaveLength(3);
+      });
+
+      it("the same event ids with different content is an error and writes nothing", async () => {
+        const stream = streamName(freshCategory(), "idem2");
+        const event = newEvent("A", { amountMinor: "100" });
+        await store.append(stream, [event], { expectedRevision: "no-stream" });
+        const tampered = { ...event, data: { amountMinor: "999" } };
+        await expect(store.append(stream, [tampered], { expectedRevision: "no-stream" })).rejects.toBeInstanceOf(DuplicateEventIdError);
+        await expect(store.append(stream, [tampered], { expectedRevision: "any" })).rejects.toBeInstanceOf(DuplicateEventIdError);
+        expect((await store.readStream(stream)).map((e) => e.data)).toEqual([{ amountMinor: "100" }]);
+      });
+
+      it("a retry with fresh ids at a stale revision is a plain conflict", async () => {
+        const stream = streamName(freshCategory(), "idem3");
+        await store.append(stream, [newEvent("A")], { expectedRevision: "no-stream" });
+        await expect(store.append(stream, [newEvent("A")], { expectedRevision: "no-stream" })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+      });
+    });
+
+    describe("readAll and positions", () => {
+      it("reads the global log in position order, after a position, filtered by category and type", async () => {
+        const category = freshCategory();
+        const other = freshCategory();
+        const written: RecordedEvent[] = [];
+        for (let i = 0; i < 6; i++) {
+          await store.append(streamName(category, `s${i % 3}`), [newEvent(i % 2 === 0 ? "Even" : "Odd", { i })], { expectedRevision: "any" });
+          await store.append(streamName(other, `s${i}`), [newEvent("Noise", { i })], { expectedRevision: "any" });
+        }
+        const mine = await store.readAll({ filter: { categories: [category] }, maxCount: 100 });
+        written.push(...mine);
+        expect(mine.map((e) => e.data)).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ i })));
+        const positions = mine.map((e) => e.position);
+        expect([...positions].sort(comparePositions)).toEqual(positions);
+        expect(new Set(positions).size).toBe(positions.length);
+
+        const after = await store.readAll({ after: positions[2], filter: { categories: [category] }, maxCount: 100 });
+        expect(after.map((e) => e.data)).toEqual([3, 4, 5].map((i) => ({ i })));
+        const odd = await store.readAll({ filter: { categories: [category], eventTypes: ["Odd"] }, maxCount: 100 });
+        expect(odd.map((e) => e.data)).toEqual([1, 3, 5].map((i) => ({ i })));
+        const limited = await store.readAll({ filter: { categories: [category] }, maxCount: 2 });
+        expect(limited.map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }]);
+        const both = await store.readAll({ filter: { categories: [category, other] }, maxCount: 100 });
+        expect(both).toHaveLength(12);
+        const head = await store.headPosition();
+        expect(head !== undefined && comparePositions(head, positions[5] ?? head) >= 0).toBe(true);
+      });
+
+      it("readAll without a filter sees events of every stream, in order", async () => {
+        const category = freshCategory();
+        const first = await store.append(streamName(category, "x"), [newEvent("A")], { expectedRevision: "any" });
+        await store.append(streamName(category, "y"), [newEvent("B"), newEvent("C")], { expectedRevision: "any" });
+        const page = await store.readAll({ after: first.position, maxCount: 100 });
+        const mine = page.filter((e) => e.streamName.startsWith(`${category}-`));
+        expect(mine.map((e) => e.type)).toEqual(["B", "C"]);
+      });
+    });
+
+    describe("subscribe", () => {
+      it("catches up, then delivers live events, each exactly once, in order", async () => {
+        const category = freshCategory();
+        for (let i = 0; i < 5; i++) await store.append(streamName(category, "s"), [newEvent("E", { i })], { expectedRevision: "any" });
+        const received = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(12), toArray(), timeout(20_000)));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        for (let i = 5; i < 12; i++) await store.append(streamName(category, `s${i % 2}`), [newEvent("E", { i })], { expectedRevision: "any" });
+        const events = await received;
+        expect(events.map((e) => e.data)).toEqual(Array.from({ length: 12 }, (_, i) => ({ i })));
+      });
+
+      it("resumes after a checkpoint position without repeating it", async () => {
+        const category = freshCategory();
+        const results = [];
+        for (let i = 0; i < 4; i++) results.push(await store.append(streamName(category, "s"), [newEvent("E", { i })], { expectedRevision: "any" }));
+        const events = await firstValueFrom(
+          store.subscribe({ after: results[1]?.position, filter: { categories: [category] } }).pipe(take(2), toArray(), timeout(20_000)),
+        );
+        expect(events.map((e) => e.data)).toEqual([{ i: 2 }, { i: 3 }]);
+      });
+
+      it("delivers every event of many concurrent writers exactly once, in position order", async () => {
+        const category = freshCategory();
+        const writers = 12;
+        const perWriter = 25;
+        const total = writers * perWriter;
+        const received = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(total), toArray(), timeout(60_000)));
+        await Promise.all(
+          Array.from({ length: writers }, async (_, w) => {
+            for (let i = 0; i < perWriter; i++) {
+              await store.append(streamName(category, `w${w}`), [newEvent("W", { w, i })], { expectedRevision: i === 0 ? "no-stream" : BigInt(i - 1) });
+            }
+          }),
+        );
+        const events = await received;
+        const positions = events.map((e) => e.position);
+        expect([...positions].sort(comparePositions)).toEqual(positions);
+        const keys = new Set(events.map((e) => JSON.stringify(e.data)));
+        expect(keys.size).toBe(total);
+        for (let w = 0; w < writers; w++) {
+          const mine = events.filter((e) => (e.data as { w: number }).w === w).map((e) => (e.data as { i: number }).i);
+          expect(mine).toEqual(Array.from({ length: perWriter }, (_, i) => i));
+        }
+      });
+
+      it("stops reading when unsubscribed", async () => {
+        const category = freshCategory();
+        const seen: unknown[] = [];
+        const subscription = store.subscribe({ filter: { categories: [category] } }).subscribe((e) => seen.push(e.data));
+        await store.append(streamName(category, "s"), [newEvent("E", { i: 0 })], { expectedRevision: "any" });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        subscription.unsubscribe();
+        await store.append(streamName(category, "s"), [newEvent("E", { i: 1 })], { expectedRevision: "any" });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(seen).toEqual([{ i: 0 }]);
+      });
+    });
+  });
+}
+

@@ -1,0 +1,170 @@
+// Proves the PostgreSQL adapter: the shared conformance suite, plus what only
+// this adapter can get wrong: out-of-order commits, notifications across
+// processes, append-only enforcement and unavailability mapping.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { firstValueFrom, take, toArray, timeout } from "rxjs";
+import pg from "pg";
+import { streamName } from "@trueup/contracts";
+import { InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, comparePositions } from "../src/index.ts";
+import { createTestDatabase } from "../../test-support/postgres.ts";
+import type { TestDatabase } from "../../test-support/postgres.ts";
+import { describeEventStoreConformance, freshCategory, newEvent } from "./conformance.ts";
+
+describeEventStoreConformance("postgres", async () => {
+  const db = await createTestDatabase({ poolMax: 40 });
+  const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+});
+
+describe("postgres event store specifics", () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+  beforeAll(async () => {
+    db = await createTestDatabase({ poolMax: 80 });
+    store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  });
+  afterAll(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  it("never skips an event whose transaction commits after one with a higher sequence number", async () => {
+    // Writers take their sequence numbers in one order and commit in another
+    // (random delays inside the transaction). A subscriber that checkpoints by
+    // position must still see every event exactly once, in position order.
+    const category = freshCategory();
+    const writers = 48;
+    const rounds = 6;
+    const total = writers * rounds;
+    const received = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(total), toArray(), timeout(90_000)));
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        const client = new pg.Client(db.config);
+        await client.connect();
+        try {
+          for (let r = 0; r < rounds; r++) {
+            const payload = JSON.stringify([{ ...newEvent("Slow", { w, r }), id: crypto.randomUUID(), v: 1 }]);
+            await client.query("BEGIN");
+            await client.query("SELECT * FROM es_append($1, $2, 'any', $3::jsonb)", [`${category}-w${w}`, category, payload]);
+            await client.query("SELECT pg_sleep($1)", [Math.random() * 0.05]);
+            await client.query("COMMIT");
+            await client.query("SELECT pg_notify('trueup_events', '')");
+          }
+        } finally {
+          await client.end();
+        }
+      }),
+    );
+    const events = await received;
+    const positions = events.map((e) => e.position);
+    expect(new Set(positions).size).toBe(total);
+    expect([...positions].sort(comparePositions)).toEqual(positions);
+    expect(new Set(events.map((e) => JSON.stringify(e.data))).size).toBe(total);
+    // And a reader that pages with its own checkpoints sees the same sequence.
+    const paged = [];
+    let after: (typeof positions)[number] | undefined;
+    for (;;) {
+      const page = await store.readAll({ filter: { categories: [category] }, maxCount: 37, ...(after === undefined ? {} : { after }) });
+      if (page.length === 0) break;
+      paged.push(...page);
+      after = page[page.length - 1]?.position;
+    }
+    expect(paged.map((e) => e.position)).toEqual(positions);
+  });
+
+  it("holds back later events while an earlier transaction is still open, then releases them", async () => {
+    const category = freshCategory();
+    const slow = new pg.Client(db.config);
+    await slow.connect();
+    try {
+      await slow.query("BEGIN");
+      await slow.query("SELECT * FROM es_append($1, $2, 'any', $3::jsonb)", [
+        `${category}-slow`,
+        category,
+        JSON.stringify([{ ...newEvent("First"), id: crypto.randomUUID(), v: 1 }]),
+      ]);
+      await store.append(streamName(category, "fast"), [newEvent("Second")], { expectedRevision: "any" });
+      expect(await store.readAll({ filter: { categories: [category] } })).toEqual([]);
+      const both = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(2), toArray(), timeout(10_000)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await slow.query("COMMIT");
+      expect((await both).map((e) => e.type)).toEqual(["First", "Second"]);
+    } finally {
+      await slow.end();
+    }
+  });
+
+  it("wakes a subscriber in another process through LISTEN/NOTIFY", async () => {
+    const otherPool = new pg.Pool({ ...db.config, max: 2 });
+    const other = await PostgresEventStore.open({ pool: otherPool, listenConnection: db.config });
+    try {
+      const category = freshCategory();
+      const live = firstValueFrom(other.subscribe({ filter: { categories: [category] } }).pipe(take(1), timeout(3_000)));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      await store.append(streamName(category, "x"), [newEvent("Ping")], { expectedRevision: "any" });
+      expect((await live).type).toBe("Ping");
+      // Well under the 5 s safety tick: the notification woke it.
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      await other.close();
+      await otherPool.end();
+    }
+  });
+
+  it("refuses to edit or delete history", async () => {
+    await store.append(streamName(freshCategory(), "h"), [newEvent("Kept")], { expectedRevision: "any" });
+    await expect(db.pool.query("UPDATE es_events SET type = 'Changed'")).rejects.toThrow(/append-only/);
+    await expect(db.pool.query("DELETE FROM es_events")).rejects.toThrow(/append-only/);
+    await expect(db.pool.query("TRUNCATE es_events")).rejects.toThrow(/append-only/);
+  });
+
+  it("runs migrations once even when several processes start together", async () => {
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresEventStore.open({ pool: db.pool, listenConnection: db.config })));
+    await Promise.all(stores.map((s) => s.close()));
+    const applied = await db.pool.query("SELECT version FROM es_migrations");
+    expect(applied.rows).toEqual([{ version: 1 }]);
+  });
+
+  it("maps an unreachable server to StoreUnavailable", async () => {
+    const deadPool = new pg.Pool({ host: "127.0.0.1", port: 1, user: "x", password: "x", database: "x", connectionTimeoutMillis: 1_000, max: 1 });
+    deadPool.on("error", () => undefined);
+    await expect(PostgresEventStore.open({ pool: deadPool, listenConnection: { host: "127.0.0.1", port: 1 } })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await deadPool.end();
+  });
+
+  it("maps a server that goes away mid-flight to StoreUnavailable", async () => {
+    const pool = new pg.Pool({ ...db.config, max: 1 });
+    pool.on("error", () => undefined);
+    const doomed = await PostgresEventStore.open({ pool, listenConnection: db.config });
+    const category = freshCategory();
+    await doomed.append(streamName(category, "a"), [newEvent("A")], { expectedRevision: "any" });
+    const pid = await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    await db.pool.query("SELECT pg_terminate_backend($1)", [pid.rows[0]?.pid]);
+    const failed = await doomed.append(streamName(category, "a"), [newEvent("B")], { expectedRevision: "any" }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StoreUnavailableError);
+    await doomed.close();
+    await pool.end();
+  });
+});
+
+describe("postgres event store input limits", () => {
+  it("rejects data PostgreSQL cannot store (NUL in a string) as an invalid append, writing nothing", async () => {
+    const db = await createTestDatabase({ poolMax: 2 });
+    const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+    try {
+      const stream = streamName(freshCategory(), "nul");
+      await expect(store.append(stream, [newEvent("A", { text: "a\u0000b" })], { expectedRevision: "any" })).rejects.toBeInstanceOf(InvalidAppendError);
+      await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});
