@@ -22,6 +22,20 @@ export interface ConformanceTarget {
   close(): Promise<void>;
 }
 
+/**
+ * Waits (bounded) until `read` returns at least `count` items. The global log
+ * only shows an event once every transaction that started before its commit
+ * has ended, server-wide, so other tests' transactions can delay visibility.
+ */
+export async function atLeast<T>(count: number, read: () => Promise<T[]>, timeoutMs = 10_000): Promise<T[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const items = await read();
+    if (items.length >= count || Date.now() > deadline) return items;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export function freshCategory(): string {
   return `t${randomBytes(5).toString("hex")}`;
 }
@@ -181,7 +195,7 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
           await store.append(streamName(category, `s${i % 3}`), [newEvent(i % 2 === 0 ? "Even" : "Odd", { i })], { expectedRevision: "any" });
           await store.append(streamName(other, `s${i}`), [newEvent("Noise", { i })], { expectedRevision: "any" });
         }
-        const mine = await store.readAll({ filter: { categories: [category] }, maxCount: 100 });
+        const mine = await atLeast(6, () => store.readAll({ filter: { categories: [category] }, maxCount: 100 }));
         written.push(...mine);
         expect(mine.map((e) => e.data)).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ i })));
         const positions = mine.map((e) => e.position);
@@ -204,8 +218,7 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
         const category = freshCategory();
         const first = await store.append(streamName(category, "x"), [newEvent("A")], { expectedRevision: "any" });
         await store.append(streamName(category, "y"), [newEvent("B"), newEvent("C")], { expectedRevision: "any" });
-        const page = await store.readAll({ after: first.position, maxCount: 100 });
-        const mine = page.filter((e) => e.streamName.startsWith(`${category}-`));
+        const mine = await atLeast(2, async () => (await store.readAll({ after: first.position, maxCount: 100 })).filter((e) => e.streamName.startsWith(`${category}-`)));
         expect(mine.map((e) => e.type)).toEqual(["B", "C"]);
       });
     });
@@ -260,7 +273,7 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
         const seen: unknown[] = [];
         const subscription = store.subscribe({ filter: { categories: [category] } }).subscribe((e) => seen.push(e.data));
         await store.append(streamName(category, "s"), [newEvent("E", { i: 0 })], { expectedRevision: "any" });
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await atLeast(1, () => Promise.resolve(seen));
         subscription.unsubscribe();
         await store.append(streamName(category, "s"), [newEvent("E", { i: 1 })], { expectedRevision: "any" });
         await new Promise((resolve) => setTimeout(resolve, 300));

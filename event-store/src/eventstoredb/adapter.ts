@@ -1,0 +1,312 @@
+// EventStoreDB adapter of the event-store port, on @eventstore/db-client v6.
+// Same semantics as the PostgreSQL adapter (the conformance suite is the
+// judge); the differences ESDB forces are handled here:
+// - ESDB deduplicates appends by event id only, and silently. An append is
+//   therefore followed by reading back the events at their revisions: that
+//   gives the original result of a replay, and catches "same ids, different
+//   content" (DuplicateEventIdError), which ESDB would accept without a word.
+// - readAll in client v6 has no server-side filter (dist/streams/readAll.js
+//   always sends NoFilter), so readAll scans $all in bounded pages and filters
+//   here; subscribe uses the server-side filter and post-filters exactly.
+// - $all also holds ESDB's own events ($-streams, $-types): never returned.
+import assert from "node:assert/strict";
+import { Observable } from "rxjs";
+import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START } from "@eventstore/db-client";
+import type {
+  AllStreamRecordedEvent,
+  AllStreamResolvedEvent,
+  AllStreamSubscription,
+  AppendExpectedRevision,
+  AppendResult as EsdbAppendResult,
+  Direction,
+  EventData,
+  ReadPosition,
+  ReadRevision,
+  ResolvedEvent,
+} from "@eventstore/db-client";
+import type { StreamName } from "@trueup/contracts";
+import { parseStreamName } from "@trueup/contracts";
+import { DuplicateEventIdError, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError } from "../port.ts";
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
+import { collect, withTimeout } from "./bounded.ts";
+import { mapAppendError, mapEsdbError, mapReadStreamError } from "./errors.ts";
+import {
+  checkAppend,
+  checkCount,
+  checkFilter,
+  firstRevisionOf,
+  fromEsdbPosition,
+  isSystemRecord,
+  pickMatching,
+  sameContent,
+  toEsdbExpectedRevision,
+  toEsdbPosition,
+  toEventData,
+  toRecordedEvent,
+  toServerFilter,
+} from "./mapping.ts";
+import type { EsdbRecord } from "./mapping.ts";
+
+export const APPEND_TIMEOUT_MS_DEFAULT = 10_000;
+/** Our own append timer fires this long after the server deadline: it only catches a client that never answers. */
+const APPEND_TIMER_SLACK_MS = 1_000;
+export const READ_TIMEOUT_MS_DEFAULT = 30_000;
+/** Events per $all page when readAll scans: bounds the memory of one page. */
+export const SCAN_PAGE_EVENTS = 1000;
+/** headPosition looks back at most HEAD_PAGE_EVENTS × HEAD_PAGES_MAX events for one that is not ESDB's own. */
+export const HEAD_PAGE_EVENTS = 500;
+export const HEAD_PAGES_MAX = 20;
+/**
+ * Objects the subscription's Node stream buffers (its highWaterMark). We
+ * consume it in flowing mode and hand each event to the subscriber
+ * synchronously, so this stays near empty; an Observable has no backpressure,
+ * so a subscriber that queues events for slow async work must bound that
+ * queue itself (or resubscribe from its checkpoint).
+ */
+export const SUBSCRIBE_BUFFER_EVENTS_MAX = 1000;
+
+export interface EventStoreDbEventStoreOptions {
+  /** An `esdb://…` connection string, or a client. The store owns it either way and disposes it in close(). */
+  readonly connection: string | EventStoreDBClient;
+  /** Bound on one append call: sent as the server deadline, and enforced by our own timer. */
+  readonly appendTimeoutMs?: number;
+  /** Bound on one read call (one page). */
+  readonly readTimeoutMs?: number;
+}
+
+type Revision = bigint | "no-stream";
+
+export class EventStoreDbEventStore implements EventStore {
+  private readonly client: EventStoreDBClient;
+  private readonly appendTimeoutMs: number;
+  private readonly readTimeoutMs: number;
+
+  constructor(options: EventStoreDbEventStoreOptions) {
+    this.client = typeof options.connection === "string" ? EventStoreDBClient.connectionString(options.connection) : options.connection;
+    this.appendTimeoutMs = options.appendTimeoutMs ?? APPEND_TIMEOUT_MS_DEFAULT;
+    this.readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS_DEFAULT;
+  }
+
+  /** Opens nothing yet: the client connects on first use, so this cannot fail on an unreachable server. */
+  static connect(connectionString: string, options: Omit<EventStoreDbEventStoreOptions, "connection"> = {}): EventStoreDbEventStore {
+    return new EventStoreDbEventStore({ ...options, connection: connectionString });
+  }
+
+  /**
+   * Probe the stream's revision, append, then read back the events at their
+   * revisions. The read-back gives the result (so a replay answers with the
+   * original position, and `position` is what readStream reports for the last
+   * event) and catches "same ids, different content": ESDB checks idempotency
+   * by event id alone and would answer such an append with success.
+   *
+   * Replay detection. ESDB answers an identical retry with success and writes
+   * nothing. We call it a replay when either
+   * (a) the stream already reached the events' first revision before we
+   *     appended (ESDB never rewrites a revision, so nothing new was written), or
+   * (b) the server reported no log position: ESDB completes an idempotent
+   *     write with position -1, which gRPC sends as `no_position`.
+   * (a) covers servers that do report a position for a replay; (b) covers a
+   * retry that raced its original between our probe and our append.
+   */
+  async append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    checkAppend(stream, events);
+    const expected = options.expectedRevision;
+    const esdbExpected = toEsdbExpectedRevision(expected);
+    const data = events.map(toEventData);
+    const before = await this.currentRevision(stream);
+    const written = await this.write(stream, data, { expected, esdbExpected });
+    const first = firstRevisionOf(expected, written.nextExpectedRevision, events.length);
+    const stored = await this.readRange(stream, first, events.length);
+    const replayed = (before !== "no-stream" && before >= first) || written.position === undefined;
+    return this.checkStored(stream, events, stored, replayed);
+  }
+
+  private async write(
+    stream: StreamName,
+    data: EventData[],
+    { expected, esdbExpected }: { expected: ExpectedRevision; esdbExpected: AppendExpectedRevision },
+  ): Promise<EsdbAppendResult> {
+    let result: EsdbAppendResult;
+    try {
+      const call = this.client.appendToStream(stream, data, { expectedRevision: esdbExpected, deadline: this.appendTimeoutMs });
+      result = await withTimeout(call, { timeoutMs: this.appendTimeoutMs + APPEND_TIMER_SLACK_MS, what: `append to ${stream}` });
+    } catch (error) {
+      throw mapAppendError(error, stream, expected);
+    }
+    // Only a client built with throwOnAppendFailure=false answers a conflict this way,
+    // and its batch-append path misreports the actual revision: look it up instead.
+    if (!result.success) throw new WrongExpectedRevisionError(stream, expected, await this.currentRevision(stream));
+    return result;
+  }
+
+  /**
+   * The stored events must be ours (ids: a broken invariant otherwise) with
+   * the same content (a fresh write always is; a retry ESDB accepted by id
+   * alone may not be, and then nothing was written: DuplicateEventId).
+   */
+  private checkStored(stream: StreamName, events: readonly NewEvent[], stored: RecordedEvent[], replayed: boolean): AppendResult {
+    assert.equal(stored.length, events.length, `append to ${stream}: read back ${stored.length} of ${events.length} events`);
+    assert.deepEqual(
+      stored.map((e) => e.eventId),
+      events.map((e) => e.eventId),
+      `append to ${stream}: the events at the reported revisions are not the appended ones`,
+    );
+    const differing = events.filter((event, i) => stored[i] === undefined || !sameContent(stored[i], event));
+    if (differing.length > 0) throw new DuplicateEventIdError(stream, differing.map((e) => e.eventId));
+    const last = stored[stored.length - 1];
+    assert.ok(last !== undefined);
+    return { nextExpectedRevision: last.revision, position: last.position, replayed };
+  }
+
+  private async currentRevision(stream: StreamName): Promise<Revision> {
+    try {
+      const [last] = await this.readRecords(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
+      return last?.revision ?? "no-stream";
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return "no-stream";
+      throw error;
+    }
+  }
+
+  private async readRange(stream: StreamName, first: bigint, count: number): Promise<RecordedEvent[]> {
+    const records = await this.readRecords(stream, { direction: FORWARDS, fromRevision: first, maxCount: count });
+    return records.map(toRecordedEvent);
+  }
+
+  async readStream(stream: StreamName, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const count = checkCount(options.maxCount);
+    if (options.fromRevision !== undefined && options.fromRevision < 0n) throw new RangeError(`fromRevision must be >= 0, got ${options.fromRevision}`);
+    // A name that is not ours (say "$all") cannot hold port events.
+    if (parseStreamName(stream) === undefined) throw new StreamNotFoundError(stream);
+    const backwards = options.direction === "backwards";
+    const records = await this.readRecords(stream, {
+      direction: backwards ? BACKWARDS : FORWARDS,
+      fromRevision: options.fromRevision ?? (backwards ? END : START),
+      maxCount: count,
+    });
+    return records.map(toRecordedEvent);
+  }
+
+  /** One bounded stream read; StreamNotFound from the client becomes the port's. */
+  private async readRecords(stream: StreamName, options: { direction: Direction; fromRevision: ReadRevision; maxCount: number }): Promise<EsdbRecord[]> {
+    try {
+      const read = this.client.readStream(stream, { ...options, resolveLinkTos: false });
+      const resolved = await collect<ResolvedEvent>(read, { timeoutMs: this.readTimeoutMs, countMax: options.maxCount });
+      return resolved.map((r) => requireRecord(r.event, stream));
+    } catch (error) {
+      throw mapReadStreamError(error, stream);
+    }
+  }
+
+  /**
+   * Scans $all forwards in pages of SCAN_PAGE_EVENTS until `maxCount` events
+   * match or the log ends. Each page is bounded in size and time; the number
+   * of pages is not: a filter that matches nothing reads to the end of the
+   * log, because returning early would tell the caller it had caught up.
+   */
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const count = checkCount(options.maxCount);
+    checkFilter(options.filter);
+    // Without a filter, count + 1 covers the event at `after`, which the inclusive read returns again.
+    const pageEvents = options.filter === undefined ? Math.min(count + 1, SCAN_PAGE_EVENTS) : SCAN_PAGE_EVENTS;
+    const found: RecordedEvent[] = [];
+    let after = options.after;
+    for (;;) {
+      const records = await this.readAllRecords({ fromPosition: after === undefined ? START : toEsdbPosition(after), direction: FORWARDS, maxCount: pageEvents });
+      const page = pickMatching(records, { after, filter: options.filter, countMax: count - found.length });
+      found.push(...page.events);
+      if (found.length === count || records.length < pageEvents) return found;
+      // A full page holds at most one record at `after`, so a page of >= 2 always moves on.
+      assert.ok(page.lastSeen !== undefined && (after === undefined || page.lastSeen > after), "readAll made no progress");
+      after = page.lastSeen;
+    }
+  }
+
+  private async readAllRecords(options: { fromPosition: ReadPosition; direction: Direction; maxCount: number }): Promise<AllStreamRecordedEvent[]> {
+    try {
+      const read = this.client.readAll({ ...options, resolveLinkTos: false });
+      const resolved = await collect<AllStreamResolvedEvent>(read, { timeoutMs: this.readTimeoutMs, countMax: options.maxCount });
+      return resolved.map((r) => requireRecord(r.event, "$all"));
+    } catch (error) {
+      throw mapEsdbError(error);
+    }
+  }
+
+  /**
+   * The newest event of ours, reading $all backwards past ESDB's own events
+   * ($stats are written every 30 s by default, so an idle log ends in them).
+   * Bounded: if the newest HEAD_PAGE_EVENTS × HEAD_PAGES_MAX events are all
+   * system events, this fails loudly rather than guess.
+   */
+  async headPosition(): Promise<Position | undefined> {
+    let before: Position | undefined;
+    for (let page = 0; page < HEAD_PAGES_MAX; page++) {
+      const records = await this.readAllRecords({ fromPosition: before === undefined ? END : toEsdbPosition(before), direction: BACKWARDS, maxCount: HEAD_PAGE_EVENTS });
+      for (const record of records) {
+        const position = fromEsdbPosition(record.position);
+        if (before !== undefined && position >= before) continue;
+        if (!isSystemRecord(record)) return position;
+        before = position;
+      }
+      if (records.length < HEAD_PAGE_EVENTS) return undefined;
+    }
+    throw new Error(`headPosition: the newest ${HEAD_PAGE_EVENTS * HEAD_PAGES_MAX} events of $all are all EventStoreDB system events`);
+  }
+
+  /**
+   * A catch-up subscription to $all with the server-side filter. It skips the
+   * event at `after` (and anything at or before the last delivered position,
+   * so order and exactly-once hold even across the catch-up/live switch),
+   * system events and what the prefix filter over-matched.
+   */
+  subscribe(options: SubscribeOptions = {}): Observable<RecordedEvent> {
+    checkFilter(options.filter);
+    return new Observable<RecordedEvent>((subscriber) => {
+      let after = options.after;
+      let subscription: AllStreamSubscription;
+      try {
+        subscription = this.client.subscribeToAll(
+          { fromPosition: after === undefined ? START : toEsdbPosition(after), filter: toServerFilter(options.filter), resolveLinkTos: false },
+          { highWaterMark: SUBSCRIBE_BUFFER_EVENTS_MAX },
+        );
+      } catch (error) {
+        subscriber.error(mapEsdbError(error));
+        return undefined;
+      }
+      subscription.on("data", (resolved) => {
+        if (subscriber.closed || resolved.event === undefined) return;
+        let page: ReturnType<typeof pickMatching>;
+        try {
+          page = pickMatching([resolved.event], { after, filter: options.filter, countMax: 1 });
+        } catch (error) {
+          subscriber.error(error);
+          return;
+        }
+        after = page.lastSeen ?? after;
+        for (const event of page.events) subscriber.next(event);
+      });
+      subscription.on("error", (error) => {
+        subscriber.error(mapEsdbError(error));
+      });
+      // A live subscription never ends by itself: the server or the connection went away.
+      subscription.on("end", () => {
+        subscriber.error(new StoreUnavailableError("EventStoreDB ended the subscription; resubscribe from the last checkpoint"));
+      });
+      return () => {
+        // unsubscribe() cancels the gRPC call; destroy() drops what the Node stream buffered.
+        subscription.unsubscribe().catch(() => undefined);
+        subscription.destroy();
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+  }
+}
+
+/** Reads without link resolution always carry the record itself. */
+function requireRecord<R>(record: R | undefined, stream: string): R {
+  assert.ok(record !== undefined, `read of ${stream} returned an entry without an event`);
+  return record;
+}
