@@ -140,17 +140,35 @@ describe("postgres event store specifics", () => {
   });
 
   it("maps a server that goes away mid-flight to StoreUnavailable", async () => {
-    const pool = new pg.Pool({ ...db.config, max: 1 });
+    // The append waits on a row lock held elsewhere; its backend is then
+    // terminated while the statement is in flight.
+    const pool = new pg.Pool({ ...db.config, max: 1, application_name: "doomed" });
     pool.on("error", () => undefined);
     const doomed = await PostgresEventStore.open({ pool, listenConnection: db.config });
     const category = freshCategory();
     await doomed.append(streamName(category, "a"), [newEvent("A")], { expectedRevision: "any" });
-    const pid = await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
-    await db.pool.query("SELECT pg_terminate_backend($1)", [pid.rows[0]?.pid]);
-    const failed = await doomed.append(streamName(category, "a"), [newEvent("B")], { expectedRevision: "any" }).catch((e: unknown) => e);
-    expect(failed).toBeInstanceOf(StoreUnavailableError);
-    await doomed.close();
-    await pool.end();
+    const blocker = new pg.Client(db.config);
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT 1 FROM es_streams WHERE stream_name = $1 FOR UPDATE", [`${category}-a`]);
+      const pending = doomed.append(streamName(category, "a"), [newEvent("B")], { expectedRevision: "any" }).catch((e: unknown) => e);
+      let terminated = 0;
+      for (let attempt = 0; attempt < 200 && terminated === 0; attempt++) {
+        const killed = await db.pool.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'doomed' AND wait_event_type = 'Lock'",
+        );
+        terminated = killed.rowCount ?? 0;
+        if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(terminated).toBe(1);
+      expect(await pending).toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      await blocker.query("ROLLBACK");
+      await blocker.end();
+      await doomed.close();
+      await pool.end();
+    }
   });
 });
 
