@@ -1,0 +1,145 @@
+// Idempotency keys for commands, kept in PostgreSQL next to the read models.
+// A key remembers a hash of its request and, once answered, the answer:
+// - same key, same request, answered → the original answer again (a replay);
+// - same key, different request → IDEMPOTENCY_CONFLICT;
+// - same key, never answered (a crash or a 503 in between) → run again with
+//   the first attempt's timestamp, so the events come out identical and the
+//   event store recognises them by id instead of writing them twice.
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import { migrate } from "@trueup/event-store";
+import { MicroBatcher } from "./micro-batcher.ts";
+import type { Migration } from "@trueup/event-store";
+
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "idempotency keys",
+    sql: `CREATE TABLE cmd_idempotency (
+            scope         text        NOT NULL,
+            key           text        NOT NULL,
+            request_hash  text        NOT NULL,
+            first_seen_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            status_code   integer,
+            response      jsonb,
+            PRIMARY KEY (scope, key)
+          )`,
+  },
+];
+
+export type Begin =
+  | { readonly kind: "new" | "retry"; readonly firstSeenAt: Date }
+  | { readonly kind: "replay"; readonly statusCode: number; readonly response: unknown }
+  | { readonly kind: "conflict" };
+
+interface Row {
+  request_hash: string;
+  first_seen_at: Date;
+  status_code: number | null;
+  response: unknown;
+  inserted: boolean;
+}
+
+export function requestHash(parts: { method: string; route: string; body: unknown }): string {
+  return createHash("sha256").update(`${parts.method} ${parts.route}\n${canonicalJson(parts.body)}`).digest("hex");
+}
+
+/** JSON with object keys sorted, so key order does not change the hash. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  if (typeof value === "bigint") return `"${value.toString()}n"`;
+  if (value === undefined) return "null";
+  return JSON.stringify(value);
+}
+
+/** Limits of the batched key writes: concurrent commands share one round trip. */
+export const IDEMPOTENCY_BATCH_LIMITS = { batchSizeMax: 500, inFlightMax: 4, queueLengthMax: 20_000 } as const;
+
+interface BeginItem {
+  readonly scope: string;
+  readonly key: string;
+  readonly hash: string;
+}
+
+interface CompleteItem {
+  readonly scope: string;
+  readonly key: string;
+  readonly statusCode: number;
+  readonly response: unknown;
+}
+
+export class IdempotencyStore {
+  private readonly begins: MicroBatcher<BeginItem, Begin>;
+  private readonly completes: MicroBatcher<CompleteItem, undefined>;
+
+  private constructor(private readonly pool: pg.Pool) {
+    this.begins = new MicroBatcher((items) => this.beginMany(items), IDEMPOTENCY_BATCH_LIMITS);
+    this.completes = new MicroBatcher((items) => this.completeMany(items), IDEMPOTENCY_BATCH_LIMITS);
+  }
+
+  static async open(pool: pg.Pool): Promise<IdempotencyStore> {
+    await migrate(pool, MIGRATIONS, "cmd_migrations");
+    return new IdempotencyStore(pool);
+  }
+
+  begin(scope: string, key: string, hash: string): Promise<Begin> {
+    return this.begins.submit({ scope, key, hash });
+  }
+
+  complete(scope: string, key: string, statusCode: number, response: unknown): Promise<void> {
+    return this.completes.submit({ scope, key, statusCode, response });
+  }
+
+  private async beginMany(items: readonly BeginItem[]): Promise<Begin[]> {
+    const inserted = await this.pool.query<Row & { scope: string; key: string }>(
+      `INSERT INTO cmd_idempotency (scope, key, request_hash)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+       ON CONFLICT (scope, key) DO NOTHING
+       RETURNING scope, key, request_hash, first_seen_at, status_code, response, true AS inserted`,
+      [items.map((i) => i.scope), items.map((i) => i.key), items.map((i) => i.hash)],
+    );
+    const rows = new Map(inserted.rows.map((r) => [`${r.scope}\u0000${r.key}`, r]));
+    const missing = items.filter((i) => !rows.has(`${i.scope}\u0000${i.key}`));
+    if (missing.length > 0) {
+      const found = await this.pool.query<Row & { scope: string; key: string }>(
+        `SELECT c.scope, c.key, c.request_hash, c.first_seen_at, c.status_code, c.response, false AS inserted
+           FROM cmd_idempotency c JOIN unnest($1::text[], $2::text[]) AS k(scope, key) ON c.scope = k.scope AND c.key = k.key`,
+        [missing.map((i) => i.scope), missing.map((i) => i.key)],
+      );
+      for (const r of found.rows) rows.set(`${r.scope}\u0000${r.key}`, r);
+    }
+    const claimed = new Set<string>();
+    return items.map((item) => {
+      const id = `${item.scope}\u0000${item.key}`;
+      const row = rows.get(id);
+      if (row === undefined) throw new Error(`idempotency key ${item.scope}/${item.key} neither inserted nor found`);
+      // The same key twice in one batch: the first runs the command, the second is a concurrent retry.
+      const inserted = row.inserted && !claimed.has(id);
+      claimed.add(id);
+      return outcome(row, item.hash, inserted);
+    });
+  }
+
+  private async completeMany(items: readonly CompleteItem[]): Promise<undefined[]> {
+    await this.pool.query(
+      `UPDATE cmd_idempotency c SET status_code = v.status_code, response = v.response
+         FROM unnest($1::text[], $2::text[], $3::integer[], $4::jsonb[]) AS v(scope, key, status_code, response)
+        WHERE c.scope = v.scope AND c.key = v.key`,
+      [items.map((i) => i.scope), items.map((i) => i.key), items.map((i) => i.statusCode), items.map((i) => JSON.stringify(i.response))],
+    );
+    return items.map(() => undefined);
+  }
+}
+
+function outcome(row: Row, hash: string, inserted: boolean): Begin {
+  if (row.request_hash !== hash) return { kind: "conflict" };
+  if (inserted) return { kind: "new", firstSeenAt: row.first_seen_at };
+  if (row.status_code !== null) return { kind: "replay", statusCode: row.status_code, response: row.response };
+  return { kind: "retry", firstSeenAt: row.first_seen_at };
+}

@@ -1,0 +1,175 @@
+// Ledger command handlers: load the streams a decision needs, decide, append.
+// No read model takes part in a decision; the one lookup outside the streams
+// (where an entry to reverse lives) only finds an immutable event, which is
+// then read back from the event store itself.
+import { TrueupError, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamName } from "@trueup/contracts";
+import type { CreateLedgerBody, JournalLine, LedgerEvent, OpenAccountBody, PostJournalEntryBody, ReverseJournalEntryBody, StreamName } from "@trueup/contracts";
+import type { EventStore, NewEvent } from "@trueup/event-store";
+import { StreamNotFoundError } from "@trueup/event-store";
+import { deterministicUuid, derivedEntityId } from "../ids.ts";
+import { StreamWriter } from "../stream-writer.ts";
+import type { WriteResult } from "../stream-writer.ts";
+import * as decider from "./decider.ts";
+
+/** Who asked, why, and when the command was first seen (a retry keeps the first time). */
+export interface CommandContext {
+  readonly commandId: string;
+  readonly actor: string;
+  readonly correlationId: string;
+  readonly occurredAt: Date;
+}
+
+export interface CommandOutcome {
+  readonly revision: bigint | undefined;
+  readonly position: string | undefined;
+  readonly replayed: boolean;
+}
+
+/** Finds where a posted entry's event lives; backed by a read model, verified against the store. */
+export type EntryLocator = (ledgerId: string, entryId: string) => Promise<{ streamName: string; revision: bigint } | undefined>;
+
+const asStream = (name: string): StreamName => streamName(name.slice(0, name.indexOf("-")), name.slice(name.indexOf("-") + 1));
+
+export class LedgerCommandService {
+  private readonly ledgers: StreamWriter<decider.LedgerState>;
+  private readonly periods: StreamWriter<decider.PeriodState>;
+  private readonly reversals: StreamWriter<decider.ReversalState>;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly locateEntry: EntryLocator,
+  ) {
+    this.ledgers = new StreamWriter(store, { initial: decider.initialLedgerState, evolve: decider.evolveLedger });
+    this.periods = new StreamWriter(store, { initial: decider.initialPeriodState, evolve: decider.evolvePeriod });
+    this.reversals = new StreamWriter(store, { initial: decider.initialReversalState, evolve: decider.evolveReversal });
+  }
+
+  async createLedger(ctx: CommandContext, body: CreateLedgerBody): Promise<CommandOutcome> {
+    const command: decider.LedgerCommand = { type: "CreateLedger", data: body };
+    return this.write(this.ledgers, asStream(ledgerStream(body.ledgerId)), ctx, (s) => decider.decideLedger(command, s));
+  }
+
+  async openAccount(ctx: CommandContext, ledgerId: string, body: OpenAccountBody): Promise<CommandOutcome> {
+    const command: decider.LedgerCommand = { type: "OpenAccount", data: { code: body.code, name: body.name, type: body.type, currency: body.currency ?? null } };
+    return this.write(this.ledgers, asStream(ledgerStream(ledgerId)), ctx, (s) => decider.decideLedger(command, s));
+  }
+
+  async closeAccount(ctx: CommandContext, ledgerId: string, code: string): Promise<CommandOutcome> {
+    const command: decider.LedgerCommand = { type: "CloseAccount", data: { code } };
+    return this.write(this.ledgers, asStream(ledgerStream(ledgerId)), ctx, (s) => decider.decideLedger(command, s));
+  }
+
+  async postEntry(ctx: CommandContext, ledgerId: string, body: PostJournalEntryBody): Promise<CommandOutcome & { entryId: string }> {
+    const entryId = body.entryId ?? derivedEntityId("je", ctx.commandId);
+    const ledger = (await this.ledgers.loadShared(asStream(ledgerStream(ledgerId)))).state;
+    const data: decider.PostEntryData = {
+      entryId,
+      effectiveDate: body.effectiveDate,
+      description: body.description,
+      externalReference: body.externalReference ?? null,
+      metadata: body.metadata ?? {},
+      lines: body.lines,
+      reverses: null,
+    };
+    const outcome = await this.post(ctx, ledgerId, data, ledger);
+    return { ...outcome, entryId };
+  }
+
+  async reverseEntry(ctx: CommandContext, ledgerId: string, entryId: string, body: ReverseJournalEntryBody): Promise<CommandOutcome & { entryId: string }> {
+    const original = await this.readPostedEntry(ledgerId, entryId);
+    if (original.reverses !== null) throw new TrueupError("ENTRY_IS_REVERSAL", `entry ${entryId} reverses ${original.reverses}; post a new entry instead`);
+    const reversalEntryId = body.reversalEntryId ?? derivedEntityId("je", ctx.commandId);
+    const claim = { ledgerId, entryId, reversalEntryId };
+    await this.write(this.reversals, asStream(reversalStream(ledgerId, entryId)), ctx, (s) => decider.decideReversal({ type: "ClaimReversal", data: claim }, s));
+    const ledger = (await this.ledgers.loadShared(asStream(ledgerStream(ledgerId)))).state;
+    const data: decider.PostEntryData = {
+      entryId: reversalEntryId,
+      effectiveDate: body.effectiveDate,
+      description: body.description ?? `Reversal of ${entryId}: ${original.description}`,
+      externalReference: original.externalReference,
+      metadata: { reverses: entryId },
+      lines: decider.reversedLines(original.lines),
+      reverses: entryId,
+    };
+    try {
+      return { ...(await this.post(ctx, ledgerId, data, ledger)), entryId: reversalEntryId };
+    } catch (error) {
+      if (error instanceof TrueupError) {
+        const release = { ...claim, reason: error.code };
+        await this.write(this.reversals, asStream(reversalStream(ledgerId, entryId)), { ...ctx, commandId: `${ctx.commandId}:release` }, (s) =>
+          decider.decideReversal({ type: "ReleaseReversal", data: release }, s),
+        );
+      }
+      throw error;
+    }
+  }
+
+  async closePeriod(ctx: CommandContext, ledgerId: string, period: string): Promise<CommandOutcome> {
+    const ledger = (await this.ledgers.load(asStream(ledgerStream(ledgerId)))).state;
+    const command: decider.PeriodCommand = { type: "ClosePeriod", data: { period }, ledger };
+    return this.write(this.periods, asStream(periodStream(ledgerId, period)), ctx, (s) => decider.decidePeriod(command, s));
+  }
+
+  async reopenPeriod(ctx: CommandContext, ledgerId: string, period: string, reason: string): Promise<CommandOutcome> {
+    const ledger = (await this.ledgers.load(asStream(ledgerStream(ledgerId)))).state;
+    const command: decider.PeriodCommand = { type: "ReopenPeriod", data: { period, reason }, ledger };
+    return this.write(this.periods, asStream(periodStream(ledgerId, period)), ctx, (s) => decider.decidePeriod(command, s));
+  }
+
+  private post(ctx: CommandContext, ledgerId: string, data: decider.PostEntryData, ledger: decider.LedgerState): Promise<CommandOutcome> {
+    const command: decider.PeriodCommand = { type: "PostJournalEntry", data, ledger };
+    const stream = asStream(periodStream(ledgerId, periodOf(data.effectiveDate)));
+    // The entry's event id comes from the entry id: one entry id, one event, whatever the command.
+    const entryEventId = deterministicUuid("entry", ledgerId, data.entryId);
+    return this.write(this.periods, stream, ctx, (s) => decider.decidePeriod(command, s), () => entryEventId);
+  }
+
+  private async readPostedEntry(ledgerId: string, entryId: string): Promise<{ lines: JournalLine[]; description: string; externalReference: string | null; reverses: string | null }> {
+    const location = await this.locateEntry(ledgerId, entryId);
+    if (location === undefined) throw new TrueupError("ENTRY_NOT_FOUND", `no entry ${entryId} in ledger ${ledgerId}`);
+    const events = await this.store.readStream(asStream(location.streamName), { fromRevision: location.revision, maxCount: 1 }).catch((error: unknown) => {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    });
+    const stored = events[0];
+    const event = stored === undefined ? undefined : parseLedgerEvent(stored.type, stored.data);
+    if (event?.type !== "JournalEntryPosted" || event.data.entryId !== entryId || event.data.ledgerId !== ledgerId) {
+      throw new Error(`entry locator pointed ${ledgerId}/${entryId} at ${location.streamName}@${location.revision}, which holds something else`);
+    }
+    return event.data;
+  }
+
+  private async write<S>(
+    writer: StreamWriter<S>,
+    stream: StreamName,
+    ctx: CommandContext,
+    decide: (state: S) => decider.Decision,
+    eventIdOf?: (event: LedgerEvent, index: number) => string,
+  ): Promise<CommandOutcome> {
+    const envelope = (event: LedgerEvent, index: number): NewEvent => ({
+      eventId: (eventIdOf?.(event, index) ?? deterministicUuid(ctx.commandId, stream, String(index))) as NewEvent["eventId"],
+      type: event.type,
+      schemaVersion: 1,
+      data: event.data,
+      metadata: {
+        actor: ctx.actor,
+        correlationId: ctx.correlationId,
+        causationId: ctx.commandId,
+        commandId: ctx.commandId,
+        occurredAt: ctx.occurredAt.toISOString(),
+      },
+    });
+    return outcomeOf(await writer.submit(stream, { decide, envelope }));
+  }
+}
+
+function outcomeOf(result: WriteResult): CommandOutcome {
+  switch (result.kind) {
+    case "rejected":
+      throw result.error;
+    case "unchanged":
+      return { revision: result.revision, position: undefined, replayed: true };
+    case "written":
+      return { revision: result.revision, position: result.position, replayed: result.replayed };
+  }
+}

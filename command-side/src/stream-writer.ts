@@ -1,0 +1,233 @@
+// Appends decisions to streams with optimistic concurrency, batching the
+// commands that queue up for one stream into one append (group commit): the
+// commands of a batch are decided one after the other against the evolving
+// state, and the batch lands with the expected revision of the state they
+// saw. A conflicting writer elsewhere costs a catch-up read and a retry.
+// States are cached per stream (bounded), caught up before every batch.
+import type { EventStore, NewEvent, RecordedEvent } from "@trueup/event-store";
+import { DuplicateEventIdError, WrongExpectedRevisionError } from "@trueup/event-store";
+import type { LedgerEvent } from "@trueup/contracts";
+import { TrueupError, parseLedgerEvent } from "@trueup/contracts";
+import type { StreamName } from "@trueup/contracts";
+import type { Decision } from "./ledger/decider.ts";
+
+export interface StreamModel<S> {
+  readonly initial: () => S;
+  readonly evolve: (state: S, event: LedgerEvent) => S;
+}
+
+export interface Submission<S> {
+  readonly decide: (state: S) => Decision;
+  /** Wraps the i-th decided event with its id and metadata. */
+  readonly envelope: (event: LedgerEvent, index: number) => NewEvent;
+}
+
+export type WriteResult =
+  | { readonly kind: "written"; readonly revision: bigint; readonly position: string; readonly replayed: boolean }
+  | { readonly kind: "unchanged"; readonly revision: bigint | undefined }
+  | { readonly kind: "rejected"; readonly error: TrueupError };
+
+export const WRITER_LIMITS = {
+  batchSizeMax: 256,
+  /** Pending commands per stream; beyond it submit() fails fast instead of queueing without bound. */
+  queueLengthMax: 10_000,
+  conflictRetriesMax: 8,
+  cachedStreamsMax: 10_000,
+  readPageSize: 1_000,
+} as const;
+
+interface Cached<S> {
+  state: S;
+  /** Revision of the last event folded in; undefined for a stream with no events. */
+  revision: bigint | undefined;
+}
+
+interface Pending<S> {
+  readonly submission: Submission<S>;
+  readonly resolve: (result: WriteResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class QueueFullError extends Error {
+  override readonly name = "QueueFullError";
+}
+
+export class StreamWriter<S> {
+  private readonly cache = new Map<string, Cached<S>>();
+  private readonly queues = new Map<string, Pending<S>[]>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly model: StreamModel<S>,
+  ) {}
+
+  submit(stream: StreamName, submission: Submission<S>): Promise<WriteResult> {
+    return new Promise((resolve, reject) => {
+      const queue = this.queues.get(stream);
+      if (queue !== undefined) {
+        if (queue.length >= WRITER_LIMITS.queueLengthMax) {
+          reject(new QueueFullError(`more than ${WRITER_LIMITS.queueLengthMax} commands waiting for ${stream}`));
+          return;
+        }
+        queue.push({ submission, resolve, reject });
+        return;
+      }
+      this.queues.set(stream, [{ submission, resolve, reject }]);
+      void this.drain(stream);
+    });
+  }
+
+  private readonly loading = new Map<string, Promise<Cached<S>>>();
+
+  /**
+   * Like load(), but concurrent callers share one catch-up read. For state
+   * that only informs another stream's decision (accounts for a posting).
+   */
+  loadShared(stream: StreamName): Promise<Cached<S>> {
+    const inFlight = this.loading.get(stream);
+    if (inFlight !== undefined) return inFlight;
+    const loaded = this.load(stream).finally(() => this.loading.delete(stream));
+    this.loading.set(stream, loaded);
+    return loaded;
+  }
+
+  /** Current state of a stream, caught up with the store. */
+  async load(stream: StreamName): Promise<Cached<S>> {
+    // A copy: states are immutable, and concurrent loads must not fold the same events twice into one object.
+    const cached = { ...(this.cache.get(stream) ?? { state: this.model.initial(), revision: undefined }) };
+    for (;;) {
+      const from = cached.revision === undefined ? 0n : cached.revision + 1n;
+      const events = await this.readFrom(stream, from);
+      for (const event of events) {
+        cached.state = this.model.evolve(cached.state, parseLedgerEvent(event.type, event.data));
+        cached.revision = event.revision;
+      }
+      if (events.length < WRITER_LIMITS.readPageSize) break;
+    }
+    this.remember(stream, cached);
+    return cached;
+  }
+
+  private async readFrom(stream: StreamName, fromRevision: bigint): Promise<RecordedEvent[]> {
+    try {
+      return await this.store.readStream(stream, { fromRevision, maxCount: WRITER_LIMITS.readPageSize });
+    } catch (error) {
+      if (error instanceof Error && error.name === "StreamNotFoundError") return [];
+      throw error;
+    }
+  }
+
+  private remember(stream: string, cached: Cached<S>): void {
+    const current = this.cache.get(stream)?.revision;
+    if (current !== undefined && (cached.revision === undefined || cached.revision < current)) return;
+    this.cache.delete(stream);
+    this.cache.set(stream, cached);
+    if (this.cache.size > WRITER_LIMITS.cachedStreamsMax) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+
+  private async drain(stream: StreamName): Promise<void> {
+    const queue = this.queues.get(stream);
+    while (queue !== undefined && queue.length > 0) {
+      const batch = queue.splice(0, WRITER_LIMITS.batchSizeMax);
+      try {
+        await this.writeBatch(stream, batch);
+      } catch (error) {
+        this.cache.delete(stream);
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+    this.queues.delete(stream);
+  }
+
+  private async writeBatch(stream: StreamName, batch: Pending<S>[]): Promise<void> {
+    for (let attempt = 0; attempt <= WRITER_LIMITS.conflictRetriesMax; attempt++) {
+      const cached = await this.load(stream);
+      const plan = this.plan(cached, batch);
+      if (plan.events.length === 0) {
+        plan.settle(undefined);
+        return;
+      }
+      try {
+        const result = await this.store.append(stream, plan.events, {
+          expectedRevision: cached.revision ?? "no-stream",
+        });
+        this.remember(stream, { state: plan.state, revision: result.nextExpectedRevision });
+        plan.settle(result);
+        return;
+      } catch (error) {
+        this.cache.delete(stream);
+        if (error instanceof WrongExpectedRevisionError) continue;
+        if (error instanceof DuplicateEventIdError && batch.length > 1) {
+          // Some command of the batch reuses ids; write them one by one to tell which.
+          for (const pending of batch) await this.writeBatch(stream, [pending]).catch(pending.reject);
+          return;
+        }
+        if (error instanceof DuplicateEventIdError) {
+          await this.settleDuplicate(stream, batch, plan.events);
+          return;
+        }
+        throw error;
+      }
+    }
+    const conflict = new TrueupError("CONCURRENCY_CONFLICT", `${stream} kept changing; gave up after ${WRITER_LIMITS.conflictRetriesMax} retries`);
+    for (const pending of batch) pending.resolve({ kind: "rejected", error: conflict });
+  }
+
+  /**
+   * One command's events collide with stored ids. If they are exactly the
+   * stored events (a retry after a crash), the store answers with the
+   * original result; an `any` append can only replay here, never write,
+   * because the ids exist. Otherwise the id belongs to something else.
+   */
+  private async settleDuplicate(stream: StreamName, batch: Pending<S>[], events: NewEvent[]): Promise<void> {
+    const [pending] = batch;
+    if (pending === undefined) return;
+    try {
+      const result = await this.store.append(stream, events, { expectedRevision: "any" });
+      pending.resolve({ kind: "written", revision: result.nextExpectedRevision, position: result.position, replayed: true });
+    } catch (error) {
+      if (!(error instanceof DuplicateEventIdError)) throw error;
+      pending.resolve({ kind: "rejected", error: new TrueupError("ENTRY_ALREADY_EXISTS", `ids already used by another command: ${error.eventIds.join(", ")}`) });
+    }
+  }
+
+  private plan(cached: Cached<S>, batch: Pending<S>[]) {
+    let state = cached.state;
+    const events: NewEvent[] = [];
+    const outcomes: ({ count: number } | { rejected: TrueupError })[] = [];
+    for (const pending of batch) {
+      const decision = pending.submission.decide(state);
+      if ("rejected" in decision) {
+        outcomes.push({ rejected: decision.rejected });
+        continue;
+      }
+      decision.events.forEach((event, index) => {
+        state = this.model.evolve(state, event);
+        events.push(pending.submission.envelope(event, index));
+      });
+      outcomes.push({ count: decision.events.length });
+    }
+    const base = cached.revision;
+    const settle = (result: { nextExpectedRevision: bigint; position: string; replayed: boolean } | undefined): void => {
+      let revision = base ?? -1n;
+      batch.forEach((pending, i) => {
+        const outcome = outcomes[i];
+        if (outcome === undefined) return;
+        if ("rejected" in outcome) {
+          pending.resolve({ kind: "rejected", error: outcome.rejected });
+          return;
+        }
+        revision += BigInt(outcome.count);
+        if (outcome.count === 0 || result === undefined) {
+          pending.resolve({ kind: "unchanged", revision: revision < 0n ? undefined : revision });
+          return;
+        }
+        pending.resolve({ kind: "written", revision, position: result.position, replayed: result.replayed });
+      });
+    };
+    return { state, events, settle };
+  }
+}

@@ -1,0 +1,56 @@
+// The catalogue of stable error codes. Clients branch on `code`, never on
+// message text; the HTTP status is decided here, once, for every code.
+export const ERROR_CATALOGUE = {
+  VALIDATION_FAILED: { status: 400, title: "The request does not match the schema" },
+  AMOUNT_INVALID_FORMAT: { status: 400, title: "Amount is not a plain decimal string" },
+  AMOUNT_NOT_A_STRING: { status: 400, title: "Amounts travel as decimal strings, never JSON numbers" },
+  AMOUNT_TOO_MANY_DECIMALS: { status: 400, title: "Amount has more decimals than its currency allows" },
+  AMOUNT_NOT_POSITIVE: { status: 400, title: "Amount must be greater than zero; the side says the direction" },
+  AMOUNT_OUT_OF_RANGE: { status: 400, title: "Amount is too large" },
+  CURRENCY_UNKNOWN: { status: 400, title: "Not an active ISO 4217 currency code" },
+  IDEMPOTENCY_KEY_MISSING: { status: 400, title: "Commands need an Idempotency-Key header" },
+  IDEMPOTENCY_CONFLICT: { status: 409, title: "This Idempotency-Key was used with a different request" },
+  CONCURRENCY_CONFLICT: { status: 409, title: "The stream changed concurrently; retry the command" },
+  LEDGER_NOT_FOUND: { status: 404, title: "No such ledger" },
+  LEDGER_ALREADY_EXISTS: { status: 409, title: "A ledger with this id exists" },
+  LEDGER_UNBALANCED: { status: 422, title: "Debits and credits differ for a currency" },
+  ACCOUNT_NOT_FOUND: { status: 404, title: "No such account in this ledger" },
+  ACCOUNT_ALREADY_EXISTS: { status: 409, title: "An account with this code exists in this ledger" },
+  ACCOUNT_CLOSED: { status: 422, title: "The account is closed" },
+  ACCOUNT_ALREADY_CLOSED: { status: 409, title: "The account is already closed" },
+  ACCOUNT_CURRENCY_MISMATCH: { status: 422, title: "The account only takes another currency" },
+  PERIOD_CLOSED: { status: 422, title: "The effective date falls in a closed period" },
+  PERIOD_ALREADY_CLOSED: { status: 409, title: "The period is already closed" },
+  PERIOD_NOT_CLOSED: { status: 409, title: "The period is not closed" },
+  ENTRY_NOT_FOUND: { status: 404, title: "No such journal entry" },
+  ENTRY_ALREADY_EXISTS: { status: 409, title: "A journal entry with this id exists" },
+  ENTRY_ALREADY_REVERSED: { status: 409, title: "The journal entry was already reversed" },
+  ENTRY_IS_REVERSAL: { status: 422, title: "A reversal cannot itself be reversed; post a new entry" },
+  READ_MODEL_BEHIND: { status: 503, title: "The read model has not reached the requested position yet" },
+  NOT_FOUND: { status: 404, title: "No such route" },
+  PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is larger than allowed" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Send application/json" },
+  STORE_UNAVAILABLE: { status: 503, title: "Storage is unavailable; nothing was written, retry with the same Idempotency-Key" },
+  INTERNAL: { status: 500, title: "Internal error" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** A rejection the caller can act on: a typed result in the domain, rendered as problem+json at the edge. */
+export class TrueupError extends Error {
+  override readonly name = "TrueupError";
+  readonly code: ErrorCode;
+  readonly path: readonly (string | number)[] | undefined;
+  readonly detail: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { path?: readonly (string | number)[]; detail?: Record<string, unknown> } = {}) {
+    super(message);
+    this.code = code;
+    this.path = options.path;
+    this.detail = options.detail;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+}

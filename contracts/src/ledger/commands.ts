@@ -1,0 +1,115 @@
+// Request bodies of the ledger commands, as zod schemas for the HTTP edge.
+// Amount problems carry their own stable code (params.code), so "1.234" EUR,
+// "-5", "1e3" and the JSON number 1.5 each get a distinct answer.
+import { z } from "zod";
+import { parseMoney } from "../money/index.ts";
+import type { CurrencyCode, MoneyErrorCode } from "../money/index.ts";
+import type { ErrorCode } from "../errors.ts";
+import { ACCOUNT_TYPES, SIDES, accountCodeSchema, dateSchema, entryIdSchema, ledgerIdSchema } from "./events.ts";
+
+export const JOURNAL_LINES_MAX = 500;
+export const DESCRIPTION_LENGTH_MAX = 500;
+export const METADATA_KEYS_MAX = 32;
+export const METADATA_VALUE_LENGTH_MAX = 500;
+
+const MONEY_TO_API_CODE: Record<MoneyErrorCode, ErrorCode> = {
+  MONEY_INVALID_FORMAT: "AMOUNT_INVALID_FORMAT",
+  MONEY_TOO_MANY_DECIMALS: "AMOUNT_TOO_MANY_DECIMALS",
+  MONEY_OUT_OF_RANGE: "AMOUNT_OUT_OF_RANGE",
+  MONEY_UNKNOWN_CURRENCY: "CURRENCY_UNKNOWN",
+};
+
+function issue(ctx: z.RefinementCtx, code: ErrorCode, message: string, path: (string | number)[]): void {
+  ctx.addIssue({ code: "custom", message, params: { code }, path });
+}
+
+const lineInput = z.strictObject({
+  account: accountCodeSchema,
+  side: z.enum(SIDES),
+  amount: z.unknown(),
+  currency: z.string(),
+});
+
+export interface JournalLineInput {
+  readonly accountCode: string;
+  readonly side: (typeof SIDES)[number];
+  readonly amountMinor: bigint;
+  readonly currency: CurrencyCode;
+}
+
+/** One line: a positive amount in a known currency; the side gives the direction. */
+export const journalLineInputSchema = lineInput.transform((line, ctx): JournalLineInput => {
+  if (typeof line.amount !== "string") {
+    issue(ctx, "AMOUNT_NOT_A_STRING", `amount must be a decimal string such as "12.30", got a JSON ${line.amount === null ? "null" : typeof line.amount}`, ["amount"]);
+    return z.NEVER;
+  }
+  const parsed = parseMoney(line.amount, line.currency);
+  if (!parsed.ok) {
+    const code = MONEY_TO_API_CODE[parsed.error.code];
+    issue(ctx, code, parsed.error.message, [code === "CURRENCY_UNKNOWN" ? "currency" : "amount"]);
+    return z.NEVER;
+  }
+  if (parsed.value.amountMinor <= 0n) {
+    issue(ctx, "AMOUNT_NOT_POSITIVE", `amount must be greater than zero, got ${JSON.stringify(line.amount)}; use side to say debit or credit`, ["amount"]);
+    return z.NEVER;
+  }
+  return { accountCode: line.account, side: line.side, amountMinor: parsed.value.amountMinor, currency: parsed.value.currency };
+});
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const createLedgerBody = z.strictObject({
+  ledgerId: ledgerIdSchema,
+  name: text(200),
+  baseCurrency: z.string().transform((code, ctx) => {
+    const parsed = parseMoney("0", code);
+    if (!parsed.ok) {
+      issue(ctx, "CURRENCY_UNKNOWN", `unknown ISO 4217 currency ${JSON.stringify(code)}`, []);
+      return z.NEVER;
+    }
+    return parsed.value.currency;
+  }),
+});
+export type CreateLedgerBody = z.infer<typeof createLedgerBody>;
+
+export const openAccountBody = z.strictObject({
+  code: accountCodeSchema,
+  name: text(200),
+  type: z.enum(ACCOUNT_TYPES),
+  currency: z
+    .string()
+    .transform((code, ctx) => {
+      const parsed = parseMoney("0", code);
+      if (!parsed.ok) {
+        issue(ctx, "CURRENCY_UNKNOWN", `unknown ISO 4217 currency ${JSON.stringify(code)}`, []);
+        return z.NEVER;
+      }
+      return parsed.value.currency;
+    })
+    .optional(),
+});
+export type OpenAccountBody = z.infer<typeof openAccountBody>;
+
+export const postJournalEntryBody = z.strictObject({
+  /** Optional: chosen by the client; otherwise derived from the Idempotency-Key. */
+  entryId: entryIdSchema.optional(),
+  effectiveDate: dateSchema,
+  description: text(DESCRIPTION_LENGTH_MAX),
+  externalReference: text(200).optional(),
+  metadata: z
+    .record(z.string().min(1).max(100), z.string().max(METADATA_VALUE_LENGTH_MAX))
+    .refine((m) => Object.keys(m).length <= METADATA_KEYS_MAX, `at most ${METADATA_KEYS_MAX} metadata keys`)
+    .optional(),
+  lines: z.array(journalLineInputSchema).min(2, "a journal entry needs at least 2 lines").max(JOURNAL_LINES_MAX),
+});
+export type PostJournalEntryBody = z.infer<typeof postJournalEntryBody>;
+
+export const reverseJournalEntryBody = z.strictObject({
+  effectiveDate: dateSchema,
+  description: text(DESCRIPTION_LENGTH_MAX).optional(),
+  reversalEntryId: entryIdSchema.optional(),
+});
+export type ReverseJournalEntryBody = z.infer<typeof reverseJournalEntryBody>;
+
+export const reopenPeriodBody = z.strictObject({ reason: text(500) });
+export const emptyBody = z.strictObject({}).optional();

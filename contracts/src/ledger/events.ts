@@ -1,0 +1,99 @@
+// Ledger events, version 1. Amounts are minor units as strings of digits
+// (JSON has no bigint); parse them with BigInt, never Number.
+import { z } from "zod";
+
+export const ACCOUNT_TYPES = ["asset", "liability", "equity", "revenue", "expense"] as const;
+export type AccountType = (typeof ACCOUNT_TYPES)[number];
+export const SIDES = ["debit", "credit"] as const;
+export type Side = (typeof SIDES)[number];
+
+export const LEDGER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/;
+export const ACCOUNT_CODE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.]{0,31}$/;
+export const ENTRY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/;
+export const PERIOD_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+/** A real calendar date, YYYY-MM-DD (no 2026-02-30). */
+export function isCalendarDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+}
+
+export function periodOf(effectiveDate: string): string {
+  return effectiveDate.slice(0, 7);
+}
+
+export const dateSchema = z.string().refine(isCalendarDate, "must be a calendar date YYYY-MM-DD");
+export const periodSchema = z.string().regex(PERIOD_PATTERN, "must be a period YYYY-MM");
+export const ledgerIdSchema = z.string().regex(LEDGER_ID_PATTERN, "1-64 letters, digits, '_' or '.', starting with a letter or digit");
+export const accountCodeSchema = z.string().regex(ACCOUNT_CODE_PATTERN, "1-32 letters, digits, '_' or '.', starting with a letter or digit");
+export const entryIdSchema = z.string().regex(ENTRY_ID_PATTERN, "1-64 letters, digits, '_' or '.', starting with a letter or digit");
+const minorUnits = z.string().regex(/^[1-9]\d{0,29}$/, "positive minor units as a digit string");
+
+export const journalLineSchema = z.strictObject({
+  accountCode: accountCodeSchema,
+  side: z.enum(SIDES),
+  amountMinor: minorUnits,
+  currency: z.string().regex(/^[A-Z]{3}$/),
+});
+export type JournalLine = z.infer<typeof journalLineSchema>;
+
+export const ledgerEventSchemas = {
+  LedgerCreated: z.strictObject({ ledgerId: ledgerIdSchema, name: z.string(), baseCurrency: z.string() }),
+  AccountOpened: z.strictObject({
+    ledgerId: ledgerIdSchema,
+    code: accountCodeSchema,
+    name: z.string(),
+    type: z.enum(ACCOUNT_TYPES),
+    currency: z.string().nullable(),
+  }),
+  AccountClosed: z.strictObject({ ledgerId: ledgerIdSchema, code: accountCodeSchema }),
+  JournalEntryPosted: z.strictObject({
+    ledgerId: ledgerIdSchema,
+    entryId: entryIdSchema,
+    effectiveDate: dateSchema,
+    description: z.string(),
+    externalReference: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    lines: z.array(journalLineSchema).min(2),
+    /** Set on a reversal: the entry it reverses. */
+    reverses: entryIdSchema.nullable(),
+  }),
+  PeriodClosed: z.strictObject({ ledgerId: ledgerIdSchema, period: periodSchema }),
+  PeriodReopened: z.strictObject({ ledgerId: ledgerIdSchema, period: periodSchema, reason: z.string() }),
+  /** Claims the one reversal an entry may have (stream `reversal-…`), before the reversal is posted. */
+  ReversalClaimed: z.strictObject({ ledgerId: ledgerIdSchema, entryId: entryIdSchema, reversalEntryId: entryIdSchema }),
+  /** The claimed reversal could not be posted (e.g. its period is closed): the entry may be reversed again. */
+  ReversalReleased: z.strictObject({ ledgerId: ledgerIdSchema, entryId: entryIdSchema, reversalEntryId: entryIdSchema, reason: z.string() }),
+} as const;
+
+export type LedgerEventType = keyof typeof ledgerEventSchemas;
+export type LedgerEvent = {
+  [T in LedgerEventType]: { readonly type: T; readonly data: z.infer<(typeof ledgerEventSchemas)[T]> };
+}[LedgerEventType];
+export const LEDGER_EVENT_TYPES = Object.keys(ledgerEventSchemas) as LedgerEventType[];
+
+/** Parses stored event data into a typed ledger event; throws on a shape this build does not know (a bug or a missing upcaster). */
+export function parseLedgerEvent(type: string, data: unknown): LedgerEvent {
+  if (!(type in ledgerEventSchemas)) throw new TypeError(`not a ledger event type: ${type}`);
+  const schema = ledgerEventSchemas[type as LedgerEventType];
+  return { type, data: schema.parse(data) } as LedgerEvent;
+}
+
+/**
+ * Streams. A ledger's accounts live in its `ledger-` stream (codes unique by
+ * construction); entries live in the stream of their period, with the
+ * period's close/reopen events, so a close and a concurrent posting conflict
+ * on the expected revision: no posting can land in a closed period.
+ */
+export const LEDGER_CATEGORIES = { ledger: "ledger", period: "period", reversal: "reversal" } as const;
+
+export function ledgerStream(ledgerId: string): string {
+  return `ledger-${ledgerId}`;
+}
+export function periodStream(ledgerId: string, period: string): string {
+  return `period-${ledgerId}:${period}`;
+}
+export function reversalStream(ledgerId: string, entryId: string): string {
+  return `reversal-${ledgerId}:${entryId}`;
+}
