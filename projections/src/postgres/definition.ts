@@ -1,0 +1,39 @@
+// What a PostgreSQL projection is: a name, a version, the events it reads,
+// the DDL of its tables inside a schema it is given, and a set-based `apply`
+// of one batch. The worker owns everything else (checkpoint, transactions,
+// retries, rebuild), so a definition never sees a checkpoint.
+import pg from "pg";
+import type { EventFilter, RecordedEvent } from "@trueup/event-store";
+
+export interface PostgresProjection {
+  /** Key of the checkpoint row, e.g. "ledger". */
+  readonly name: string;
+  /** Bump when the read model's shape or meaning changes: a worker that finds another version rebuilds. */
+  readonly version: number;
+  /** The live schema readers query, e.g. "rm_ledger". Rebuilds use `<schemaName>__build_<n>`. */
+  readonly schemaName: string;
+  readonly filter: EventFilter;
+  /** CREATE statements for the projection's tables inside `schemaName` (which exists and is empty). */
+  ddl(schemaName: string): readonly string[];
+  /**
+   * Applies one batch (in position order) inside the worker's transaction.
+   * Throws on an event it cannot understand: the worker stops, nothing of the batch is kept.
+   */
+  apply(tx: pg.PoolClient, events: readonly RecordedEvent[], schemaName: string): Promise<void>;
+}
+
+/** Schema names we create: lower-case identifiers, leaving room for the `__build_<n>` suffix. */
+const SCHEMA_NAME_PATTERN = /^[a-z][a-z0-9_]{0,29}$/;
+
+export function checkProjection(projection: PostgresProjection): void {
+  if (!SCHEMA_NAME_PATTERN.test(projection.schemaName) || projection.schemaName.includes("__")) {
+    throw new RangeError(`projection schema name ${JSON.stringify(projection.schemaName)} must match ${String(SCHEMA_NAME_PATTERN)} without "__"`);
+  }
+  if (projection.name.length === 0 || projection.name.length > 100) throw new RangeError("projection name must be 1-100 characters");
+  if (!Number.isInteger(projection.version) || projection.version < 1) throw new RangeError("projection version must be a positive integer");
+}
+
+/** `"schema"."table"`, quoted: schema names are checked, but quoting costs nothing. */
+export function qualified(schemaName: string, table: string): string {
+  return `${pg.escapeIdentifier(schemaName)}.${pg.escapeIdentifier(table)}`;
+}

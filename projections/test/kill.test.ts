@@ -1,0 +1,164 @@
+// Proves that the read model and its checkpoint commit atomically: a worker
+// process is SIGKILLed at random instants, many times, while appends go on,
+// and restarted each time. Once caught up, every table equals a clean build
+// from position zero, and so does the checkpoint's count of applied events:
+// no event lost, none applied twice.
+import { spawn } from "node:child_process";
+import type { ChildProcessByStdio } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PostgresEventStore } from "@trueup/event-store";
+import { ProjectionWorker, ledgerProjection, readCheckpoint } from "../src/index.ts";
+import { createTestDatabase } from "../../test-support/postgres.ts";
+import type { TestDatabase } from "../../test-support/postgres.ts";
+import { writeBook } from "./fixtures/book.ts";
+import { seededRandom } from "./fixtures/ledger-events.ts";
+import { snapshot } from "./fixtures/read-model.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+const CHILD = path.join(ROOT, "projections/test/fixtures/run-worker.ts");
+const KILLS = 16;
+const KILL_DELAY_MAX_MS = 300;
+const PROGRESS_TIMEOUT_MS = 20_000;
+const WRITE_PAUSE_MS = 50;
+const BATCH_SIZES = [1, 7, 25, 100, 400] as const;
+const READY_TIMEOUT_MS = 20_000;
+
+describe("kill test", () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+  const workers = new Set<Worker>();
+  beforeAll(async () => {
+    db = await createTestDatabase({ poolMax: 20 });
+    store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  });
+  afterAll(async () => {
+    for (const worker of workers) await killGroup(worker);
+    await store.close();
+    await db.drop();
+  });
+
+  it("ends, after many SIGKILLs at random points, equal to a clean build from zero", { timeout: 90_000 }, async () => {
+    const random = seededRandom(2025);
+    await writeBook(store, { ledgerIds: ["K1", "K2", "K3"], entriesPerLedger: 900, seed: 42 });
+    const writing = { done: false, rounds: 0 };
+    const writer = writeContinuously(writing);
+    const appliedAtKill: bigint[] = [];
+    for (let kill = 0; kill < KILLS; kill++) {
+      const batchSize = BATCH_SIZES[Math.floor(random() * BATCH_SIZES.length)] ?? 1;
+      const before = await eventsApplied();
+      const child = await spawnWorker(batchSize);
+      // Kill while it works: after its first commit, at a random instant.
+      await waitFor(async () => (await eventsApplied()) > before, PROGRESS_TIMEOUT_MS);
+      await sleep(Math.floor(random() * KILL_DELAY_MAX_MS));
+      await killGroup(child);
+      appliedAtKill.push(await eventsApplied());
+    }
+    writing.done = true;
+    await writer;
+
+    await new ProjectionWorker({ pool: db.pool, eventStore: store, projection: ledgerProjection, batchSizeMax: 500 }).runUntilCaughtUp();
+    const reference = { ...ledgerProjection, schemaName: "rm_ledger_ref" };
+    await new ProjectionWorker({ pool: db.pool, eventStore: store, projection: reference, batchSizeMax: 1000 }).runUntilCaughtUp();
+    const survived = await snapshot(db.pool, "rm_ledger");
+    expect(survived).toEqual(await snapshot(db.pool, "rm_ledger_ref"));
+
+    const total = (await readCheckpoint(db.pool, reference, reference.schemaName))?.eventsApplied ?? 0n;
+    expect(total).toBeGreaterThan(3_000n);
+    // The kills interrupted real work: progress between kills, and most kills came before the end.
+    expect(new Set(appliedAtKill).size).toBe(KILLS);
+    expect(appliedAtKill.filter((applied) => applied < total).length).toBeGreaterThan(KILLS / 2);
+    expect(writing.rounds).toBeGreaterThan(KILLS / 2);
+  });
+
+  async function eventsApplied(): Promise<bigint> {
+    return (await readCheckpoint(db.pool, ledgerProjection, ledgerProjection.schemaName))?.eventsApplied ?? 0n;
+  }
+
+  async function writeContinuously(state: { done: boolean; rounds: number }): Promise<void> {
+    while (!state.done) {
+      state.rounds += 1;
+      await writeBook(store, { ledgerIds: ["K1", "K2", "K3"], entriesPerLedger: 5, seed: 1_000 + state.rounds, entryPrefix: `w${state.rounds}_`, setUp: false });
+      await sleep(WRITE_PAUSE_MS);
+    }
+  }
+
+  /** Starts the worker in its own process group (tsx runs node as a child: a group kill takes both). */
+  async function spawnWorker(batchSize: number): Promise<Worker> {
+    const child = spawn(TSX, [CHILD], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, TRUEUP_TEST_PG: JSON.stringify(db.config), TRUEUP_TEST_BATCH_SIZE: String(batchSize) },
+    });
+    const exited = new Promise<void>((resolve) => child.on("exit", () => { resolve(); }));
+    const worker: Worker = { child, exited, workerPid: undefined };
+    workers.add(worker);
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4_000);
+    });
+    worker.workerPid = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`worker not ready after ${READY_TIMEOUT_MS} ms: ${stderr}`));
+      }, READY_TIMEOUT_MS);
+      child.stdout.on("data", (chunk: Buffer) => {
+        const ready = /ready (\d+)/.exec(chunk.toString());
+        if (ready === null) return;
+        clearTimeout(timer);
+        resolve(Number(ready[1]));
+      });
+      child.on("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`worker exited before it was killed (${String(code)}, ${String(signal)}): ${stderr}`));
+      });
+    });
+    return worker;
+  }
+
+  /** SIGKILLs the whole group, then waits until both processes are dead (a zombie is dead: its sockets are closed). */
+  async function killGroup(worker: Worker): Promise<void> {
+    workers.delete(worker);
+    const { pid } = worker.child;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+    await worker.exited;
+    if (worker.workerPid !== undefined) await waitFor(() => isDead(worker.workerPid ?? 0), 5_000);
+  }
+});
+
+interface Worker {
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  readonly exited: Promise<void>;
+  workerPid: number | undefined;
+}
+
+/** Dead = gone, or a zombie waiting for its (re)parent to reap it. */
+async function isDead(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadlineMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+function sleep(delayMs: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, delayMs));
+}
