@@ -1,0 +1,221 @@
+// SQL over the ledger read model (schema rm_ledger, written only by the
+// ledger projection). Amounts come back from numeric columns as strings and
+// are parsed to bigint here, at the boundary; nothing downstream sees `number`.
+import type pg from "pg";
+
+export interface BalanceRow {
+  readonly code: string;
+  readonly currency: string;
+  readonly debitMinor: bigint;
+  readonly creditMinor: bigint;
+}
+
+export interface AccountRow {
+  readonly code: string;
+  readonly name: string;
+  readonly type: string;
+  readonly currency: string | null;
+  readonly status: string;
+}
+
+export interface StatementLineRow {
+  readonly entryId: string;
+  readonly effectiveDate: string;
+  readonly position: string;
+  readonly lineNo: number;
+  readonly side: "debit" | "credit";
+  readonly amountMinor: bigint;
+  readonly description: string;
+}
+
+export interface EntryRow {
+  readonly entryId: string;
+  readonly effectiveDate: string;
+  readonly description: string;
+  readonly externalReference: string | null;
+  readonly metadata: Record<string, string>;
+  readonly lines: { accountCode: string; side: "debit" | "credit"; amountMinor: string; currency: string }[];
+  readonly reverses: string | null;
+  readonly reversedBy: string | null;
+  readonly position: string;
+}
+
+type Raw = Record<string, unknown>;
+const str = (v: unknown): string => String(v);
+const big = (v: unknown): bigint => BigInt(String(v));
+
+function toBalance(r: Raw): BalanceRow {
+  return { code: str(r.code), currency: str(r.currency), debitMinor: big(r.debit_minor), creditMinor: big(r.credit_minor) };
+}
+
+export class LedgerReader {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly schema: string,
+  ) {}
+
+  private t(table: string): string {
+    return `"${this.schema}"."${table}"`;
+  }
+
+  async ledgerExists(ledgerId: string): Promise<boolean> {
+    const r = await this.pool.query(`SELECT 1 FROM ${this.t("ledgers")} WHERE ledger_id = $1`, [ledgerId]);
+    return r.rowCount === 1;
+  }
+
+  async ledger(ledgerId: string): Promise<{ name: string; baseCurrency: string } | undefined> {
+    const r = await this.pool.query<Raw>(`SELECT name, base_currency FROM ${this.t("ledgers")} WHERE ledger_id = $1`, [ledgerId]);
+    const row = r.rows[0];
+    return row === undefined ? undefined : { name: str(row.name), baseCurrency: str(row.base_currency) };
+  }
+
+  async accounts(ledgerId: string, options: { afterCode?: string | undefined; limit: number; code?: string }): Promise<AccountRow[]> {
+    const params: unknown[] = [ledgerId];
+    let where = "ledger_id = $1";
+    if (options.code !== undefined) {
+      params.push(options.code);
+      where += ` AND code = $${params.length}`;
+    }
+    if (options.afterCode !== undefined) {
+      params.push(options.afterCode);
+      where += ` AND code COLLATE "C" > $${params.length}`;
+    }
+    params.push(options.limit);
+    const r = await this.pool.query<Raw>(
+      `SELECT code, name, type, currency, status FROM ${this.t("accounts")} WHERE ${where} ORDER BY code COLLATE "C" LIMIT $${params.length}`,
+      params,
+    );
+    return r.rows.map((row) => ({ code: str(row.code), name: str(row.name), type: str(row.type), currency: row.currency === null ? null : str(row.currency), status: str(row.status) }));
+  }
+
+  /** Current totals, or totals over effective dates up to asOf (inclusive) from the daily rows. */
+  async balances(ledgerId: string, options: { codes?: readonly string[]; asOf?: string | undefined }): Promise<BalanceRow[]> {
+    const params: unknown[] = [ledgerId];
+    let filter = "";
+    if (options.codes !== undefined) {
+      params.push(options.codes);
+      filter = ` AND code = ANY($${params.length}::text[])`;
+    }
+    if (options.asOf === undefined) {
+      const r = await this.pool.query<Raw>(
+        `SELECT code, currency, debit_minor, credit_minor FROM ${this.t("balances")} WHERE ledger_id = $1${filter} ORDER BY code COLLATE "C", currency`,
+        params,
+      );
+      return r.rows.map(toBalance);
+    }
+    params.push(options.asOf);
+    const r = await this.pool.query<Raw>(
+      `SELECT code, currency, sum(debit_minor) AS debit_minor, sum(credit_minor) AS credit_minor
+         FROM ${this.t("daily_balances")} WHERE ledger_id = $1${filter} AND day <= $${params.length}::date
+        GROUP BY code, currency ORDER BY code COLLATE "C", currency`,
+      params,
+    );
+    return r.rows.map(toBalance);
+  }
+
+  /** Net (debit − credit) of one account and currency over effective dates before `beforeDate`. */
+  async netBefore(ledgerId: string, code: string, currency: string, beforeDate: string): Promise<bigint> {
+    const r = await this.pool.query<Raw>(
+      `SELECT coalesce(sum(debit_minor - credit_minor), 0) AS net FROM ${this.t("daily_balances")}
+        WHERE ledger_id = $1 AND code = $2 AND currency = $3 AND day < $4::date`,
+      [ledgerId, code, currency, beforeDate],
+    );
+    return big(r.rows[0]?.net ?? 0);
+  }
+
+  /** Net of the lines on `day` that come before (position, lineNo) within that day. */
+  async netWithinDayBefore(ledgerId: string, code: string, currency: string, day: string, position: string, lineNo: number): Promise<bigint> {
+    const r = await this.pool.query<Raw>(
+      `SELECT coalesce(sum(CASE side WHEN 'debit' THEN amount_minor ELSE -amount_minor END), 0) AS net FROM ${this.t("entry_lines")}
+        WHERE ledger_id = $1 AND code = $2 AND currency = $3 AND effective_date = $4::date AND (position, line_no) < ($5, $6)`,
+      [ledgerId, code, currency, day, position, lineNo],
+    );
+    return big(r.rows[0]?.net ?? 0);
+  }
+
+  async statementLines(
+    ledgerId: string,
+    code: string,
+    currency: string,
+    options: { from: string; to: string; after?: { day: string; position: string; lineNo: number } | undefined; limit: number },
+  ): Promise<StatementLineRow[]> {
+    const params: unknown[] = [ledgerId, code, currency, options.from, options.to];
+    let cursor = "";
+    if (options.after !== undefined) {
+      params.push(options.after.day, options.after.position, options.after.lineNo);
+      cursor = ` AND (l.effective_date, l.position, l.line_no) > ($6::date, $7, $8)`;
+    }
+    params.push(options.limit);
+    const r = await this.pool.query<Raw>(
+      `SELECT l.entry_id, to_char(l.effective_date, 'YYYY-MM-DD') AS effective_date, l.position, l.line_no, l.side, l.amount_minor, e.description
+         FROM ${this.t("entry_lines")} l JOIN ${this.t("journal_entries")} e ON e.ledger_id = l.ledger_id AND e.entry_id = l.entry_id
+        WHERE l.ledger_id = $1 AND l.code = $2 AND l.currency = $3 AND l.effective_date BETWEEN $4::date AND $5::date${cursor}
+        ORDER BY l.effective_date, l.position, l.line_no LIMIT $${params.length}`,
+      params,
+    );
+    return r.rows.map((row) => ({
+      entryId: str(row.entry_id),
+      effectiveDate: str(row.effective_date),
+      position: str(row.position),
+      lineNo: Number(row.line_no),
+      side: str(row.side) === "debit" ? "debit" : "credit",
+      amountMinor: big(row.amount_minor),
+      description: str(row.description),
+    }));
+  }
+
+  async currenciesOf(ledgerId: string, code: string): Promise<string[]> {
+    const r = await this.pool.query<Raw>(`SELECT currency FROM ${this.t("balances")} WHERE ledger_id = $1 AND code = $2 ORDER BY currency`, [ledgerId, code]);
+    return r.rows.map((row) => str(row.currency));
+  }
+
+  async entries(
+    ledgerId: string,
+    options: { from?: string | undefined; to?: string | undefined; account?: string | undefined; after?: { day: string; position: string } | undefined; limit: number },
+  ): Promise<EntryRow[]> {
+    const params: unknown[] = [ledgerId];
+    const where = ["e.ledger_id = $1"];
+    if (options.from !== undefined) {
+      params.push(options.from);
+      where.push(`e.effective_date >= $${params.length}::date`);
+    }
+    if (options.to !== undefined) {
+      params.push(options.to);
+      where.push(`e.effective_date <= $${params.length}::date`);
+    }
+    if (options.account !== undefined) {
+      params.push(options.account);
+      where.push(`EXISTS (SELECT 1 FROM ${this.t("entry_lines")} l WHERE l.ledger_id = e.ledger_id AND l.entry_id = e.entry_id AND l.code = $${params.length})`);
+    }
+    if (options.after !== undefined) {
+      params.push(options.after.day, options.after.position);
+      where.push(`(e.effective_date, e.position) > ($${params.length - 1}::date, $${params.length})`);
+    }
+    params.push(options.limit);
+    const r = await this.pool.query<Raw>(
+      `SELECT e.entry_id, to_char(e.effective_date, 'YYYY-MM-DD') AS effective_date, e.description, e.external_reference, e.metadata, e.lines,
+              e.reverses, e.reversed_by, e.position
+         FROM ${this.t("journal_entries")} e WHERE ${where.join(" AND ")}
+        ORDER BY e.effective_date, e.position LIMIT $${params.length}`,
+      params,
+    );
+    return r.rows.map((row) => ({
+      entryId: str(row.entry_id),
+      effectiveDate: str(row.effective_date),
+      description: str(row.description),
+      externalReference: row.external_reference === null ? null : str(row.external_reference),
+      metadata: row.metadata as Record<string, string>,
+      lines: row.lines as EntryRow["lines"],
+      reverses: row.reverses === null ? null : str(row.reverses),
+      reversedBy: row.reversed_by === null ? null : str(row.reversed_by),
+      position: str(row.position),
+    }));
+  }
+
+  /** Where an entry's event lives (for the command side's reversal lookup). */
+  async entryLocation(ledgerId: string, entryId: string): Promise<{ streamName: string; revision: bigint } | undefined> {
+    const r = await this.pool.query<Raw>(`SELECT stream_name, stream_revision FROM ${this.t("journal_entries")} WHERE ledger_id = $1 AND entry_id = $2`, [ledgerId, entryId]);
+    const row = r.rows[0];
+    return row === undefined ? undefined : { streamName: str(row.stream_name), revision: big(row.stream_revision) };
+  }
+}
