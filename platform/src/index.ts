@@ -1,0 +1,10 @@
+export { buildApp, HTTP_LIMITS } from "./app.ts";
+export type { AppDeps } from "./app.ts";
+export { loadConfig, ConfigError, SERVICES } from "./config.ts";
+export type { Config, Service } from "./config.ts";
+export { startEmbeddedPostgres, freePort } from "./embedded-postgres.ts";
+export type { RunningPostgres, EmbeddedPostgresOptions } from "./embedded-postgres.ts";
+export { openStorage } from "./storage.ts";
+export type { Storage } from "./storage.ts";
+export { compose } from "./compose.ts";
+export type { Composed, ComposeOptions } from "./compose.ts";

@@ -1,0 +1,59 @@
+// Composition root: `npm start` runs every service in one process on one
+// port; TRUEUP_SERVICES (or --service=) selects some for a multi-process deployment.
+import { compose } from "./compose.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import type { Config } from "./config.ts";
+import { openStorage } from "./storage.ts";
+
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env, process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`trueup: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = (line: string): void => {
+    process.stderr.write(`trueup: ${line}\n`);
+  };
+
+  const storage = await openStorage(config, log);
+  log(`storage: ${storage.description}`);
+  const composed = await compose({ services: config.services, logLevel: config.logLevel, pool: storage.pool, eventStore: storage.eventStore, ping: () => storage.ping() });
+  const app = composed.app;
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: shutting down`);
+    const timer = setTimeout(() => {
+      log(`shutdown took longer than ${SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    void composed
+      .close()
+      .then(() => storage.close())
+      .then(() => process.exit(0));
+  };
+  process.on("SIGINT", () => {
+    stop("SIGINT");
+  });
+  process.on("SIGTERM", () => {
+    stop("SIGTERM");
+  });
+
+  await app.listen({ port: config.port, host: config.host });
+  log(`services ${config.services.join(", ")} listening on http://${config.host}:${config.port}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`trueup: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+// Chooses and opens storage from the configuration: embedded PostgreSQL by
+// default, an external PostgreSQL with DATABASE_URL, EventStoreDB for the log
+// with EVENTSTORE_URL. Returns one handle that closes everything in order.
+import path from "node:path";
+import pg from "pg";
+import type { EventStore } from "@trueup/event-store";
+import { EventStoreDbEventStore, PostgresEventStore } from "@trueup/event-store";
+import type { Config } from "./config.ts";
+import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+
+export interface Storage {
+  readonly pool: pg.Pool;
+  readonly eventStore: EventStore;
+  readonly description: string;
+  /** Cheap probe for /ready: can we reach the database right now? */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const EMBEDDED_DATABASE = "trueup";
+const POOL_CONNECT_TIMEOUT_MS = 5_000;
+const POOL_IDLE_TIMEOUT_MS = 30_000;
+const STATEMENT_TIMEOUT_MS = 30_000;
+
+export async function openStorage(config: Config, log: (line: string) => void): Promise<Storage> {
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    let connection: pg.ClientConfig;
+    let description: string;
+    if (config.databaseUrl === undefined) {
+      const server = await startEmbeddedPostgres({
+        dataDir: path.join(config.dataDir, "pg"),
+        port: 0,
+        database: EMBEDDED_DATABASE,
+        onLog: (line) => {
+          if (/ERROR|FATAL|PANIC/.test(line)) log(`postgres: ${line}`);
+        },
+      });
+      closers.push(() => server.stop());
+      connection = server.clientConfig;
+      description = `embedded PostgreSQL in ${path.join(config.dataDir, "pg")}`;
+    } else {
+      connection = { connectionString: config.databaseUrl };
+      description = "PostgreSQL at DATABASE_URL";
+    }
+    const pool = new pg.Pool({
+      ...connection,
+      max: config.pgPoolMax,
+      connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+      idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      application_name: "trueup",
+    });
+    // An idle client losing its connection is not fatal: the pool replaces it.
+    pool.on("error", (error) => {
+      log(`postgres pool: ${error.message}`);
+    });
+    closers.push(() => pool.end());
+
+    let eventStore: EventStore;
+    if (config.eventStoreUrl === undefined) {
+      eventStore = await PostgresEventStore.open({ pool, listenConnection: connection });
+    } else {
+      eventStore = EventStoreDbEventStore.connect(config.eventStoreUrl);
+      description += ", EventStoreDB at EVENTSTORE_URL for the event log";
+    }
+    closers.push(() => eventStore.close());
+    return {
+      pool,
+      eventStore,
+      description,
+      ping: async () => {
+        await pool.query("SELECT 1");
+      },
+      close: () => closeAll(closers),
+    };
+  } catch (error) {
+    await closeAll(closers);
+    throw error;
+  }
+}
+
+async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {
+  for (const close of closers.reverse()) {
+    await close().catch(() => undefined);
+  }
+}

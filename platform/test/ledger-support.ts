@@ -1,0 +1,68 @@
+// Test support: a composed Trueup (every service) over a fresh database in
+// the run's embedded PostgreSQL, driven only through app.inject().
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import { PostgresEventStore } from "@trueup/event-store";
+import { createTestDatabase } from "../../test-support/postgres.ts";
+import type { TestDatabase } from "../../test-support/postgres.ts";
+import { compose } from "../src/compose.ts";
+import type { Composed } from "../src/compose.ts";
+
+export interface Platform {
+  readonly app: FastifyInstance;
+  readonly db: TestDatabase;
+  readonly store: PostgresEventStore;
+  readonly composed: Composed;
+  close(): Promise<void>;
+}
+
+export async function startPlatform(options: { poolMax?: number } = {}): Promise<Platform> {
+  const db = await createTestDatabase({ poolMax: options.poolMax ?? 30 });
+  const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  const composed = await compose({
+    services: ["command", "projections", "query"],
+    logLevel: "silent",
+    pool: db.pool,
+    eventStore: store,
+    ping: async () => {
+      await db.pool.query("SELECT 1");
+    },
+  });
+  return {
+    app: composed.app,
+    db,
+    store,
+    composed,
+    close: async () => {
+      await composed.close();
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+let keys = 0;
+export function key(): string {
+  keys += 1;
+  return `k-${process.pid}-${Date.now()}-${keys}`;
+}
+
+export function command(app: FastifyInstance, url: string, payload: unknown, idempotencyKey: string = key()): Promise<LightMyRequestResponse> {
+  return app.inject({ method: "POST", url, payload: payload as object, headers: { "idempotency-key": idempotencyKey, "content-type": "application/json" } });
+}
+
+export async function query(app: FastifyInstance, url: string, minPosition?: string | null): Promise<LightMyRequestResponse> {
+  const separator = url.includes("?") ? "&" : "?";
+  return app.inject({ method: "GET", url: minPosition === undefined || minPosition === null ? url : `${url}${separator}minPosition=${minPosition}` });
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failing run can be replayed. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

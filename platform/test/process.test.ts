@@ -1,0 +1,114 @@
+// Proves the platform as a user runs it: `npm start`'s entry point boots on
+// embedded PostgreSQL with no setup, serves /health, stops cleanly on SIGTERM
+// (taking PostgreSQL down with it), reuses its data folder on the next start,
+// and refuses a bad environment variable with one line naming it.
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { freePort, startEmbeddedPostgres } from "../src/embedded-postgres.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const tsx = path.join(root, "node_modules/.bin/tsx");
+const START_TIMEOUT_MS = 60_000;
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Started {
+  const child = spawn(tsx, [path.join(root, "platform/src/main.ts")], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => {
+    resolve(code);
+  }));
+  return { child, output: () => output, exited };
+}
+
+async function waitForOk(url: string, started: Started): Promise<number> {
+  const begin = Date.now();
+  while (Date.now() - begin < START_TIMEOUT_MS) {
+    if (started.child.exitCode !== null) throw new Error(`exited early:\n${started.output()}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return Date.now() - begin;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no answer from ${url} within ${START_TIMEOUT_MS} ms:\n${started.output()}`);
+}
+
+describe("npm start (platform/src/main.ts)", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "trueup-start-"));
+    await chmod(dir, 0o755);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("boots on embedded storage, restarts on the same data, and stops cleanly", async () => {
+    const dataDir = path.join(dir, "data");
+    const port = await freePort();
+    const first = start({ TRUEUP_DATA: dataDir, PORT: String(port) });
+    const bootMs = await waitForOk(`http://127.0.0.1:${port}/health`, first);
+    expect(bootMs).toBeLessThan(START_TIMEOUT_MS);
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(existsSync(path.join(dataDir, "pg", "postmaster.pid"))).toBe(false);
+
+    // Leave a mark in the log behind the platform's back, then start it again.
+    const db = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "pg"), port: 0, database: "trueup" });
+    const client = new pg.Client(db.clientConfig);
+    await client.connect();
+    await client.query("SELECT * FROM es_append('marker-1', 'marker', 'no-stream', $1::jsonb)", [
+      JSON.stringify([{ id: crypto.randomUUID(), type: "Marked", v: 1, data: {}, metadata: {} }]),
+    ]);
+    await client.end();
+    await db.stop();
+
+    const second = start({ TRUEUP_DATA: dataDir, PORT: String(port) });
+    await waitForOk(`http://127.0.0.1:${port}/ready`, second);
+    second.child.kill("SIGINT");
+    expect(await second.exited).toBe(0);
+
+    const again = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "pg"), port: 0, database: "trueup" });
+    const check = new pg.Client(again.clientConfig);
+    await check.connect();
+    const marks = await check.query("SELECT type FROM es_events WHERE stream_name = 'marker-1'");
+    const migrations = await check.query("SELECT version FROM es_migrations");
+    await check.end();
+    await again.stop();
+    expect(marks.rows).toEqual([{ type: "Marked" }]);
+    expect(migrations.rows).toEqual([{ version: 1 }]);
+  });
+
+  it("refuses a bad environment variable with one line naming it", async () => {
+    const started = start({ TRUEUP_DATA: path.join(dir, "never"), PORT: "not-a-port" });
+    expect(await started.exited).toBe(1);
+    const lines = started.output().trim().split("\n").filter((l) => !l.startsWith("npm warn"));
+    expect(lines).toEqual(['trueup: invalid configuration: PORT must be a whole number from 0 to 65535 (got "not-a-port")']);
+    expect(existsSync(path.join(dir, "never"))).toBe(false);
+  });
+
+  it("refuses a data folder that is not empty and not a cluster", async () => {
+    const { mkdir, writeFile } = await import("node:fs/promises");
+    await mkdir(path.join(dir, "junk", "pg"), { recursive: true });
+    await writeFile(path.join(dir, "junk", "pg", "notes.txt"), "mine");
+    const started = start({ TRUEUP_DATA: path.join(dir, "junk"), PORT: String(await freePort()) });
+    expect(await started.exited).toBe(1);
+    expect(started.output()).toContain("is not empty and is not a PostgreSQL cluster");
+  });
+});
