@@ -5,6 +5,10 @@
 // - same key, never answered (a crash or a 503 in between) → run again with
 //   the first attempt's timestamp, so the events come out identical and the
 //   event store recognises them by id instead of writing them twice.
+// These writes may use asynchronous commit: the key row is written before the
+// command's events, and WAL is flushed in order, so once the events are
+// durable the key row is too; a lost answer row leaves the key "never
+// answered", which replays as above. Nothing is lost either way.
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { migrate } from "@trueup/event-store";

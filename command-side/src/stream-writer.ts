@@ -144,7 +144,10 @@ export class StreamWriter<S> {
 
   private async writeBatch(stream: StreamName, batch: Pending<S>[]): Promise<void> {
     for (let attempt = 0; attempt <= WRITER_LIMITS.conflictRetriesMax; attempt++) {
-      const cached = await this.load(stream);
+      // Optimistic: a cached state is trusted as the head; if another writer
+      // moved the stream, the append fails on its expected revision and the
+      // state is read again.
+      const cached = this.cache.get(stream) ?? (await this.load(stream));
       const plan = this.plan(cached, batch);
       if (plan.events.length === 0) {
         plan.settle(undefined);

@@ -18,6 +18,13 @@ export interface ComposeOptions {
   readonly services: readonly Service[];
   readonly logLevel: string;
   readonly pool: pg.Pool;
+  /**
+   * Connections with synchronous_commit off, for writes whose durability the
+   * event log already provides: projection batches (replayed from the durable
+   * checkpoint after a crash) and idempotency keys (see IdempotencyStore).
+   * Defaults to `pool`.
+   */
+  readonly relaxedPool?: pg.Pool;
   readonly eventStore: EventStore;
   readonly ping: () => Promise<void>;
 }
@@ -30,13 +37,14 @@ export interface Composed {
 
 export async function compose(options: ComposeOptions): Promise<Composed> {
   const { pool, eventStore, services } = options;
+  const relaxedPool = options.relaxedPool ?? pool;
   // Tables exist before any reader or the entry locator touches them; only the worker writes rows.
   await openProjectionSchema({ pool, eventStore, projection: ledgerProjection });
   const reader = new LedgerReader(pool, ledgerProjection.schemaName);
   const plugins: RoutesPlugin[] = [];
 
   if (services.includes("command")) {
-    const idempotency = await IdempotencyStore.open(pool);
+    const idempotency = await IdempotencyStore.open(relaxedPool);
     const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId));
     plugins.push(ledgerCommandRoutes({ service, idempotency }));
   }
@@ -50,7 +58,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   }
   plugins.push(operationsRoutes({ pool, eventStore }));
 
-  const worker = services.includes("projections") ? new ProjectionWorker({ pool, eventStore, projection: ledgerProjection }) : undefined;
+  const worker = services.includes("projections") ? new ProjectionWorker({ pool: relaxedPool, eventStore, projection: ledgerProjection }) : undefined;
   const app = await buildApp({ services, logLevel: options.logLevel, ping: options.ping, plugins });
   const running = worker?.start();
   running?.catch((error: unknown) => {

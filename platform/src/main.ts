@@ -24,7 +24,7 @@ async function main(): Promise<void> {
 
   const storage = await openStorage(config, log);
   log(`storage: ${storage.description}`);
-  const composed = await compose({ services: config.services, logLevel: config.logLevel, pool: storage.pool, eventStore: storage.eventStore, ping: () => storage.ping() });
+  const composed = await compose({ services: config.services, logLevel: config.logLevel, pool: storage.pool, relaxedPool: storage.relaxedPool, eventStore: storage.eventStore, ping: () => storage.ping() });
   const app = composed.app;
 
   let stopping = false;

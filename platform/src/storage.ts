@@ -10,6 +10,8 @@ import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 
 export interface Storage {
   readonly pool: pg.Pool;
+  /** Same database, synchronous_commit off: for writes the event log makes durable (see compose). */
+  readonly relaxedPool: pg.Pool;
   readonly eventStore: EventStore;
   readonly description: string;
   /** Cheap probe for /ready: can we reach the database right now? */
@@ -56,6 +58,19 @@ export async function openStorage(config: Config, log: (line: string) => void): 
       log(`postgres pool: ${error.message}`);
     });
     closers.push(() => pool.end());
+    const relaxedPool = new pg.Pool({
+      ...connection,
+      max: Math.max(2, Math.floor(config.pgPoolMax / 4)),
+      connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+      idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      application_name: "trueup-relaxed",
+      options: "-c synchronous_commit=off",
+    });
+    relaxedPool.on("error", (error) => {
+      log(`postgres pool: ${error.message}`);
+    });
+    closers.push(() => relaxedPool.end());
 
     let eventStore: EventStore;
     if (config.eventStoreUrl === undefined) {
@@ -67,6 +82,7 @@ export async function openStorage(config: Config, log: (line: string) => void): 
     closers.push(() => eventStore.close());
     return {
       pool,
+      relaxedPool,
       eventStore,
       description,
       ping: async () => {

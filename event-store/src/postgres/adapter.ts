@@ -233,17 +233,19 @@ export class PostgresEventStore implements EventStore {
     const count = checkCount(options.maxCount);
     const backwards = options.direction === "backwards";
     const from = options.fromRevision ?? (backwards ? 2n ** 63n - 1n : 0n);
-    const rows = await this.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM es_events e
-        WHERE e.stream_name = $1 AND e.revision ${backwards ? "<=" : ">="} $2
-        ORDER BY e.revision ${backwards ? "DESC" : "ASC"} LIMIT $3`,
+    // One round trip: the stream row says whether the stream exists, the lateral join brings the page.
+    const rows = await this.query<Partial<EventRow>>(
+      `SELECT ${EVENT_COLUMNS} FROM es_streams s
+         LEFT JOIN LATERAL (
+           SELECT * FROM es_events x WHERE x.stream_name = s.stream_name AND x.revision ${backwards ? "<=" : ">="} $2
+           ORDER BY x.revision ${backwards ? "DESC" : "ASC"} LIMIT $3) e ON true
+        WHERE s.stream_name = $1
+        ORDER BY e.revision ${backwards ? "DESC" : "ASC"}`,
       [stream, from.toString(), count],
     );
-    if (rows.length === 0) {
-      const exists = await this.query("SELECT 1 FROM es_streams WHERE stream_name = $1", [stream]);
-      if (exists.length === 0) throw new StreamNotFoundError(stream);
-    }
-    return rows.map(toRecorded);
+    if (rows.length === 0) throw new StreamNotFoundError(stream);
+    if (rows.length === 1 && rows[0]?.seq === null) return [];
+    return (rows as EventRow[]).map(toRecorded);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -10,7 +10,7 @@ import { writeLedgerBatch } from "./write.ts";
 
 export const ledgerProjection: PostgresProjection = {
   name: "ledger",
-  version: 1,
+  version: 2,
   schemaName: LEDGER_SCHEMA_NAME,
   filter: { categories: [LEDGER_CATEGORIES.ledger, LEDGER_CATEGORIES.period] },
   ddl: ledgerDdl,

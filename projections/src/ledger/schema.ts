@@ -1,7 +1,8 @@
 // Tables of the ledger read model (schema `rm_ledger`). Amounts are minor
 // units in numeric(40,0) (pg returns them as strings: parse with BigInt);
 // positions are fixed-width hex text in the "C" collation, so ORDER BY
-// position is log order.
+// position is log order; account codes are "C" too, so code order is byte
+// order and every ORDER BY code walks an index instead of sorting.
 import { qualified } from "../postgres/definition.ts";
 
 export const LEDGER_SCHEMA_NAME = "rm_ledger";
@@ -16,7 +17,7 @@ export function ledgerDdl(schemaName: string): readonly string[] {
        position text COLLATE "C" NOT NULL)`,
     `CREATE TABLE ${t("accounts")} (
        ledger_id text NOT NULL,
-       code text NOT NULL,
+       code text COLLATE "C" NOT NULL,
        name text NOT NULL,
        type text NOT NULL,
        currency text NULL,
@@ -25,7 +26,7 @@ export function ledgerDdl(schemaName: string): readonly string[] {
        PRIMARY KEY (ledger_id, code))`,
     `CREATE TABLE ${t("balances")} (
        ledger_id text NOT NULL,
-       code text NOT NULL,
+       code text COLLATE "C" NOT NULL,
        currency text NOT NULL,
        debit_minor numeric(40,0) NOT NULL,
        credit_minor numeric(40,0) NOT NULL,
@@ -33,7 +34,7 @@ export function ledgerDdl(schemaName: string): readonly string[] {
        PRIMARY KEY (ledger_id, code, currency))`,
     `CREATE TABLE ${t("daily_balances")} (
        ledger_id text NOT NULL,
-       code text NOT NULL,
+       code text COLLATE "C" NOT NULL,
        currency text NOT NULL,
        day date NOT NULL,
        debit_minor numeric(40,0) NOT NULL,
@@ -57,7 +58,7 @@ export function ledgerDdl(schemaName: string): readonly string[] {
     `CREATE INDEX journal_entries_by_date ON ${t("journal_entries")} (ledger_id, effective_date, position)`,
     `CREATE TABLE ${t("entry_lines")} (
        ledger_id text NOT NULL,
-       code text NOT NULL,
+       code text COLLATE "C" NOT NULL,
        currency text NOT NULL,
        effective_date date NOT NULL,
        position text COLLATE "C" NOT NULL,

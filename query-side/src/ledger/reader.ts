@@ -78,11 +78,11 @@ export class LedgerReader {
     }
     if (options.afterCode !== undefined) {
       params.push(options.afterCode);
-      where += ` AND code COLLATE "C" > $${params.length}`;
+      where += ` AND code > $${params.length}`;
     }
     params.push(options.limit);
     const r = await this.pool.query<Raw>(
-      `SELECT code, name, type, currency, status FROM ${this.t("accounts")} WHERE ${where} ORDER BY code COLLATE "C" LIMIT $${params.length}`,
+      `SELECT code, name, type, currency, status FROM ${this.t("accounts")} WHERE ${where} ORDER BY code LIMIT $${params.length}`,
       params,
     );
     return r.rows.map((row) => ({ code: str(row.code), name: str(row.name), type: str(row.type), currency: row.currency === null ? null : str(row.currency), status: str(row.status) }));
@@ -98,7 +98,7 @@ export class LedgerReader {
     }
     if (options.asOf === undefined) {
       const r = await this.pool.query<Raw>(
-        `SELECT code, currency, debit_minor, credit_minor FROM ${this.t("balances")} WHERE ledger_id = $1${filter} ORDER BY code COLLATE "C", currency`,
+        `SELECT code, currency, debit_minor, credit_minor FROM ${this.t("balances")} WHERE ledger_id = $1${filter} ORDER BY code, currency`,
         params,
       );
       return r.rows.map(toBalance);
@@ -107,10 +107,27 @@ export class LedgerReader {
     const r = await this.pool.query<Raw>(
       `SELECT code, currency, sum(debit_minor) AS debit_minor, sum(credit_minor) AS credit_minor
          FROM ${this.t("daily_balances")} WHERE ledger_id = $1${filter} AND day <= $${params.length}::date
-        GROUP BY code, currency ORDER BY code COLLATE "C", currency`,
+        GROUP BY code, currency ORDER BY code, currency`,
       params,
     );
     return r.rows.map(toBalance);
+  }
+
+  /** Every account's totals (now, or as of a date) with its name and type, in code order: one query. */
+  async trialBalanceRows(ledgerId: string, asOf: string | undefined): Promise<(BalanceRow & { name: string; type: string })[]> {
+    const totals =
+      asOf === undefined
+        ? `SELECT code, currency, debit_minor, credit_minor FROM ${this.t("balances")} WHERE ledger_id = $1`
+        : `SELECT code, currency, sum(debit_minor) AS debit_minor, sum(credit_minor) AS credit_minor
+             FROM ${this.t("daily_balances")} WHERE ledger_id = $1 AND day <= $2::date GROUP BY code, currency`;
+    const r = await this.pool.query<Raw>(
+      `SELECT t.code, t.currency, t.debit_minor, t.credit_minor, a.name, a.type
+         FROM (${totals}) t JOIN ${this.t("accounts")} a ON a.ledger_id = $1 AND a.code = t.code
+        WHERE t.debit_minor <> t.credit_minor
+        ORDER BY t.code, t.currency`,
+      asOf === undefined ? [ledgerId] : [ledgerId, asOf],
+    );
+    return r.rows.map((row) => ({ ...toBalance(row), name: str(row.name), type: str(row.type) }));
   }
 
   /** Net (debit − credit) of one account and currency over effective dates before `beforeDate`. */

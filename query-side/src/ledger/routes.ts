@@ -257,23 +257,14 @@ export function ledgerQueryRoutes(deps: LedgerQueryRoutesDeps) {
 }
 
 export async function trialBalance(reader: LedgerReader, ledgerId: string, asOf: string | undefined) {
-  const accounts = new Map<string, { name: string; type: string }>();
-  for (let after: string | undefined; ; ) {
-    const page = await reader.accounts(ledgerId, { afterCode: after, limit: QUERY_LIMITS.pageSizeMax });
-    for (const a of page) accounts.set(a.code, a);
-    after = page[page.length - 1]?.code;
-    if (page.length < QUERY_LIMITS.pageSizeMax) break;
-  }
   const totals = new Map<string, { debit: bigint; credit: bigint }>();
-  const rows = (await reader.balances(ledgerId, { asOf })).flatMap((b) => {
+  const rows = (await reader.trialBalanceRows(ledgerId, asOf)).map((b) => {
     const net = b.debitMinor - b.creditMinor;
-    if (net === 0n) return [];
     const total = totals.get(b.currency) ?? { debit: 0n, credit: 0n };
     if (net > 0n) total.debit += net;
     else total.credit -= net;
     totals.set(b.currency, total);
-    const info = accounts.get(b.code) ?? { name: b.code, type: "unknown" };
-    return [{ code: b.code, name: info.name, type: info.type, currency: b.currency, debit: fmt(net > 0n ? net : 0n, b.currency), credit: fmt(net < 0n ? -net : 0n, b.currency) }];
+    return { code: b.code, name: b.name, type: b.type, currency: b.currency, debit: fmt(net > 0n ? net : 0n, b.currency), credit: fmt(net < 0n ? -net : 0n, b.currency) };
   });
   return {
     asOf: asOf ?? null,
