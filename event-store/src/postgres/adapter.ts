@@ -62,6 +62,9 @@ interface EventRow {
 const EVENT_COLUMNS =
   "e.tx_id::text AS tx_id, e.seq, e.stream_name, e.revision, e.event_id, e.type, e.schema_version, e.data, e.metadata, (extract(epoch FROM e.recorded_at) * 1000)::bigint AS recorded_ms";
 
+/** The LEFT JOIN's row for an existing stream with nothing in the requested range. */
+type NullRow = { [K in keyof EventRow]: null };
+
 function toRecorded(row: EventRow): RecordedEvent {
   return {
     eventId: row.event_id as EventId,
@@ -234,7 +237,7 @@ export class PostgresEventStore implements EventStore {
     const backwards = options.direction === "backwards";
     const from = options.fromRevision ?? (backwards ? 2n ** 63n - 1n : 0n);
     // One round trip: the stream row says whether the stream exists, the lateral join brings the page.
-    const rows = await this.query<Partial<EventRow>>(
+    const rows = await this.query<EventRow | NullRow>(
       `SELECT ${EVENT_COLUMNS} FROM es_streams s
          LEFT JOIN LATERAL (
            SELECT * FROM es_events x WHERE x.stream_name = s.stream_name AND x.revision ${backwards ? "<=" : ">="} $2
@@ -244,8 +247,9 @@ export class PostgresEventStore implements EventStore {
       [stream, from.toString(), count],
     );
     if (rows.length === 0) throw new StreamNotFoundError(stream);
-    if (rows.length === 1 && rows[0]?.seq === null) return [];
-    return (rows as EventRow[]).map(toRecorded);
+    const events: RecordedEvent[] = [];
+    for (const row of rows) if (row.seq !== null) events.push(toRecorded(row));
+    return events;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
