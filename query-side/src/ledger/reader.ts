@@ -120,14 +120,23 @@ export class LedgerReader {
         ? `SELECT code, currency, debit_minor, credit_minor FROM ${this.t("balances")} WHERE ledger_id = $1`
         : `SELECT code, currency, sum(debit_minor) AS debit_minor, sum(credit_minor) AS credit_minor
              FROM ${this.t("daily_balances")} WHERE ledger_id = $1 AND day <= $2::date GROUP BY code, currency`;
-    const r = await this.pool.query<Raw>(
-      `SELECT t.code, t.currency, t.debit_minor, t.credit_minor, a.name, a.type
+    // One JSON document instead of 10,000 rows: node-postgres decodes rows at
+    // a few microseconds each, which was most of this query's time.
+    const r = await this.pool.query<{ rows: [string, string, string, string, string, string][] }>(
+      `SELECT coalesce(json_agg(json_build_array(t.code, t.currency, t.debit_minor::text, t.credit_minor::text, a.name, a.type)
+                                ORDER BY t.code, t.currency), '[]') AS rows
          FROM (${totals}) t JOIN ${this.t("accounts")} a ON a.ledger_id = $1 AND a.code = t.code
-        WHERE t.debit_minor <> t.credit_minor
-        ORDER BY t.code, t.currency`,
+        WHERE t.debit_minor <> t.credit_minor`,
       asOf === undefined ? [ledgerId] : [ledgerId, asOf],
     );
-    return r.rows.map((row) => ({ ...toBalance(row), name: str(row.name), type: str(row.type) }));
+    return (r.rows[0]?.rows ?? []).map(([code, currency, debit, credit, name, type]) => ({
+      code,
+      currency,
+      debitMinor: BigInt(debit),
+      creditMinor: BigInt(credit),
+      name,
+      type,
+    }));
   }
 
   /** Net (debit − credit) of one account and currency over effective dates before `beforeDate`. */
