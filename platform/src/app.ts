@@ -2,7 +2,7 @@
 // listen(), so tests drive it with app.inject(). Every fastify option that
 // matters is set here explicitly; every route validates with zod and is
 // described in the OpenAPI document at /openapi.json (docs UI at /docs).
-import Fastify from "fastify";
+import Fastify, { LogController } from "fastify";
 import type { FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -38,9 +38,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: HTTP_LIMITS.requestTimeoutMs,
     connectionTimeout: HTTP_LIMITS.connectionTimeoutMs,
     keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
-    maxParamLength: HTTP_LIMITS.paramLengthMax,
+    routerOptions: { maxParamLength: HTTP_LIMITS.paramLengthMax },
     return503OnClosing: true,
-    disableRequestLogging: deps.logLevel !== "debug" && deps.logLevel !== "trace",
+    // Two log lines per request would cost more than a posting; at debug and trace they are wanted.
+    logController: new LogController({ disableRequestLogging: deps.logLevel !== "debug" && deps.logLevel !== "trace" }),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

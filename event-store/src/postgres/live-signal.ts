@@ -7,7 +7,7 @@
 // A slow safety tick covers a writer that died between commit and NOTIFY.
 import pg from "pg";
 
-export const NOTIFY_COALESCE_MS = 2;
+export const NOTIFY_COALESCE_MS = 10;
 /** Re-check interval while a running transaction holds newer events back. */
 export const HELD_BACK_RETRY_MS = { first: 2, max: 100 } as const;
 /** Idle re-check while LISTEN works / while it is down. */
