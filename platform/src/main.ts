@@ -48,6 +48,9 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => {
     stop("SIGTERM");
   });
+  process.on("SIGHUP", () => {
+    stop("SIGHUP");
+  });
 
   await app.listen({ port: config.port, host: config.host });
   log(`services ${config.services.join(", ")} listening on http://${config.host}:${config.port}`);

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { periodStream, streamName } from "@trueup/contracts";
 import type { Platform } from "./ledger-support.ts";
 import { command, key, query, random, startPlatform } from "./ledger-support.ts";
@@ -328,29 +328,36 @@ describe("ledger through the HTTP API", () => {
   });
 
   it("answers 503 and writes nothing when storage is down; the same key succeeds once it is back", async () => {
-    const ledgerId = "outage";
-    await setUpLedger(p, ledgerId);
-    const body = { effectiveDate: "2026-07-01", description: "during outage", lines: [{ account: "1200", side: "debit", amount: "1.00", currency: "EUR" }, { account: "4000", side: "credit", amount: "1.00", currency: "EUR" }] };
-    const k = key();
-    const database = String(p.db.config.database);
-    await p.composed.worker?.stop();
+    // A platform whose database role we can lock out: every connection it has
+    // is terminated and new ones are refused (too many connections, 53300).
+    const q = await startPlatform({ ownRole: true, poolMax: 5 });
     const { default: pg } = await import("pg");
-    const superuser = new pg.Client({ ...p.db.config, database: "postgres" });
-    await superuser.connect();
+    const admin = new pg.Client({ ...inject("postgres") });
+    await admin.connect();
+    const role = String(q.db.config.user);
     try {
-      await superuser.query(`ALTER DATABASE ${database} CONNECTION LIMIT 0`);
-      await superuser.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
-      const down = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k);
+      await setUpLedger(q, "outage");
+      await q.composed.worker?.stop();
+      const body = { effectiveDate: "2026-07-01", description: "during outage", lines: [{ account: "1200", side: "debit", amount: "1.00", currency: "EUR" }, { account: "4000", side: "credit", amount: "1.00", currency: "EUR" }] };
+      const k = key();
+      await admin.query(`ALTER ROLE ${role} CONNECTION LIMIT 0`);
+      for (let attempt = 0; attempt < 500; attempt++) {
+        const alive = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [role]);
+        if (alive.rowCount === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const down = await command(q.app, "/ledgers/outage/journal-entries", body, k);
       expect(down.statusCode, down.body).toBe(503);
       expect(down.json<{ code: string }>().code).toBe("STORE_UNAVAILABLE");
       expect(down.headers["retry-after"]).toBe("1");
+      await admin.query(`ALTER ROLE ${role} CONNECTION LIMIT -1`);
+      const up = await command(q.app, "/ledgers/outage/journal-entries", body, k);
+      expect(up.statusCode, up.body).toBe(201);
+      expect(await q.store.readStream(streamName("period", "outage:2026-07"))).toHaveLength(1);
     } finally {
-      await superuser.query(`ALTER DATABASE ${database} CONNECTION LIMIT -1`);
-      await superuser.end();
+      await admin.query(`ALTER ROLE ${role} CONNECTION LIMIT -1`);
+      await admin.end();
+      await q.close();
     }
-    const up = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k);
-    expect(up.statusCode, up.body).toBe(201);
-    const entries = await p.store.readStream(streamName("period", `${ledgerId}:2026-07`));
-    expect(entries).toHaveLength(1);
   });
 });

@@ -15,8 +15,8 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-export async function startPlatform(options: { poolMax?: number } = {}): Promise<Platform> {
-  const db = await createTestDatabase({ poolMax: options.poolMax ?? 30 });
+export async function startPlatform(options: { poolMax?: number; ownRole?: boolean } = {}): Promise<Platform> {
+  const db = await createTestDatabase({ poolMax: options.poolMax ?? 30, ownRole: options.ownRole ?? false });
   const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
   const composed = await compose({
     services: ["command", "projections", "query"],
