@@ -24,7 +24,18 @@ async function main(): Promise<void> {
 
   const storage = await openStorage(config, log);
   log(`storage: ${storage.description}`);
-  const composed = await compose({ services: config.services, logLevel: config.logLevel, pool: storage.pool, relaxedPool: storage.relaxedPool, eventStore: storage.eventStore, ping: () => storage.ping() });
+  const composed = await compose({
+    services: config.services,
+    logLevel: config.logLevel,
+    pool: storage.pool,
+    relaxedPool: storage.relaxedPool,
+    eventStore: storage.eventStore,
+    ping: () => storage.ping(),
+  }).catch(async (error: unknown) => {
+    // Never leave the embedded server running behind a failed start.
+    await storage.close();
+    throw error;
+  });
   const app = composed.app;
 
   let stopping = false;
@@ -52,7 +63,12 @@ async function main(): Promise<void> {
     stop("SIGHUP");
   });
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await composed.close().then(() => storage.close());
+    throw error;
+  }
   log(`services ${config.services.join(", ")} listening on http://${config.host}:${config.port}`);
 }
 
