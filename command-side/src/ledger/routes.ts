@@ -77,7 +77,10 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
 
     app.post("/ledgers/:ledgerId/journal-entries", { schema: { tags, headers: commandHeaders, params: ledgerParams, body: postJournalEntryBody, response: responses(201) } }, (request, reply) => {
       const { ledgerId } = request.params;
-      return run(request, reply, ledgerId, 201, async (ctx) => ({ ledgerId, ...(await deps.service.postEntry(ctx, ledgerId, request.body)) }));
+      // The accounts are read while the idempotency key is checked, not after.
+      const ledgerLoad = deps.service.loadLedger(ledgerId);
+      ledgerLoad.catch(() => undefined);
+      return run(request, reply, ledgerId, 201, async (ctx) => ({ ledgerId, ...(await deps.service.postEntry(ctx, ledgerId, request.body, ledgerLoad)) }));
     });
 
     app.post(

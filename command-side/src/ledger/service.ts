@@ -59,9 +59,19 @@ export class LedgerCommandService {
     return this.write(this.ledgers, asStream(ledgerStream(ledgerId)), ctx, (s) => decider.decideLedger(command, s));
   }
 
-  async postEntry(ctx: CommandContext, ledgerId: string, body: PostJournalEntryBody): Promise<CommandOutcome & { entryId: string }> {
+  /** Starts reading a ledger's accounts; pass the promise to postEntry to overlap it with other work. */
+  loadLedger(ledgerId: string): Promise<decider.LedgerState> {
+    return this.ledgers.loadShared(asStream(ledgerStream(ledgerId))).then((cached) => cached.state);
+  }
+
+  async postEntry(
+    ctx: CommandContext,
+    ledgerId: string,
+    body: PostJournalEntryBody,
+    ledgerLoad: Promise<decider.LedgerState> = this.loadLedger(ledgerId),
+  ): Promise<CommandOutcome & { entryId: string }> {
     const entryId = body.entryId ?? derivedEntityId("je", ctx.commandId);
-    const ledger = (await this.ledgers.loadShared(asStream(ledgerStream(ledgerId)))).state;
+    const ledger = await ledgerLoad;
     const data: decider.PostEntryData = {
       entryId,
       effectiveDate: body.effectiveDate,
