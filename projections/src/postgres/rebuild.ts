@@ -50,7 +50,10 @@ export class RebuildInProgressError extends Error {
 export async function openProjectionSchema(options: RebuildOptions): Promise<Checkpoint> {
   const { pool, projection } = options;
   checkProjection(projection);
-  const existing = await readCheckpoint(pool, projection, projection.schemaName);
+  // Look before reading: on a first start, reading the missing table would
+  // log an ERROR in the server's log for a perfectly normal situation.
+  const present = await pool.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [qualified(projection.schemaName, "checkpoint")]);
+  const existing = present.rows[0]?.present === true ? await readCheckpoint(pool, projection, projection.schemaName) : undefined;
   if (existing === undefined) return createIfMissing(pool, projection);
   if (existing.version === projection.version) return existing;
   if (existing.version > projection.version) {
