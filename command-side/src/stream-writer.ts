@@ -5,7 +5,7 @@
 // saw. A conflicting writer elsewhere costs a catch-up read and a retry.
 // States are cached per stream (bounded), caught up before every batch.
 import type { EventStore, NewEvent, RecordedEvent } from "@trueup/event-store";
-import { DuplicateEventIdError, WrongExpectedRevisionError } from "@trueup/event-store";
+import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
 import type { LedgerEvent } from "@trueup/contracts";
 import { TrueupError, parseLedgerEvent } from "@trueup/contracts";
 import type { StreamName } from "@trueup/contracts";
@@ -112,7 +112,7 @@ export class StreamWriter<S> {
     try {
       return await this.store.readStream(stream, { fromRevision, maxCount: WRITER_LIMITS.readPageSize });
     } catch (error) {
-      if (error instanceof Error && error.name === "StreamNotFoundError") return [];
+      if (error instanceof StreamNotFoundError) return [];
       throw error;
     }
   }

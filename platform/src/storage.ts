@@ -45,32 +45,25 @@ export async function openStorage(config: Config, log: (line: string) => void): 
       connection = { connectionString: config.databaseUrl };
       description = "PostgreSQL at DATABASE_URL";
     }
-    const pool = new pg.Pool({
-      ...connection,
-      max: config.pgPoolMax,
-      connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
-      idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
-      statement_timeout: STATEMENT_TIMEOUT_MS,
-      application_name: "trueup",
-    });
-    // An idle client losing its connection is not fatal: the pool replaces it.
-    pool.on("error", (error) => {
-      log(`postgres pool: ${error.message}`);
-    });
-    closers.push(() => pool.end());
-    const relaxedPool = new pg.Pool({
-      ...connection,
-      max: Math.max(2, Math.floor(config.pgPoolMax / 4)),
-      connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
-      idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
-      statement_timeout: STATEMENT_TIMEOUT_MS,
-      application_name: "trueup-relaxed",
-      options: "-c synchronous_commit=off",
-    });
-    relaxedPool.on("error", (error) => {
-      log(`postgres pool: ${error.message}`);
-    });
-    closers.push(() => relaxedPool.end());
+    const openPool = (name: string, max: number, extra: pg.PoolConfig = {}): pg.Pool => {
+      const opened = new pg.Pool({
+        ...connection,
+        max,
+        connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+        idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
+        statement_timeout: STATEMENT_TIMEOUT_MS,
+        application_name: name,
+        ...extra,
+      });
+      // An idle client losing its connection is not fatal: the pool replaces it.
+      opened.on("error", (error) => {
+        log(`postgres pool ${name}: ${error.message}`);
+      });
+      closers.push(() => opened.end());
+      return opened;
+    };
+    const pool = openPool("trueup", config.pgPoolMax);
+    const relaxedPool = openPool("trueup-relaxed", Math.max(2, Math.floor(config.pgPoolMax / 4)), { options: "-c synchronous_commit=off" });
 
     let eventStore: EventStore;
     if (config.eventStoreUrl === undefined) {

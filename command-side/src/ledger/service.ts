@@ -2,7 +2,7 @@
 // No read model takes part in a decision; the one lookup outside the streams
 // (where an entry to reverse lives) only finds an immutable event, which is
 // then read back from the event store itself.
-import { TrueupError, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamName } from "@trueup/contracts";
+import { TrueupError, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamNameSchema } from "@trueup/contracts";
 import type { CreateLedgerBody, JournalLine, LedgerEvent, OpenAccountBody, PostJournalEntryBody, ReverseJournalEntryBody, StreamName } from "@trueup/contracts";
 import type { EventStore, NewEvent } from "@trueup/event-store";
 import { StreamNotFoundError } from "@trueup/event-store";
@@ -28,7 +28,6 @@ export interface CommandOutcome {
 /** Finds where a posted entry's event lives; backed by a read model, verified against the store. */
 export type EntryLocator = (ledgerId: string, entryId: string) => Promise<{ streamName: string; revision: bigint } | undefined>;
 
-const asStream = (name: string): StreamName => streamName(name.slice(0, name.indexOf("-")), name.slice(name.indexOf("-") + 1));
 
 export class LedgerCommandService {
   private readonly ledgers: StreamWriter<decider.LedgerState>;
@@ -46,22 +45,22 @@ export class LedgerCommandService {
 
   async createLedger(ctx: CommandContext, body: CreateLedgerBody): Promise<CommandOutcome> {
     const command: decider.LedgerCommand = { type: "CreateLedger", data: body };
-    return this.write(this.ledgers, asStream(ledgerStream(body.ledgerId)), ctx, (s) => decider.decideLedger(command, s));
+    return this.write(this.ledgers, ledgerStream(body.ledgerId), ctx, (s) => decider.decideLedger(command, s));
   }
 
   async openAccount(ctx: CommandContext, ledgerId: string, body: OpenAccountBody): Promise<CommandOutcome> {
     const command: decider.LedgerCommand = { type: "OpenAccount", data: { code: body.code, name: body.name, type: body.type, currency: body.currency ?? null } };
-    return this.write(this.ledgers, asStream(ledgerStream(ledgerId)), ctx, (s) => decider.decideLedger(command, s));
+    return this.write(this.ledgers, ledgerStream(ledgerId), ctx, (s) => decider.decideLedger(command, s));
   }
 
   async closeAccount(ctx: CommandContext, ledgerId: string, code: string): Promise<CommandOutcome> {
     const command: decider.LedgerCommand = { type: "CloseAccount", data: { code } };
-    return this.write(this.ledgers, asStream(ledgerStream(ledgerId)), ctx, (s) => decider.decideLedger(command, s));
+    return this.write(this.ledgers, ledgerStream(ledgerId), ctx, (s) => decider.decideLedger(command, s));
   }
 
   /** Starts reading a ledger's accounts; pass the promise to postEntry to overlap it with other work. */
   loadLedger(ledgerId: string): Promise<decider.LedgerState> {
-    return this.ledgers.loadShared(asStream(ledgerStream(ledgerId))).then((cached) => cached.state);
+    return this.ledgers.loadShared(ledgerStream(ledgerId)).then((cached) => cached.state);
   }
 
   async postEntry(
@@ -90,8 +89,8 @@ export class LedgerCommandService {
     if (original.reverses !== null) throw new TrueupError("ENTRY_IS_REVERSAL", `entry ${entryId} reverses ${original.reverses}; post a new entry instead`);
     const reversalEntryId = body.reversalEntryId ?? derivedEntityId("je", ctx.commandId);
     const claim = { ledgerId, entryId, reversalEntryId };
-    await this.write(this.reversals, asStream(reversalStream(ledgerId, entryId)), ctx, (s) => decider.decideReversal({ type: "ClaimReversal", data: claim }, s));
-    const ledger = (await this.ledgers.loadShared(asStream(ledgerStream(ledgerId)))).state;
+    await this.write(this.reversals, reversalStream(ledgerId, entryId), ctx, (s) => decider.decideReversal({ type: "ClaimReversal", data: claim }, s));
+    const ledger = (await this.ledgers.loadShared(ledgerStream(ledgerId))).state;
     const data: decider.PostEntryData = {
       entryId: reversalEntryId,
       effectiveDate: body.effectiveDate,
@@ -106,7 +105,7 @@ export class LedgerCommandService {
     } catch (error) {
       if (error instanceof TrueupError) {
         const release = { ...claim, reason: error.code };
-        await this.write(this.reversals, asStream(reversalStream(ledgerId, entryId)), { ...ctx, commandId: `${ctx.commandId}:release` }, (s) =>
+        await this.write(this.reversals, reversalStream(ledgerId, entryId), { ...ctx, commandId: `${ctx.commandId}:release` }, (s) =>
           decider.decideReversal({ type: "ReleaseReversal", data: release }, s),
         );
       }
@@ -115,20 +114,20 @@ export class LedgerCommandService {
   }
 
   async closePeriod(ctx: CommandContext, ledgerId: string, period: string): Promise<CommandOutcome> {
-    const ledger = (await this.ledgers.load(asStream(ledgerStream(ledgerId)))).state;
+    const ledger = (await this.ledgers.load(ledgerStream(ledgerId))).state;
     const command: decider.PeriodCommand = { type: "ClosePeriod", data: { period }, ledger };
-    return this.write(this.periods, asStream(periodStream(ledgerId, period)), ctx, (s) => decider.decidePeriod(command, s));
+    return this.write(this.periods, periodStream(ledgerId, period), ctx, (s) => decider.decidePeriod(command, s));
   }
 
   async reopenPeriod(ctx: CommandContext, ledgerId: string, period: string, reason: string): Promise<CommandOutcome> {
-    const ledger = (await this.ledgers.load(asStream(ledgerStream(ledgerId)))).state;
+    const ledger = (await this.ledgers.load(ledgerStream(ledgerId))).state;
     const command: decider.PeriodCommand = { type: "ReopenPeriod", data: { period, reason }, ledger };
-    return this.write(this.periods, asStream(periodStream(ledgerId, period)), ctx, (s) => decider.decidePeriod(command, s));
+    return this.write(this.periods, periodStream(ledgerId, period), ctx, (s) => decider.decidePeriod(command, s));
   }
 
   private post(ctx: CommandContext, ledgerId: string, data: decider.PostEntryData, ledger: decider.LedgerState): Promise<CommandOutcome> {
     const command: decider.PeriodCommand = { type: "PostJournalEntry", data, ledger };
-    const stream = asStream(periodStream(ledgerId, periodOf(data.effectiveDate)));
+    const stream = periodStream(ledgerId, periodOf(data.effectiveDate));
     // The entry's event id comes from the entry id: one entry id, one event, whatever the command.
     const entryEventId = deterministicUuid("entry", ledgerId, data.entryId);
     return this.write(this.periods, stream, ctx, (s) => decider.decidePeriod(command, s), () => entryEventId);
@@ -137,7 +136,7 @@ export class LedgerCommandService {
   private async readPostedEntry(ledgerId: string, entryId: string): Promise<{ lines: JournalLine[]; description: string; externalReference: string | null; reverses: string | null }> {
     const location = await this.locateEntry(ledgerId, entryId);
     if (location === undefined) throw new TrueupError("ENTRY_NOT_FOUND", `no entry ${entryId} in ledger ${ledgerId}`);
-    const events = await this.store.readStream(asStream(location.streamName), { fromRevision: location.revision, maxCount: 1 }).catch((error: unknown) => {
+    const events = await this.store.readStream(streamNameSchema.parse(location.streamName), { fromRevision: location.revision, maxCount: 1 }).catch((error: unknown) => {
       if (error instanceof StreamNotFoundError) return [];
       throw error;
     });

@@ -1,6 +1,8 @@
 // Ledger events, version 1. Amounts are minor units as strings of digits
 // (JSON has no bigint); parse them with BigInt, never Number.
 import { z } from "zod";
+import { streamName } from "../ids.ts";
+import type { StreamName } from "../ids.ts";
 
 export const ACCOUNT_TYPES = ["asset", "liability", "equity", "revenue", "expense"] as const;
 export type AccountType = (typeof ACCOUNT_TYPES)[number];
@@ -88,12 +90,12 @@ export function parseLedgerEvent(type: string, data: unknown): LedgerEvent {
  */
 export const LEDGER_CATEGORIES = { ledger: "ledger", period: "period", reversal: "reversal" } as const;
 
-export function ledgerStream(ledgerId: string): string {
-  return `ledger-${ledgerId}`;
+export function ledgerStream(ledgerId: string): StreamName {
+  return streamName(LEDGER_CATEGORIES.ledger, ledgerId);
 }
-export function periodStream(ledgerId: string, period: string): string {
-  return `period-${ledgerId}:${period}`;
+export function periodStream(ledgerId: string, period: string): StreamName {
+  return streamName(LEDGER_CATEGORIES.period, `${ledgerId}:${period}`);
 }
-export function reversalStream(ledgerId: string, entryId: string): string {
-  return `reversal-${ledgerId}:${entryId}`;
+export function reversalStream(ledgerId: string, entryId: string): StreamName {
+  return streamName(LEDGER_CATEGORIES.reversal, `${ledgerId}:${entryId}`);
 }

@@ -16,7 +16,7 @@ import type { PostgresProjection } from "./definition.ts";
 import { projectionLag, waitForCheckpoint } from "./lag.ts";
 import type { ProjectionLag } from "./lag.ts";
 import { RebuildInProgressError, openProjectionSchema, rebuildProjection } from "./rebuild.ts";
-import type { RebuildResult } from "./rebuild.ts";
+import type { RebuildOptions, RebuildResult } from "./rebuild.ts";
 import { RETRY_DEFAULT, RetriesExhaustedError, backoffDelayMs, checkRetryPolicy, isTransient } from "./retry.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { inTransaction } from "./transaction.ts";
@@ -28,14 +28,8 @@ export const WAKE_ERROR_DELAY_MS = 1_000;
 /** Idle drains start at most this often, so a stream of unrelated events cannot spin the worker. */
 export const IDLE_DRAIN_INTERVAL_MIN_MS = 5;
 
-export interface ProjectionWorkerOptions {
-  readonly pool: pg.Pool;
-  readonly eventStore: EventStore;
-  readonly projection: PostgresProjection;
-  /** Events per batch (= per transaction); default 1000, at most 10,000. */
-  readonly batchSizeMax?: number;
-  readonly retry?: RetryPolicy;
-}
+/** What a worker needs is what a rebuild needs. batchSizeMax: events per batch (= per transaction); default 1000, at most 10,000. */
+export type ProjectionWorkerOptions = RebuildOptions;
 
 export class ProjectionWorker {
   readonly projection: PostgresProjection;
