@@ -20,6 +20,7 @@ import {
   currencyOf,
   CurrencyMismatchError,
   decimalLengthMax,
+  formatMinorUnits,
   formatMoney,
   isCurrencyCode,
   isZero,
@@ -284,6 +285,28 @@ describe("formatMoney", () => {
     [amountMinorAbsMax, "EUR", "9999999999999999999999999999.99"],
   ] as const)("%i %s is %s", (amountMinor, currency, text) => {
     expect(formatMoney(money(amountMinor, code(currency)))).toBe(text);
+  });
+});
+
+describe("formatMinorUnits", () => {
+  it("agrees with formatMoney for every currency and random amounts", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...currencies), fc.bigInt({ min: -amountMinorAbsMax, max: amountMinorAbsMax }), (c, amountMinor) => {
+        expect(formatMinorUnits(amountMinor.toString(), c.code)).toBe(formatMoney(money(amountMinor, c.code)));
+      }),
+    );
+  });
+
+  it("formats sums beyond one amount's range", () => {
+    expect(formatMinorUnits(`-${"9".repeat(40)}`, "EUR")).toBe(`-${"9".repeat(38)}.99`);
+  });
+
+  it.each(["", "-", "-0", "007", "1.5", "1e3", " 1", "+1", "0x10"])("rejects %j as a bug", (digits) => {
+    expect(() => formatMinorUnits(digits, "EUR")).toThrow(/not an integer of minor units/);
+  });
+
+  it("rejects an unknown currency", () => {
+    expect(() => formatMinorUnits("1", "XYZ")).toThrow(RangeError);
   });
 });
 

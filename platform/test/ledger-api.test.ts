@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { periodStream, streamName } from "@trueup/contracts";
+import { trialBalanceResponse } from "@trueup/query-side";
 import type { Platform } from "./ledger-support.ts";
 import { command, key, query, random, startPlatform } from "./ledger-support.ts";
 
@@ -131,7 +132,7 @@ describe("ledger through the HTTP API", () => {
 
     const tb = await query(p.app, `/ledgers/${ledgerId}/trial-balance`, last);
     expect(tb.statusCode, tb.body).toBe(200);
-    const trial = tb.json<{ rows: { code: string; type: string; currency: string; debit: string; credit: string }[]; totals: { currency: string; debit: string; credit: string; balanced: boolean }[] }>();
+    const trial = trialBalanceResponse.parse(tb.json());
     expect(trial.totals.map((t) => t.currency)).toEqual(["EUR", "JPY", "KWD", "USD"]);
     for (const total of trial.totals) expect(total.balanced, JSON.stringify(total)).toBe(true);
 
@@ -203,6 +204,51 @@ describe("ledger through the HTTP API", () => {
     expect((await query(p.app, `/ledgers/${ledgerId}/journal-entries?cursor=garbage`)).json<{ code: string }>().code).toBe("VALIDATION_FAILED");
     expect((await query(p.app, `/ledgers/nope/trial-balance`)).json<{ code: string }>().code).toBe("LEDGER_NOT_FOUND");
     expect((await query(p.app, `/ledgers/${ledgerId}/accounts/9999`)).statusCode).toBe(404);
+  });
+
+  it("answers the trial balance exactly, now and as of a date, with any account name intact", async () => {
+    const ledgerId = "trial";
+    await setUpLedger(p, ledgerId);
+    const odd = 'Zoë\'s "float" \\ fund\n\t€ — 🧾';
+    expect((await command(p.app, `/ledgers/${ledgerId}/accounts`, { code: "1300", name: odd, type: "asset" })).statusCode).toBe(201);
+    const post = (date: string, lines: [string, "debit" | "credit", string, string][]) =>
+      command(p.app, `/ledgers/${ledgerId}/journal-entries`, {
+        effectiveDate: date,
+        description: `trial ${date}`,
+        lines: lines.map(([account, side, amount, currency]) => ({ account, side, amount, currency })),
+      });
+    await post("2026-01-05", [["1300", "debit", "100.25", "EUR"], ["4000", "credit", "100.25", "EUR"]]);
+    await post("2026-01-06", [["1020", "debit", "5000", "JPY"], ["3000", "credit", "5000", "JPY"]]);
+    await post("2026-02-01", [["5000", "debit", "0.25", "EUR"], ["1300", "credit", "0.25", "EUR"]]);
+    // Nets to zero: left out of the trial balance.
+    await post("2026-02-02", [["1200", "debit", "7.000", "KWD"], ["2000", "credit", "7.000", "KWD"]]);
+    const last = (await post("2026-02-03", [["2000", "debit", "7.000", "KWD"], ["1200", "credit", "7.000", "KWD"]])).json<Accepted>().position;
+
+    const now = await query(p.app, `/ledgers/${ledgerId}/trial-balance`, last);
+    expect(now.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect(trialBalanceResponse.parse(now.json())).toEqual({
+      asOf: null,
+      rows: [
+        { code: "1020", name: "Cash JPY", type: "asset", currency: "JPY", debit: "5000", credit: "0" },
+        { code: "1300", name: odd, type: "asset", currency: "EUR", debit: "100.00", credit: "0.00" },
+        { code: "3000", name: "Equity", type: "equity", currency: "JPY", debit: "0", credit: "5000" },
+        { code: "4000", name: "Sales", type: "revenue", currency: "EUR", debit: "0.00", credit: "100.25" },
+        { code: "5000", name: "Costs", type: "expense", currency: "EUR", debit: "0.25", credit: "0.00" },
+      ],
+      totals: [
+        { currency: "EUR", debit: "100.25", credit: "100.25", balanced: true },
+        { currency: "JPY", debit: "5000", credit: "5000", balanced: true },
+      ],
+    });
+    const january = await query(p.app, `/ledgers/${ledgerId}/trial-balance?asOf=2026-01-31`, last);
+    expect(trialBalanceResponse.parse(january.json()).rows.map((r) => [r.code, r.currency, r.debit, r.credit])).toEqual([
+      ["1020", "JPY", "5000", "0"],
+      ["1300", "EUR", "100.25", "0.00"],
+      ["3000", "JPY", "0", "5000"],
+      ["4000", "EUR", "0.00", "100.25"],
+    ]);
+    const before = await query(p.app, `/ledgers/${ledgerId}/trial-balance?asOf=2025-12-31`, last);
+    expect(before.json()).toEqual({ asOf: "2025-12-31", rows: [], totals: [] });
   });
 
   describe("bad input: its own code, the exact location, nothing written", () => {

@@ -9,6 +9,7 @@ export {
   CurrencyMismatchError,
   currencyCodeSchema,
   decimalLengthMax,
+  formatMinorUnits,
   formatMoney,
   isZero,
   money,

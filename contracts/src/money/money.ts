@@ -138,9 +138,22 @@ export function parseMoney(decimal: string, currency: string): ParseMoneyResult 
  * parseMoney(formatMoney(m)) returns m.
  */
 export function formatMoney(m: Money): string {
-  const { exponent } = requireCurrency(m.currency);
-  const negative = m.amountMinor < 0n;
-  const digits = (negative ? -m.amountMinor : m.amountMinor).toString();
+  return formatMinorUnits(m.amountMinor.toString(), m.currency);
+}
+
+const signedDigits = /^-?(0|[1-9]\d*)$/;
+
+/**
+ * formatMoney for an integer of minor units written as decimal digits
+ * ("-12345"), as sums come back from the database: no BigInt on the way,
+ * and no range limit, since a sum may exceed what one amount may hold.
+ * Anything but canonical digits is a bug upstream, so it throws.
+ */
+export function formatMinorUnits(minorDigits: string, currency: string): string {
+  const { exponent } = requireCurrency(currency);
+  assert.ok(signedDigits.test(minorDigits) && minorDigits !== "-0", `not an integer of minor units: ${JSON.stringify(minorDigits)}`);
+  const negative = minorDigits.startsWith("-");
+  const digits = negative ? minorDigits.slice(1) : minorDigits;
   const sign = negative ? "-" : "";
   if (exponent === 0) return sign + digits;
   const padded = digits.padStart(exponent + 1, "0");

@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { TrueupError, accountCodeSchema, dateSchema, formatMoney, ledgerIdSchema, money, requireCurrency } from "@trueup/contracts";
+import { TrueupError, accountCodeSchema, dateSchema, formatMinorUnits, formatMoney, ledgerIdSchema, money, requireCurrency } from "@trueup/contracts";
 import type { BalanceRow, LedgerReader } from "./reader.ts";
 import { hledgerEntry, hledgerHeader } from "./hledger.ts";
 
@@ -25,6 +25,12 @@ const consistency = { minPosition: positionSchema.optional() };
 const amount = z.string().describe("decimal string in the currency's minor-unit exponent");
 const balanceDto = z.object({ currency: z.string(), debitTotal: amount, creditTotal: amount, balance: amount, side: z.enum(["debit", "credit"]) });
 const accountDto = z.object({ code: z.string(), name: z.string(), type: z.string(), currency: z.string().nullable(), status: z.string(), balances: z.array(balanceDto) });
+
+export const trialBalanceResponse = z.strictObject({
+  asOf: z.string().nullable(),
+  rows: z.array(z.strictObject({ code: z.string(), name: z.string(), type: z.string(), currency: z.string(), debit: amount, credit: amount })),
+  totals: z.array(z.strictObject({ currency: z.string(), debit: amount, credit: amount, balanced: z.boolean() })),
+});
 
 const fmt = (amountMinor: bigint, currency: string): string => formatMoney(money(amountMinor, requireCurrency(currency).code));
 
@@ -136,19 +142,16 @@ export function ledgerQueryRoutes(deps: LedgerQueryRoutesDeps) {
           tags,
           params: ledgerParams,
           querystring: z.object({ asOf: dateSchema.optional(), ...consistency }),
-          response: {
-            200: z.object({
-              asOf: z.string().nullable(),
-              rows: z.array(z.object({ code: z.string(), name: z.string(), type: z.string(), currency: z.string(), debit: amount, credit: amount })),
-              totals: z.array(z.object({ currency: z.string(), debit: amount, credit: amount, balanced: z.boolean() })),
-            }),
-          },
+          response: { 200: trialBalanceResponse },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { ledgerId } = request.params;
         await consistent(ledgerId, request.query.minPosition);
-        return trialBalance(reader, ledgerId, request.query.asOf);
+        // A string with a JSON content type goes out as it is, not serialized
+        // again; the type provider only knows the parsed shape, hence the cast.
+        const body = await trialBalanceJson(reader, ledgerId, request.query.asOf);
+        return reply.type("application/json; charset=utf-8").send(body as unknown as z.infer<typeof trialBalanceResponse>);
       },
     );
 
@@ -256,21 +259,51 @@ export function ledgerQueryRoutes(deps: LedgerQueryRoutesDeps) {
   };
 }
 
-export async function trialBalance(reader: LedgerReader, ledgerId: string, asOf: string | undefined) {
-  const totals = new Map<string, { debit: bigint; credit: bigint }>();
-  const rows = (await reader.trialBalanceRows(ledgerId, asOf)).map((b) => {
-    const net = b.debitMinor - b.creditMinor;
-    const total = totals.get(b.currency) ?? { debit: 0n, credit: 0n };
-    if (net > 0n) total.debit += net;
-    else total.credit -= net;
-    totals.set(b.currency, total);
-    return { code: b.code, name: b.name, type: b.type, currency: b.currency, debit: fmt(net > 0n ? net : 0n, b.currency), credit: fmt(net < 0n ? -net : 0n, b.currency) };
-  });
-  return {
-    asOf: asOf ?? null,
-    rows,
-    totals: [...totals].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, t]) => ({ currency, debit: fmt(t.debit, currency), credit: fmt(t.credit, currency), balanced: t.debit === t.credit })),
-  };
+/**
+ * The trial balance as its JSON body, written directly: 10,000 accounts make
+ * a 1 MB answer, and building 10,000 objects to check and serialize them was
+ * most of the request's time. `trialBalanceResponse` describes this body
+ * (OpenAPI, and tests parse every answer with it).
+ */
+export async function trialBalanceJson(reader: LedgerReader, ledgerId: string, asOf: string | undefined): Promise<string> {
+  const { nets, accounts } = await reader.trialBalanceSource(ledgerId, asOf);
+  const currencies = new Map<string, { zero: string; debit: bigint; credit: bigint }>();
+  const rows: string[] = [];
+  // One pass over "code,currency,net;…" with indexOf rather than split():
+  // at 10,000 accounts the intermediate arrays were a third of the time.
+  for (let start = 0; start < nets.length; ) {
+    const separator = nets.indexOf(";", start);
+    const end = separator < 0 ? nets.length : separator;
+    const afterCode = nets.indexOf(",", start);
+    const afterCurrency = nets.indexOf(",", afterCode + 1);
+    const code = nets.slice(start, afterCode);
+    const currency = nets.slice(afterCode + 1, afterCurrency);
+    const net = nets.slice(afterCurrency + 1, end);
+    start = end + 1;
+    const account = accounts.get(code);
+    if (account === undefined) throw new Error(`trial balance: account ${code} has a balance but is not in the read model`);
+    let totals = currencies.get(currency);
+    if (totals === undefined) {
+      totals = { zero: formatMinorUnits("0", currency), debit: 0n, credit: 0n };
+      currencies.set(currency, totals);
+    }
+    let debit = totals.zero;
+    let credit = totals.zero;
+    if (net.startsWith("-")) {
+      credit = formatMinorUnits(net.slice(1), currency);
+      totals.credit += BigInt(net.slice(1));
+    } else {
+      debit = formatMinorUnits(net, currency);
+      totals.debit += BigInt(net);
+    }
+    // Codes, types and currencies are plain ASCII by their schemas; the name
+    // is already a JSON string literal.
+    rows.push(`{"code":"${code}","name":${account.nameJson},"type":"${account.type}","currency":"${currency}","debit":"${debit}","credit":"${credit}"}`);
+  }
+  const totalsJson = [...currencies]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([currency, t]) => ({ currency, debit: fmt(t.debit, currency), credit: fmt(t.credit, currency), balanced: t.debit === t.credit }));
+  return `{"asOf":${JSON.stringify(asOf ?? null)},"rows":[${rows.join(",")}],"totals":${JSON.stringify(totalsJson)}}`;
 }
 
 async function* exportJournal(reader: LedgerReader, ledgerId: string): AsyncGenerator<string> {
