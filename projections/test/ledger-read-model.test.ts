@@ -101,6 +101,17 @@ describe("ledger projection: given events, then read model", () => {
     ]);
   });
 
+  it("keeps text exactly as posted, whatever characters it holds (COPY escaping)", async () => {
+    const odd = 'tab\there, line\nbreak, return\r, back\\slash \\N, "quotes", \\t literal, € 🧾';
+    const l2 = new LedgerWriter(store, "L2");
+    await l2.create("EUR");
+    await l2.openAccount("1000", "asset");
+    await l2.openAccount("4000", "revenue");
+    await l2.post({ entryId: "odd", effectiveDate: "2025-04-01", description: odd, metadata: { [odd]: odd }, lines: [["1000", "debit", "1", "EUR"], ["4000", "credit", "1", "EUR"]] });
+    await new ProjectionWorker({ pool: db.pool, eventStore: store, projection: ledgerProjection }).runUntilCaughtUp();
+    expect(await rows("SELECT description, metadata FROM rm_ledger.journal_entries WHERE ledger_id = 'L2'")).toEqual([{ description: odd, metadata: { [odd]: odd } }]);
+  });
+
   it("gives the same tables whatever the batch size (1 event per batch vs all at once)", async () => {
     const oneByOne = { ...ledgerProjection, schemaName: "rm_ledger_one" };
     await new ProjectionWorker({ pool: db.pool, eventStore: store, projection: oneByOne, batchSizeMax: 1 }).runUntilCaughtUp();

@@ -97,7 +97,7 @@ describe("rebuild and swap", () => {
       try {
         const { rows } = await db.pool.query<{ unbalanced: number; entries_lines: number; lines: number }>(
           `SELECT (SELECT count(*)::int FROM (SELECT currency FROM rm_ledger.balances GROUP BY currency HAVING sum(debit_minor) <> sum(credit_minor)) u) AS unbalanced,
-                  (SELECT coalesce(sum(jsonb_array_length(lines)), 0)::int FROM rm_ledger.journal_entries) AS entries_lines,
+                  (SELECT coalesce(sum(json_array_length(lines)), 0)::int FROM rm_ledger.journal_entries) AS entries_lines,
                   (SELECT count(*)::int FROM rm_ledger.entry_lines) AS lines`,
         );
         const row = rows[0];

@@ -6,15 +6,15 @@ import { LEDGER_CATEGORIES } from "@trueup/contracts";
 import type { PostgresProjection } from "../postgres/definition.ts";
 import { planLedgerBatch } from "./plan.ts";
 import { LEDGER_SCHEMA_NAME, ledgerDdl } from "./schema.ts";
-import { writeLedgerBatch } from "./write.ts";
+import { prepareLedgerWrite, writeLedgerBatch } from "./write.ts";
+import type { LedgerWrite } from "./write.ts";
 
-export const ledgerProjection: PostgresProjection = {
+export const ledgerProjection: PostgresProjection<LedgerWrite> = {
   name: "ledger",
-  version: 2,
+  version: 3,
   schemaName: LEDGER_SCHEMA_NAME,
   filter: { categories: [LEDGER_CATEGORIES.ledger, LEDGER_CATEGORIES.period] },
   ddl: ledgerDdl,
-  apply: async (tx, events, schemaName) => {
-    await writeLedgerBatch(tx, planLedgerBatch(events), schemaName);
-  },
+  plan: (events) => prepareLedgerWrite(planLedgerBatch(events)),
+  apply: writeLedgerBatch,
 };

@@ -25,6 +25,8 @@ export interface Batch {
   readonly to: Position | undefined;
   /** True when no matching event up to the head was left unread. */
   readonly caughtUp: boolean;
+  /** The projection's plan of `events` (made as soon as they are read, outside any transaction). */
+  readonly plan: unknown;
 }
 
 export function checkBatchSize(batchSizeMax: number): number {
@@ -45,8 +47,9 @@ export async function readBatch(
   const events = await eventStore.readAll({ after, filter: projection.filter, maxCount: batchSizeMax });
   checkOrder(after, events);
   const last = events[events.length - 1]?.position;
-  if (events.length === batchSizeMax) return { after, events, to: last, caughtUp: false };
-  return { after, events, to: maxPosition(maxPosition(after, last), head), caughtUp: true };
+  const plan = events.length > 0 ? projection.plan(events) : undefined;
+  if (events.length === batchSizeMax) return { after, events, to: last, caughtUp: false, plan };
+  return { after, events, to: maxPosition(maxPosition(after, last), head), caughtUp: true, plan };
 }
 
 export function isEmptyBatch(batch: Batch): boolean {
@@ -62,7 +65,7 @@ export async function commitBatch(tx: pg.PoolClient, projection: PostgresProject
   const checkpoint = await lockCheckpoint(tx, projection, schemaName);
   if (checkpoint.position !== batch.after) return false;
   if (batch.to === undefined || batch.to === batch.after) return true;
-  if (batch.events.length > 0) await projection.apply(tx, batch.events, schemaName);
+  if (batch.events.length > 0) await projection.apply(tx, batch.plan, schemaName);
   await advanceCheckpoint(tx, projection, schemaName, { to: batch.to, eventCount: batch.events.length });
   return true;
 }

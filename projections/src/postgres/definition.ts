@@ -1,11 +1,13 @@
 // What a PostgreSQL projection is: a name, a version, the events it reads,
-// the DDL of its tables inside a schema it is given, and a set-based `apply`
-// of one batch. The worker owns everything else (checkpoint, transactions,
-// retries, rebuild), so a definition never sees a checkpoint.
+// the DDL of its tables inside a schema it is given, a pure `plan` of one
+// batch and a set-based `apply` of that plan. The worker owns everything else
+// (checkpoint, transactions, retries, rebuild), so a definition never sees a
+// checkpoint. Planning is separate so it runs outside the transaction, while
+// the batch before is still being written.
 import pg from "pg";
 import type { EventFilter, RecordedEvent } from "@trueup/event-store";
 
-export interface PostgresProjection {
+export interface PostgresProjection<Plan = unknown> {
   /** Key of the checkpoint row, e.g. "ledger". */
   readonly name: string;
   /** Bump when the read model's shape or meaning changes: a worker that finds another version rebuilds. */
@@ -16,10 +18,13 @@ export interface PostgresProjection {
   /** CREATE statements for the projection's tables inside `schemaName` (which exists and is empty). */
   ddl(schemaName: string): readonly string[];
   /**
-   * Applies one batch (in position order) inside the worker's transaction.
-   * Throws on an event it cannot understand: the worker stops, nothing of the batch is kept.
+   * Pure work on one batch (in position order), before its transaction: parse,
+   * check, aggregate. Throws on an event it cannot understand: the worker
+   * stops, nothing of the batch is kept.
    */
-  apply(tx: pg.PoolClient, events: readonly RecordedEvent[], schemaName: string): Promise<void>;
+  plan(events: readonly RecordedEvent[]): Plan;
+  /** Writes a plan inside the worker's transaction, the checkpoint moving with it. */
+  apply(tx: pg.PoolClient, plan: Plan, schemaName: string): Promise<void>;
 }
 
 /** Schema names we create: lower-case identifiers, leaving room for the `__build_<n>` suffix. */

@@ -8,6 +8,7 @@
 import pg from "pg";
 import type { EventStore, Position } from "@trueup/event-store";
 import { BATCH_SIZE_DEFAULT, checkBatchSize, commitBatch, isEmptyBatch, readBatch } from "./batch.ts";
+import type { Batch } from "./batch.ts";
 import { createProjectionSchema, readCheckpoint } from "./checkpoint.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { checkProjection, qualified } from "./definition.ts";
@@ -105,15 +106,30 @@ async function buildAndSwap(session: pg.PoolClient, options: RebuildOptions): Pr
   }
 }
 
-/** Drains into `schemaName` until a batch reaches the head; every batch its own transaction. */
+/**
+ * Drains into `schemaName` until a batch reaches the head; every batch its own
+ * transaction. Like the worker, it reads one batch ahead while the current one
+ * is applied, so Node decoding the next page and PostgreSQL writing this one
+ * overlap (a rebuild is otherwise strictly one after the other).
+ */
 export async function catchUp(options: RebuildOptions & { readonly schemaName: string }): Promise<Checkpoint> {
   const { pool, eventStore, projection, schemaName } = options;
   const batchSizeMax = checkBatchSize(options.batchSizeMax ?? BATCH_SIZE_DEFAULT);
   const policy = options.retry ?? RETRY_DEFAULT;
+  const read = (after: Position | undefined): Promise<Batch> => readBatch(eventStore, projection, { after, batchSizeMax });
+  let ahead: { readonly after: Position | undefined; readonly batch: Promise<Batch> } | undefined;
   for (let batches = 0; batches < CATCH_UP_BATCHES_MAX; batches++) {
     const step = async (): Promise<Checkpoint | undefined> => {
+      // The checkpoint, not what this loop believes, says where to continue (a failed step may or may not have committed).
       const after = await currentPosition(pool, projection, schemaName);
-      const batch = await readBatch(eventStore, projection, { after, batchSizeMax });
+      const taken = ahead;
+      ahead = undefined;
+      const batch = await (taken !== undefined && taken.after === after ? taken.batch : read(after));
+      if (!batch.caughtUp) {
+        ahead = { after: batch.to, batch: read(batch.to) };
+        // Observed so a failed read-ahead is not an unhandled rejection; it fails again where it is awaited.
+        ahead.batch.catch(() => undefined);
+      }
       if (!isEmptyBatch(batch)) await inTransaction(pool, (tx) => commitBatch(tx, projection, schemaName, batch));
       return batch.caughtUp ? readCheckpoint(pool, projection, schemaName) : undefined;
     };
