@@ -3,8 +3,9 @@
 // - same key, same request, answered → the original answer again (a replay);
 // - same key, different request → IDEMPOTENCY_CONFLICT;
 // - same key, never answered (a crash or a 503 in between) → run again with
-//   the first attempt's timestamp, so the events come out identical and the
-//   event store recognises them by id instead of writing them twice.
+//   the first attempt's timestamp, actor and correlation id, so the events
+//   come out identical and the event store recognises them by id instead of
+//   writing them twice.
 // These writes may use asynchronous commit: the key row is written before the
 // command's events, and WAL is flushed in order, so once the events are
 // durable the key row is too; a lost answer row leaves the key "never
@@ -31,16 +32,31 @@ const MIGRATIONS: readonly Migration[] = [
             PRIMARY KEY (scope, key)
           )`,
   },
+  {
+    // Who asked, kept with the claim: a retry must produce the first attempt's
+    // events exactly (their metadata included) to be recognised as a retry.
+    version: 2,
+    name: "idempotency keys remember the first attempt's actor and correlation id",
+    sql: `ALTER TABLE cmd_idempotency ADD COLUMN actor text, ADD COLUMN correlation_id text`,
+  },
 ];
 
+/** Who sent a command: part of its events' metadata. */
+export interface Origin {
+  readonly actor: string;
+  readonly correlationId: string;
+}
+
 export type Begin =
-  | { readonly kind: "new" | "retry"; readonly firstSeenAt: Date }
+  | { readonly kind: "new" | "retry"; readonly firstSeenAt: Date; readonly origin: Origin }
   | { readonly kind: "replay"; readonly statusCode: number; readonly response: unknown }
   | { readonly kind: "conflict" };
 
 interface Row {
   request_hash: string;
   first_seen_at: Date;
+  actor: string | null;
+  correlation_id: string | null;
   status_code: number | null;
   response: unknown;
   inserted: boolean;
@@ -63,12 +79,13 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Limits of the batched key writes: concurrent commands share one round trip. */
-export const IDEMPOTENCY_BATCH_LIMITS = { batchSizeMax: 500, inFlightMax: 4, queueLengthMax: 20_000 } as const;
+export const IDEMPOTENCY_BATCH_LIMITS = { batchSizeMax: 500, inFlightMax: 2, queueLengthMax: 20_000 } as const;
 
 interface BeginItem {
   readonly scope: string;
   readonly key: string;
   readonly hash: string;
+  readonly origin: Origin;
 }
 
 interface CompleteItem {
@@ -92,8 +109,8 @@ export class IdempotencyStore {
     return new IdempotencyStore(pool);
   }
 
-  begin(scope: string, key: string, hash: string): Promise<Begin> {
-    return this.begins.submit({ scope, key, hash });
+  begin(scope: string, key: string, hash: string, origin: Origin): Promise<Begin> {
+    return this.begins.submit({ scope, key, hash, origin });
   }
 
   complete(scope: string, key: string, statusCode: number, response: unknown): Promise<void> {
@@ -102,17 +119,17 @@ export class IdempotencyStore {
 
   private async beginMany(items: readonly BeginItem[]): Promise<Begin[]> {
     const inserted = await this.pool.query<Row & { scope: string; key: string }>(
-      `INSERT INTO cmd_idempotency (scope, key, request_hash)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+      `INSERT INTO cmd_idempotency (scope, key, request_hash, actor, correlation_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
        ON CONFLICT (scope, key) DO NOTHING
-       RETURNING scope, key, request_hash, first_seen_at, status_code, response, true AS inserted`,
-      [items.map((i) => i.scope), items.map((i) => i.key), items.map((i) => i.hash)],
+       RETURNING scope, key, request_hash, first_seen_at, actor, correlation_id, status_code, response, true AS inserted`,
+      [items.map((i) => i.scope), items.map((i) => i.key), items.map((i) => i.hash), items.map((i) => i.origin.actor), items.map((i) => i.origin.correlationId)],
     );
     const rows = new Map(inserted.rows.map((r) => [`${r.scope}\u0000${r.key}`, r]));
     const missing = items.filter((i) => !rows.has(`${i.scope}\u0000${i.key}`));
     if (missing.length > 0) {
       const found = await this.pool.query<Row & { scope: string; key: string }>(
-        `SELECT c.scope, c.key, c.request_hash, c.first_seen_at, c.status_code, c.response, false AS inserted
+        `SELECT c.scope, c.key, c.request_hash, c.first_seen_at, c.actor, c.correlation_id, c.status_code, c.response, false AS inserted
            FROM cmd_idempotency c JOIN unnest($1::text[], $2::text[]) AS k(scope, key) ON c.scope = k.scope AND c.key = k.key`,
         [missing.map((i) => i.scope), missing.map((i) => i.key)],
       );
@@ -126,7 +143,7 @@ export class IdempotencyStore {
       // The same key twice in one batch: the first runs the command, the second is a concurrent retry.
       const inserted = row.inserted && !claimed.has(id);
       claimed.add(id);
-      return outcome(row, item.hash, inserted);
+      return outcome(row, item, inserted);
     });
   }
 
@@ -141,9 +158,11 @@ export class IdempotencyStore {
   }
 }
 
-function outcome(row: Row, hash: string, inserted: boolean): Begin {
-  if (row.request_hash !== hash) return { kind: "conflict" };
-  if (inserted) return { kind: "new", firstSeenAt: row.first_seen_at };
+function outcome(row: Row, item: BeginItem, inserted: boolean): Begin {
+  if (row.request_hash !== item.hash) return { kind: "conflict" };
+  // Keys claimed before migration 2 have no origin stored: the current one is the best there is.
+  const origin: Origin = { actor: row.actor ?? item.origin.actor, correlationId: row.correlation_id ?? item.origin.correlationId };
+  if (inserted) return { kind: "new", firstSeenAt: row.first_seen_at, origin };
   if (row.status_code !== null) return { kind: "replay", statusCode: row.status_code, response: row.response };
-  return { kind: "retry", firstSeenAt: row.first_seen_at };
+  return { kind: "retry", firstSeenAt: row.first_seen_at, origin };
 }

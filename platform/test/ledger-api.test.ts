@@ -325,6 +325,20 @@ describe("ledger through the HTTP API", () => {
       expect(rejectedAgain.headers["idempotent-replayed"]).toBe("true");
     });
 
+    it("answers a retry whose first answer was lost (a crash after the append) with the original entry, not a conflict", async () => {
+      const k = key();
+      const body = entry(good("6.00"));
+      const first = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k);
+      expect(first.statusCode, first.body).toBe(201);
+      const before = await eventCount(p);
+      // As if the process died between the append and recording the answer: the key is claimed, never answered.
+      await p.db.pool.query("UPDATE cmd_idempotency SET status_code = NULL, response = NULL WHERE key = $1", [k]);
+      const retry = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k);
+      expect(retry.statusCode, retry.body).toBe(201);
+      expect(retry.json<Accepted>()).toMatchObject({ entryId: first.json<Accepted>().entryId, revision: first.json<Accepted>().revision, replayed: true });
+      expect(await eventCount(p)).toBe(before);
+    });
+
     it("reverses an entry once", async () => {
       const posted = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, entry(good("9.00"), { entryId: "to_reverse" }));
       const position = posted.json<Accepted>().position;

@@ -120,18 +120,18 @@ function runner(idempotency: IdempotencyStore) {
     const headers = request.headers;
     const key = String(headers["idempotency-key"]);
     const hash = requestHash({ method: request.method, route: request.url, body: request.body });
-    const begun = await idempotency.begin(scope, key, hash);
+    const origin = {
+      actor: typeof headers["x-actor"] === "string" ? headers["x-actor"] : "anonymous",
+      correlationId: typeof headers["x-correlation-id"] === "string" ? headers["x-correlation-id"] : request.id,
+    };
+    const begun = await idempotency.begin(scope, key, hash, origin);
     if (begun.kind === "conflict") throw new TrueupError("IDEMPOTENCY_CONFLICT", `Idempotency-Key ${key} was used with a different request`);
     if (begun.kind === "replay") {
       await reply.code(begun.statusCode).header("idempotent-replayed", "true").type(begun.statusCode >= 400 ? "application/problem+json" : "application/json").send(begun.response);
       return;
     }
-    const ctx: CommandContext = {
-      commandId: `${scope}/${key}`,
-      actor: typeof headers["x-actor"] === "string" ? headers["x-actor"] : "anonymous",
-      correlationId: typeof headers["x-correlation-id"] === "string" ? headers["x-correlation-id"] : request.id,
-      occurredAt: begun.firstSeenAt,
-    };
+    // A retry runs as the first attempt did: its time, actor and correlation id (the events must come out identical).
+    const ctx: CommandContext = { commandId: `${scope}/${key}`, ...begun.origin, occurredAt: begun.firstSeenAt };
     try {
       const outcome = await execute(ctx);
       const body: Accepted = {
