@@ -249,6 +249,15 @@ describe("ledger through the HTTP API", () => {
     ]);
     const before = await query(p.app, `/ledgers/${ledgerId}/trial-balance?asOf=2025-12-31`, last);
     expect(before.json()).toEqual({ asOf: "2025-12-31", rows: [], totals: [] });
+
+    // An account opened after a trial balance was answered appears in the next one, with its name.
+    expect((await command(p.app, `/ledgers/${ledgerId}/accounts`, { code: "1400", name: "Petty cash", type: "asset" })).statusCode).toBe(201);
+    const later = (await post("2026-02-04", [["1400", "debit", "3.50", "EUR"], ["1300", "credit", "3.50", "EUR"]])).json<Accepted>().position;
+    const after = trialBalanceResponse.parse((await query(p.app, `/ledgers/${ledgerId}/trial-balance`, later)).json());
+    expect(after.rows.filter((r) => r.code === "1300" || r.code === "1400")).toEqual([
+      { code: "1300", name: odd, type: "asset", currency: "EUR", debit: "96.50", credit: "0.00" },
+      { code: "1400", name: "Petty cash", type: "asset", currency: "EUR", debit: "3.50", credit: "0.00" },
+    ]);
   });
 
   describe("bad input: its own code, the exact location, nothing written", () => {

@@ -40,6 +40,11 @@ export interface EntryRow {
   readonly position: string;
 }
 
+export const READER_LIMITS = {
+  /** Account names kept in memory for trial balances, over all ledgers (about 100 bytes each). */
+  cachedAccountNamesMax: 200_000,
+} as const;
+
 export interface TrialBalanceSource {
   readonly nets: string;
   readonly accounts: ReadonlyMap<string, { readonly type: string; readonly nameJson: string }>;
@@ -54,10 +59,26 @@ function toBalance(r: Raw): BalanceRow {
 }
 
 export class LedgerReader {
+  /** Account names per ledger for the trial balance (see trialBalanceSource), in the order they were read. */
+  private readonly names = new Map<string, ReadonlyMap<string, { type: string; nameJson: string }>>();
+  private namesCached = 0;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string,
   ) {}
+
+  private rememberNames(ledgerId: string, accounts: ReadonlyMap<string, { type: string; nameJson: string }>): void {
+    this.namesCached -= this.names.get(ledgerId)?.size ?? 0;
+    this.names.delete(ledgerId);
+    this.names.set(ledgerId, accounts);
+    this.namesCached += accounts.size;
+    for (const [oldest, dropped] of this.names) {
+      if (this.namesCached <= READER_LIMITS.cachedAccountNamesMax || oldest === ledgerId) break;
+      this.names.delete(oldest);
+      this.namesCached -= dropped.size;
+    }
+  }
 
   private t(table: string): string {
     return `"${this.schema}"."${table}"`;
@@ -119,16 +140,17 @@ export class LedgerReader {
   }
 
   /**
-   * What a trial balance needs, as two compact strings rather than rows
+   * What a trial balance needs, as compact strings rather than rows
    * (node-postgres decodes rows at a few microseconds each, which for 10,000
    * accounts was most of the time):
    * - `nets`: "code,currency,net;…" in code then currency order, net being
    *   debit − credit in minor units, accounts netting to zero left out.
    *   Codes and currencies cannot contain ',' or ';' (their schemas).
    * - `accounts`: code → type and the name as a JSON string literal.
-   * The two queries run side by side on two connections. Accounts are only
-   * ever added, so a code in `nets` missing from `accounts` was opened
-   * between the two snapshots; the accounts are then read once more.
+   * An account's code, name and type never change once opened, and accounts
+   * are never removed, so the names are kept per ledger and read again only
+   * when a code in `nets` is not among them (a newly opened account). The
+   * first time, both queries run side by side on two connections.
    */
   async trialBalanceSource(ledgerId: string, asOf: string | undefined): Promise<TrialBalanceSource> {
     const nets =
@@ -145,19 +167,23 @@ export class LedgerReader {
               WHERE net <> 0`,
             [ledgerId, asOf],
           );
-    const [netsResult, firstAccounts] = await Promise.all([nets, this.accountNames(ledgerId)]);
+    const cached = this.names.get(ledgerId);
+    const [netsResult, firstAccounts] = await Promise.all([nets, cached ?? this.accountNames(ledgerId)]);
     const text = netsResult.rows[0]?.nets ?? "";
     let accounts = firstAccounts;
-    for (const part of text === "" ? [] : text.split(";")) {
-      if (!accounts.has(part.slice(0, part.indexOf(",")))) {
+    for (let start = 0; start < text.length; ) {
+      const separator = text.indexOf(";", start);
+      if (!accounts.has(text.slice(start, text.indexOf(",", start)))) {
+        // Opened after the names were read: read them again (once).
         accounts = await this.accountNames(ledgerId);
         break;
       }
+      start = separator < 0 ? text.length : separator + 1;
     }
     return { nets: text, accounts };
   }
 
-  private async accountNames(ledgerId: string): Promise<Map<string, { type: string; nameJson: string }>> {
+  private async accountNames(ledgerId: string): Promise<ReadonlyMap<string, { type: string; nameJson: string }>> {
     const r = await this.pool.query<{ accounts: string }>(
       `SELECT coalesce(string_agg(code || ',' || type || ',' || to_json(name)::text, E'\\n'), '') AS accounts FROM ${this.t("accounts")} WHERE ledger_id = $1`,
       [ledgerId],
@@ -170,6 +196,7 @@ export class LedgerReader {
       const second = line.indexOf(",", first + 1);
       accounts.set(line.slice(0, first), { type: line.slice(first + 1, second), nameJson: line.slice(second + 1) });
     }
+    this.rememberNames(ledgerId, accounts);
     return accounts;
   }
 
