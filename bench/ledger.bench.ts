@@ -185,6 +185,18 @@ async function trialBalanceLatency(url: string): Promise<Figure[]> {
   return [below("trial balance, 10,000 accounts, p99", p(0.99), "ms", 50.000001), info("trial balance, 10,000 accounts, p50", p(0.5), "ms")];
 }
 
+/** An event store on its own pool; as deployed, projection batches commit asynchronously (the log is the durable copy). */
+async function withStore(config: pg.ClientConfig, run: (pool: pg.Pool, store: PostgresEventStore) => Promise<void>): Promise<void> {
+  const pool = new pg.Pool({ ...config, max: 8, options: "-c synchronous_commit=off" });
+  const store = await PostgresEventStore.open({ pool, listenConnection: config });
+  try {
+    await run(pool, store);
+  } finally {
+    await store.close();
+    await pool.end();
+  }
+}
+
 const PHASES = ["postings", "rebuild", "trial"] as const;
 type Phase = (typeof PHASES)[number];
 
@@ -213,11 +225,7 @@ async function main(): Promise<void> {
 
     if (selected.has("rebuild")) {
       process.stdout.write("2/3 writing 1,000,000 journal events, then rebuilding the projection…\n");
-      const config = await server.createDatabase("rebuild_bench");
-      // As deployed: projection batches commit asynchronously (the log is the durable copy).
-      const pool = new pg.Pool({ ...config, max: 8, options: "-c synchronous_commit=off" });
-      const store = await PostgresEventStore.open({ pool, listenConnection: config });
-      try {
+      await withStore(await server.createDatabase("rebuild_bench"), async (pool, store) => {
         const total = await writeRebuildLog(store);
         // A rebuild replays a log that has been in the database a while: vacuumed (hint bits and
         // visibility map set) and checkpointed. Untimed, as in the event-store bench; without it the
@@ -227,27 +235,19 @@ async function main(): Promise<void> {
         const rebuild = await timed(() => rebuildProjection({ pool, eventStore: store, projection: ledgerProjection, batchSizeMax: 5_000 }));
         figures.push(atLeast("projection throughput (rebuild from zero)", perSecond(total, rebuild.elapsedMs), "events/s", 20_000));
         figures.push(below("rebuild of 1,000,000 journal events", rebuild.elapsedMs / 1000, "s", 90.000001));
-      } finally {
-        await store.close();
-        await pool.end();
-      }
+      });
     }
 
     if (selected.has("trial")) {
       process.stdout.write("3/3 trial balance over 10,000 accounts…\n");
       const config = await server.createDatabase("trial_bench");
-      const pool = new pg.Pool({ ...config, max: 4, options: "-c synchronous_commit=off" });
-      const store = await PostgresEventStore.open({ pool, listenConnection: config });
-      try {
+      await withStore(config, async (pool, store) => {
         await writeTrialLedger(store);
         await rebuildProjection({ pool, eventStore: store, projection: ledgerProjection, batchSizeMax: 5_000 });
         // As a database that has been running a while: statistics gathered, written pages flushed.
         await pool.query("VACUUM (ANALYZE)");
         await pool.query("CHECKPOINT");
-      } finally {
-        await store.close();
-        await pool.end();
-      }
+      });
       const query = await startServer({ DATABASE_URL: connectionString(config), TRUEUP_SERVICES: "query" });
       try {
         figures.push(...(await trialBalanceLatency(query.url)));
