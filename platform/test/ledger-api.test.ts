@@ -260,6 +260,20 @@ describe("ledger through the HTTP API", () => {
     ]);
   });
 
+  it("reports sums beyond what one amount may hold, exactly", async () => {
+    const ledgerId = "huge";
+    await setUpLedger(p, ledgerId);
+    const max = "9999999999999999999999999999.99";
+    const body = { effectiveDate: "2026-07-01", description: "max", lines: [{ account: "1200", side: "debit", amount: max, currency: "EUR" }, { account: "4000", side: "credit", amount: max, currency: "EUR" }] };
+    expect((await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body)).statusCode).toBe(201);
+    const last = (await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body)).json<Accepted>().position;
+    const account = await query(p.app, `/ledgers/${ledgerId}/accounts/1200`, last);
+    expect(account.statusCode, account.body).toBe(200);
+    expect(account.json<{ balances: unknown[] }>().balances).toEqual([{ currency: "EUR", debitTotal: "19999999999999999999999999999.98", creditTotal: "0.00", balance: "19999999999999999999999999999.98", side: "debit" }]);
+    const trial = trialBalanceResponse.parse((await query(p.app, `/ledgers/${ledgerId}/trial-balance`, last)).json());
+    expect(trial.totals).toEqual([{ currency: "EUR", debit: "19999999999999999999999999999.98", credit: "19999999999999999999999999999.98", balanced: true }]);
+  });
+
   describe("bad input: its own code, the exact location, nothing written", () => {
     const ledgerId = "strict";
     beforeAll(async () => {

@@ -18,7 +18,6 @@ import type { CopyCell } from "../postgres/copy.ts";
 import { qualified } from "../postgres/definition.ts";
 import type { LedgerBatchPlan, PeriodRow } from "./plan.ts";
 
-type Cell = string | number | null;
 type Column = readonly [name: string, type: "text" | "date" | "integer" | "bigint" | "numeric" | "timestamptz"];
 type Table = "ledgers" | "accounts" | "journal_entries" | "entry_lines" | "balances" | "daily_balances" | "periods";
 
@@ -41,7 +40,7 @@ export interface LedgerWrite {
 
 export function prepareLedgerWrite(plan: LedgerBatchPlan): LedgerWrite {
   const steps: Step[] = [];
-  const insert = (table: Table, columns: readonly Column[], rows: readonly Cell[][], suffix = ""): void => {
+  const insert = (table: Table, columns: readonly Column[], rows: readonly CopyCell[][], suffix = ""): void => {
     if (rows.length === 0) return;
     steps.push({ kind: "statement", table, sql: (t) => `INSERT INTO ${t} AS t (${names(columns)}) ${selectRows(columns)} ${suffix}`, rowsJson: JSON.stringify(rows) });
   };
@@ -104,7 +103,7 @@ export function prepareLedgerWrite(plan: LedgerBatchPlan): LedgerWrite {
        debit_minor = t.debit_minor + excluded.debit_minor, credit_minor = t.credit_minor + excluded.credit_minor`,
   );
   const periodColumns: Column[] = [["ledger_id", "text"], ["period", "text"], ["status", "text"], ["reason", "text"], ["position", "text"]];
-  const periodCells = (rows: Iterable<PeriodRow>): Cell[][] => [...rows].map((r) => [r.ledgerId, r.period, r.status, r.reason, r.position]);
+  const periodCells = (rows: Iterable<PeriodRow>): CopyCell[][] => [...rows].map((r) => [r.ledgerId, r.period, r.status, r.reason, r.position]);
   insert("periods", periodColumns, periodCells(plan.periodsPosted.values()), "ON CONFLICT (ledger_id, period) DO NOTHING");
   insert(
     "periods",

@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { TrueupError, accountCodeSchema, dateSchema, formatMinorUnits, formatMoney, ledgerIdSchema, money, requireCurrency } from "@trueup/contracts";
+import { TrueupError, accountCodeSchema, dateSchema, formatMinorUnits, ledgerIdSchema } from "@trueup/contracts";
 import type { BalanceRow, LedgerReader } from "./reader.ts";
 import { hledgerEntry, hledgerHeader } from "./hledger.ts";
 
@@ -32,7 +32,8 @@ export const trialBalanceResponse = z.strictObject({
   totals: z.array(z.strictObject({ currency: z.string(), debit: amount, credit: amount, balanced: z.boolean() })),
 });
 
-const fmt = (amountMinor: bigint, currency: string): string => formatMoney(money(amountMinor, requireCurrency(currency).code));
+/** Balances and totals are sums, which may exceed what one amount may hold: formatted without that limit. */
+const fmt = (amountMinor: bigint, currency: string): string => formatMinorUnits(amountMinor.toString(), currency);
 
 function balanceOf(row: BalanceRow): z.infer<typeof balanceDto> {
   const net = row.debitMinor - row.creditMinor;
@@ -266,39 +267,21 @@ export function ledgerQueryRoutes(deps: LedgerQueryRoutesDeps) {
  * (OpenAPI, and tests parse every answer with it).
  */
 export async function trialBalanceJson(reader: LedgerReader, ledgerId: string, asOf: string | undefined): Promise<string> {
-  const { nets, accounts } = await reader.trialBalanceSource(ledgerId, asOf);
   const currencies = new Map<string, { zero: string; debit: bigint; credit: bigint }>();
   const rows: string[] = [];
-  // One pass over "code,currency,net;…" with indexOf rather than split():
-  // at 10,000 accounts the intermediate arrays were a third of the time.
-  for (let start = 0; start < nets.length; ) {
-    const separator = nets.indexOf(";", start);
-    const end = separator < 0 ? nets.length : separator;
-    const afterCode = nets.indexOf(",", start);
-    const afterCurrency = nets.indexOf(",", afterCode + 1);
-    const code = nets.slice(start, afterCode);
-    const currency = nets.slice(afterCode + 1, afterCurrency);
-    const net = nets.slice(afterCurrency + 1, end);
-    start = end + 1;
-    const account = accounts.get(code);
-    if (account === undefined) throw new Error(`trial balance: account ${code} has a balance but is not in the read model`);
+  for (const { code, currency, net, type, nameJson } of await reader.trialBalanceNets(ledgerId, asOf)) {
     let totals = currencies.get(currency);
     if (totals === undefined) {
       totals = { zero: formatMinorUnits("0", currency), debit: 0n, credit: 0n };
       currencies.set(currency, totals);
     }
-    let debit = totals.zero;
-    let credit = totals.zero;
-    if (net.startsWith("-")) {
-      credit = formatMinorUnits(net.slice(1), currency);
-      totals.credit += BigInt(net.slice(1));
-    } else {
-      debit = formatMinorUnits(net, currency);
-      totals.debit += BigInt(net);
-    }
-    // Codes, types and currencies are plain ASCII by their schemas; the name
-    // is already a JSON string literal.
-    rows.push(`{"code":"${code}","name":${account.nameJson},"type":"${account.type}","currency":"${currency}","debit":"${debit}","credit":"${credit}"}`);
+    const credit = net.startsWith("-");
+    const magnitude = credit ? net.slice(1) : net;
+    const formatted = formatMinorUnits(magnitude, currency);
+    if (credit) totals.credit += BigInt(magnitude);
+    else totals.debit += BigInt(magnitude);
+    // Codes, types and currencies are plain ASCII by their schemas; the name is already a JSON string literal.
+    rows.push(`{"code":"${code}","name":${nameJson},"type":"${type}","currency":"${currency}","debit":"${credit ? totals.zero : formatted}","credit":"${credit ? formatted : totals.zero}"}`);
   }
   const totalsJson = [...currencies]
     .sort(([a], [b]) => (a < b ? -1 : 1))
