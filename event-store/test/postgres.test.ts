@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, timeout } from "rxjs";
 import pg from "pg";
 import { streamName } from "@trueup/contracts";
-import { InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, comparePositions } from "../src/index.ts";
+import { InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { describeEventStoreConformance, freshCategory, newEvent } from "./conformance.ts";
@@ -123,6 +123,46 @@ describe("postgres event store specifics", () => {
     await expect(db.pool.query("UPDATE es_events SET type = 'Changed'")).rejects.toThrow(/append-only/);
     await expect(db.pool.query("DELETE FROM es_events")).rejects.toThrow(/append-only/);
     await expect(db.pool.query("TRUNCATE es_events")).rejects.toThrow(/append-only/);
+  });
+
+  describe("appendWith: a companion write in the append's transaction", () => {
+    const companionOf = (table: string, tag: string) => ({
+      sql: (p: (n: number) => string) => `INSERT INTO ${table} (tag, position) SELECT ${p(1)}, a.position FROM appended a WHERE a.outcome = 'ok'`,
+      values: [tag],
+    });
+    const rows = async (table: string) => (await db.pool.query<{ tag: string; position: string }>(`SELECT tag, position FROM ${table} ORDER BY tag`)).rows;
+
+    it("lands with the events and sees their position, exactly as append() reports it", async () => {
+      const table = `companion_${freshCategory()}`;
+      await db.pool.query(`CREATE TABLE ${table} (tag text PRIMARY KEY, position text NOT NULL)`);
+      const stream = streamName(freshCategory(), "c");
+      const first = await store.appendWith(stream, [newEvent("A"), newEvent("B")], { expectedRevision: "no-stream" }, companionOf(table, "first"));
+      expect(first.replayed).toBe(false);
+      expect(await rows(table)).toEqual([{ tag: "first", position: first.position }]);
+      const events = await store.readStream(stream);
+      expect(events.at(-1)?.position).toBe(first.position);
+    });
+
+    it("writes neither when the companion fails, nor the companion when the append conflicts", async () => {
+      const table = `companion_${freshCategory()}`;
+      await db.pool.query(`CREATE TABLE ${table} (tag text PRIMARY KEY, position text NOT NULL)`);
+      const stream = streamName(freshCategory(), "c");
+      await store.appendWith(stream, [newEvent("A")], { expectedRevision: "no-stream" }, companionOf(table, "taken"));
+      // The companion's own unique violation: thrown as PostgreSQL reported it, and the events are not written.
+      await expect(store.appendWith(stream, [newEvent("B")], { expectedRevision: 0n }, companionOf(table, "taken"))).rejects.toMatchObject({
+        code: "23505",
+        constraint: `${table}_pkey`,
+      });
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(["A"]);
+      // A revision conflict: the events are refused and the companion does not run.
+      await expect(store.appendWith(stream, [newEvent("C")], { expectedRevision: 5n }, companionOf(table, "conflict"))).rejects.toThrow(WrongExpectedRevisionError);
+      // A replay of stored events: nothing is written, and the result says so.
+      const stored = newEvent("D");
+      await store.append(stream, [stored], { expectedRevision: 0n });
+      const replay = await store.appendWith(stream, [stored], { expectedRevision: 0n }, companionOf(table, "replay"));
+      expect(replay.replayed).toBe(true);
+      expect((await rows(table)).map((r) => r.tag)).toEqual(["taken"]);
+    });
   });
 
   it("runs migrations once even when several processes start together", async () => {

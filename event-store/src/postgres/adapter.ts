@@ -78,6 +78,20 @@ function prepared(text: string, values: unknown[]): pg.QueryConfig {
   return { name, text, values };
 }
 
+/**
+ * The append statement. `position` is encodePosition(tx_id, seq) computed in
+ * SQL, for a companion statement to store (a test pins the two together).
+ */
+const APPEND_SQL = `SELECT outcome, actual, tx_id, seq,
+  CASE WHEN outcome = 'ok' THEN lpad(to_hex(tx_id::bigint), 16, '0') || lpad(to_hex(seq), 16, '0') END AS position
+  FROM es_append($1, $2, $3, $4::jsonb)`;
+
+/** A statement run in the append's transaction; `sql` numbers its parameters with `param(1)`, `param(2)`, … */
+export interface CompanionWrite {
+  readonly sql: (param: (n: number) => string) => string;
+  readonly values: readonly unknown[];
+}
+
 /** The LEFT JOIN's row for an existing stream with nothing in the requested range. */
 type NullRow = { [K in keyof EventRow]: null };
 
@@ -178,6 +192,32 @@ export class PostgresEventStore implements EventStore {
   }
 
   async append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    return this.appendAnd(stream, events, options, undefined);
+  }
+
+  /**
+   * Appends like append() and, in the same transaction, runs `companion`: one
+   * data-modifying statement that may read the CTE `appended` (columns
+   * `outcome`, `position`) and must act only `WHERE appended.outcome = 'ok'`.
+   * Either both land or neither does. The companion ran if and only if the
+   * result is not `replayed`; its own errors (a unique violation, say) are
+   * thrown as PostgreSQL reported them.
+   */
+  async appendWith(
+    stream: StreamName,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision },
+    companion: CompanionWrite,
+  ): Promise<AppendResult> {
+    return this.appendAnd(stream, events, options, companion);
+  }
+
+  private async appendAnd(
+    stream: StreamName,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision },
+    companion: CompanionWrite | undefined,
+  ): Promise<AppendResult> {
     const parsed = parseStreamName(stream);
     if (parsed === undefined) throw new InvalidAppendError(`invalid stream name ${JSON.stringify(stream)}`);
     if (events.length === 0) throw new InvalidAppendError("append needs at least one event");
@@ -186,11 +226,16 @@ export class PostgresEventStore implements EventStore {
       events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, data: e.data, metadata: e.metadata })),
     );
     const expected = expectedToText(options.expectedRevision);
+    const params: unknown[] = [stream, parsed.category, expected, payload];
+    let text = APPEND_SQL;
+    if (companion !== undefined) {
+      const first = params.length;
+      text = `WITH appended AS MATERIALIZED (${APPEND_SQL}), companion AS (${companion.sql((n) => `$${first + n}`)}) SELECT outcome, actual, tx_id, seq FROM appended`;
+      params.push(...companion.values);
+    }
     let row: { outcome: "ok" | "conflict"; actual: string; tx_id: string | null; seq: string | null } | undefined;
     try {
-      const result = await this.pool.query<{ outcome: "ok" | "conflict"; actual: string; tx_id: string | null; seq: string | null }>(
-        prepared("SELECT outcome, actual, tx_id, seq FROM es_append($1, $2, $3, $4::jsonb)", [stream, parsed.category, expected, payload]),
-      );
+      const result = await this.pool.query<{ outcome: "ok" | "conflict"; actual: string; tx_id: string | null; seq: string | null }>(prepared(text, params));
       row = result.rows[0];
     } catch (error) {
       if (isUniqueViolation(error, "es_events_event_id")) return this.replayOrThrow(stream, options.expectedRevision, payload, events);
