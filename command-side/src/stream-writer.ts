@@ -4,12 +4,13 @@
 // state, and the batch lands with the expected revision of the state they
 // saw. A conflicting writer elsewhere costs a catch-up read and a retry.
 // States are cached per stream (bounded), caught up before every batch.
-import type { EventStore, NewEvent, RecordedEvent } from "@trueup/event-store";
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from "@trueup/event-store";
 import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
 import type { LedgerEvent } from "@trueup/contracts";
 import { TrueupError, parseLedgerEvent } from "@trueup/contracts";
 import type { StreamName } from "@trueup/contracts";
 import type { Decision } from "./ledger/decider.ts";
+import type { Receipt } from "./idempotency.ts";
 
 export interface StreamModel<S> {
   readonly initial: () => S;
@@ -20,10 +21,28 @@ export interface Submission<S> {
   readonly decide: (state: S) => Decision;
   /** Wraps the i-th decided event with its id and metadata. */
   readonly envelope: (event: LedgerEvent, index: number) => NewEvent;
+  /** The command's answer, given the revision of its last event, to store with the events (see ReceiptAppender). */
+  readonly receipt?: ((revision: bigint) => Receipt) | undefined;
+}
+
+/** Appends events together with the receipts of the commands that decided them, in one transaction. */
+export interface ReceiptAppender {
+  append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }, receipts: readonly Receipt[]): Promise<AppendResult>;
+  /** The append failed because a receipt's key is already taken: nothing was written. */
+  isReceiptConflict(error: unknown): boolean;
 }
 
 export type WriteResult =
-  | { readonly kind: "written"; readonly revision: bigint; readonly position: string; readonly replayed: boolean }
+  | {
+      readonly kind: "written";
+      readonly revision: bigint;
+      readonly position: string;
+      readonly replayed: boolean;
+      /** The submission's receipt was stored with the events. */
+      readonly recorded: boolean;
+    }
+  /** The submission's receipt key was taken meanwhile; nothing was written for it. */
+  | { readonly kind: "receipt-conflict" }
   | { readonly kind: "unchanged"; readonly revision: bigint | undefined }
   | { readonly kind: "rejected"; readonly error: TrueupError };
 
@@ -59,6 +78,8 @@ export class StreamWriter<S> {
   constructor(
     private readonly store: EventStore,
     private readonly model: StreamModel<S>,
+    /** Without one, receipts are ignored and written results say `recorded: false`. */
+    private readonly receiptAppender?: ReceiptAppender,
   ) {}
 
   submit(stream: StreamName, submission: Submission<S>): Promise<WriteResult> {
@@ -153,19 +174,26 @@ export class StreamWriter<S> {
         plan.settle(undefined);
         return;
       }
+      const options = { expectedRevision: cached.revision ?? ("no-stream" as const) };
+      const withReceipts = this.receiptAppender !== undefined && plan.receipts.length > 0;
       try {
-        const result = await this.store.append(stream, plan.events, {
-          expectedRevision: cached.revision ?? "no-stream",
-        });
+        const result = withReceipts
+          ? await this.receiptAppender.append(stream, plan.events, options, plan.receipts)
+          : await this.store.append(stream, plan.events, options);
         this.remember(stream, { state: plan.state, revision: result.nextExpectedRevision });
-        plan.settle(result);
+        plan.settle(result, withReceipts && !result.replayed);
         return;
       } catch (error) {
         this.cache.delete(stream);
         if (error instanceof WrongExpectedRevisionError) continue;
-        if (error instanceof DuplicateEventIdError && batch.length > 1) {
-          // Some command of the batch reuses ids; write them one by one to tell which.
+        const receiptConflict = withReceipts && this.receiptAppender.isReceiptConflict(error);
+        if ((error instanceof DuplicateEventIdError || receiptConflict) && batch.length > 1) {
+          // Some command of the batch reuses ids or a taken key; write them one by one to tell which.
           for (const pending of batch) await this.writeBatch(stream, [pending]).catch(pending.reject);
+          return;
+        }
+        if (receiptConflict) {
+          for (const pending of batch) pending.resolve({ kind: "receipt-conflict" });
           return;
         }
         if (error instanceof DuplicateEventIdError) {
@@ -190,7 +218,7 @@ export class StreamWriter<S> {
     if (pending === undefined) return;
     try {
       const result = await this.store.append(stream, events, { expectedRevision: "any" });
-      pending.resolve({ kind: "written", revision: result.nextExpectedRevision, position: result.position, replayed: true });
+      pending.resolve({ kind: "written", revision: result.nextExpectedRevision, position: result.position, replayed: true, recorded: false });
     } catch (error) {
       if (!(error instanceof DuplicateEventIdError)) throw error;
       pending.resolve({ kind: "rejected", error: new TrueupError("ENTRY_ALREADY_EXISTS", `ids already used by another command: ${error.eventIds.join(", ")}`) });
@@ -199,8 +227,10 @@ export class StreamWriter<S> {
 
   private plan(cached: Cached<S>, batch: Pending<S>[]) {
     let state = cached.state;
+    let revision = cached.revision ?? -1n;
     const events: NewEvent[] = [];
-    const outcomes: ({ count: number } | { rejected: TrueupError })[] = [];
+    const receipts: Receipt[] = [];
+    const outcomes: ({ count: number; revision: bigint } | { rejected: TrueupError })[] = [];
     for (const pending of batch) {
       const decision = pending.submission.decide(state);
       if ("rejected" in decision) {
@@ -211,11 +241,12 @@ export class StreamWriter<S> {
         state = this.model.evolve(state, event);
         events.push(pending.submission.envelope(event, index));
       });
-      outcomes.push({ count: decision.events.length });
+      revision += BigInt(decision.events.length);
+      outcomes.push({ count: decision.events.length, revision });
+      const receipt = pending.submission.receipt;
+      if (receipt !== undefined && decision.events.length > 0) receipts.push(receipt(revision));
     }
-    const base = cached.revision;
-    const settle = (result: { nextExpectedRevision: bigint; position: string; replayed: boolean } | undefined): void => {
-      let revision = base ?? -1n;
+    const settle = (result: AppendResult | undefined, recorded = false): void => {
       batch.forEach((pending, i) => {
         const outcome = outcomes[i];
         if (outcome === undefined) return;
@@ -223,14 +254,19 @@ export class StreamWriter<S> {
           pending.resolve({ kind: "rejected", error: outcome.rejected });
           return;
         }
-        revision += BigInt(outcome.count);
         if (outcome.count === 0 || result === undefined) {
-          pending.resolve({ kind: "unchanged", revision: revision < 0n ? undefined : revision });
+          pending.resolve({ kind: "unchanged", revision: outcome.revision < 0n ? undefined : outcome.revision });
           return;
         }
-        pending.resolve({ kind: "written", revision, position: result.position, replayed: result.replayed });
+        pending.resolve({
+          kind: "written",
+          revision: outcome.revision,
+          position: result.position,
+          replayed: result.replayed,
+          recorded: recorded && pending.submission.receipt !== undefined,
+        });
       });
     };
-    return { state, events, settle };
+    return { state, events, receipts, settle };
   }
 }

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { IdempotencyStore, LedgerCommandService, ledgerCommandRoutes } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
-import { parsePosition } from "@trueup/event-store";
+import { PostgresEventStore, parsePosition } from "@trueup/event-store";
 import { ProjectionWorker, ledgerProjection, openProjectionSchema, projectionLag, waitForCheckpoint } from "@trueup/projections";
 import { LedgerReader, ledgerQueryRoutes } from "@trueup/query-side";
 import type { Service } from "./config.ts";
@@ -45,7 +45,9 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
 
   if (services.includes("command")) {
     const idempotency = await IdempotencyStore.open(relaxedPool);
-    const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId));
+    // With the log in the same database as the keys, a posting's answer is stored in its events' transaction.
+    const receipts = eventStore instanceof PostgresEventStore ? idempotency.receiptAppender(eventStore) : undefined;
+    const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId), receipts);
     plugins.push(ledgerCommandRoutes({ service, idempotency }));
   }
   if (services.includes("query")) {

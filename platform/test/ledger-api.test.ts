@@ -362,6 +362,49 @@ describe("ledger through the HTTP API", () => {
       expect(await eventCount(p)).toBe(before);
     });
 
+    it("one key sent many times at once posts once, and every answer is the first one's", async () => {
+      const k = key();
+      const body = entry(good("7.00"), { effectiveDate: "2026-05-08" });
+      const before = BigInt(await eventCount(p));
+      // Other keys ride in the same batches: they must not be held up or lost by the duplicates.
+      const others = Array.from({ length: 20 }, () => command(p.app, `/ledgers/${ledgerId}/journal-entries`, entry(good("1.00"), { effectiveDate: "2026-05-08" })));
+      const same = Array.from({ length: 20 }, () => command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k));
+      const [sameAnswers, otherAnswers] = await Promise.all([Promise.all(same), Promise.all(others)]);
+      expect(otherAnswers.map((r) => r.statusCode)).toEqual(otherAnswers.map(() => 201));
+      expect(sameAnswers.map((r) => r.statusCode)).toEqual(sameAnswers.map(() => 201));
+      const bodies = sameAnswers.map((r) => r.json<Accepted>());
+      const first = sameAnswers.find((r) => r.headers["idempotent-replayed"] === undefined)?.json<Accepted>();
+      expect(first).toBeDefined();
+      expect(sameAnswers.filter((r) => r.headers["idempotent-replayed"] === undefined)).toHaveLength(1);
+      for (const b of bodies) expect({ ...b, replayed: false }).toEqual(first);
+      expect(BigInt(await eventCount(p))).toBe(before + 21n);
+    });
+
+    it("one key sent at once with different bodies posts one of them; the others are conflicts", async () => {
+      const k = key();
+      const before = BigInt(await eventCount(p));
+      const attempts = Array.from({ length: 12 }, (_, i) => command(p.app, `/ledgers/${ledgerId}/journal-entries`, entry(good("2.00"), { entryId: `race_${k.replace(/[^A-Za-z0-9]/g, "_")}_${i}` }), k));
+      const answers = await Promise.all(attempts);
+      expect(answers.filter((r) => r.statusCode === 201)).toHaveLength(1);
+      expect(answers.filter((r) => r.statusCode === 409).map((r) => r.json<{ code: string }>().code)).toEqual(Array.from({ length: 11 }, () => "IDEMPOTENCY_CONFLICT"));
+      expect(BigInt(await eventCount(p))).toBe(before + 1n);
+    });
+
+    it("a refused posting keeps its answer: after the period reopens, the same key still answers PERIOD_CLOSED", async () => {
+      expect((await command(p.app, `/ledgers/${ledgerId}/periods/2026-07/close`, {})).statusCode).toBe(200);
+      const k = key();
+      const body = entry(good("5.00"), { effectiveDate: "2026-07-10" });
+      const refused = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k);
+      expect(refused.statusCode).toBe(422);
+      expect((await command(p.app, `/ledgers/${ledgerId}/periods/2026-07/reopen`, { reason: "audit adjustment" })).statusCode).toBe(200);
+      const before = await eventCount(p);
+      const again = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k);
+      expect(again.statusCode).toBe(422);
+      expect(again.headers["idempotent-replayed"]).toBe("true");
+      expect(again.json()).toEqual(refused.json());
+      expect(await eventCount(p)).toBe(before);
+    });
+
     it("reverses an entry once", async () => {
       const posted = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, entry(good("9.00"), { entryId: "to_reverse" }));
       const position = posted.json<Accepted>().position;

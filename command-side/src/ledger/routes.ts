@@ -19,7 +19,8 @@ import {
   reverseJournalEntryBody,
 } from "@trueup/contracts";
 import { IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
-import type { IdempotencyStore } from "../idempotency.ts";
+import type { IdempotencyStore, Receipt } from "../idempotency.ts";
+import { ReceiptConflictError } from "./service.ts";
 import type { CommandContext, CommandOutcome, LedgerCommandService } from "./service.ts";
 
 export interface LedgerCommandRoutesDeps {
@@ -80,7 +81,10 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
       // The accounts are read while the idempotency key is checked, not after.
       const ledgerLoad = deps.service.loadLedger(ledgerId);
       ledgerLoad.catch(() => undefined);
-      return run(request, reply, ledgerId, 201, async (ctx) => ({ ledgerId, ...(await deps.service.postEntry(ctx, ledgerId, request.body, ledgerLoad)) }));
+      return run(request, reply, ledgerId, 201, async (ctx, receipt) => {
+        const entryReceipt = receipt && ((entry: { entryId: string; revision: bigint }) => receipt({ ledgerId, entryId: entry.entryId }, entry.revision));
+        return { ledgerId, ...(await deps.service.postEntry(ctx, ledgerId, request.body, ledgerLoad, entryReceipt)) };
+      }, deps.service.storesReceipts);
     });
 
     app.post(
@@ -112,34 +116,42 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
   };
 }
 
-type Execute = (ctx: CommandContext) => Promise<Omit<Accepted, "revision" | "position" | "replayed"> & CommandOutcome>;
+/** The receipt of a command that succeeds: its answer, given the answer's fields and the stream revision. */
+type ReceiptOf = (fields: Omit<Accepted, "revision" | "position" | "replayed">, revision: bigint) => Receipt;
+type Execute = (ctx: CommandContext, receipt?: ReceiptOf) => Promise<Omit<Accepted, "revision" | "position" | "replayed"> & CommandOutcome>;
 
-/** Wraps a command in its idempotency key: begin → execute → remember the answer (2xx and 4xx; never 5xx). */
+function accepted201(fields: Omit<Accepted, "revision" | "position" | "replayed">, outcome: CommandOutcome): Accepted {
+  return {
+    ...fields,
+    revision: outcome.revision === undefined ? null : outcome.revision.toString(),
+    position: outcome.position ?? null,
+    replayed: outcome.replayed,
+  };
+}
+
+/**
+ * Wraps a command in its idempotency key (answers to 2xx and 4xx are kept;
+ * never 5xx). Two ways, see IdempotencyStore:
+ * - claimed: begin → execute → complete;
+ * - with receipts (`withReceipts`): look the key up, execute with the answer
+ *   stored in the events' transaction; when that cannot settle it (the key
+ *   was taken meanwhile, or the events turned out to be there already), the
+ *   command goes the claimed way, which then finds what is there.
+ */
 function runner(idempotency: IdempotencyStore) {
-  return async (request: FastifyRequest, reply: FastifyReply, scope: string, status: 200 | 201, execute: Execute): Promise<void> => {
-    const headers = request.headers;
-    const key = String(headers["idempotency-key"]);
-    const hash = requestHash({ method: request.method, route: request.url, body: request.body });
-    const origin = {
-      actor: typeof headers["x-actor"] === "string" ? headers["x-actor"] : "anonymous",
-      correlationId: typeof headers["x-correlation-id"] === "string" ? headers["x-correlation-id"] : request.id,
-    };
+  const claimed = async (request: FastifyRequest, reply: FastifyReply, scope: string, status: 200 | 201, execute: Execute): Promise<void> => {
+    const { key, hash, origin } = identify(request);
     const begun = await idempotency.begin(scope, key, hash, origin);
-    if (begun.kind === "conflict") throw new TrueupError("IDEMPOTENCY_CONFLICT", `Idempotency-Key ${key} was used with a different request`);
+    if (begun.kind === "conflict") throw conflictError(key);
     if (begun.kind === "replay") {
-      await reply.code(begun.statusCode).header("idempotent-replayed", "true").type(begun.statusCode >= 400 ? "application/problem+json" : "application/json").send(begun.response);
+      await sendReplay(reply, begun);
       return;
     }
     // A retry runs as the first attempt did: its time, actor and correlation id (the events must come out identical).
     const ctx: CommandContext = { commandId: `${scope}/${key}`, ...begun.origin, occurredAt: begun.firstSeenAt };
     try {
-      const outcome = await execute(ctx);
-      const body: Accepted = {
-        ...outcome,
-        revision: outcome.revision === undefined ? null : outcome.revision.toString(),
-        position: outcome.position ?? null,
-        replayed: outcome.replayed,
-      };
+      const { revision, position, replayed, recorded, ...fields } = await execute(ctx);
+      const body = accepted201(fields, { revision, position, replayed, recorded });
       await idempotency.complete(scope, key, status, body);
       if (body.replayed) void reply.header("idempotent-replayed", "true");
       await reply.code(status).send(body);
@@ -148,4 +160,66 @@ function runner(idempotency: IdempotencyStore) {
       throw error;
     }
   };
+
+  return async (request: FastifyRequest, reply: FastifyReply, scope: string, status: 200 | 201, execute: Execute, withReceipts = false): Promise<void> => {
+    if (!withReceipts) return claimed(request, reply, scope, status, execute);
+    const { key, hash, origin } = identify(request);
+    const known = await idempotency.lookup(scope, key, hash);
+    if (known.kind === "conflict") throw conflictError(key);
+    if (known.kind === "replay") {
+      await sendReplay(reply, known);
+      return;
+    }
+    if (known.kind === "retry") return claimed(request, reply, scope, status, execute);
+    const ctx: CommandContext = { commandId: `${scope}/${key}`, ...origin, occurredAt: new Date() };
+    const receipt: ReceiptOf = (fields, revision) => ({
+      scope,
+      key,
+      hash,
+      origin,
+      firstSeenAt: ctx.occurredAt,
+      statusCode: status,
+      response: { ...fields, revision: revision.toString(), position: null, replayed: false },
+    });
+    let result: Awaited<ReturnType<Execute>>;
+    try {
+      result = await execute(ctx, receipt);
+    } catch (error) {
+      if (error instanceof ReceiptConflictError) return claimed(request, reply, scope, status, execute);
+      if (error instanceof TrueupError && error.status < 500) {
+        const stored = await idempotency.record({ scope, key, hash, origin, firstSeenAt: ctx.occurredAt, statusCode: error.status, response: problemOf(error) });
+        // Taken meanwhile: that attempt's answer is the key's answer.
+        if (!stored) return claimed(request, reply, scope, status, execute);
+      }
+      throw error;
+    }
+    const { revision, position, replayed, recorded, ...fields } = result;
+    // Nothing of this attempt was written (its events were there already): the key's answer is elsewhere.
+    if (!recorded) return claimed(request, reply, scope, status, execute);
+    await reply.code(status).send(accepted201(fields, { revision, position, replayed, recorded }));
+  };
+}
+
+function identify(request: FastifyRequest): { key: string; hash: string; origin: { actor: string; correlationId: string } } {
+  const headers = request.headers;
+  return {
+    key: String(headers["idempotency-key"]),
+    hash: requestHash({ method: request.method, route: request.url, body: request.body }),
+    origin: {
+      actor: typeof headers["x-actor"] === "string" ? headers["x-actor"] : "anonymous",
+      correlationId: typeof headers["x-correlation-id"] === "string" ? headers["x-correlation-id"] : request.id,
+    },
+  };
+}
+
+function conflictError(key: string): TrueupError {
+  return new TrueupError("IDEMPOTENCY_CONFLICT", `Idempotency-Key ${key} was used with a different request`);
+}
+
+async function sendReplay(reply: FastifyReply, replay: { statusCode: number; response: unknown }): Promise<void> {
+  await reply
+    .code(replay.statusCode)
+    .header("idempotent-replayed", "true")
+    .type(replay.statusCode >= 400 ? "application/problem+json" : "application/json")
+    .send(replay.response);
 }

@@ -8,7 +8,8 @@ import type { EventStore, NewEvent } from "@trueup/event-store";
 import { StreamNotFoundError } from "@trueup/event-store";
 import { deterministicUuid, derivedEntityId } from "../ids.ts";
 import { StreamWriter } from "../stream-writer.ts";
-import type { WriteResult } from "../stream-writer.ts";
+import type { ReceiptAppender, WriteResult } from "../stream-writer.ts";
+import type { Receipt } from "../idempotency.ts";
 import * as decider from "./decider.ts";
 
 /** Who asked, why, and when the command was first seen (a retry keeps the first time). */
@@ -23,6 +24,16 @@ export interface CommandOutcome {
   readonly revision: bigint | undefined;
   readonly position: string | undefined;
   readonly replayed: boolean;
+  /** The command's answer was stored with its events (its receipt): nothing is left to record. */
+  readonly recorded: boolean;
+}
+
+/** Builds a posting's receipt once its entry id and revision are known. */
+export type EntryReceipt = (entry: { entryId: string; revision: bigint }) => Receipt;
+
+/** A receipt's key was taken by a concurrent command while this one ran; nothing was written. */
+export class ReceiptConflictError extends Error {
+  override readonly name = "ReceiptConflictError";
 }
 
 /** Finds where a posted entry's event lives; backed by a read model, verified against the store. */
@@ -37,9 +48,11 @@ export class LedgerCommandService {
   constructor(
     private readonly store: EventStore,
     private readonly locateEntry: EntryLocator,
+    /** Lets postings store their answers with their events; without it, postEntry's receipt is ignored. */
+    private readonly receiptAppender?: ReceiptAppender,
   ) {
     this.ledgers = new StreamWriter(store, { initial: decider.initialLedgerState, evolve: decider.evolveLedger });
-    this.periods = new StreamWriter(store, { initial: decider.initialPeriodState, evolve: decider.evolvePeriod });
+    this.periods = new StreamWriter(store, { initial: decider.initialPeriodState, evolve: decider.evolvePeriod }, receiptAppender);
     this.reversals = new StreamWriter(store, { initial: decider.initialReversalState, evolve: decider.evolveReversal });
   }
 
@@ -59,6 +72,11 @@ export class LedgerCommandService {
   }
 
   /** Starts reading a ledger's accounts; pass the promise to postEntry to overlap it with other work. */
+  /** Whether postEntry can store a receipt with the entry's events. */
+  get storesReceipts(): boolean {
+    return this.receiptAppender !== undefined;
+  }
+
   loadLedger(ledgerId: string): Promise<decider.LedgerState> {
     return this.ledgers.loadShared(ledgerStream(ledgerId)).then((cached) => cached.state);
   }
@@ -68,6 +86,7 @@ export class LedgerCommandService {
     ledgerId: string,
     body: PostJournalEntryBody,
     ledgerLoad: Promise<decider.LedgerState> = this.loadLedger(ledgerId),
+    receipt?: EntryReceipt,
   ): Promise<CommandOutcome & { entryId: string }> {
     const entryId = body.entryId ?? derivedEntityId("je", ctx.commandId);
     const ledger = await ledgerLoad;
@@ -80,7 +99,7 @@ export class LedgerCommandService {
       lines: body.lines,
       reverses: null,
     };
-    const outcome = await this.post(ctx, ledgerId, data, ledger);
+    const outcome = await this.post(ctx, ledgerId, data, ledger, receipt && ((revision) => receipt({ entryId, revision })));
     return { ...outcome, entryId };
   }
 
@@ -125,12 +144,18 @@ export class LedgerCommandService {
     return this.write(this.periods, periodStream(ledgerId, period), ctx, (s) => decider.decidePeriod(command, s));
   }
 
-  private post(ctx: CommandContext, ledgerId: string, data: decider.PostEntryData, ledger: decider.LedgerState): Promise<CommandOutcome> {
+  private post(
+    ctx: CommandContext,
+    ledgerId: string,
+    data: decider.PostEntryData,
+    ledger: decider.LedgerState,
+    receipt?: (revision: bigint) => Receipt,
+  ): Promise<CommandOutcome> {
     const command: decider.PeriodCommand = { type: "PostJournalEntry", data, ledger };
     const stream = periodStream(ledgerId, periodOf(data.effectiveDate));
     // The entry's event id comes from the entry id: one entry id, one event, whatever the command.
     const entryEventId = deterministicUuid("entry", ledgerId, data.entryId);
-    return this.write(this.periods, stream, ctx, (s) => decider.decidePeriod(command, s), () => entryEventId);
+    return this.write(this.periods, stream, ctx, (s) => decider.decidePeriod(command, s), () => entryEventId, receipt);
   }
 
   private async readPostedEntry(ledgerId: string, entryId: string): Promise<{ lines: JournalLine[]; description: string; externalReference: string | null; reverses: string | null }> {
@@ -154,6 +179,7 @@ export class LedgerCommandService {
     ctx: CommandContext,
     decide: (state: S) => decider.Decision,
     eventIdOf?: (event: LedgerEvent, index: number) => string,
+    receipt?: (revision: bigint) => Receipt,
   ): Promise<CommandOutcome> {
     const envelope = (event: LedgerEvent, index: number): NewEvent => ({
       eventId: (eventIdOf?.(event, index) ?? deterministicUuid(ctx.commandId, stream, String(index))) as NewEvent["eventId"],
@@ -168,7 +194,7 @@ export class LedgerCommandService {
         occurredAt: ctx.occurredAt.toISOString(),
       },
     });
-    return outcomeOf(await writer.submit(stream, { decide, envelope }));
+    return outcomeOf(await writer.submit(stream, { decide, envelope, receipt }));
   }
 }
 
@@ -176,9 +202,11 @@ function outcomeOf(result: WriteResult): CommandOutcome {
   switch (result.kind) {
     case "rejected":
       throw result.error;
+    case "receipt-conflict":
+      throw new ReceiptConflictError("the idempotency key was taken by a concurrent request");
     case "unchanged":
-      return { revision: result.revision, position: undefined, replayed: true };
+      return { revision: result.revision, position: undefined, replayed: true, recorded: false };
     case "written":
-      return { revision: result.revision, position: result.position, replayed: result.replayed };
+      return { revision: result.revision, position: result.position, replayed: result.replayed, recorded: result.recorded };
   }
 }
