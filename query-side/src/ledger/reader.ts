@@ -40,22 +40,45 @@ export interface EntryRow {
   readonly position: string;
 }
 
-export const READER_LIMITS = {
+export interface ReaderLimits {
+  readonly cachedAccountNamesMax: number;
+  readonly trialBalanceChunkAccounts: number;
+  readonly trialBalanceChunksMax: number;
+}
+
+export const READER_LIMITS: ReaderLimits = {
   /** Account names kept in memory for trial balances, over all ledgers (about 100 bytes each). */
   cachedAccountNamesMax: 200_000,
-} as const;
+  /** A trial balance of more accounts than this is read as several code ranges side by side. */
+  trialBalanceChunkAccounts: 2_500,
+  /** At most this many ranges (connections) per trial balance. */
+  trialBalanceChunksMax: 4,
+};
 
-/** One trial-balance line: net = debit − credit in minor units, as canonical digits ("-1250"), never "0". */
-export interface TrialBalanceNet {
-  readonly code: string;
-  readonly currency: string;
-  readonly net: string;
+/** What a trial balance is made of, as read (see trialBalanceSource). */
+export interface TrialBalanceSource {
+  /**
+   * Consecutive code ranges, in code order; each resolves to "code,currency,net;…" in code then currency order:
+   * net = debit − credit in minor units, canonical digits, never 0.
+   */
+  readonly chunks: readonly Promise<string>[];
+  /** The account of a code; undefined if it is unknown even after reading names again. */
+  account(code: string): AccountName | undefined | Promise<AccountName | undefined>;
+}
+
+export interface AccountName {
   readonly type: string;
   /** The account's name as a JSON string literal (quotes and escapes included). */
   readonly nameJson: string;
+  /** \`{"code":…,"name":…,"type":…,"currency":"\` — a trial-balance row's opening, built once per account. */
+  readonly rowPrefix: string;
 }
 
-type AccountNames = ReadonlyMap<string, { readonly type: string; readonly nameJson: string }>;
+interface AccountNames {
+  readonly byCode: ReadonlyMap<string, AccountName>;
+  /** Codes that cut the accounts into equal ranges for reading a trial balance side by side. */
+  readonly bounds: readonly string[];
+}
 
 type Raw = Record<string, unknown>;
 const str = (v: unknown): string => String(v);
@@ -70,20 +93,26 @@ export class LedgerReader {
   private readonly names = new Map<string, AccountNames>();
   private namesCached = 0;
 
+  private readonly limits: ReaderLimits;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string,
-  ) {}
+    /** Tests narrow these to reach paths that otherwise take thousands of accounts. */
+    limits: Partial<ReaderLimits> = {},
+  ) {
+    this.limits = { ...READER_LIMITS, ...limits };
+  }
 
   private rememberNames(ledgerId: string, accounts: AccountNames): void {
-    this.namesCached -= this.names.get(ledgerId)?.size ?? 0;
+    this.namesCached -= this.names.get(ledgerId)?.byCode.size ?? 0;
     this.names.delete(ledgerId);
     this.names.set(ledgerId, accounts);
-    this.namesCached += accounts.size;
+    this.namesCached += accounts.byCode.size;
     for (const [oldest, dropped] of this.names) {
-      if (this.namesCached <= READER_LIMITS.cachedAccountNamesMax || oldest === ledgerId) break;
+      if (this.namesCached <= this.limits.cachedAccountNamesMax || oldest === ledgerId) break;
       this.names.delete(oldest);
-      this.namesCached -= dropped.size;
+      this.namesCached -= dropped.byCode.size;
     }
   }
 
@@ -148,70 +177,86 @@ export class LedgerReader {
 
   /**
    * Every account and currency with a non-zero net (now, or over effective
-   * dates up to asOf), in code then currency order, with the account's type
-   * and name. The nets come as one string, "code,currency,net;…", parsed
-   * here in one pass: node-postgres decodes rows at a few microseconds each,
-   * which for 10,000 accounts was most of the time. Codes and currencies
-   * cannot contain ',' or ';' (their schemas).
+   * dates up to asOf). The nets come as strings, "code,currency,net;…", for
+   * the caller to walk once: node-postgres
+   * decodes rows at a few microseconds each, which for 10,000 accounts was
+   * most of the time. Codes and currencies cannot contain ',' or ';' (their
+   * schemas). A large
+   * ledger is read as a few code ranges on as many connections, so the
+   * caller can format one range while the server reads the next.
    * An account's code, name and type never change once opened, and accounts
    * are never removed, so the names are kept per ledger and read again only
-   * when a code is not among them (a newly opened account). The first time,
-   * both queries run side by side on two connections.
+   * when a code is not among them (a newly opened account), at most once per
+   * call. The ranges come from the names; the first and last are open-ended,
+   * so an account opened since is still in one of them.
    */
-  async trialBalanceNets(ledgerId: string, asOf: string | undefined): Promise<TrialBalanceNet[]> {
-    const nets =
-      asOf === undefined
-        ? this.pool.query<{ nets: string }>(
-            `SELECT coalesce(string_agg(code || ',' || currency || ',' || (debit_minor - credit_minor)::text, ';' ORDER BY code, currency), '') AS nets
-               FROM ${this.t("balances")} WHERE ledger_id = $1 AND debit_minor <> credit_minor`,
-            [ledgerId],
-          )
-        : this.pool.query<{ nets: string }>(
-            `SELECT coalesce(string_agg(code || ',' || currency || ',' || net::text, ';' ORDER BY code, currency), '') AS nets
-               FROM (SELECT code, currency, sum(debit_minor - credit_minor) AS net FROM ${this.t("daily_balances")}
-                      WHERE ledger_id = $1 AND day <= $2::date GROUP BY code, currency) t
-              WHERE net <> 0`,
-            [ledgerId, asOf],
-          );
-    const [netsResult, firstNames] = await Promise.all([nets, this.names.get(ledgerId) ?? this.accountNames(ledgerId)]);
-    const text = netsResult.rows[0]?.nets ?? "";
-    let names = firstNames;
-    let reread = false;
-    const rows: TrialBalanceNet[] = [];
-    // indexOf rather than split(): at 10,000 accounts the intermediate arrays were a third of the time.
-    for (let start = 0; start < text.length; ) {
-      const separator = text.indexOf(";", start);
-      const end = separator < 0 ? text.length : separator;
-      const afterCode = text.indexOf(",", start);
-      const afterCurrency = text.indexOf(",", afterCode + 1);
-      const code = text.slice(start, afterCode);
-      let account = names.get(code);
-      if (account === undefined && !reread) {
+  async trialBalanceSource(ledgerId: string, asOf: string | undefined): Promise<TrialBalanceSource> {
+    let names = this.names.get(ledgerId) ?? (await this.accountNames(ledgerId));
+    const ranges = [undefined, ...names.bounds].map((from, i) => ({ from, to: names.bounds[i] }));
+    const chunks = ranges.map(({ from, to }) => this.trialBalancePart(ledgerId, asOf, from, to));
+    // Awaited in order by the caller; a later range failing first must not count as unhandled meanwhile.
+    for (const chunk of chunks) chunk.catch(() => undefined);
+    let reread: Promise<AccountNames> | undefined;
+    return {
+      chunks,
+      account: (code) => {
+        const known = names.byCode.get(code);
+        if (known !== undefined) return known;
         // Opened after the names were read: read them again (once).
-        names = await this.accountNames(ledgerId);
-        reread = true;
-        account = names.get(code);
-      }
-      if (account === undefined) throw new Error(`trial balance: account ${ledgerId}/${code} has a balance but is not in the read model`);
-      rows.push({ code, currency: text.slice(afterCode + 1, afterCurrency), net: text.slice(afterCurrency + 1, end), type: account.type, nameJson: account.nameJson });
-      start = end + 1;
+        reread ??= this.accountNames(ledgerId).then((fresh) => (names = fresh));
+        return reread.then((fresh) => fresh.byCode.get(code));
+      },
+    };
+  }
+
+  private async trialBalancePart(ledgerId: string, asOf: string | undefined, from: string | undefined, to: string | undefined): Promise<string> {
+    const params: unknown[] = [ledgerId];
+    let range = "";
+    if (from !== undefined) {
+      params.push(from);
+      range += ` AND code >= $${params.length}`;
     }
-    return rows;
+    if (to !== undefined) {
+      params.push(to);
+      range += ` AND code < $${params.length}`;
+    }
+    let nets: string;
+    if (asOf === undefined) {
+      nets = `SELECT code, currency, debit_minor - credit_minor AS net FROM ${this.t("balances")} WHERE ledger_id = $1${range} AND debit_minor <> credit_minor`;
+    } else {
+      params.push(asOf);
+      nets = `SELECT code, currency, net FROM (SELECT code, currency, sum(debit_minor - credit_minor) AS net FROM ${this.t("daily_balances")}
+                WHERE ledger_id = $1${range} AND day <= $${params.length}::date GROUP BY code, currency) t WHERE net <> 0`;
+    }
+    // In the primary key's order (ledger_id, code, currency): the index scan comes sorted, nothing to sort.
+    const r = await this.pool.query<{ nets: string }>(
+      `SELECT coalesce(string_agg(code || ',' || currency || ',' || net::text, ';' ORDER BY code, currency), '') AS nets FROM (${nets}) n`,
+      params,
+    );
+    return r.rows[0]?.nets ?? "";
   }
 
   private async accountNames(ledgerId: string): Promise<AccountNames> {
     const r = await this.pool.query<{ accounts: string }>(
-      `SELECT coalesce(string_agg(code || ',' || type || ',' || to_json(name)::text, E'\\n'), '') AS accounts FROM ${this.t("accounts")} WHERE ledger_id = $1`,
+      `SELECT coalesce(string_agg(code || ',' || type || ',' || to_json(name)::text, E'\\n' ORDER BY code), '') AS accounts FROM ${this.t("accounts")} WHERE ledger_id = $1`,
       [ledgerId],
     );
-    const accounts = new Map<string, { type: string; nameJson: string }>();
+    const byCode = new Map<string, AccountName>();
     const text = r.rows[0]?.accounts ?? "";
     // A JSON string literal holds no raw newline, so '\n' separates accounts.
     for (const line of text === "" ? [] : text.split("\n")) {
       const first = line.indexOf(",");
       const second = line.indexOf(",", first + 1);
-      accounts.set(line.slice(0, first), { type: line.slice(first + 1, second), nameJson: line.slice(second + 1) });
+      const code = line.slice(0, first);
+      const type = line.slice(first + 1, second);
+      const nameJson = line.slice(second + 1);
+      // Codes and types are plain ASCII by their schemas; the name is already a JSON string literal.
+      byCode.set(code, { type, nameJson, rowPrefix: `{"code":"${code}","name":${nameJson},"type":"${type}","currency":"` });
     }
+    const codes = [...byCode.keys()];
+    const count = Math.min(this.limits.trialBalanceChunksMax, Math.ceil(codes.length / this.limits.trialBalanceChunkAccounts));
+    const bounds = Array.from({ length: Math.max(0, count - 1) }, (_, i) => codes[Math.floor(((i + 1) * codes.length) / count)] ?? "");
+    const accounts = { byCode, bounds };
     this.rememberNames(ledgerId, accounts);
     return accounts;
   }

@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { TrueupError, accountCodeSchema, dateSchema, formatMinorUnits, ledgerIdSchema } from "@trueup/contracts";
+import { TrueupError, accountCodeSchema, dateSchema, formatMinorUnits, ledgerIdSchema, requireCurrency } from "@trueup/contracts";
 import type { BalanceRow, LedgerReader } from "./reader.ts";
 import { hledgerEntry, hledgerHeader } from "./hledger.ts";
 
@@ -263,30 +263,54 @@ export function ledgerQueryRoutes(deps: LedgerQueryRoutesDeps) {
 /**
  * The trial balance as its JSON body, written directly: 10,000 accounts make
  * a 1 MB answer, and building 10,000 objects to check and serialize them was
- * most of the request's time. `trialBalanceResponse` describes this body
- * (OpenAPI, and tests parse every answer with it).
+ * most of the request's time. A large ledger comes in code ranges read side
+ * by side (see LedgerReader.trialBalanceSource): each is formatted as soon
+ * as it arrives, while the server still reads the next. The totals are
+ * summed here, exactly. `trialBalanceResponse` describes this body (OpenAPI,
+ * and tests parse every answer with it).
  */
 export async function trialBalanceJson(reader: LedgerReader, ledgerId: string, asOf: string | undefined): Promise<string> {
-  const currencies = new Map<string, { zero: string; debit: bigint; credit: bigint }>();
+  const source = await reader.trialBalanceSource(ledgerId, asOf);
+  const currencies = new Map<string, { exponent: number; zero: string; debit: bigint; credit: bigint }>();
   const rows: string[] = [];
-  for (const { code, currency, net, type, nameJson } of await reader.trialBalanceNets(ledgerId, asOf)) {
-    let totals = currencies.get(currency);
-    if (totals === undefined) {
-      totals = { zero: formatMinorUnits("0", currency), debit: 0n, credit: 0n };
-      currencies.set(currency, totals);
+  for (const chunk of source.chunks) {
+    const text = await chunk;
+    // indexOf rather than split(): at 10,000 accounts the intermediate arrays were a third of the time.
+    for (let start = 0; start < text.length; ) {
+      const separator = text.indexOf(";", start);
+      const end = separator < 0 ? text.length : separator;
+      const afterCode = text.indexOf(",", start);
+      const afterCurrency = text.indexOf(",", afterCode + 1);
+      const code = text.slice(start, afterCode);
+      const currency = text.slice(afterCode + 1, afterCurrency);
+      let totals = currencies.get(currency);
+      if (totals === undefined) {
+        totals = { exponent: requireCurrency(currency).exponent, zero: formatMinorUnits("0", currency), debit: 0n, credit: 0n };
+        currencies.set(currency, totals);
+      }
+      let account = source.account(code);
+      if (account instanceof Promise) account = await account;
+      if (account === undefined) throw new Error(`trial balance: account ${ledgerId}/${code} has a balance but is not in the read model`);
+      const credit = text.charCodeAt(afterCurrency + 1) === 45; // "-"
+      const digits = text.slice(afterCurrency + (credit ? 2 : 1), end);
+      const amount = decimalOf(digits, totals.exponent);
+      if (credit) totals.credit += BigInt(digits);
+      else totals.debit += BigInt(digits);
+      rows.push(`${account.rowPrefix}${currency}","debit":"${credit ? totals.zero : amount}","credit":"${credit ? amount : totals.zero}"}`);
+      start = end + 1;
     }
-    const credit = net.startsWith("-");
-    const magnitude = credit ? net.slice(1) : net;
-    const formatted = formatMinorUnits(magnitude, currency);
-    if (credit) totals.credit += BigInt(magnitude);
-    else totals.debit += BigInt(magnitude);
-    // Codes, types and currencies are plain ASCII by their schemas; the name is already a JSON string literal.
-    rows.push(`{"code":"${code}","name":${nameJson},"type":"${type}","currency":"${currency}","debit":"${credit ? totals.zero : formatted}","credit":"${credit ? formatted : totals.zero}"}`);
   }
-  const totalsJson = [...currencies]
+  const totals = [...currencies]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([currency, t]) => ({ currency, debit: fmt(t.debit, currency), credit: fmt(t.credit, currency), balanced: t.debit === t.credit }));
-  return `{"asOf":${JSON.stringify(asOf ?? null)},"rows":[${rows.join(",")}],"totals":${JSON.stringify(totalsJson)}}`;
+  return `{"asOf":${JSON.stringify(asOf ?? null)},"rows":[${rows.join(",")}],"totals":${JSON.stringify(totals)}}`;
+}
+
+/** formatMinorUnits for digits already known to be canonical and positive (they come from a numeric column). */
+function decimalOf(digits: string, exponent: number): string {
+  if (exponent === 0) return digits;
+  if (digits.length > exponent) return `${digits.slice(0, digits.length - exponent)}.${digits.slice(digits.length - exponent)}`;
+  return `0.${digits.padStart(exponent, "0")}`;
 }
 
 async function* exportJournal(reader: LedgerReader, ledgerId: string): AsyncGenerator<string> {
