@@ -5,3 +5,4 @@ export type { LedgerCommandRoutesDeps } from "./ledger/routes.ts";
 export { IdempotencyStore, requestHash, canonicalJson } from "./idempotency.ts";
 export * as ledgerDecider from "./ledger/decider.ts";
 export { StreamWriter, WRITER_LIMITS } from "./stream-writer.ts";
+export { InFlight } from "./in-flight.ts";

@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { IdempotencyStore, LedgerCommandService, ledgerCommandRoutes } from "@trueup/command-side";
+import { IdempotencyStore, InFlight, LedgerCommandService, ledgerCommandRoutes } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { PostgresEventStore, parsePosition } from "@trueup/event-store";
 import { ProjectionWorker, ledgerProjection, openProjectionSchema, projectionLag, waitForCheckpoint } from "@trueup/projections";
@@ -42,13 +42,14 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   await openProjectionSchema({ pool, eventStore, projection: ledgerProjection });
   const reader = new LedgerReader(pool, ledgerProjection.schemaName);
   const plugins: RoutesPlugin[] = [];
+  const commands = new InFlight();
 
   if (services.includes("command")) {
     const idempotency = await IdempotencyStore.open(relaxedPool);
     // With the log in the same database as the keys, a posting's answer is stored in its events' transaction.
     const receipts = eventStore instanceof PostgresEventStore ? idempotency.receiptAppender(eventStore) : undefined;
     const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId), receipts);
-    plugins.push(ledgerCommandRoutes({ service, idempotency }));
+    plugins.push(ledgerCommandRoutes({ service, idempotency, inFlight: commands }));
   }
   if (services.includes("query")) {
     const waitForPosition = async (position: string, timeoutMs: number): Promise<boolean> => {
@@ -70,7 +71,9 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     app,
     worker,
     close: async () => {
+      // No new requests; then the commands already running finish (their clients may be gone) before storage closes.
       await app.close();
+      await commands.settled();
       await worker?.stop();
     },
   };

@@ -486,4 +486,37 @@ describe("ledger through the HTTP API", () => {
       await q.close();
     }
   });
+
+  it("a shutdown lets the commands already running finish before it closes storage", async () => {
+    const q = await startPlatform();
+    await setUpLedger(q, "closing");
+    const before = BigInt(await eventCount(q));
+    const postings = Array.from({ length: 60 }, (_, i) =>
+      command(q.app, "/ledgers/closing/journal-entries", {
+        effectiveDate: "2026-08-01",
+        description: `in flight ${i}`,
+        lines: [
+          { account: "1200", side: "debit", amount: "1.00", currency: "EUR" },
+          { account: "4000", side: "credit", amount: "1.00", currency: "EUR" },
+        ],
+      }),
+    );
+    // Let the handlers start, then shut down as SIGTERM does: the composition, then the pool.
+    await new Promise((resolve) => setImmediate(resolve));
+    await q.composed.close();
+    const counted = BigInt(await eventCount(q));
+    await q.store.close();
+    await q.db.pool.end();
+    const answers = await Promise.all(postings);
+    const accepted = answers.filter((r) => r.statusCode === 201).length;
+    // Requests that arrived after the close began get 503; none is cut off half-way (500).
+    expect(answers.filter((r) => r.statusCode !== 201 && r.statusCode !== 503).map((r) => `${r.statusCode} ${r.body}`)).toEqual([]);
+    expect(accepted).toBeGreaterThan(0);
+    expect(counted).toBe(before + BigInt(accepted));
+    const { default: pg } = await import("pg");
+    const admin = new pg.Client({ ...inject("postgres") });
+    await admin.connect();
+    await admin.query(`DROP DATABASE ${String(q.db.config.database)} WITH (FORCE)`);
+    await admin.end();
+  });
 });

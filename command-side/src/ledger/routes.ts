@@ -20,12 +20,15 @@ import {
 } from "@trueup/contracts";
 import { IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
 import type { IdempotencyStore, Receipt } from "../idempotency.ts";
+import type { InFlight } from "../in-flight.ts";
 import { ReceiptConflictError } from "./service.ts";
 import type { CommandContext, CommandOutcome, LedgerCommandService } from "./service.ts";
 
 export interface LedgerCommandRoutesDeps {
   readonly service: LedgerCommandService;
   readonly idempotency: IdempotencyStore;
+  /** Every command runs under it, so a shutdown can wait for them (see InFlight). */
+  readonly inFlight?: InFlight;
 }
 
 const commandHeaders = z.looseObject({
@@ -54,7 +57,21 @@ const ledgerParams = z.object({ ledgerId: ledgerIdSchema });
 export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
   return async (root: FastifyInstance): Promise<void> => {
     const app = root.withTypeProvider<ZodTypeProvider>();
-    const run = runner(deps.idempotency);
+    const inFlight = deps.inFlight;
+    if (inFlight !== undefined) {
+      // From arrival, not from the handler: a request still being parsed when a shutdown begins is let through.
+      const holds = new WeakMap<FastifyRequest, () => void>();
+      const release = async (request: FastifyRequest): Promise<void> => {
+        holds.get(request)?.();
+      };
+      app.addHook("onRequest", async (request) => {
+        holds.set(request, inFlight.hold());
+      });
+      app.addHook("onResponse", release);
+      app.addHook("onRequestAbort", release);
+    }
+    const runCommand = runner(deps.idempotency);
+    const run: typeof runCommand = (...args) => deps.inFlight?.track(runCommand(...args)) ?? runCommand(...args);
     const tags = ["ledger commands"];
     const responses = (status: 200 | 201) => ({ [status]: accepted });
 
