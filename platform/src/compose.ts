@@ -14,6 +14,9 @@ import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
 import type { RoutesPlugin } from "./app.ts";
 
+/** After the commands in flight have answered, how long other requests (queries) get before their connections are cut. */
+export const CLOSE_GRACE_MS = 1_000;
+
 export interface ComposeOptions {
   readonly services: readonly Service[];
   readonly logLevel: string;
@@ -71,9 +74,14 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     app,
     worker,
     close: async () => {
-      // No new requests; then the commands already running finish (their clients may be gone) before storage closes.
-      await app.close();
+      // No new requests; the commands already running finish (their clients may be gone) before storage closes.
+      const serverClosed = app.close();
       await commands.settled();
+      // A connection with nothing in flight that Node does not count as idle (connected, no request sent yet)
+      // would hold the close until its timeout: past a short grace, such connections are cut.
+      const grace = new Promise<false>((resolve) => setTimeout(() => { resolve(false); }, CLOSE_GRACE_MS).unref());
+      if (!(await Promise.race([serverClosed.then(() => true as const), grace]))) app.server.closeAllConnections();
+      await serverClosed;
       await worker?.stop();
     },
   };

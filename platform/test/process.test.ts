@@ -81,8 +81,19 @@ describe("npm start (platform/src/main.ts)", () => {
 
     const second = start({ TRUEUP_DATA: dataDir, PORT: String(port) });
     await waitForOk(`http://127.0.0.1:${port}/ready`, second);
+    // Clients that hang up while their postings run must not hold the shutdown up.
+    const post = (url: string, body: unknown, signal: AbortSignal | null = null) =>
+      fetch(`http://127.0.0.1:${port}${url}`, { method: "POST", headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() }, body: JSON.stringify(body), signal });
+    expect((await post("/ledgers", { ledgerId: "hangup", name: "Hang-ups", baseCurrency: "EUR" })).status).toBe(201);
+    expect((await post("/ledgers/hangup/accounts", { code: "1000", name: "Cash", type: "asset" })).status).toBe(201);
+    expect((await post("/ledgers/hangup/accounts", { code: "4000", name: "Sales", type: "revenue" })).status).toBe(201);
+    const entry = { effectiveDate: "2026-11-20", description: "gone", lines: [{ account: "1000", side: "debit", amount: "1.00", currency: "EUR" }, { account: "4000", side: "credit", amount: "1.00", currency: "EUR" }] };
+    const hangUps = Array.from({ length: 100 }, () => post("/ledgers/hangup/journal-entries", entry, AbortSignal.timeout(2)).catch(() => undefined));
+    await Promise.all(hangUps);
+    const stopping = Date.now();
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(5_000);
 
     const again = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "pg"), port: 0, database: "trueup" });
     const check = new pg.Client(again.clientConfig);

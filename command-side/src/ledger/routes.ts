@@ -60,15 +60,10 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
     const inFlight = deps.inFlight;
     if (inFlight !== undefined) {
       // From arrival, not from the handler: a request still being parsed when a shutdown begins is let through.
-      const holds = new WeakMap<FastifyRequest, () => void>();
-      const release = async (request: FastifyRequest): Promise<void> => {
-        holds.get(request)?.();
-      };
-      app.addHook("onRequest", async (request) => {
-        holds.set(request, inFlight.hold());
+      // Held until its response closes (sent, or the connection gone: then the handler's own hold below remains).
+      app.addHook("onRequest", async (_request, reply) => {
+        reply.raw.once("close", inFlight.hold());
       });
-      app.addHook("onResponse", release);
-      app.addHook("onRequestAbort", release);
     }
     const runCommand = runner(deps.idempotency);
     const run: typeof runCommand = (...args) => deps.inFlight?.track(runCommand(...args)) ?? runCommand(...args);
