@@ -5,7 +5,8 @@
 // carries on in it, and it equals a projection built separately from zero.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresEventStore } from "@trueup/event-store";
-import type { Position } from "@trueup/event-store";
+import type { EventStore, Position } from "@trueup/event-store";
+import pg from "pg";
 import { ProjectionWorker, RebuildInProgressError, ledgerProjection, rebuildProjection } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
@@ -71,6 +72,33 @@ describe("rebuild and swap", () => {
     expect(checkpoint.position).toBe(await head());
     expect(await schemaNames(db.pool, "rm_fresh")).toEqual(["rm_fresh"]);
     expect(await snapshot(db.pool, "rm_fresh")).toEqual(await snapshot(db.pool, "rm_ledger"));
+  });
+
+  it("builds the same read model when its reads and writes fail now and then (reading ahead starts over where the checkpoint is)", async () => {
+    const transient = (): pg.DatabaseError => Object.assign(new pg.DatabaseError("could not serialize access (injected)", 0, "error"), { code: "40001" });
+    let applies = 0;
+    let reads = 0;
+    const flaky = {
+      ...ledgerProjection,
+      schemaName: "rm_flaky",
+      apply: async (...args: Parameters<typeof ledgerProjection.apply>) => {
+        await ledgerProjection.apply(...args);
+        // After its statements ran: the whole batch must roll back, checkpoint included.
+        applies += 1;
+        if (applies % 4 === 2) throw transient();
+      },
+    };
+    const flakyStore: EventStore = Object.create(store) as EventStore;
+    flakyStore.readAll = (options) => {
+      reads += 1;
+      return reads % 5 === 3 ? Promise.reject(transient()) : store.readAll(options);
+    };
+    const retry = { attemptsMax: 50, delayFirstMs: 1, delayMaxMs: 5 };
+    const { checkpoint } = await rebuildProjection({ pool: db.pool, eventStore: flakyStore, projection: flaky, batchSizeMax: 40, retry });
+    expect(applies).toBeGreaterThan(8);
+    expect(reads).toBeGreaterThan(8);
+    expect(checkpoint.position).toBe(await head());
+    expect(await snapshot(db.pool, "rm_flaky")).toEqual(await snapshot(db.pool, "rm_ledger"));
   });
 
   async function head(): Promise<Position> {

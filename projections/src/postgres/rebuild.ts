@@ -106,37 +106,97 @@ async function buildAndSwap(session: pg.PoolClient, options: RebuildOptions): Pr
   }
 }
 
+/** Batches a rebuild reads ahead of the one it applies (each up to the batch size in memory). */
+export const READ_AHEAD_BATCHES = 2;
+
 /**
  * Drains into `schemaName` until a batch reaches the head; every batch its own
- * transaction. Like the worker, it reads one batch ahead while the current one
- * is applied, so Node decoding the next page and PostgreSQL writing this one
- * overlap (a rebuild is otherwise strictly one after the other).
+ * transaction. Reading runs ahead of applying (up to READ_AHEAD_BATCHES), so
+ * Node decoding and planning the next pages and PostgreSQL writing this one
+ * overlap: one batch ahead still left both idle a third of the time.
  */
 export async function catchUp(options: RebuildOptions & { readonly schemaName: string }): Promise<Checkpoint> {
   const { pool, eventStore, projection, schemaName } = options;
   const batchSizeMax = checkBatchSize(options.batchSizeMax ?? BATCH_SIZE_DEFAULT);
   const policy = options.retry ?? RETRY_DEFAULT;
   const read = (after: Position | undefined): Promise<Batch> => readBatch(eventStore, projection, { after, batchSizeMax });
-  let ahead: { readonly after: Position | undefined; readonly batch: Promise<Batch> } | undefined;
-  for (let batches = 0; batches < CATCH_UP_BATCHES_MAX; batches++) {
-    const step = async (): Promise<Checkpoint | undefined> => {
-      // The checkpoint, not what this loop believes, says where to continue (a failed step may or may not have committed).
-      const after = await currentPosition(pool, projection, schemaName);
-      const taken = ahead;
-      ahead = undefined;
-      const batch = await (taken !== undefined && taken.after === after ? taken.batch : read(after));
-      if (!batch.caughtUp) {
-        ahead = { after: batch.to, batch: read(batch.to) };
-        // Observed so a failed read-ahead is not an unhandled rejection; it fails again where it is awaited.
-        ahead.batch.catch(() => undefined);
-      }
-      if (!isEmptyBatch(batch)) await inTransaction(pool, (tx) => commitBatch(tx, projection, schemaName, batch));
-      return batch.caughtUp ? readCheckpoint(pool, projection, schemaName) : undefined;
-    };
-    const done = await withRetry(step, { policy, what: `catch-up of ${projection.name} in ${schemaName}` });
-    if (done !== undefined) return done;
+  let reader: ReadAhead | undefined;
+  try {
+    for (let batches = 0; batches < CATCH_UP_BATCHES_MAX; batches++) {
+      const step = async (): Promise<Checkpoint | undefined> => {
+        // The checkpoint, not what this loop believes, says where to continue (a failed step may or may not have committed).
+        const after = await currentPosition(pool, projection, schemaName);
+        let current = reader;
+        if (current === undefined || current.nextAfter !== after) {
+          current?.stop();
+          current = reader = new ReadAhead(read, after, READ_AHEAD_BATCHES);
+        }
+        const batch = await current.take();
+        if (!isEmptyBatch(batch)) await inTransaction(pool, (tx) => commitBatch(tx, projection, schemaName, batch));
+        return batch.caughtUp ? readCheckpoint(pool, projection, schemaName) : undefined;
+      };
+      const done = await withRetry(step, { policy, what: `catch-up of ${projection.name} in ${schemaName}` });
+      if (done !== undefined) return done;
+    }
+  } finally {
+    reader?.stop();
   }
   throw new Error(`catch-up of ${projection.name} in ${schemaName} did not reach the head within ${CATCH_UP_BATCHES_MAX} batches`);
+}
+
+/** Reads batches one after another in the background, at most `depth` ahead of what was taken. */
+class ReadAhead {
+  private readonly buffer: { readonly after: Position | undefined; readonly batch: Promise<Batch> }[] = [];
+  private readAfter: Position | undefined;
+  private reading = false;
+  private ended = false;
+
+  constructor(
+    private readonly read: (after: Position | undefined) => Promise<Batch>,
+    after: Position | undefined,
+    private readonly depth: number,
+  ) {
+    this.readAfter = after;
+    this.fill();
+  }
+
+  /** Where the next batch taken starts (the position it reads after), if known. */
+  get nextAfter(): Position | undefined | null {
+    return this.buffer[0]?.after ?? (this.ended || this.reading ? null : this.readAfter);
+  }
+
+  take(): Promise<Batch> {
+    const next = this.buffer.shift();
+    if (next === undefined) throw new Error("read-ahead has nothing to take");
+    this.fill();
+    return next.batch;
+  }
+
+  stop(): void {
+    this.ended = true;
+  }
+
+  private fill(): void {
+    if (this.reading || this.ended || this.buffer.length >= this.depth) return;
+    const after = this.readAfter;
+    const batch = this.read(after);
+    // Observed here so a failed read is not an unhandled rejection; it fails again where it is taken.
+    batch.catch(() => undefined);
+    this.buffer.push({ after, batch });
+    this.reading = true;
+    batch.then(
+      (read) => {
+        this.reading = false;
+        if (read.caughtUp) this.ended = true;
+        else this.readAfter = read.to;
+        this.fill();
+      },
+      () => {
+        this.reading = false;
+        this.ended = true;
+      },
+    );
+  }
 }
 
 async function swap(session: pg.PoolClient, options: RebuildOptions & { readonly builtAs: string; readonly suffix: string }): Promise<Checkpoint> {
