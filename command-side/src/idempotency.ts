@@ -21,7 +21,7 @@ import type pg from "pg";
 import { migrate } from "@trueup/event-store";
 import { MicroBatcher } from "./micro-batcher.ts";
 import type { CompanionWrite, Migration, PostgresEventStore } from "@trueup/event-store";
-import type { ReceiptAppender } from "./stream-writer.ts";
+import type { AtomicAppender } from "./stream-writer.ts";
 
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
@@ -186,10 +186,10 @@ export class IdempotencyStore {
     };
   }
 
-  /** Appends with receipts, for an event store in the same PostgreSQL database as these keys. */
-  receiptAppender(store: PostgresEventStore): ReceiptAppender {
+  /** Appends with receipts and guards, for an event store in the same PostgreSQL database as these keys. */
+  atomicAppender(store: PostgresEventStore): AtomicAppender {
     return {
-      append: (stream, events, options, receipts) => store.appendWith(stream, events, options, this.receiptWrite(receipts)),
+      append: (stream, events, options, receipts) => store.appendWith(stream, events, options, receipts.length > 0 ? this.receiptWrite(receipts) : undefined),
       isReceiptConflict: (error) => IdempotencyStore.isReceiptConflict(error),
     };
   }

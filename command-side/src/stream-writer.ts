@@ -4,8 +4,8 @@
 // state, and the batch lands with the expected revision of the state they
 // saw. A conflicting writer elsewhere costs a catch-up read and a retry.
 // States are cached per stream (bounded), caught up before every batch.
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from "@trueup/event-store";
-import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
+import type { AppendGuard, AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from "@trueup/event-store";
+import { DuplicateEventIdError, GuardFailedError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
 import type { LedgerEvent } from "@trueup/contracts";
 import { TrueupError, parseLedgerEvent } from "@trueup/contracts";
 import type { StreamName } from "@trueup/contracts";
@@ -21,13 +21,24 @@ export interface Submission<S> {
   readonly decide: (state: S) => Decision;
   /** Wraps the i-th decided event with its id and metadata. */
   readonly envelope: (event: LedgerEvent, index: number) => NewEvent;
-  /** The command's answer, given the revision of its last event, to store with the events (see ReceiptAppender). */
+  /** The command's answer, given the revision of its last event, to store with the events (see AtomicAppender). */
   readonly receipt?: ((revision: bigint) => Receipt) | undefined;
+  /** What the decision read elsewhere must still hold when its events land (see AtomicAppender). */
+  readonly guards?: readonly AppendGuard[] | undefined;
 }
 
-/** Appends events together with the receipts of the commands that decided them, in one transaction. */
-export interface ReceiptAppender {
-  append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }, receipts: readonly Receipt[]): Promise<AppendResult>;
+/**
+ * Appends events in one transaction with the receipts of the commands that
+ * decided them and the guards of their decisions (a PostgreSQL store).
+ * Without one, receipts and guards are not written or checked.
+ */
+export interface AtomicAppender {
+  append(
+    stream: StreamName,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision; guards: readonly AppendGuard[] },
+    receipts: readonly Receipt[],
+  ): Promise<AppendResult>;
   /** The append failed because a receipt's key is already taken: nothing was written. */
   isReceiptConflict(error: unknown): boolean;
 }
@@ -43,6 +54,8 @@ export type WriteResult =
     }
   /** The submission's receipt key was taken meanwhile; nothing was written for it. */
   | { readonly kind: "receipt-conflict" }
+  /** A guard of the submission failed: what its decision read has changed. Nothing was written; decide again. */
+  | { readonly kind: "stale" }
   | { readonly kind: "unchanged"; readonly revision: bigint | undefined }
   | { readonly kind: "rejected"; readonly error: TrueupError };
 
@@ -78,8 +91,8 @@ export class StreamWriter<S> {
   constructor(
     private readonly store: EventStore,
     private readonly model: StreamModel<S>,
-    /** Without one, receipts are ignored and written results say `recorded: false`. */
-    private readonly receiptAppender?: ReceiptAppender,
+    /** Without one, receipts and guards are ignored, and written results say `recorded: false`. */
+    private readonly atomic?: AtomicAppender,
   ) {}
 
   submit(stream: StreamName, submission: Submission<S>): Promise<WriteResult> {
@@ -174,26 +187,28 @@ export class StreamWriter<S> {
         plan.settle(undefined);
         return;
       }
-      const options = { expectedRevision: cached.revision ?? ("no-stream" as const) };
-      const withReceipts = this.receiptAppender !== undefined && plan.receipts.length > 0;
+      const expectedRevision = cached.revision ?? ("no-stream" as const);
+      const atomic = this.atomic !== undefined && (plan.receipts.length > 0 || plan.guards.length > 0) ? this.atomic : undefined;
       try {
-        const result = withReceipts
-          ? await this.receiptAppender.append(stream, plan.events, options, plan.receipts)
-          : await this.store.append(stream, plan.events, options);
+        const result =
+          atomic === undefined
+            ? await this.store.append(stream, plan.events, { expectedRevision })
+            : await atomic.append(stream, plan.events, { expectedRevision, guards: plan.guards }, plan.receipts);
         this.remember(stream, { state: plan.state, revision: result.nextExpectedRevision });
-        plan.settle(result, withReceipts && !result.replayed);
+        plan.settle(result, atomic !== undefined && !result.replayed);
         return;
       } catch (error) {
         this.cache.delete(stream);
         if (error instanceof WrongExpectedRevisionError) continue;
-        const receiptConflict = withReceipts && this.receiptAppender.isReceiptConflict(error);
-        if ((error instanceof DuplicateEventIdError || receiptConflict) && batch.length > 1) {
-          // Some command of the batch reuses ids or a taken key; write them one by one to tell which.
+        const receiptConflict = atomic?.isReceiptConflict(error) === true;
+        const stale = error instanceof GuardFailedError;
+        if ((error instanceof DuplicateEventIdError || receiptConflict || stale) && batch.length > 1) {
+          // Some command of the batch reuses ids, has a taken key or decided on stale reads; write them one by one to tell which.
           for (const pending of batch) await this.writeBatch(stream, [pending]).catch(pending.reject);
           return;
         }
-        if (receiptConflict) {
-          for (const pending of batch) pending.resolve({ kind: "receipt-conflict" });
+        if (receiptConflict || stale) {
+          for (const pending of batch) pending.resolve({ kind: stale ? "stale" : "receipt-conflict" });
           return;
         }
         if (error instanceof DuplicateEventIdError) {
@@ -230,6 +245,7 @@ export class StreamWriter<S> {
     let revision = cached.revision ?? -1n;
     const events: NewEvent[] = [];
     const receipts: Receipt[] = [];
+    const guards: AppendGuard[] = [];
     const outcomes: ({ count: number; revision: bigint } | { rejected: TrueupError })[] = [];
     for (const pending of batch) {
       const decision = pending.submission.decide(state);
@@ -245,6 +261,7 @@ export class StreamWriter<S> {
       outcomes.push({ count: decision.events.length, revision });
       const receipt = pending.submission.receipt;
       if (receipt !== undefined && decision.events.length > 0) receipts.push(receipt(revision));
+      if (decision.events.length > 0) guards.push(...(pending.submission.guards ?? []));
     }
     const settle = (result: AppendResult | undefined, recorded = false): void => {
       batch.forEach((pending, i) => {
@@ -267,6 +284,27 @@ export class StreamWriter<S> {
         });
       });
     };
-    return { state, events, receipts, settle };
+    return { state, events, receipts, guards: mergeGuards(guards), settle };
   }
+}
+
+/**
+ * One guard per stream, event type and field for a whole batch: the earliest
+ * revision any of its decisions saw, and all their values. A batch of
+ * postings to one ledger checks its accounts once, not once per posting
+ * (appends to a stream run one after another: this check is on that path).
+ */
+function mergeGuards(guards: readonly AppendGuard[]): AppendGuard[] {
+  const merged = new Map<string, { stream: AppendGuard["stream"]; afterRevision: bigint; eventType: string; field: string; values: Set<string> }>();
+  for (const g of guards) {
+    const key = `${g.stream}\u0000${g.eventType}\u0000${g.field}`;
+    const known = merged.get(key);
+    if (known === undefined) {
+      merged.set(key, { stream: g.stream, afterRevision: g.afterRevision, eventType: g.eventType, field: g.field, values: new Set(g.values) });
+      continue;
+    }
+    if (g.afterRevision < known.afterRevision) known.afterRevision = g.afterRevision;
+    for (const v of g.values) known.values.add(v);
+  }
+  return [...merged.values()].map((g) => ({ ...g, values: [...g.values] }));
 }

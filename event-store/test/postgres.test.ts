@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, timeout } from "rxjs";
 import pg from "pg";
 import { streamName } from "@trueup/contracts";
-import { InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions } from "../src/index.ts";
+import { GuardFailedError, InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { describeEventStoreConformance, freshCategory, newEvent } from "./conformance.ts";
@@ -165,11 +165,51 @@ describe("postgres event store specifics", () => {
     });
   });
 
+  describe("guarded appends: a decision that read another stream", () => {
+    const closed = (code: string) => newEvent("AccountClosed", { code });
+    const guard = (stream: ReturnType<typeof streamName>, afterRevision: bigint, values: string[]) => ({ stream, afterRevision, eventType: "AccountClosed", field: "code", values });
+
+    it("writes only while the guarded stream has no matching event after the revision seen", async () => {
+      const ledger = streamName(freshCategory(), "l");
+      const period = streamName(freshCategory(), "p");
+      await store.append(ledger, [newEvent("Opened"), closed("A")], { expectedRevision: "no-stream" });
+      // Closed at revision 1: a decision that saw revision 1 already knew; other codes are not concerned.
+      await store.appendWith(period, [newEvent("Posted")], { expectedRevision: "no-stream", guards: [guard(ledger, 1n, ["A"]), guard(ledger, 0n, ["B"])] });
+      await expect(store.appendWith(period, [newEvent("Posted")], { expectedRevision: 0n, guards: [guard(ledger, 0n, ["B", "A"])] })).rejects.toThrow(GuardFailedError);
+      expect((await store.readStream(period)).map((e) => e.type)).toEqual(["Posted"]);
+    });
+
+    it("makes an append to the guarded stream wait, so it lands after the guarded one", async () => {
+      const ledger = streamName(freshCategory(), "l");
+      const period = streamName(freshCategory(), "p");
+      await store.append(ledger, [newEvent("Opened")], { expectedRevision: "no-stream" });
+      const client = new pg.Client(db.config);
+      await client.connect();
+      try {
+        await client.query("BEGIN");
+        const guards = JSON.stringify([{ stream: ledger, after: "0", type: "AccountClosed", field: "code", values: ["A"] }]);
+        const payload = JSON.stringify([{ ...newEvent("Posted"), id: crypto.randomUUID(), v: 1 }]);
+        const posted = await client.query<{ tx_id: string }>("SELECT tx_id FROM es_append_guarded($1, $2, 'no-stream', $3::jsonb, $4::jsonb)", [period, period.split("-")[0], payload, guards]);
+        let closedAt: string | undefined;
+        const closing = store.append(ledger, [closed("A")], { expectedRevision: 0n }).then((r) => (closedAt = r.position));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(closedAt).toBeUndefined();
+        await client.query("COMMIT");
+        await closing;
+        const [postedEvent] = await store.readStream(period);
+        expect(postedEvent?.position.slice(0, 16)).toBe(BigInt(posted.rows[0]?.tx_id ?? "0").toString(16).padStart(16, "0"));
+        expect(comparePositions(postedEvent?.position ?? ("" as never), closedAt as never)).toBe(-1);
+      } finally {
+        await client.end();
+      }
+    });
+  });
+
   it("runs migrations once even when several processes start together", async () => {
     const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresEventStore.open({ pool: db.pool, listenConnection: db.config })));
     await Promise.all(stores.map((s) => s.close()));
-    const applied = await db.pool.query("SELECT version FROM es_migrations");
-    expect(applied.rows).toEqual([{ version: 1 }]);
+    const applied = await db.pool.query("SELECT version FROM es_migrations ORDER BY version");
+    expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }]);
   });
 
   it("maps an unreachable server to StoreUnavailable", async () => {

@@ -49,9 +49,10 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
 
   if (services.includes("command")) {
     const idempotency = await IdempotencyStore.open(relaxedPool);
-    // With the log in the same database as the keys, a posting's answer is stored in its events' transaction.
-    const receipts = eventStore instanceof PostgresEventStore ? idempotency.receiptAppender(eventStore) : undefined;
-    const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId), receipts);
+    // With the log in PostgreSQL (the same database as the keys), a posting's answer is stored in its events'
+    // transaction, and its accounts are guarded against a close until it commits.
+    const atomic = eventStore instanceof PostgresEventStore ? idempotency.atomicAppender(eventStore) : undefined;
+    const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId), atomic);
     plugins.push(ledgerCommandRoutes({ service, idempotency, inFlight: commands }));
   }
   if (services.includes("query")) {

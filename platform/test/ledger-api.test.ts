@@ -12,6 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { periodStream, streamName } from "@trueup/contracts";
 import { trialBalanceResponse } from "@trueup/query-side";
+import type { LightMyRequestResponse } from "fastify";
 import type { Platform } from "./ledger-support.ts";
 import { command, key, query, random, startPlatform } from "./ledger-support.ts";
 
@@ -451,6 +452,46 @@ describe("ledger through the HTTP API", () => {
     expect(closeAt).toBeGreaterThanOrEqual(0);
     expect(events.slice(closeAt + 1).filter((e) => e.type === "JournalEntryPosted")).toEqual([]);
     expect(events.filter((e) => e.type === "JournalEntryPosted")).toHaveLength(accepted);
+  });
+
+  it("an account close racing hundreds of concurrent postings never lets one land after it", async () => {
+    const ledgerId = "race_account";
+    await setUpLedger(p, ledgerId);
+    // Spread over three periods: three streams, so postings commit side by side, not only one batch at a time.
+    // Sent in waves, with the close in the middle, so some are decided before it and land after.
+    const postings: Promise<LightMyRequestResponse>[] = [];
+    let close: Promise<LightMyRequestResponse> | undefined;
+    for (let i = 0; i < 300; i++) {
+      if (i === 150) close = command(p.app, `/ledgers/${ledgerId}/accounts/5000/close`, {});
+      postings.push(
+        command(p.app, `/ledgers/${ledgerId}/journal-entries`, {
+          effectiveDate: `2026-0${1 + (i % 3)}-15`,
+          description: `racer ${i}`,
+          lines: [
+            { account: "5000", side: "debit", amount: "1.00", currency: "EUR" },
+            { account: "2000", side: "credit", amount: "1.00", currency: "EUR" },
+          ],
+        }),
+      );
+      if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (close === undefined) throw new Error("the close was never sent");
+    const [responses, closed] = await Promise.all([Promise.all(postings), close]);
+    expect(closed.statusCode, closed.body).toBe(200);
+    const accepted = responses.filter((r) => r.statusCode === 201).length;
+    const refused = responses.filter((r) => r.statusCode === 422 && r.json<{ code: string }>().code === "ACCOUNT_CLOSED").length;
+    expect(accepted + refused).toBe(300);
+    // The log in its global order, as every reader sees it.
+    const { rows } = await p.db.pool.query<{ type: string; code: string | null; accounts: string[] | null }>(
+      `SELECT type, data->>'code' AS code, (SELECT array_agg(l->>'accountCode') FROM jsonb_array_elements(data->'lines') l) AS accounts
+         FROM es_events WHERE stream_name = $1 OR stream_name LIKE $2 ORDER BY tx_id, seq`,
+      [`ledger-${ledgerId}`, `period-${ledgerId}:%`],
+    );
+    const closeAt = rows.findIndex((r) => r.type === "AccountClosed" && r.code === "5000");
+    expect(closeAt).toBeGreaterThanOrEqual(0);
+    const usesIt = (r: (typeof rows)[number]) => r.type === "JournalEntryPosted" && r.accounts?.includes("5000") === true;
+    expect(rows.slice(closeAt + 1).filter(usesIt)).toEqual([]);
+    expect(rows.filter(usesIt)).toHaveLength(accepted);
   });
 
   it("answers 503 and writes nothing when storage is down; the same key succeeds once it is back", async () => {

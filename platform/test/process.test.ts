@@ -99,11 +99,11 @@ describe("npm start (platform/src/main.ts)", () => {
     const check = new pg.Client(again.clientConfig);
     await check.connect();
     const marks = await check.query("SELECT type FROM es_events WHERE stream_name = 'marker-1'");
-    const migrations = await check.query("SELECT version FROM es_migrations");
+    const migrations = await check.query("SELECT version FROM es_migrations ORDER BY version");
     await check.end();
     await again.stop();
     expect(marks.rows).toEqual([{ type: "Marked" }]);
-    expect(migrations.rows).toEqual([{ version: 1 }]);
+    expect(migrations.rows).toEqual([{ version: 1 }, { version: 2 }]);
   });
 
   it("refuses a bad environment variable with one line naming it", async () => {

@@ -4,11 +4,11 @@
 // then read back from the event store itself.
 import { TrueupError, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamNameSchema } from "@trueup/contracts";
 import type { CreateLedgerBody, JournalLine, LedgerEvent, OpenAccountBody, PostJournalEntryBody, ReverseJournalEntryBody, StreamName } from "@trueup/contracts";
-import type { EventStore, NewEvent } from "@trueup/event-store";
+import type { AppendGuard, EventStore, NewEvent } from "@trueup/event-store";
 import { StreamNotFoundError } from "@trueup/event-store";
 import { deterministicUuid, derivedEntityId } from "../ids.ts";
 import { StreamWriter } from "../stream-writer.ts";
-import type { ReceiptAppender, WriteResult } from "../stream-writer.ts";
+import type { AtomicAppender, WriteResult } from "../stream-writer.ts";
 import type { Receipt } from "../idempotency.ts";
 import * as decider from "./decider.ts";
 
@@ -36,6 +36,21 @@ export class ReceiptConflictError extends Error {
   override readonly name = "ReceiptConflictError";
 }
 
+/** What a decision read changed before its events landed (a guard failed): nothing was written; decide again. */
+class StaleDecisionError extends Error {
+  override readonly name = "StaleDecisionError";
+}
+
+/** A ledger's state and the revision it was read at. */
+export interface LedgerSnapshot {
+  readonly state: decider.LedgerState;
+  /** Undefined for a ledger that does not exist. */
+  readonly revision: bigint | undefined;
+}
+
+/** Times a posting is decided again after an account it uses was closed under it; one is enough unless closes keep coming. */
+export const STALE_DECISION_RETRIES_MAX = 3;
+
 /** Finds where a posted entry's event lives; backed by a read model, verified against the store. */
 export type EntryLocator = (ledgerId: string, entryId: string) => Promise<{ streamName: string; revision: bigint } | undefined>;
 
@@ -48,11 +63,15 @@ export class LedgerCommandService {
   constructor(
     private readonly store: EventStore,
     private readonly locateEntry: EntryLocator,
-    /** Lets postings store their answers with their events; without it, postEntry's receipt is ignored. */
-    private readonly receiptAppender?: ReceiptAppender,
+    /**
+     * Lets postings store their answers with their events, and hold their
+     * accounts open until they commit. Without it (EventStoreDB), postEntry's
+     * receipt is ignored, and a close can overtake a posting already decided.
+     */
+    private readonly atomic?: AtomicAppender,
   ) {
     this.ledgers = new StreamWriter(store, { initial: decider.initialLedgerState, evolve: decider.evolveLedger });
-    this.periods = new StreamWriter(store, { initial: decider.initialPeriodState, evolve: decider.evolvePeriod }, receiptAppender);
+    this.periods = new StreamWriter(store, { initial: decider.initialPeriodState, evolve: decider.evolvePeriod }, atomic);
     this.reversals = new StreamWriter(store, { initial: decider.initialReversalState, evolve: decider.evolveReversal });
   }
 
@@ -74,18 +93,18 @@ export class LedgerCommandService {
   /** Starts reading a ledger's accounts; pass the promise to postEntry to overlap it with other work. */
   /** Whether postEntry can store a receipt with the entry's events. */
   get storesReceipts(): boolean {
-    return this.receiptAppender !== undefined;
+    return this.atomic !== undefined;
   }
 
-  loadLedger(ledgerId: string): Promise<decider.LedgerState> {
-    return this.ledgers.loadShared(ledgerStream(ledgerId)).then((cached) => cached.state);
+  loadLedger(ledgerId: string): Promise<LedgerSnapshot> {
+    return this.ledgers.loadShared(ledgerStream(ledgerId));
   }
 
   async postEntry(
     ctx: CommandContext,
     ledgerId: string,
     body: PostJournalEntryBody,
-    ledgerLoad: Promise<decider.LedgerState> = this.loadLedger(ledgerId),
+    ledgerLoad: Promise<LedgerSnapshot> = this.loadLedger(ledgerId),
     receipt?: EntryReceipt,
   ): Promise<CommandOutcome & { entryId: string }> {
     const entryId = body.entryId ?? derivedEntityId("je", ctx.commandId);
@@ -109,7 +128,7 @@ export class LedgerCommandService {
     const reversalEntryId = body.reversalEntryId ?? derivedEntityId("je", ctx.commandId);
     const claim = { ledgerId, entryId, reversalEntryId };
     await this.write(this.reversals, reversalStream(ledgerId, entryId), ctx, (s) => decider.decideReversal({ type: "ClaimReversal", data: claim }, s));
-    const ledger = (await this.ledgers.loadShared(ledgerStream(ledgerId))).state;
+    const ledger = await this.ledgers.loadShared(ledgerStream(ledgerId));
     const data: decider.PostEntryData = {
       entryId: reversalEntryId,
       effectiveDate: body.effectiveDate,
@@ -144,18 +163,36 @@ export class LedgerCommandService {
     return this.write(this.periods, periodStream(ledgerId, period), ctx, (s) => decider.decidePeriod(command, s));
   }
 
-  private post(
+  /**
+   * Decides a posting against the ledger as read and appends it to its
+   * period's stream. With an atomic appender, the append also guards the
+   * entry's accounts: if one was closed after the ledger was read, nothing is
+   * written, and the posting is decided again on the ledger read anew.
+   */
+  private async post(
     ctx: CommandContext,
     ledgerId: string,
     data: decider.PostEntryData,
-    ledger: decider.LedgerState,
+    snapshot: LedgerSnapshot,
     receipt?: (revision: bigint) => Receipt,
   ): Promise<CommandOutcome> {
-    const command: decider.PeriodCommand = { type: "PostJournalEntry", data, ledger };
     const stream = periodStream(ledgerId, periodOf(data.effectiveDate));
     // The entry's event id comes from the entry id: one entry id, one event, whatever the command.
     const entryEventId = deterministicUuid("entry", ledgerId, data.entryId);
-    return this.write(this.periods, stream, ctx, (s) => decider.decidePeriod(command, s), () => entryEventId, receipt);
+    let ledger = snapshot;
+    for (let attempt = 0; ; attempt++) {
+      const command: decider.PeriodCommand = { type: "PostJournalEntry", data, ledger: ledger.state };
+      const guards: AppendGuard[] | undefined =
+        this.atomic === undefined
+          ? undefined
+          : [{ stream: ledgerStream(ledgerId), afterRevision: ledger.revision ?? -1n, eventType: "AccountClosed", field: "code", values: [...new Set(data.lines.map((l) => l.accountCode))] }];
+      try {
+        return await this.write(this.periods, stream, ctx, (s) => decider.decidePeriod(command, s), () => entryEventId, receipt, guards);
+      } catch (error) {
+        if (!(error instanceof StaleDecisionError) || attempt >= STALE_DECISION_RETRIES_MAX) throw error;
+        ledger = await this.ledgers.load(ledgerStream(ledgerId));
+      }
+    }
   }
 
   private async readPostedEntry(ledgerId: string, entryId: string): Promise<{ lines: JournalLine[]; description: string; externalReference: string | null; reverses: string | null }> {
@@ -180,6 +217,7 @@ export class LedgerCommandService {
     decide: (state: S) => decider.Decision,
     eventIdOf?: (event: LedgerEvent, index: number) => string,
     receipt?: (revision: bigint) => Receipt,
+    guards?: readonly AppendGuard[],
   ): Promise<CommandOutcome> {
     const envelope = (event: LedgerEvent, index: number): NewEvent => ({
       eventId: (eventIdOf?.(event, index) ?? deterministicUuid(ctx.commandId, stream, String(index))) as NewEvent["eventId"],
@@ -194,7 +232,7 @@ export class LedgerCommandService {
         occurredAt: ctx.occurredAt.toISOString(),
       },
     });
-    return outcomeOf(await writer.submit(stream, { decide, envelope, receipt }));
+    return outcomeOf(await writer.submit(stream, { decide, envelope, receipt, guards }));
   }
 }
 
@@ -204,6 +242,8 @@ function outcomeOf(result: WriteResult): CommandOutcome {
       throw result.error;
     case "receipt-conflict":
       throw new ReceiptConflictError("the idempotency key was taken by a concurrent request");
+    case "stale":
+      throw new StaleDecisionError("an account of the entry was closed after the ledger was read");
     case "unchanged":
       return { revision: result.revision, position: undefined, replayed: true, recorded: false };
     case "written":

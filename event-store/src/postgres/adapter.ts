@@ -86,6 +86,27 @@ const APPEND_SQL = `SELECT outcome, actual, tx_id, seq,
   CASE WHEN outcome = 'ok' THEN lpad(to_hex(tx_id::bigint), 16, '0') || lpad(to_hex(seq), 16, '0') END AS position
   FROM es_append($1, $2, $3, $4::jsonb)`;
 
+const APPEND_GUARDED_SQL = APPEND_SQL.replace("FROM es_append($1, $2, $3, $4::jsonb)", "FROM es_append_guarded($1, $2, $3, $4::jsonb, $5::jsonb)");
+
+/**
+ * A condition on another stream for an append (see es_append_guarded): no
+ * event of `eventType` whose `data[field]` is one of `values` after
+ * `afterRevision` (-1: from the start). Until the append commits, appends to
+ * that stream wait.
+ */
+export interface AppendGuard {
+  readonly stream: StreamName;
+  readonly afterRevision: bigint;
+  readonly eventType: string;
+  readonly field: string;
+  readonly values: readonly string[];
+}
+
+/** A guard's stream got a matching event after the revision the decision saw: nothing was written. */
+export class GuardFailedError extends Error {
+  override readonly name = "GuardFailedError";
+}
+
 /** A statement run in the append's transaction; `sql` numbers its parameters with `param(1)`, `param(2)`, … */
 export interface CompanionWrite {
   readonly sql: (param: (n: number) => string) => string;
@@ -206,8 +227,8 @@ export class PostgresEventStore implements EventStore {
   async appendWith(
     stream: StreamName,
     events: readonly NewEvent[],
-    options: { expectedRevision: ExpectedRevision },
-    companion: CompanionWrite,
+    options: { expectedRevision: ExpectedRevision; guards?: readonly AppendGuard[] | undefined },
+    companion?: CompanionWrite,
   ): Promise<AppendResult> {
     return this.appendAnd(stream, events, options, companion);
   }
@@ -215,7 +236,7 @@ export class PostgresEventStore implements EventStore {
   private async appendAnd(
     stream: StreamName,
     events: readonly NewEvent[],
-    options: { expectedRevision: ExpectedRevision },
+    options: { expectedRevision: ExpectedRevision; guards?: readonly AppendGuard[] | undefined },
     companion: CompanionWrite | undefined,
   ): Promise<AppendResult> {
     const parsed = parseStreamName(stream);
@@ -227,10 +248,18 @@ export class PostgresEventStore implements EventStore {
     );
     const expected = expectedToText(options.expectedRevision);
     const params: unknown[] = [stream, parsed.category, expected, payload];
-    let text = APPEND_SQL;
+    let append = APPEND_SQL;
+    const guards = options.guards ?? [];
+    if (guards.length > 0) {
+      append = APPEND_GUARDED_SQL;
+      params.push(
+        JSON.stringify(guards.map((g) => ({ stream: g.stream, after: g.afterRevision.toString(), type: g.eventType, field: g.field, values: g.values }))),
+      );
+    }
+    let text = append;
     if (companion !== undefined) {
       const first = params.length;
-      text = `WITH appended AS MATERIALIZED (${APPEND_SQL}), companion AS (${companion.sql((n) => `$${first + n}`)}) SELECT outcome, actual, tx_id, seq FROM appended`;
+      text = `WITH appended AS MATERIALIZED (${append}), companion AS (${companion.sql((n) => `$${first + n}`)}) SELECT outcome, actual, tx_id, seq FROM appended`;
       params.push(...companion.values);
     }
     let row: { outcome: "ok" | "conflict"; actual: string; tx_id: string | null; seq: string | null } | undefined;
@@ -242,6 +271,7 @@ export class PostgresEventStore implements EventStore {
       if (error instanceof pg.DatabaseError && UNSTORABLE_JSON_SQLSTATES.has(error.code ?? "")) {
         throw new InvalidAppendError(`event data cannot be stored: ${error.message}`);
       }
+      if (error instanceof pg.DatabaseError && error.code === "TU002") throw new GuardFailedError(error.message, { cause: error });
       throw mapPgError(error);
     }
     if (row === undefined) throw new Error("es_append returned no row");

@@ -103,7 +103,40 @@ BEGIN
 END $$;
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "event log", sql: V1 }];
+/**
+ * Guarded appends, for a decision that read another stream: the append fails
+ * (SQLSTATE TU002) if that stream got an event of a given type, with a data
+ * field among given values, after the revision the decision saw. The
+ * guarded stream's row stays locked FOR SHARE until commit, and es_append
+ * locks a stream's row FOR UPDATE: an append to the guarded stream waits for
+ * this transaction and so lands after it (a later transaction id, a later
+ * position), or it came first and the check, a new statement with a new
+ * snapshot, sees it.
+ */
+const V2 = `
+CREATE FUNCTION es_append_guarded(p_stream text, p_category text, p_expected text, p_events jsonb, p_guards jsonb)
+RETURNS TABLE (outcome text, actual bigint, tx_id text, seq bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  g jsonb;
+BEGIN
+  -- In stream order, so two guarded appends never wait on each other in a cycle.
+  FOR g IN SELECT value FROM jsonb_array_elements(p_guards) ORDER BY value->>'stream' LOOP
+    PERFORM 1 FROM es_streams s WHERE s.stream_name = g->>'stream' FOR SHARE;
+    IF EXISTS (SELECT 1 FROM es_events e
+                WHERE e.stream_name = g->>'stream' AND e.revision > (g->>'after')::bigint AND e.type = g->>'type'
+                  AND e.data->>(g->>'field') IN (SELECT jsonb_array_elements_text(g->'values'))) THEN
+      RAISE EXCEPTION 'guard failed: % has % after revision %', g->>'stream', g->>'type', g->>'after' USING ERRCODE = 'TU002';
+    END IF;
+  END LOOP;
+  RETURN QUERY SELECT * FROM es_append(p_stream, p_category, p_expected, p_events);
+END $$;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "event log", sql: V1 },
+  { version: 2, name: "guarded appends", sql: V2 },
+];
 
 const MIGRATION_LOCK_KEY = 0x7472756575700001n; // "trueup" + 1: arbitrary but fixed
 
