@@ -118,15 +118,24 @@ CREATE FUNCTION es_append_guarded(p_stream text, p_category text, p_expected tex
 RETURNS TABLE (outcome text, actual bigint, tx_id text, seq bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-  g jsonb;
+  v_guarded text;
+  v_after   bigint;
+  v_type    text;
+  v_field   text;
+  v_values  text[];
+  v_current bigint;
 BEGIN
   -- In stream order, so two guarded appends never wait on each other in a cycle.
-  FOR g IN SELECT value FROM jsonb_array_elements(p_guards) ORDER BY value->>'stream' LOOP
-    PERFORM 1 FROM es_streams s WHERE s.stream_name = g->>'stream' FOR SHARE;
-    IF EXISTS (SELECT 1 FROM es_events e
-                WHERE e.stream_name = g->>'stream' AND e.revision > (g->>'after')::bigint AND e.type = g->>'type'
-                  AND e.data->>(g->>'field') IN (SELECT jsonb_array_elements_text(g->'values'))) THEN
-      RAISE EXCEPTION 'guard failed: % has % after revision %', g->>'stream', g->>'type', g->>'after' USING ERRCODE = 'TU002';
+  -- Plain typed variables, so the cached plan is an index scan on (stream_name, revision).
+  FOR v_guarded, v_after, v_type, v_field, v_values IN
+    SELECT g->>'stream', (g->>'after')::bigint, g->>'type', g->>'field', ARRAY(SELECT jsonb_array_elements_text(g->'values'))
+      FROM jsonb_array_elements(p_guards) AS g ORDER BY 1
+  LOOP
+    SELECT s.revision INTO v_current FROM es_streams s WHERE s.stream_name = v_guarded FOR SHARE;
+    -- Nothing appended there since the decision (the usual case): nothing to look for.
+    IF v_current > v_after AND EXISTS (SELECT 1 FROM es_events e
+                WHERE e.stream_name = v_guarded AND e.revision > v_after AND e.type = v_type AND e.data->>v_field = ANY(v_values)) THEN
+      RAISE EXCEPTION 'guard failed: % has % after revision %', v_guarded, v_type, v_after USING ERRCODE = 'TU002';
     END IF;
   END LOOP;
   RETURN QUERY SELECT * FROM es_append(p_stream, p_category, p_expected, p_events);
