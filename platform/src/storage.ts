@@ -24,6 +24,9 @@ const POOL_CONNECT_TIMEOUT_MS = 5_000;
 const POOL_IDLE_TIMEOUT_MS = 30_000;
 const STATEMENT_TIMEOUT_MS = 30_000;
 
+/** How long a closing pool waits for its connections to finish closing. */
+const POOL_END_WAIT_MS = 2_000;
+
 export async function openStorage(config: Config, log: (line: string) => void): Promise<Storage> {
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -59,7 +62,18 @@ export async function openStorage(config: Config, log: (line: string) => void): 
       opened.on("error", (error) => {
         log(`postgres pool ${name}: ${error.message}`);
       });
-      closers.push(() => opened.end());
+      // pool.end() resolves once its clients are told to end, not once they have: wait for them (bounded), so
+      // the embedded server does not stop under a connection still closing (it logs that as FATAL).
+      const open = new Set<pg.PoolClient>();
+      opened.on("connect", (client) => {
+        open.add(client);
+        client.once("end", () => open.delete(client));
+      });
+      closers.push(async () => {
+        await opened.end();
+        const ended = Promise.all([...open].map((client) => new Promise((resolve) => client.once("end", resolve))));
+        await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, POOL_END_WAIT_MS).unref())]);
+      });
       return opened;
     };
     const pool = openPool("trueup", config.pgPoolMax);
