@@ -20,10 +20,6 @@ export class InFlight {
     return release;
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
   /** Resolves once nothing tracked is running, including work tracked meanwhile. */
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);

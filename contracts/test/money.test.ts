@@ -20,6 +20,7 @@ import {
   currencyOf,
   CurrencyMismatchError,
   decimalLengthMax,
+  formatDigits,
   formatMinorUnits,
   formatMoney,
   isCurrencyCode,
@@ -299,6 +300,10 @@ describe("formatMinorUnits", () => {
 
   it("formats sums beyond one amount's range", () => {
     expect(formatMinorUnits(`-${"9".repeat(40)}`, "EUR")).toBe(`-${"9".repeat(38)}.99`);
+  });
+
+  it("shares its core with formatDigits (unchecked, exponent given)", () => {
+    expect([formatDigits("5", 3), formatDigits("0", 2), formatDigits("12345", 0), formatDigits("12345", 2)]).toEqual(["0.005", "0.00", "12345", "123.45"]);
   });
 
   it.each(["", "-", "-0", "007", "1.5", "1e3", " 1", "+1", "0x10"])("rejects %j as a bug", (digits) => {

@@ -66,7 +66,7 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
       });
     }
     const runCommand = runner(deps.idempotency);
-    const run: typeof runCommand = (...args) => deps.inFlight?.track(runCommand(...args)) ?? runCommand(...args);
+    const run: typeof runCommand = inFlight === undefined ? runCommand : (...args) => inFlight.track(runCommand(...args));
     const tags = ["ledger commands"];
     const responses = (status: 200 | 201) => ({ [status]: accepted });
 
@@ -132,13 +132,9 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
 type ReceiptOf = (fields: Omit<Accepted, "revision" | "position" | "replayed">, revision: bigint) => Receipt;
 type Execute = (ctx: CommandContext, receipt?: ReceiptOf) => Promise<Omit<Accepted, "revision" | "position" | "replayed"> & CommandOutcome>;
 
-function accepted201(fields: Omit<Accepted, "revision" | "position" | "replayed">, outcome: CommandOutcome): Accepted {
-  return {
-    ...fields,
-    revision: outcome.revision === undefined ? null : outcome.revision.toString(),
-    position: outcome.position ?? null,
-    replayed: outcome.replayed,
-  };
+/** The answer's body: the command's fields with its outcome in JSON form (`recorded` stays internal). */
+function acceptedBody({ revision, position, replayed, recorded: _recorded, ...fields }: Awaited<ReturnType<Execute>>): Accepted {
+  return { ...fields, revision: revision === undefined ? null : revision.toString(), position: position ?? null, replayed };
 }
 
 /**
@@ -151,8 +147,14 @@ function accepted201(fields: Omit<Accepted, "revision" | "position" | "replayed"
  *   command goes the claimed way, which then finds what is there.
  */
 function runner(idempotency: IdempotencyStore) {
-  const claimed = async (request: FastifyRequest, reply: FastifyReply, scope: string, status: 200 | 201, execute: Execute): Promise<void> => {
-    const { key, hash, origin } = identify(request);
+  const claimed = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    scope: string,
+    status: 200 | 201,
+    execute: Execute,
+    { key, hash, origin }: Identity = identify(request),
+  ): Promise<void> => {
     const begun = await idempotency.begin(scope, key, hash, origin);
     if (begun.kind === "conflict") throw conflictError(key);
     if (begun.kind === "replay") {
@@ -162,8 +164,7 @@ function runner(idempotency: IdempotencyStore) {
     // A retry runs as the first attempt did: its time, actor and correlation id (the events must come out identical).
     const ctx: CommandContext = { commandId: `${scope}/${key}`, ...begun.origin, occurredAt: begun.firstSeenAt };
     try {
-      const { revision, position, replayed, recorded, ...fields } = await execute(ctx);
-      const body = accepted201(fields, { revision, position, replayed, recorded });
+      const body = acceptedBody(await execute(ctx));
       await idempotency.complete(scope, key, status, body);
       if (body.replayed) void reply.header("idempotent-replayed", "true");
       await reply.code(status).send(body);
@@ -175,14 +176,15 @@ function runner(idempotency: IdempotencyStore) {
 
   return async (request: FastifyRequest, reply: FastifyReply, scope: string, status: 200 | 201, execute: Execute, withReceipts = false): Promise<void> => {
     if (!withReceipts) return claimed(request, reply, scope, status, execute);
-    const { key, hash, origin } = identify(request);
+    const identity = identify(request);
+    const { key, hash, origin } = identity;
     const known = await idempotency.lookup(scope, key, hash);
     if (known.kind === "conflict") throw conflictError(key);
     if (known.kind === "replay") {
       await sendReplay(reply, known);
       return;
     }
-    if (known.kind === "retry") return claimed(request, reply, scope, status, execute);
+    if (known.kind === "retry") return claimed(request, reply, scope, status, execute, identity);
     const ctx: CommandContext = { commandId: `${scope}/${key}`, ...origin, occurredAt: new Date() };
     const receipt: ReceiptOf = (fields, revision) => ({
       scope,
@@ -197,22 +199,28 @@ function runner(idempotency: IdempotencyStore) {
     try {
       result = await execute(ctx, receipt);
     } catch (error) {
-      if (error instanceof ReceiptConflictError) return claimed(request, reply, scope, status, execute);
+      if (error instanceof ReceiptConflictError) return claimed(request, reply, scope, status, execute, identity);
       if (error instanceof TrueupError && error.status < 500) {
         const stored = await idempotency.record({ scope, key, hash, origin, firstSeenAt: ctx.occurredAt, statusCode: error.status, response: problemOf(error) });
         // Taken meanwhile: that attempt's answer is the key's answer.
-        if (!stored) return claimed(request, reply, scope, status, execute);
+        if (!stored) return claimed(request, reply, scope, status, execute, identity);
       }
       throw error;
     }
-    const { revision, position, replayed, recorded, ...fields } = result;
     // Nothing of this attempt was written (its events were there already): the key's answer is elsewhere.
-    if (!recorded) return claimed(request, reply, scope, status, execute);
-    await reply.code(status).send(accepted201(fields, { revision, position, replayed, recorded }));
+    if (!result.recorded) return claimed(request, reply, scope, status, execute, identity);
+    await reply.code(status).send(acceptedBody(result));
   };
 }
 
-function identify(request: FastifyRequest): { key: string; hash: string; origin: { actor: string; correlationId: string } } {
+/** A command request's key, the hash of what it asks, and who sent it. */
+interface Identity {
+  readonly key: string;
+  readonly hash: string;
+  readonly origin: { readonly actor: string; readonly correlationId: string };
+}
+
+function identify(request: FastifyRequest): Identity {
   const headers = request.headers;
   return {
     key: String(headers["idempotency-key"]),

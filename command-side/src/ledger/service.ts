@@ -90,12 +90,12 @@ export class LedgerCommandService {
     return this.write(this.ledgers, ledgerStream(ledgerId), ctx, (s) => decider.decideLedger(command, s));
   }
 
-  /** Starts reading a ledger's accounts; pass the promise to postEntry to overlap it with other work. */
   /** Whether postEntry can store a receipt with the entry's events. */
   get storesReceipts(): boolean {
     return this.atomic !== undefined;
   }
 
+  /** Starts reading a ledger's accounts; pass the promise to postEntry to overlap it with other work. */
   loadLedger(ledgerId: string): Promise<LedgerSnapshot> {
     return this.ledgers.loadShared(ledgerStream(ledgerId));
   }

@@ -9,6 +9,7 @@ export {
   CurrencyMismatchError,
   currencyCodeSchema,
   decimalLengthMax,
+  formatDigits,
   formatMinorUnits,
   formatMoney,
   isZero,

@@ -153,12 +153,20 @@ export function formatMinorUnits(minorDigits: string, currency: string): string 
   const { exponent } = requireCurrency(currency);
   assert.ok(signedDigits.test(minorDigits) && minorDigits !== "-0", `not an integer of minor units: ${JSON.stringify(minorDigits)}`);
   const negative = minorDigits.startsWith("-");
-  const digits = negative ? minorDigits.slice(1) : minorDigits;
-  const sign = negative ? "-" : "";
-  if (exponent === 0) return sign + digits;
+  const formatted = formatDigits(negative ? minorDigits.slice(1) : minorDigits, exponent);
+  return negative ? `-${formatted}` : formatted;
+}
+
+/**
+ * The unchecked core of formatMinorUnits: canonical non-negative digits, the
+ * currency's exponent. For a hot loop over digits that are canonical by
+ * construction (a numeric column's text), with the exponent looked up once.
+ */
+export function formatDigits(digits: string, exponent: number): string {
+  if (exponent === 0) return digits;
   const padded = digits.padStart(exponent + 1, "0");
   const split = padded.length - exponent;
-  return `${sign}${padded.slice(0, split)}.${padded.slice(split)}`;
+  return `${padded.slice(0, split)}.${padded.slice(split)}`;
 }
 
 /**

@@ -82,11 +82,11 @@ function prepared(text: string, values: unknown[]): pg.QueryConfig {
  * The append statement. `position` is encodePosition(tx_id, seq) computed in
  * SQL, for a companion statement to store (a test pins the two together).
  */
-const APPEND_SQL = `SELECT outcome, actual, tx_id, seq,
+const appendSql = (call: string): string => `SELECT outcome, actual, tx_id, seq,
   CASE WHEN outcome = 'ok' THEN lpad(to_hex(tx_id::bigint), 16, '0') || lpad(to_hex(seq), 16, '0') END AS position
-  FROM es_append($1, $2, $3, $4::jsonb)`;
-
-const APPEND_GUARDED_SQL = APPEND_SQL.replace("FROM es_append($1, $2, $3, $4::jsonb)", "FROM es_append_guarded($1, $2, $3, $4::jsonb, $5::jsonb)");
+  FROM ${call}`;
+const APPEND_SQL = appendSql("es_append($1, $2, $3, $4::jsonb)");
+const APPEND_GUARDED_SQL = appendSql("es_append_guarded($1, $2, $3, $4::jsonb, $5::jsonb)");
 
 /**
  * A condition on another stream for an append (see es_append_guarded): no
@@ -213,12 +213,13 @@ export class PostgresEventStore implements EventStore {
   }
 
   async append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
-    return this.appendAnd(stream, events, options, undefined);
+    return this.appendWith(stream, events, options);
   }
 
   /**
-   * Appends like append() and, in the same transaction, runs `companion`: one
-   * data-modifying statement that may read the CTE `appended` (columns
+   * append() with two extras in the same transaction: `guards` on other
+   * streams (see AppendGuard; a failed one throws GuardFailedError), and
+   * `companion`: one data-modifying statement that may read the CTE `appended` (columns
    * `outcome`, `position`) and must act only `WHERE appended.outcome = 'ok'`.
    * Either both land or neither does. The companion ran if and only if the
    * result is not `replayed`; its own errors (a unique violation, say) are
@@ -229,15 +230,6 @@ export class PostgresEventStore implements EventStore {
     events: readonly NewEvent[],
     options: { expectedRevision: ExpectedRevision; guards?: readonly AppendGuard[] | undefined },
     companion?: CompanionWrite,
-  ): Promise<AppendResult> {
-    return this.appendAnd(stream, events, options, companion);
-  }
-
-  private async appendAnd(
-    stream: StreamName,
-    events: readonly NewEvent[],
-    options: { expectedRevision: ExpectedRevision; guards?: readonly AppendGuard[] | undefined },
-    companion: CompanionWrite | undefined,
   ): Promise<AppendResult> {
     const parsed = parseStreamName(stream);
     if (parsed === undefined) throw new InvalidAppendError(`invalid stream name ${JSON.stringify(stream)}`);

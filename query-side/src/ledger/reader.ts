@@ -62,20 +62,16 @@ export interface TrialBalanceSource {
    * net = debit − credit in minor units, canonical digits, never 0.
    */
   readonly chunks: readonly Promise<string>[];
-  /** The account of a code; undefined if it is unknown even after reading names again. */
-  account(code: string): AccountName | undefined | Promise<AccountName | undefined>;
-}
-
-export interface AccountName {
-  readonly type: string;
-  /** The account's name as a JSON string literal (quotes and escapes included). */
-  readonly nameJson: string;
-  /** \`{"code":…,"name":…,"type":…,"currency":"\` — a trial-balance row's opening, built once per account. */
-  readonly rowPrefix: string;
+  /**
+   * An account's trial-balance row up to its currency, `{"code":…,"name":…,"type":…,"currency":"`
+   * (built once per account); undefined if the code is unknown even after reading the names again.
+   */
+  rowPrefix(code: string): string | undefined | Promise<string | undefined>;
 }
 
 interface AccountNames {
-  readonly byCode: ReadonlyMap<string, AccountName>;
+  /** Row openings by code (see TrialBalanceSource.rowPrefix). */
+  readonly byCode: ReadonlyMap<string, string>;
   /** Codes that cut the accounts into equal ranges for reading a trial balance side by side. */
   readonly bounds: readonly string[];
 }
@@ -178,12 +174,11 @@ export class LedgerReader {
   /**
    * Every account and currency with a non-zero net (now, or over effective
    * dates up to asOf). The nets come as strings, "code,currency,net;…", for
-   * the caller to walk once: node-postgres
-   * decodes rows at a few microseconds each, which for 10,000 accounts was
-   * most of the time. Codes and currencies cannot contain ',' or ';' (their
-   * schemas). A large
-   * ledger is read as a few code ranges on as many connections, so the
-   * caller can format one range while the server reads the next.
+   * the caller to walk once: node-postgres decodes rows at a few microseconds
+   * each, which for 10,000 accounts was most of the time. Codes and
+   * currencies cannot contain ',' or ';' (their schemas). A large ledger is
+   * read as a few code ranges on as many connections, so the caller can
+   * format one range while the server reads the next.
    * An account's code, name and type never change once opened, and accounts
    * are never removed, so the names are kept per ledger and read again only
    * when a code is not among them (a newly opened account), at most once per
@@ -199,7 +194,7 @@ export class LedgerReader {
     let reread: Promise<AccountNames> | undefined;
     return {
       chunks,
-      account: (code) => {
+      rowPrefix: (code) => {
         const known = names.byCode.get(code);
         if (known !== undefined) return known;
         // Opened after the names were read: read them again (once).
@@ -241,17 +236,15 @@ export class LedgerReader {
       `SELECT coalesce(string_agg(code || ',' || type || ',' || to_json(name)::text, E'\\n' ORDER BY code), '') AS accounts FROM ${this.t("accounts")} WHERE ledger_id = $1`,
       [ledgerId],
     );
-    const byCode = new Map<string, AccountName>();
+    const byCode = new Map<string, string>();
     const text = r.rows[0]?.accounts ?? "";
     // A JSON string literal holds no raw newline, so '\n' separates accounts.
     for (const line of text === "" ? [] : text.split("\n")) {
       const first = line.indexOf(",");
       const second = line.indexOf(",", first + 1);
       const code = line.slice(0, first);
-      const type = line.slice(first + 1, second);
-      const nameJson = line.slice(second + 1);
       // Codes and types are plain ASCII by their schemas; the name is already a JSON string literal.
-      byCode.set(code, { type, nameJson, rowPrefix: `{"code":"${code}","name":${nameJson},"type":"${type}","currency":"` });
+      byCode.set(code, `{"code":"${code}","name":${line.slice(second + 1)},"type":"${line.slice(first + 1, second)}","currency":"`);
     }
     const codes = [...byCode.keys()];
     const count = Math.min(this.limits.trialBalanceChunksMax, Math.ceil(codes.length / this.limits.trialBalanceChunkAccounts));

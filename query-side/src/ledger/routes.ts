@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { TrueupError, accountCodeSchema, dateSchema, formatMinorUnits, ledgerIdSchema, requireCurrency } from "@trueup/contracts";
+import { TrueupError, accountCodeSchema, dateSchema, formatDigits, formatMinorUnits, ledgerIdSchema, requireCurrency } from "@trueup/contracts";
 import type { BalanceRow, LedgerReader } from "./reader.ts";
 import { hledgerEntry, hledgerHeader } from "./hledger.ts";
 
@@ -288,15 +288,15 @@ export async function trialBalanceJson(reader: LedgerReader, ledgerId: string, a
         totals = { exponent: requireCurrency(currency).exponent, zero: formatMinorUnits("0", currency), debit: 0n, credit: 0n };
         currencies.set(currency, totals);
       }
-      let account = source.account(code);
-      if (account instanceof Promise) account = await account;
-      if (account === undefined) throw new Error(`trial balance: account ${ledgerId}/${code} has a balance but is not in the read model`);
+      let rowPrefix = source.rowPrefix(code);
+      if (rowPrefix instanceof Promise) rowPrefix = await rowPrefix;
+      if (rowPrefix === undefined) throw new Error(`trial balance: account ${ledgerId}/${code} has a balance but is not in the read model`);
       const credit = text.charCodeAt(afterCurrency + 1) === 45; // "-"
       const digits = text.slice(afterCurrency + (credit ? 2 : 1), end);
-      const amount = decimalOf(digits, totals.exponent);
+      const amount = formatDigits(digits, totals.exponent);
       if (credit) totals.credit += BigInt(digits);
       else totals.debit += BigInt(digits);
-      rows.push(`${account.rowPrefix}${currency}","debit":"${credit ? totals.zero : amount}","credit":"${credit ? amount : totals.zero}"}`);
+      rows.push(`${rowPrefix}${currency}","debit":"${credit ? totals.zero : amount}","credit":"${credit ? amount : totals.zero}"}`);
       start = end + 1;
     }
   }
@@ -304,13 +304,6 @@ export async function trialBalanceJson(reader: LedgerReader, ledgerId: string, a
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([currency, t]) => ({ currency, debit: fmt(t.debit, currency), credit: fmt(t.credit, currency), balanced: t.debit === t.credit }));
   return `{"asOf":${JSON.stringify(asOf ?? null)},"rows":[${rows.join(",")}],"totals":${JSON.stringify(totals)}}`;
-}
-
-/** formatMinorUnits for digits already known to be canonical and positive (they come from a numeric column). */
-function decimalOf(digits: string, exponent: number): string {
-  if (exponent === 0) return digits;
-  if (digits.length > exponent) return `${digits.slice(0, digits.length - exponent)}.${digits.slice(digits.length - exponent)}`;
-  return `0.${digits.padStart(exponent, "0")}`;
 }
 
 async function* exportJournal(reader: LedgerReader, ledgerId: string): AsyncGenerator<string> {
