@@ -46,6 +46,14 @@ export interface ReaderLimits {
   readonly trialBalanceChunksMax: number;
 }
 
+/** Test seams: where a test may act between the steps of a read, to make an interleaving deterministic. */
+export interface ReaderHooks {
+  /** Awaited after trial-balance range `rangeIndex - 1` has been read and before range `rangeIndex` is asked for. */
+  readonly beforeTrialBalanceRange?: (rangeIndex: number) => Promise<void>;
+}
+
+export type ReaderOptions = Partial<ReaderLimits> & ReaderHooks;
+
 export const READER_LIMITS: ReaderLimits = {
   /** Account names kept in memory for trial balances, over all ledgers (about 100 bytes each). */
   cachedAccountNamesMax: 200_000,
@@ -90,14 +98,17 @@ export class LedgerReader {
   private namesCached = 0;
 
   private readonly limits: ReaderLimits;
+  private readonly beforeTrialBalanceRange: ReaderHooks["beforeTrialBalanceRange"];
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string,
-    /** Tests narrow these to reach paths that otherwise take thousands of accounts. */
-    limits: Partial<ReaderLimits> = {},
+    /** Tests narrow the limits to reach paths that otherwise take thousands of accounts. */
+    options: ReaderOptions = {},
   ) {
+    const { beforeTrialBalanceRange, ...limits } = options;
     this.limits = { ...READER_LIMITS, ...limits };
+    this.beforeTrialBalanceRange = beforeTrialBalanceRange;
   }
 
   private rememberNames(ledgerId: string, accounts: AccountNames): void {
@@ -177,8 +188,21 @@ export class LedgerReader {
    * the caller to walk once: node-postgres decodes rows at a few microseconds
    * each, which for 10,000 accounts was most of the time. Codes and
    * currencies cannot contain ',' or ';' (their schemas). A large ledger is
-   * read as a few code ranges on as many connections, so the caller can
-   * format one range while the server reads the next.
+   * read as a few code ranges, so the caller can format one range while the
+   * server reads the next.
+   *
+   * The ranges are one instant of the books: they are read in one REPEATABLE
+   * READ transaction on one connection, so every range sees the snapshot the
+   * first one took, and a posting the projection commits meanwhile is in no
+   * range or (next time) in all of them. Ranges on separate connections each
+   * had their own snapshot: a posting committed between two range reads
+   * appeared on one side only (debit 1.00, credit 6.00). One connection
+   * rather than an exported snapshot shared by several: the queries are
+   * queued on it, so the next range is already asked for when the previous
+   * one's answer arrives and the overlap with formatting is kept, and a
+   * request never waits for a second connection while holding one (a burst
+   * of trial balances could otherwise take the whole pool and wait on itself).
+   *
    * An account's code, name and type never change once opened, and accounts
    * are never removed, so the names are kept per ledger and read again only
    * when a code is not among them (a newly opened account), at most once per
@@ -188,7 +212,7 @@ export class LedgerReader {
   async trialBalanceSource(ledgerId: string, asOf: string | undefined): Promise<TrialBalanceSource> {
     let names = this.names.get(ledgerId) ?? (await this.accountNames(ledgerId));
     const ranges = [undefined, ...names.bounds].map((from, i) => ({ from, to: names.bounds[i] }));
-    const chunks = ranges.map(({ from, to }) => this.trialBalancePart(ledgerId, asOf, from, to));
+    const chunks = ranges.length === 1 ? [this.trialBalancePart(this.pool, { ledgerId, asOf })] : await this.trialBalanceRanges(ledgerId, asOf, ranges);
     // Awaited in order by the caller; a later range failing first must not count as unhandled meanwhile.
     for (const chunk of chunks) chunk.catch(() => undefined);
     let reread: Promise<AccountNames> | undefined;
@@ -204,7 +228,39 @@ export class LedgerReader {
     };
   }
 
-  private async trialBalancePart(ledgerId: string, asOf: string | undefined, from: string | undefined, to: string | undefined): Promise<string> {
+  /** The ranges' queries, queued on one connection inside one REPEATABLE READ transaction (see trialBalanceSource). */
+  private async trialBalanceRanges(ledgerId: string, asOf: string | undefined, ranges: readonly { from: string | undefined; to: string | undefined }[]): Promise<Promise<string>[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
+    const hook = this.beforeTrialBalanceRange;
+    const chunks: Promise<string>[] = [];
+    for (const [i, range] of ranges.entries()) {
+      const previous = chunks[i - 1];
+      const part = () => this.trialBalancePart(client, { ledgerId, asOf, ...range });
+      chunks.push(hook === undefined || previous === undefined ? part() : previous.then(() => hook(i)).then(part));
+    }
+    // The connection goes back once every range has settled, whatever the caller does with them meanwhile.
+    void Promise.allSettled(chunks).then(async (results) => {
+      try {
+        await client.query(results.every((r) => r.status === "fulfilled") ? "COMMIT" : "ROLLBACK");
+        client.release();
+      } catch (error) {
+        client.release(error instanceof Error ? error : true);
+      }
+    });
+    return chunks;
+  }
+
+  private async trialBalancePart(
+    db: pg.Pool | pg.PoolClient,
+    options: { ledgerId: string; asOf: string | undefined; from?: string | undefined; to?: string | undefined },
+  ): Promise<string> {
+    const { ledgerId, asOf, from, to } = options;
     const params: unknown[] = [ledgerId];
     let range = "";
     if (from !== undefined) {
@@ -224,7 +280,7 @@ export class LedgerReader {
                 WHERE ledger_id = $1${range} AND day <= $${params.length}::date GROUP BY code, currency) t WHERE net <> 0`;
     }
     // In the primary key's order (ledger_id, code, currency): the index scan comes sorted, nothing to sort.
-    const r = await this.pool.query<{ nets: string }>(
+    const r = await db.query<{ nets: string }>(
       `SELECT coalesce(string_agg(code || ',' || currency || ',' || net::text, ';' ORDER BY code, currency), '') AS nets FROM (${nets}) n`,
       params,
     );
