@@ -5,14 +5,16 @@ import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { IdempotencyStore, InFlight, LedgerCommandService, ledgerCommandRoutes } from "@trueup/command-side";
+import { IdempotencyStore, InFlight } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { PostgresEventStore, parsePosition } from "@trueup/event-store";
-import { ProjectionWorker, ledgerProjection, openProjectionSchema, projectionLag, waitForCheckpoint } from "@trueup/projections";
-import { LedgerReader, ledgerQueryRoutes } from "@trueup/query-side";
+import { ProjectionRegistry, ProjectionWorker, openProjectionSchema, projectionLag, waitForCheckpoint } from "@trueup/projections";
+import type { ProjectionLag, RegisteredProjection } from "@trueup/projections";
 import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
 import type { RoutesPlugin } from "./app.ts";
+import { MODULES } from "./modules.ts";
+import type { BoundedContextModule } from "./modules.ts";
 
 /** After the commands in flight have answered, how long other requests (queries) get before their connections are cut. */
 export const CLOSE_GRACE_MS = 1_000;
@@ -30,20 +32,25 @@ export interface ComposeOptions {
   readonly relaxedPool?: pg.Pool;
   readonly eventStore: EventStore;
   readonly ping: () => Promise<void>;
+  /** The bounded contexts to serve; defaults to every one (MODULES). */
+  readonly modules?: readonly BoundedContextModule[];
 }
 
 export interface Composed {
   readonly app: FastifyInstance;
-  readonly worker: ProjectionWorker | undefined;
+  readonly registry: ProjectionRegistry;
+  /** One per registered projection when this process runs the projections service, else none. */
+  readonly workers: readonly ProjectionWorker[];
   close(): Promise<void>;
 }
 
 export async function compose(options: ComposeOptions): Promise<Composed> {
   const { pool, eventStore, services } = options;
   const relaxedPool = options.relaxedPool ?? pool;
+  const modules = options.modules ?? MODULES;
+  const registry = new ProjectionRegistry(modules.flatMap((m) => m.projections));
   // Tables exist before any reader or the entry locator touches them; only the worker writes rows.
-  await openProjectionSchema({ pool, eventStore, projection: ledgerProjection });
-  const reader = new LedgerReader(pool, ledgerProjection.schemaName);
+  for (const projection of registry.all()) await openProjectionSchema({ pool, eventStore, projection });
   const plugins: RoutesPlugin[] = [];
   const commands = new InFlight();
 
@@ -52,28 +59,33 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     // With the log in PostgreSQL (the same database as the keys), a posting's answer is stored in its events'
     // transaction, and its accounts are guarded against a close until it commits.
     const atomic = eventStore instanceof PostgresEventStore ? idempotency.atomicAppender(eventStore) : undefined;
-    const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId), atomic);
-    plugins.push(ledgerCommandRoutes({ service, idempotency, inFlight: commands }));
+    for (const module of modules) {
+      if (module.commandRoutes !== undefined) plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands }));
+    }
   }
   if (services.includes("query")) {
-    const waitForPosition = async (position: string, timeoutMs: number): Promise<boolean> => {
+    const waitForPosition = async (projection: RegisteredProjection, position: string, timeoutMs: number): Promise<boolean> => {
       const parsed = parsePosition(position);
       if (parsed === undefined) return false;
-      return waitForCheckpoint({ pool, projection: ledgerProjection, position: parsed, timeoutMs });
+      return waitForCheckpoint({ pool, projection, position: parsed, timeoutMs });
     };
-    plugins.push(ledgerQueryRoutes({ reader, waitForPosition }));
+    for (const module of modules) {
+      if (module.queryRoutes !== undefined) plugins.push(module.queryRoutes({ pool, waitForPosition }));
+    }
   }
-  plugins.push(operationsRoutes({ pool, eventStore }));
+  plugins.push(operationsRoutes({ pool, eventStore, registry }));
 
-  const worker = services.includes("projections") ? new ProjectionWorker({ pool: relaxedPool, eventStore, projection: ledgerProjection }) : undefined;
+  const workers = services.includes("projections") ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection })) : [];
   const app = await buildApp({ services, logLevel: options.logLevel, ping: options.ping, plugins });
-  const running = worker?.start();
-  running?.catch((error: unknown) => {
-    app.log.fatal({ err: error }, "projection worker stopped");
-  });
+  for (const worker of workers) {
+    worker.start().catch((error: unknown) => {
+      app.log.fatal({ err: error, projection: worker.projection.name }, "projection worker stopped");
+    });
+  }
   return {
     app,
-    worker,
+    registry,
+    workers,
     close: async () => {
       // No new requests; the commands already running finish (their clients may be gone) before storage closes.
       const serverClosed = app.close();
@@ -83,14 +95,23 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       const grace = new Promise<false>((resolve) => setTimeout(() => { resolve(false); }, CLOSE_GRACE_MS).unref());
       if (!(await Promise.race([serverClosed.then(() => true as const), grace]))) app.server.closeAllConnections();
       await serverClosed;
-      await worker?.stop();
+      await Promise.all(workers.map((worker) => worker.stop()));
     },
   };
 }
 
-/** Lag of each projection as JSON and in the Prometheus text format. */
-function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore }): RoutesPlugin {
-  const lagOf = () => projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection: ledgerProjection, lagCountMax: 100_000 });
+/** Counting events behind stops here: beyond it "very far behind" is all a dashboard needs. */
+const OPERATIONS_LAG_COUNT_MAX = 100_000;
+
+/** Lag of each registered projection as JSON and in the Prometheus text format. */
+function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore; registry: ProjectionRegistry }): RoutesPlugin {
+  const lagOfAll = (): Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> =>
+    Promise.all(
+      deps.registry.all().map(async (projection) => ({
+        projection,
+        lag: await projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection, lagCountMax: OPERATIONS_LAG_COUNT_MAX }),
+      })),
+    );
   return async (root) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     app.get(
@@ -106,23 +127,22 @@ function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore }): Rout
         },
       },
       async () => {
-        const lag = await lagOf();
-        const checkpoint: Position | undefined = lag.checkpoint;
-        return {
-          items: [{ name: ledgerProjection.name, eventsBehind: lag.positionsBehind, eventsBehindCapped: lag.positionsBehindCapped, secondsBehind: lag.secondsBehind, checkpoint: checkpoint ?? null, head: lag.head ?? null }],
-        };
+        const items = (await lagOfAll()).map(({ projection, lag }) => {
+          const checkpoint: Position | undefined = lag.checkpoint;
+          return { name: projection.name, eventsBehind: lag.positionsBehind, eventsBehindCapped: lag.positionsBehindCapped, secondsBehind: lag.secondsBehind, checkpoint: checkpoint ?? null, head: lag.head ?? null };
+        });
+        return { items };
       },
     );
     app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
-      const lag = await lagOf();
-      const name = ledgerProjection.name;
+      const all = await lagOfAll();
       const body = [
-        "# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at 100000).",
+        `# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at ${OPERATIONS_LAG_COUNT_MAX}).`,
         "# TYPE trueup_projection_lag_events gauge",
-        `trueup_projection_lag_events{projection="${name}"} ${lag.positionsBehind}`,
+        ...all.map(({ projection, lag }) => `trueup_projection_lag_events{projection="${projection.name}"} ${lag.positionsBehind}`),
         "# HELP trueup_projection_lag_seconds Age of the oldest event the projection has not applied.",
         "# TYPE trueup_projection_lag_seconds gauge",
-        `trueup_projection_lag_seconds{projection="${name}"} ${lag.secondsBehind}`,
+        ...all.map(({ projection, lag }) => `trueup_projection_lag_seconds{projection="${projection.name}"} ${lag.secondsBehind}`),
         "",
       ].join("\n");
       return reply.type("text/plain; version=0.0.4").send(body);

@@ -504,7 +504,7 @@ describe("ledger through the HTTP API", () => {
     const role = String(q.db.config.user);
     try {
       await setUpLedger(q, "outage");
-      await q.composed.worker?.stop();
+      for (const worker of q.composed.workers) await worker.stop();
       const body = { effectiveDate: "2026-07-01", description: "during outage", lines: [{ account: "1200", side: "debit", amount: "1.00", currency: "EUR" }, { account: "4000", side: "credit", amount: "1.00", currency: "EUR" }] };
       const k = key();
       await admin.query(`ALTER ROLE ${role} CONNECTION LIMIT 0`);

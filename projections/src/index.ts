@@ -1,7 +1,10 @@
 // Projections: definitions and the worker that runs them into PostgreSQL.
 export { ProjectionEventError, ProjectionFailedError, parseEach } from "./errors.ts";
+export type { ProjectionDefinition, SinkKind } from "./definition.ts";
+export { ProjectionRegistry, REGISTRY_PROJECTIONS_MAX } from "./registry.ts";
+export type { RegisteredProjection } from "./registry.ts";
 export { checkProjection, qualified } from "./postgres/definition.ts";
-export type { PostgresProjection } from "./postgres/definition.ts";
+export type { PostgresProjection, PostgresSink } from "./postgres/definition.ts";
 export { BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX } from "./postgres/batch.ts";
 export { readCheckpoint } from "./postgres/checkpoint.ts";
 export type { Checkpoint } from "./postgres/checkpoint.ts";

@@ -12,6 +12,7 @@ import type { LedgerWrite } from "./write.ts";
 export const ledgerProjection: PostgresProjection<LedgerWrite> = {
   name: "ledger",
   version: 3,
+  kind: "postgres",
   schemaName: LEDGER_SCHEMA_NAME,
   filter: { categories: [LEDGER_CATEGORIES.ledger, LEDGER_CATEGORIES.period] },
   ddl: ledgerDdl,

@@ -1,31 +1,24 @@
-// What a PostgreSQL projection is: a name, a version, the events it reads,
-// the DDL of its tables inside a schema it is given, a pure `plan` of one
-// batch and a set-based `apply` of that plan. The worker owns everything else
+// The PostgreSQL sink: the DDL of the projection's tables inside a schema it
+// is given and a set-based `apply` of a plan. The worker owns everything else
 // (checkpoint, transactions, retries, rebuild), so a definition never sees a
 // checkpoint. Planning is separate so it runs outside the transaction, while
-// the batch before is still being written.
+// the batch before is still being written. The sink's members sit on the
+// projection itself, so a copy into another schema is `{ ...p, schemaName }`.
 import pg from "pg";
-import type { EventFilter, RecordedEvent } from "@trueup/event-store";
+import type { ProjectionDefinition } from "../definition.ts";
 
-export interface PostgresProjection<Plan = unknown> {
-  /** Key of the checkpoint row, e.g. "ledger". */
-  readonly name: string;
-  /** Bump when the read model's shape or meaning changes: a worker that finds another version rebuilds. */
-  readonly version: number;
+export interface PostgresSink<Plan = unknown> {
+  readonly kind: "postgres";
   /** The live schema readers query, e.g. "rm_ledger". Rebuilds use `<schemaName>__build_<n>`. */
   readonly schemaName: string;
-  readonly filter: EventFilter;
   /** CREATE statements for the projection's tables inside `schemaName` (which exists and is empty). */
   ddl(schemaName: string): readonly string[];
-  /**
-   * Pure work on one batch (in position order), before its transaction: parse,
-   * check, aggregate. Throws on an event it cannot understand: the worker
-   * stops, nothing of the batch is kept.
-   */
-  plan(events: readonly RecordedEvent[]): Plan;
   /** Writes a plan inside the worker's transaction, the checkpoint moving with it. */
   apply(tx: pg.PoolClient, plan: Plan, schemaName: string): Promise<void>;
 }
+
+/** A projection into PostgreSQL tables: the definition plus its PostgreSQL sink. */
+export interface PostgresProjection<Plan = unknown> extends ProjectionDefinition<Plan>, PostgresSink<Plan> {}
 
 /** Schema names we create: lower-case identifiers, leaving room for the `__build_<n>` suffix. */
 const SCHEMA_NAME_PATTERN = /^[a-z][a-z0-9_]{0,29}$/;

@@ -1,0 +1,41 @@
+// A bounded context as the composition root sees it: its command routes,
+// its query routes and the projections it owns. compose.ts loops over the
+// list below; adding a context (reconciliation is next) is adding a module
+// here, not another set of lines in compose.ts. A module is only wiring: its
+// domain lives in the workspaces (command-side, projections, query-side).
+import type pg from "pg";
+import type { AtomicAppender, IdempotencyStore, InFlight } from "@trueup/command-side";
+import type { EventStore } from "@trueup/event-store";
+import type { RegisteredProjection } from "@trueup/projections";
+import type { RoutesPlugin } from "./app.ts";
+import { ledgerModule } from "./ledger-module.ts";
+
+/** What a context's command routes get from the platform. */
+export interface CommandRouteDeps {
+  readonly pool: pg.Pool;
+  readonly eventStore: EventStore;
+  readonly idempotency: IdempotencyStore;
+  /** Present when the event store can store answers with the events (PostgreSQL). */
+  readonly atomic: AtomicAppender | undefined;
+  /** Every command runs under it, so a shutdown can wait for them. */
+  readonly inFlight: InFlight;
+}
+
+/** What a context's query routes get from the platform. */
+export interface QueryRouteDeps {
+  readonly pool: pg.Pool;
+  /** Resolves true once `projection` has applied the log up to `position` (a position string from a command); false after `timeoutMs`. */
+  readonly waitForPosition: (projection: RegisteredProjection, position: string, timeoutMs: number) => Promise<boolean>;
+}
+
+export interface BoundedContextModule {
+  /** For logs and errors, e.g. "ledger". */
+  readonly name: string;
+  /** The projections this context owns; their names and schemas are unique across every module. */
+  readonly projections: readonly RegisteredProjection[];
+  commandRoutes?(deps: CommandRouteDeps): RoutesPlugin;
+  queryRoutes?(deps: QueryRouteDeps): RoutesPlugin;
+}
+
+/** Every bounded context the platform serves, in registration order. */
+export const MODULES: readonly BoundedContextModule[] = [ledgerModule];

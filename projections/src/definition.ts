@@ -1,0 +1,26 @@
+// What every projection is, whatever it writes into: a name, a version, the
+// events it reads and a pure `plan` of one batch. Where the plan goes is the
+// projection's sink. PostgreSQL (tables in a schema, a set-based apply inside
+// the worker's transaction) is the first sink; a document sink (MongoDB, or
+// PostgreSQL JSONB without Mongo) will be the second, behind its own port and
+// conformance suite. The `kind` tells the composition root which worker runs
+// a projection, so adding a sink is adding a union member: every switch over
+// `kind` then fails to compile until it handles it.
+import type { EventFilter, RecordedEvent } from "@trueup/event-store";
+
+export interface ProjectionDefinition<Plan = unknown> {
+  /** Key of the checkpoint, e.g. "ledger"; unique among registered projections. */
+  readonly name: string;
+  /** Bump when the read model's shape or meaning changes: the projections service then rebuilds it. */
+  readonly version: number;
+  readonly filter: EventFilter;
+  /**
+   * Pure work on one batch (in position order), before its transaction: parse,
+   * check, aggregate. Throws on an event it cannot understand: the worker
+   * stops, nothing of the batch is kept.
+   */
+  plan(events: readonly RecordedEvent[]): Plan;
+}
+
+/** The sinks a projection may write into. A document sink joins this union when it is built. */
+export type SinkKind = "postgres";
