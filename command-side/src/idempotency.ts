@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { migrate } from "@trueup/event-store";
 import { MicroBatcher } from "./micro-batcher.ts";
-import type { CompanionWrite, Migration, PostgresEventStore } from "@trueup/event-store";
+import type { CompanionWrite, Migration, TransactionalAppend } from "@trueup/event-store";
 import type { AtomicAppender } from "./stream-writer.ts";
 
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
@@ -170,8 +170,8 @@ export class IdempotencyStore {
   }
 
   /**
-   * The statement that stores receipts in an append's transaction (see
-   * PostgresEventStore.appendWith). A key already present fails it with a
+   * The statement that stores receipts in an append's transaction (see the
+   * event-store port's TransactionalAppend). A key already present fails it with a
    * unique violation: see isReceiptConflict.
    */
   receiptWrite(receipts: readonly Receipt[]): CompanionWrite {
@@ -186,10 +186,10 @@ export class IdempotencyStore {
     };
   }
 
-  /** Appends with receipts and guards, for an event store in the same PostgreSQL database as these keys. */
-  atomicAppender(store: PostgresEventStore): AtomicAppender {
+  /** Appends with receipts and guards, for an event store whose transactional append runs in the same PostgreSQL database as these keys. */
+  atomicAppender(transactional: TransactionalAppend): AtomicAppender {
     return {
-      append: (stream, events, options, receipts) => store.appendWith(stream, events, options, receipts.length > 0 ? this.receiptWrite(receipts) : undefined),
+      append: (stream, events, options, receipts) => transactional.append(stream, events, options, receipts.length > 0 ? this.receiptWrite(receipts) : undefined),
       isReceiptConflict: (error) => IdempotencyStore.isReceiptConflict(error),
     };
   }

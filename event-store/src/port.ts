@@ -90,7 +90,59 @@ export const READ_COUNT_MAX = 10_000;
 /** Upper bound on events in one append (one transaction). */
 export const APPEND_COUNT_MAX = 10_000;
 
+/**
+ * A condition on another stream for an append: no event of `eventType` whose
+ * `data[field]` is one of `values` after `afterRevision` (-1: from the
+ * start). Until the append commits, appends to that stream wait.
+ */
+export interface AppendGuard {
+  readonly stream: StreamName;
+  readonly afterRevision: bigint;
+  readonly eventType: string;
+  readonly field: string;
+  readonly values: readonly string[];
+}
+
+/**
+ * A SQL statement run in the append's own transaction, in the event store's
+ * database; `sql` numbers its parameters with `param(1)`, `param(2)`, … It
+ * may read the CTE `appended` (columns `outcome`, `position`) and must act
+ * only `WHERE appended.outcome = 'ok'`.
+ */
+export interface CompanionWrite {
+  readonly sql: (param: (n: number) => string) => string;
+  readonly values: readonly unknown[];
+}
+
+/**
+ * append() with two extras in one transaction: `guards` on other streams (a
+ * failed one throws GuardFailedError and writes nothing) and a `companion`
+ * write that lands if and only if the events do (it ran exactly when the
+ * result is not `replayed`; its own errors are thrown as the database
+ * reported them). Only a store that keeps the log in a SQL database next to
+ * the caller's tables can offer it.
+ */
+export interface TransactionalAppend {
+  append(
+    stream: StreamName,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision; guards?: readonly AppendGuard[] | undefined },
+    companion?: CompanionWrite,
+  ): Promise<AppendResult>;
+}
+
+/**
+ * What an adapter offers beyond the port. Each is optional: a caller asks
+ * for it and works without it (the command side then stores answers after
+ * the append and checks guards by re-reading).
+ */
+export interface EventStoreCapabilities {
+  readonly transactionalAppend?: TransactionalAppend | undefined;
+}
+
 export interface EventStore {
+  /** Optional extras of this adapter; see EventStoreCapabilities. */
+  readonly capabilities: EventStoreCapabilities;
   append(stream: StreamName, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
   /** Throws StreamNotFoundError when the stream has no events. */
   readStream(stream: StreamName, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
@@ -132,6 +184,11 @@ export class DuplicateEventIdError extends Error {
 /** The store could not be reached or failed; the operation may be retried (appends are idempotent by event id). */
 export class StoreUnavailableError extends Error {
   override readonly name = "StoreUnavailableError";
+}
+
+/** A guard's stream got a matching event after the revision the decision saw: nothing was written. */
+export class GuardFailedError extends Error {
+  override readonly name = "GuardFailedError";
 }
 
 export class InvalidAppendError extends Error {

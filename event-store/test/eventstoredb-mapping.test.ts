@@ -433,6 +433,8 @@ describe("an unreachable server", () => {
   it("surfaces as StoreUnavailable from every operation, through the real client", async () => {
     const store = EventStoreDbEventStore.connect("esdb://127.0.0.1:1?tls=false", { appendTimeoutMs: 3_000, readTimeoutMs: 3_000 });
     try {
+      // ESDB has no transaction to hold a guard or a companion write: the capability is absent, not faked.
+      expect(store.capabilities.transactionalAppend).toBeUndefined();
       const stream = streamName("acc", "1");
       await expect(store.append(stream, [newEvent("A")], { expectedRevision: "any" })).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.readStream(stream)).rejects.toBeInstanceOf(StoreUnavailableError);

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { IdempotencyStore, InFlight } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
-import { PostgresEventStore, parsePosition } from "@trueup/event-store";
+import { parsePosition } from "@trueup/event-store";
 import { ProjectionRegistry, ProjectionWorker, openProjectionSchema, projectionLag, waitForCheckpoint } from "@trueup/projections";
 import type { ProjectionLag, RegisteredProjection } from "@trueup/projections";
 import type { Service } from "./config.ts";
@@ -56,9 +56,10 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
 
   if (services.includes("command")) {
     const idempotency = await IdempotencyStore.open(relaxedPool);
-    // With the log in PostgreSQL (the same database as the keys), a posting's answer is stored in its events'
-    // transaction, and its accounts are guarded against a close until it commits.
-    const atomic = eventStore instanceof PostgresEventStore ? idempotency.atomicAppender(eventStore) : undefined;
+    // When the store offers a transactional append (the PostgreSQL log, the same database as the keys), a posting's
+    // answer is stored in its events' transaction, and its accounts are guarded against a close until it commits.
+    const transactional = eventStore.capabilities.transactionalAppend;
+    const atomic = transactional === undefined ? undefined : idempotency.atomicAppender(transactional);
     for (const module of modules) {
       if (module.commandRoutes !== undefined) plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands }));
     }

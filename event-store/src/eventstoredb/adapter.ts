@@ -27,7 +27,7 @@ import type {
 import type { StreamName } from "@trueup/contracts";
 import { parseStreamName } from "@trueup/contracts";
 import { DuplicateEventIdError, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError } from "../port.ts";
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
+import type { AppendResult, EventStore, EventStoreCapabilities, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
 import { collect, withTimeout } from "./bounded.ts";
 import { mapAppendError, mapEsdbError, mapReadStreamError } from "./errors.ts";
 import {
@@ -77,6 +77,8 @@ export interface EventStoreDbEventStoreOptions {
 type Revision = bigint | "no-stream";
 
 export class EventStoreDbEventStore implements EventStore {
+  /** No transactional append: ESDB has no transaction to put a companion write or a guard in. */
+  readonly capabilities: EventStoreCapabilities = {};
   private readonly client: EventStoreDBClient;
   private readonly appendTimeoutMs: number;
   private readonly readTimeoutMs: number;

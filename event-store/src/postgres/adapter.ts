@@ -10,6 +10,7 @@ import { isCategory, parseStreamName } from "@trueup/contracts";
 import {
   APPEND_COUNT_MAX,
   DuplicateEventIdError,
+  GuardFailedError,
   InvalidAppendError,
   READ_COUNT_MAX,
   StreamNotFoundError,
@@ -18,9 +19,12 @@ import {
   encodePosition,
 } from "../port.ts";
 import type {
+  AppendGuard,
   AppendResult,
+  CompanionWrite,
   EventFilter,
   EventStore,
+  EventStoreCapabilities,
   ExpectedRevision,
   NewEvent,
   Position,
@@ -87,31 +91,6 @@ const appendSql = (call: string): string => `SELECT outcome, actual, tx_id, seq,
   FROM ${call}`;
 const APPEND_SQL = appendSql("es_append($1, $2, $3, $4::jsonb)");
 const APPEND_GUARDED_SQL = appendSql("es_append_guarded($1, $2, $3, $4::jsonb, $5::jsonb)");
-
-/**
- * A condition on another stream for an append (see es_append_guarded): no
- * event of `eventType` whose `data[field]` is one of `values` after
- * `afterRevision` (-1: from the start). Until the append commits, appends to
- * that stream wait.
- */
-export interface AppendGuard {
-  readonly stream: StreamName;
-  readonly afterRevision: bigint;
-  readonly eventType: string;
-  readonly field: string;
-  readonly values: readonly string[];
-}
-
-/** A guard's stream got a matching event after the revision the decision saw: nothing was written. */
-export class GuardFailedError extends Error {
-  override readonly name = "GuardFailedError";
-}
-
-/** A statement run in the append's transaction; `sql` numbers its parameters with `param(1)`, `param(2)`, … */
-export interface CompanionWrite {
-  readonly sql: (param: (n: number) => string) => string;
-  readonly values: readonly unknown[];
-}
 
 /** The LEFT JOIN's row for an existing stream with nothing in the requested range. */
 type NullRow = { [K in keyof EventRow]: null };
@@ -196,6 +175,10 @@ function readAllQuery(options: ReadAllOptions, count: number): { sql: string; pa
 export class PostgresEventStore implements EventStore {
   private readonly pool: pg.Pool;
   private readonly live: LiveSignal;
+  /** Guards and a companion write in the append's transaction: see appendWith. */
+  readonly capabilities: EventStoreCapabilities = {
+    transactionalAppend: { append: (stream, events, options, companion) => this.appendWith(stream, events, options, companion) },
+  };
 
   private constructor(options: PostgresEventStoreOptions) {
     this.pool = options.pool;
@@ -217,13 +200,9 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * append() with two extras in the same transaction: `guards` on other
-   * streams (see AppendGuard; a failed one throws GuardFailedError), and
-   * `companion`: one data-modifying statement that may read the CTE `appended` (columns
-   * `outcome`, `position`) and must act only `WHERE appended.outcome = 'ok'`.
-   * Either both land or neither does. The companion ran if and only if the
-   * result is not `replayed`; its own errors (a unique violation, say) are
-   * thrown as PostgreSQL reported them.
+   * The transactionalAppend capability (see the port's TransactionalAppend):
+   * guards are checked by es_append_guarded; the companion is one
+   * data-modifying CTE beside the append, so either both land or neither does.
    */
   async appendWith(
     stream: StreamName,
