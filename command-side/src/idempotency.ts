@@ -22,6 +22,9 @@ import { migrate } from "@trueup/event-store";
 import { MicroBatcher } from "./micro-batcher.ts";
 import type { CompanionWrite, Migration, TransactionalAppend } from "@trueup/event-store";
 import type { AtomicAppender } from "./stream-writer.ts";
+import type { Origin, Receipt } from "./receipt.ts";
+
+export type { Origin, Receipt } from "./receipt.ts";
 
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
@@ -47,25 +50,6 @@ const MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE cmd_idempotency ADD COLUMN actor text, ADD COLUMN correlation_id text`,
   },
 ];
-
-/** Who sent a command: part of its events' metadata. */
-export interface Origin {
-  readonly actor: string;
-  readonly correlationId: string;
-}
-
-/** The answer to a command whose key was free, stored with its events (see receiptWrite). */
-export interface Receipt {
-  readonly scope: string;
-  readonly key: string;
-  readonly hash: string;
-  readonly origin: Origin;
-  /** The command's time (its events' occurredAt): a retry after a lost answer must reproduce it. */
-  readonly firstSeenAt: Date;
-  readonly statusCode: number;
-  /** The answer's body; its `position` is filled in from the append. */
-  readonly response: Readonly<Record<string, unknown>>;
-}
 
 export type Lookup = Exclude<Begin, { kind: "new" }> | { readonly kind: "absent" };
 

@@ -3,7 +3,12 @@ export type { CommandContext, CommandOutcome, EntryLocator } from "./ledger/serv
 export { ledgerCommandRoutes } from "./ledger/routes.ts";
 export type { LedgerCommandRoutesDeps } from "./ledger/routes.ts";
 export { IdempotencyStore, requestHash, canonicalJson } from "./idempotency.ts";
-export type { AtomicAppender } from "./stream-writer.ts";
+export type { Origin, Receipt } from "./receipt.ts";
+export type { Decision } from "./decision.ts";
 export * as ledgerDecider from "./ledger/decider.ts";
 export { StreamWriter, WRITER_LIMITS } from "./stream-writer.ts";
+export type { AtomicAppender, DomainEvent, StreamModel, Submission, WriteResult } from "./stream-writer.ts";
+export { envelopeOf, outcomeOf, ReceiptConflictError, StaleDecisionError } from "./command.ts";
+export { commandHeaders, commandRunner, outcomeFields } from "./http/command-runner.ts";
+export type { AcceptedBody, CommandRunnerDeps, CommandSpec, ReceiptOf, RunCommand } from "./http/command-runner.ts";
 export { InFlight } from "./in-flight.ts";

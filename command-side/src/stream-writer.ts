@@ -6,21 +6,29 @@
 // States are cached per stream (bounded), caught up before every batch.
 import type { AppendGuard, AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from "@trueup/event-store";
 import { DuplicateEventIdError, GuardFailedError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
-import type { LedgerEvent } from "@trueup/contracts";
-import { TrueupError, parseLedgerEvent } from "@trueup/contracts";
-import type { StreamName } from "@trueup/contracts";
-import type { Decision } from "./ledger/decider.ts";
-import type { Receipt } from "./idempotency.ts";
+import { TrueupError } from "@trueup/contracts";
+import type { JsonValue, StreamName } from "@trueup/contracts";
+import type { Decision } from "./decision.ts";
+import type { Receipt } from "./receipt.ts";
 
-export interface StreamModel<S> {
-  readonly initial: () => S;
-  readonly evolve: (state: S, event: LedgerEvent) => S;
+/** What a decider's events have in common, whatever the bounded context. */
+export interface DomainEvent {
+  readonly type: string;
+  readonly data: JsonValue;
 }
 
-export interface Submission<S> {
-  readonly decide: (state: S) => Decision;
+/** How a stream's events fold into its state: a decider's initialState and evolve, and the parser of its stored events. */
+export interface StreamModel<S, E extends DomainEvent> {
+  readonly initial: () => S;
+  readonly evolve: (state: S, event: E) => S;
+  /** Parses a stored event of the stream (throws on a type or shape the stream cannot hold). */
+  readonly parse: (type: string, data: unknown) => E;
+}
+
+export interface Submission<S, E extends DomainEvent> {
+  readonly decide: (state: S) => Decision<E>;
   /** Wraps the i-th decided event with its id and metadata. */
-  readonly envelope: (event: LedgerEvent, index: number) => NewEvent;
+  readonly envelope: (event: E, index: number) => NewEvent;
   /** The command's answer, given the revision of its last event, to store with the events (see AtomicAppender). */
   readonly receipt?: ((revision: bigint) => Receipt) | undefined;
   /** What the decision read elsewhere must still hold when its events land (see AtomicAppender). */
@@ -74,8 +82,8 @@ interface Cached<S> {
   revision: bigint | undefined;
 }
 
-interface Pending<S> {
-  readonly submission: Submission<S>;
+interface Pending<S, E extends DomainEvent> {
+  readonly submission: Submission<S, E>;
   readonly resolve: (result: WriteResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -84,18 +92,26 @@ export class QueueFullError extends Error {
   override readonly name = "QueueFullError";
 }
 
-export class StreamWriter<S> {
+export class StreamWriter<S, E extends DomainEvent> {
   private readonly cache = new Map<string, Cached<S>>();
-  private readonly queues = new Map<string, Pending<S>[]>();
+  private readonly queues = new Map<string, Pending<S, E>[]>();
 
-  constructor(
-    private readonly store: EventStore,
-    private readonly model: StreamModel<S>,
+  private readonly store: EventStore;
+  private readonly model: StreamModel<S, E>;
+  private readonly atomic: AtomicAppender | undefined;
+
+  constructor(options: {
+    readonly store: EventStore;
+    readonly model: StreamModel<S, E>;
     /** Without one, receipts and guards are ignored, and written results say `recorded: false`. */
-    private readonly atomic?: AtomicAppender,
-  ) {}
+    readonly atomic?: AtomicAppender | undefined;
+  }) {
+    this.store = options.store;
+    this.model = options.model;
+    this.atomic = options.atomic;
+  }
 
-  submit(stream: StreamName, submission: Submission<S>): Promise<WriteResult> {
+  submit(stream: StreamName, submission: Submission<S, E>): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(stream);
       if (queue !== undefined) {
@@ -133,7 +149,7 @@ export class StreamWriter<S> {
       const from = cached.revision === undefined ? 0n : cached.revision + 1n;
       const events = await this.readFrom(stream, from);
       for (const event of events) {
-        cached.state = this.model.evolve(cached.state, parseLedgerEvent(event.type, event.data));
+        cached.state = this.model.evolve(cached.state, this.model.parse(event.type, event.data));
         cached.revision = event.revision;
       }
       if (events.length < WRITER_LIMITS.readPageSize) break;
@@ -176,7 +192,7 @@ export class StreamWriter<S> {
     this.queues.delete(stream);
   }
 
-  private async writeBatch(stream: StreamName, batch: Pending<S>[]): Promise<void> {
+  private async writeBatch(stream: StreamName, batch: Pending<S, E>[]): Promise<void> {
     for (let attempt = 0; attempt <= WRITER_LIMITS.conflictRetriesMax; attempt++) {
       // Optimistic: a cached state is trusted as the head; if another writer
       // moved the stream, the append fails on its expected revision and the
@@ -228,7 +244,7 @@ export class StreamWriter<S> {
    * original result; an `any` append can only replay here, never write,
    * because the ids exist. Otherwise the id belongs to something else.
    */
-  private async settleDuplicate(stream: StreamName, batch: Pending<S>[], events: NewEvent[]): Promise<void> {
+  private async settleDuplicate(stream: StreamName, batch: Pending<S, E>[], events: NewEvent[]): Promise<void> {
     const [pending] = batch;
     if (pending === undefined) return;
     try {
@@ -240,7 +256,7 @@ export class StreamWriter<S> {
     }
   }
 
-  private plan(cached: Cached<S>, batch: Pending<S>[]) {
+  private plan(cached: Cached<S>, batch: Pending<S, E>[]) {
     let state = cached.state;
     let revision = cached.revision ?? -1n;
     const events: NewEvent[] = [];

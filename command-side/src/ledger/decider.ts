@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { TrueupError, periodOf } from "@trueup/contracts";
 import type { AccountType, JournalLine, JournalLineInput, LedgerEvent, Side } from "@trueup/contracts";
+import type { Decision as GenericDecision } from "../decision.ts";
 
-export type Decision = { readonly events: LedgerEvent[] } | { readonly rejected: TrueupError };
+export type Decision = GenericDecision<LedgerEvent>;
 
 const reject = (code: ConstructorParameters<typeof TrueupError>[0], message: string, path?: (string | number)[]): Decision => ({
   rejected: new TrueupError(code, message, path === undefined ? {} : { path }),

@@ -4,42 +4,22 @@
 // then read back from the event store itself.
 import { TrueupError, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamNameSchema } from "@trueup/contracts";
 import type { CreateLedgerBody, JournalLine, LedgerEvent, OpenAccountBody, PostJournalEntryBody, ReverseJournalEntryBody, StreamName } from "@trueup/contracts";
-import type { AppendGuard, EventStore, NewEvent } from "@trueup/event-store";
+import type { AppendGuard, EventStore } from "@trueup/event-store";
 import { StreamNotFoundError } from "@trueup/event-store";
 import { deterministicUuid, derivedEntityId } from "../ids.ts";
 import { StreamWriter } from "../stream-writer.ts";
-import type { AtomicAppender, WriteResult } from "../stream-writer.ts";
-import type { Receipt } from "../idempotency.ts";
+import type { AtomicAppender, StreamModel } from "../stream-writer.ts";
+import type { Receipt } from "../receipt.ts";
+import type { Decision } from "../decision.ts";
+import { StaleDecisionError, envelopeOf, outcomeOf } from "../command.ts";
+import type { CommandContext, CommandOutcome } from "../command.ts";
 import * as decider from "./decider.ts";
 
-/** Who asked, why, and when the command was first seen (a retry keeps the first time). */
-export interface CommandContext {
-  readonly commandId: string;
-  readonly actor: string;
-  readonly correlationId: string;
-  readonly occurredAt: Date;
-}
-
-export interface CommandOutcome {
-  readonly revision: bigint | undefined;
-  readonly position: string | undefined;
-  readonly replayed: boolean;
-  /** The command's answer was stored with its events (its receipt): nothing is left to record. */
-  readonly recorded: boolean;
-}
+export type { CommandContext, CommandOutcome } from "../command.ts";
+export { ReceiptConflictError } from "../command.ts";
 
 /** Builds a posting's receipt once its entry id and revision are known. */
 export type EntryReceipt = (entry: { entryId: string; revision: bigint }) => Receipt;
-
-/** A receipt's key was taken by a concurrent command while this one ran; nothing was written. */
-export class ReceiptConflictError extends Error {
-  override readonly name = "ReceiptConflictError";
-}
-
-/** What a decision read changed before its events landed (a guard failed): nothing was written; decide again. */
-class StaleDecisionError extends Error {
-  override readonly name = "StaleDecisionError";
-}
 
 /** A ledger's state and the revision it was read at. */
 export interface LedgerSnapshot {
@@ -56,9 +36,9 @@ export type EntryLocator = (ledgerId: string, entryId: string) => Promise<{ stre
 
 
 export class LedgerCommandService {
-  private readonly ledgers: StreamWriter<decider.LedgerState>;
-  private readonly periods: StreamWriter<decider.PeriodState>;
-  private readonly reversals: StreamWriter<decider.ReversalState>;
+  private readonly ledgers: StreamWriter<decider.LedgerState, LedgerEvent>;
+  private readonly periods: StreamWriter<decider.PeriodState, LedgerEvent>;
+  private readonly reversals: StreamWriter<decider.ReversalState, LedgerEvent>;
 
   constructor(
     private readonly store: EventStore,
@@ -70,24 +50,24 @@ export class LedgerCommandService {
      */
     private readonly atomic?: AtomicAppender,
   ) {
-    this.ledgers = new StreamWriter(store, { initial: decider.initialLedgerState, evolve: decider.evolveLedger });
-    this.periods = new StreamWriter(store, { initial: decider.initialPeriodState, evolve: decider.evolvePeriod }, atomic);
-    this.reversals = new StreamWriter(store, { initial: decider.initialReversalState, evolve: decider.evolveReversal });
+    this.ledgers = new StreamWriter({ store, model: ledgerModel(decider.initialLedgerState, decider.evolveLedger) });
+    this.periods = new StreamWriter({ store, model: ledgerModel(decider.initialPeriodState, decider.evolvePeriod), atomic });
+    this.reversals = new StreamWriter({ store, model: ledgerModel(decider.initialReversalState, decider.evolveReversal) });
   }
 
   async createLedger(ctx: CommandContext, body: CreateLedgerBody): Promise<CommandOutcome> {
     const command: decider.LedgerCommand = { type: "CreateLedger", data: body };
-    return this.write(this.ledgers, ledgerStream(body.ledgerId), ctx, (s) => decider.decideLedger(command, s));
+    return this.write(this.ledgers, { stream: ledgerStream(body.ledgerId), ctx, decide: (s) => decider.decideLedger(command, s) });
   }
 
   async openAccount(ctx: CommandContext, ledgerId: string, body: OpenAccountBody): Promise<CommandOutcome> {
     const command: decider.LedgerCommand = { type: "OpenAccount", data: { code: body.code, name: body.name, type: body.type, currency: body.currency ?? null } };
-    return this.write(this.ledgers, ledgerStream(ledgerId), ctx, (s) => decider.decideLedger(command, s));
+    return this.write(this.ledgers, { stream: ledgerStream(ledgerId), ctx, decide: (s) => decider.decideLedger(command, s) });
   }
 
   async closeAccount(ctx: CommandContext, ledgerId: string, code: string): Promise<CommandOutcome> {
     const command: decider.LedgerCommand = { type: "CloseAccount", data: { code } };
-    return this.write(this.ledgers, ledgerStream(ledgerId), ctx, (s) => decider.decideLedger(command, s));
+    return this.write(this.ledgers, { stream: ledgerStream(ledgerId), ctx, decide: (s) => decider.decideLedger(command, s) });
   }
 
   /** Whether postEntry can store a receipt with the entry's events. */
@@ -127,7 +107,7 @@ export class LedgerCommandService {
     if (original.reverses !== null) throw new TrueupError("ENTRY_IS_REVERSAL", `entry ${entryId} reverses ${original.reverses}; post a new entry instead`);
     const reversalEntryId = body.reversalEntryId ?? derivedEntityId("je", ctx.commandId);
     const claim = { ledgerId, entryId, reversalEntryId };
-    await this.write(this.reversals, reversalStream(ledgerId, entryId), ctx, (s) => decider.decideReversal({ type: "ClaimReversal", data: claim }, s));
+    await this.write(this.reversals, { stream: reversalStream(ledgerId, entryId), ctx, decide: (s) => decider.decideReversal({ type: "ClaimReversal", data: claim }, s) });
     const ledger = await this.ledgers.loadShared(ledgerStream(ledgerId));
     const data: decider.PostEntryData = {
       entryId: reversalEntryId,
@@ -143,9 +123,11 @@ export class LedgerCommandService {
     } catch (error) {
       if (error instanceof TrueupError) {
         const release = { ...claim, reason: error.code };
-        await this.write(this.reversals, reversalStream(ledgerId, entryId), { ...ctx, commandId: `${ctx.commandId}:release` }, (s) =>
-          decider.decideReversal({ type: "ReleaseReversal", data: release }, s),
-        );
+        await this.write(this.reversals, {
+          stream: reversalStream(ledgerId, entryId),
+          ctx: { ...ctx, commandId: `${ctx.commandId}:release` },
+          decide: (s) => decider.decideReversal({ type: "ReleaseReversal", data: release }, s),
+        });
       }
       throw error;
     }
@@ -154,13 +136,13 @@ export class LedgerCommandService {
   async closePeriod(ctx: CommandContext, ledgerId: string, period: string): Promise<CommandOutcome> {
     const ledger = (await this.ledgers.load(ledgerStream(ledgerId))).state;
     const command: decider.PeriodCommand = { type: "ClosePeriod", data: { period }, ledger };
-    return this.write(this.periods, periodStream(ledgerId, period), ctx, (s) => decider.decidePeriod(command, s));
+    return this.write(this.periods, { stream: periodStream(ledgerId, period), ctx, decide: (s) => decider.decidePeriod(command, s) });
   }
 
   async reopenPeriod(ctx: CommandContext, ledgerId: string, period: string, reason: string): Promise<CommandOutcome> {
     const ledger = (await this.ledgers.load(ledgerStream(ledgerId))).state;
     const command: decider.PeriodCommand = { type: "ReopenPeriod", data: { period, reason }, ledger };
-    return this.write(this.periods, periodStream(ledgerId, period), ctx, (s) => decider.decidePeriod(command, s));
+    return this.write(this.periods, { stream: periodStream(ledgerId, period), ctx, decide: (s) => decider.decidePeriod(command, s) });
   }
 
   /**
@@ -187,7 +169,7 @@ export class LedgerCommandService {
           ? undefined
           : [{ stream: ledgerStream(ledgerId), afterRevision: ledger.revision ?? -1n, eventType: "AccountClosed", field: "code", values: [...new Set(data.lines.map((l) => l.accountCode))] }];
       try {
-        return await this.write(this.periods, stream, ctx, (s) => decider.decidePeriod(command, s), () => entryEventId, receipt, guards);
+        return await this.write(this.periods, { stream, ctx, decide: (s) => decider.decidePeriod(command, s), eventIdOf: () => entryEventId, receipt, guards });
       } catch (error) {
         if (!(error instanceof StaleDecisionError) || attempt >= STALE_DECISION_RETRIES_MAX) throw error;
         ledger = await this.ledgers.load(ledgerStream(ledgerId));
@@ -210,43 +192,23 @@ export class LedgerCommandService {
     return event.data;
   }
 
-  private async write<S>(
-    writer: StreamWriter<S>,
-    stream: StreamName,
-    ctx: CommandContext,
-    decide: (state: S) => decider.Decision,
-    eventIdOf?: (event: LedgerEvent, index: number) => string,
-    receipt?: (revision: bigint) => Receipt,
-    guards?: readonly AppendGuard[],
-  ): Promise<CommandOutcome> {
-    const envelope = (event: LedgerEvent, index: number): NewEvent => ({
-      eventId: (eventIdOf?.(event, index) ?? deterministicUuid(ctx.commandId, stream, String(index))) as NewEvent["eventId"],
-      type: event.type,
-      schemaVersion: 1,
-      data: event.data,
-      metadata: {
-        actor: ctx.actor,
-        correlationId: ctx.correlationId,
-        causationId: ctx.commandId,
-        commandId: ctx.commandId,
-        occurredAt: ctx.occurredAt.toISOString(),
-      },
-    });
-    return outcomeOf(await writer.submit(stream, { decide, envelope, receipt, guards }));
+  private async write<S>(writer: StreamWriter<S, LedgerEvent>, command: WriteCommand<S>): Promise<CommandOutcome> {
+    const { stream, ctx, decide, eventIdOf, receipt, guards } = command;
+    return outcomeOf(await writer.submit(stream, { decide, envelope: envelopeOf({ ctx, stream, eventIdOf }), receipt, guards }));
   }
 }
 
-function outcomeOf(result: WriteResult): CommandOutcome {
-  switch (result.kind) {
-    case "rejected":
-      throw result.error;
-    case "receipt-conflict":
-      throw new ReceiptConflictError("the idempotency key was taken by a concurrent request");
-    case "stale":
-      throw new StaleDecisionError("an account of the entry was closed after the ledger was read");
-    case "unchanged":
-      return { revision: result.revision, position: undefined, replayed: true, recorded: false };
-    case "written":
-      return { revision: result.revision, position: result.position, replayed: result.replayed, recorded: result.recorded };
-  }
+/** One command for one stream: what to decide, and how its events and answer are written. */
+interface WriteCommand<S> {
+  readonly stream: StreamName;
+  readonly ctx: CommandContext;
+  readonly decide: (state: S) => Decision<LedgerEvent>;
+  /** Fixed event ids other than the command's own (an entry's id); by default ids come from the command id. */
+  readonly eventIdOf?: ((event: LedgerEvent, index: number) => string) | undefined;
+  readonly receipt?: ((revision: bigint) => Receipt) | undefined;
+  readonly guards?: readonly AppendGuard[] | undefined;
+}
+
+function ledgerModel<S>(initial: () => S, evolve: (state: S, event: LedgerEvent) => S): StreamModel<S, LedgerEvent> {
+  return { initial, evolve, parse: parseLedgerEvent };
 }

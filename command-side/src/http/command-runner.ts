@@ -1,0 +1,183 @@
+// The idempotent-command runner every bounded context's command routes use.
+// Every command needs an Idempotency-Key; the answer to a key is stored, so a
+// retry gets the same answer (with the Idempotent-Replayed header) and a
+// reused key with another body gets 409 IDEMPOTENCY_CONFLICT.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { TrueupError, problemOf } from "@trueup/contracts";
+import { IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
+import type { IdempotencyStore } from "../idempotency.ts";
+import type { InFlight } from "../in-flight.ts";
+import type { Origin, Receipt } from "../receipt.ts";
+import { ReceiptConflictError } from "../command.ts";
+import type { CommandContext, CommandOutcome } from "../command.ts";
+
+/** The headers of every command request. */
+export const commandHeaders = z.looseObject({
+  "idempotency-key": z.unknown().transform((key, ctx) => {
+    if (typeof key === "string" && IDEMPOTENCY_KEY_PATTERN.test(key)) return key;
+    ctx.addIssue({ code: "custom", message: "Idempotency-Key header required: 1-200 visible ASCII characters", params: { code: "IDEMPOTENCY_KEY_MISSING" } });
+    return z.NEVER;
+  }),
+  "x-actor": z.string().min(1).max(200).optional(),
+  "x-correlation-id": z.string().min(1).max(200).optional(),
+});
+
+/** The fields every accepted command's answer carries beside its own. */
+export const outcomeFields = {
+  revision: z.string().nullable().describe("stream revision after the command (decimal)"),
+  position: z.string().nullable().describe("global log position; pass as minPosition to read your own write"),
+  replayed: z.boolean().describe("true when this is the stored answer of an earlier request with the same key"),
+};
+
+/** A command's own answer fields (ids of what it made or changed). */
+export type Fields = Readonly<Record<string, unknown>>;
+
+/** The answer body of an accepted command. */
+export type AcceptedBody<F extends Fields> = F & { readonly revision: string | null; readonly position: string | null; readonly replayed: boolean };
+
+/** The receipt of a command that succeeds: its answer, given the answer's fields and the stream revision. */
+export type ReceiptOf<F extends Fields> = (fields: F, revision: bigint) => Receipt;
+
+export interface CommandSpec<F extends Fields> {
+  /** Keys are unique per scope (e.g. a ledger id): the same key in two scopes is two commands. */
+  readonly scope: string;
+  readonly status: 200 | 201;
+  /** Runs the command; `receipt` is given when the answer may be stored with its events (`withReceipts`). */
+  readonly execute: (ctx: CommandContext, receipt?: ReceiptOf<F>) => Promise<F & CommandOutcome>;
+  /** The command's writer can store its answer in its events' transaction (see IdempotencyStore.receiptWrite). */
+  readonly withReceipts?: boolean | undefined;
+}
+
+export type RunCommand = <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>) => Promise<void>;
+
+export interface CommandRunnerDeps {
+  readonly idempotency: IdempotencyStore;
+  /** Every command runs under it, so a shutdown can wait for them (see InFlight). */
+  readonly inFlight?: InFlight | undefined;
+}
+
+/**
+ * Registers what the runner needs on a command plugin's instance and returns
+ * the runner. Call it once per plugin, before its routes.
+ */
+export function commandRunner(app: FastifyInstance, deps: CommandRunnerDeps): RunCommand {
+  const inFlight = deps.inFlight;
+  const run = runner(deps.idempotency);
+  if (inFlight === undefined) return run;
+  // From arrival, not from the handler: a request still being parsed when a shutdown begins is let through.
+  // Held until its response closes (sent, or the connection gone: then the handler's own hold below remains).
+  app.addHook("onRequest", async (_request, reply) => {
+    reply.raw.once("close", inFlight.hold());
+  });
+  return (request, reply, spec) => inFlight.track(run(request, reply, spec));
+}
+
+/** The answer's body: the command's fields with its outcome in JSON form (`recorded` stays internal). */
+function acceptedBody<F extends Fields>({ revision, position, replayed, recorded: _recorded, ...fields }: F & CommandOutcome): AcceptedBody<F> {
+  // The rest of `F & CommandOutcome` without the outcome's keys is F.
+  return { ...(fields as unknown as F), revision: revision === undefined ? null : revision.toString(), position: position ?? null, replayed };
+}
+
+/**
+ * Wraps a command in its idempotency key (answers to 2xx and 4xx are kept;
+ * never 5xx). Two ways, see IdempotencyStore:
+ * - claimed: begin → execute → complete;
+ * - with receipts (`withReceipts`): look the key up, execute with the answer
+ *   stored in the events' transaction; when that cannot settle it (the key
+ *   was taken meanwhile, or the events turned out to be there already), the
+ *   command goes the claimed way, which then finds what is there.
+ */
+function runner(idempotency: IdempotencyStore): RunCommand {
+  const claimed = async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>, identity: Identity = identify(request)): Promise<void> => {
+    const { scope, status, execute } = spec;
+    const { key, hash, origin } = identity;
+    const begun = await idempotency.begin(scope, key, hash, origin);
+    if (begun.kind === "conflict") throw conflictError(key);
+    if (begun.kind === "replay") {
+      await sendReplay(reply, begun);
+      return;
+    }
+    // A retry runs as the first attempt did: its time, actor and correlation id (the events must come out identical).
+    const ctx: CommandContext = { commandId: `${scope}/${key}`, ...begun.origin, occurredAt: begun.firstSeenAt };
+    try {
+      const body = acceptedBody(await execute(ctx));
+      await idempotency.complete(scope, key, status, body);
+      if (body.replayed) void reply.header("idempotent-replayed", "true");
+      await reply.code(status).send(body);
+    } catch (error) {
+      if (error instanceof TrueupError && error.status < 500) await idempotency.complete(scope, key, error.status, problemOf(error));
+      throw error;
+    }
+  };
+
+  return async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>): Promise<void> => {
+    if (spec.withReceipts !== true) return claimed(request, reply, spec);
+    const { scope, status, execute } = spec;
+    const identity = identify(request);
+    const { key, hash, origin } = identity;
+    const known = await idempotency.lookup(scope, key, hash);
+    if (known.kind === "conflict") throw conflictError(key);
+    if (known.kind === "replay") {
+      await sendReplay(reply, known);
+      return;
+    }
+    if (known.kind === "retry") return claimed(request, reply, spec, identity);
+    const ctx: CommandContext = { commandId: `${scope}/${key}`, ...origin, occurredAt: new Date() };
+    const receipt: ReceiptOf<F> = (fields, revision) => ({
+      scope,
+      key,
+      hash,
+      origin,
+      firstSeenAt: ctx.occurredAt,
+      statusCode: status,
+      response: { ...fields, revision: revision.toString(), position: null, replayed: false },
+    });
+    let result: F & CommandOutcome;
+    try {
+      result = await execute(ctx, receipt);
+    } catch (error) {
+      if (error instanceof ReceiptConflictError) return claimed(request, reply, spec, identity);
+      if (error instanceof TrueupError && error.status < 500) {
+        const stored = await idempotency.record({ scope, key, hash, origin, firstSeenAt: ctx.occurredAt, statusCode: error.status, response: problemOf(error) });
+        // Taken meanwhile: that attempt's answer is the key's answer.
+        if (!stored) return claimed(request, reply, spec, identity);
+      }
+      throw error;
+    }
+    // Nothing of this attempt was written (its events were there already): the key's answer is elsewhere.
+    if (!result.recorded) return claimed(request, reply, spec, identity);
+    await reply.code(status).send(acceptedBody(result));
+  };
+}
+
+/** A command request's key, the hash of what it asks, and who sent it. */
+interface Identity {
+  readonly key: string;
+  readonly hash: string;
+  readonly origin: Origin;
+}
+
+function identify(request: FastifyRequest): Identity {
+  const headers = request.headers;
+  return {
+    key: String(headers["idempotency-key"]),
+    hash: requestHash({ method: request.method, route: request.url, body: request.body }),
+    origin: {
+      actor: typeof headers["x-actor"] === "string" ? headers["x-actor"] : "anonymous",
+      correlationId: typeof headers["x-correlation-id"] === "string" ? headers["x-correlation-id"] : request.id,
+    },
+  };
+}
+
+function conflictError(key: string): TrueupError {
+  return new TrueupError("IDEMPOTENCY_CONFLICT", `Idempotency-Key ${key} was used with a different request`);
+}
+
+async function sendReplay(reply: FastifyReply, replay: { statusCode: number; response: unknown }): Promise<void> {
+  await reply
+    .code(replay.statusCode)
+    .header("idempotent-replayed", "true")
+    .type(replay.statusCode >= 400 ? "application/problem+json" : "application/json")
+    .send(replay.response);
+}
