@@ -5,3 +5,5 @@ export * from "./errors.ts";
 export * from "./money/index.ts";
 export * from "./ledger/index.ts";
 export * from "./problem.ts";
+export * from "./calendar.ts";
+export * from "./text.ts";

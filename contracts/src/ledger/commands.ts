@@ -5,12 +5,20 @@ import { z } from "zod";
 import { parseMoney } from "../money/index.ts";
 import type { CurrencyCode, MoneyErrorCode } from "../money/index.ts";
 import type { ErrorCode } from "../errors.ts";
-import { ACCOUNT_TYPES, SIDES, accountCodeSchema, dateSchema, entryIdSchema, ledgerIdSchema } from "./events.ts";
+import { dateSchema } from "../calendar.ts";
+import { TEXT_LIMITS, metadataSchema, textSchema } from "../text.ts";
+import { ACCOUNT_TYPES, SIDES, accountCodeSchema, entryIdSchema, ledgerIdSchema } from "./events.ts";
 
+/**
+ * Lines per journal entry. At about 100 bytes a line, a full entry is ~50 kB
+ * of JSON: with a maximal description and metadata (TEXT_LIMITS) it stays
+ * far inside the 1 MiB request body limit, so every entry the schema allows
+ * can be sent.
+ */
 export const JOURNAL_LINES_MAX = 500;
-export const DESCRIPTION_LENGTH_MAX = 500;
-export const METADATA_KEYS_MAX = 32;
-export const METADATA_VALUE_LENGTH_MAX = 500;
+export const DESCRIPTION_LENGTH_MAX = TEXT_LIMITS.descriptionLengthMax;
+export const METADATA_KEYS_MAX = TEXT_LIMITS.metadataKeysMax;
+export const METADATA_VALUE_LENGTH_MAX = TEXT_LIMITS.metadataValueLengthMax;
 
 const MONEY_TO_API_CODE: Record<MoneyErrorCode, ErrorCode> = {
   MONEY_INVALID_FORMAT: "AMOUNT_INVALID_FORMAT",
@@ -56,37 +64,31 @@ export const journalLineInputSchema = lineInput.transform((line, ctx): JournalLi
   return { accountCode: line.account, side: line.side, amountMinor: parsed.value.amountMinor, currency: parsed.value.currency };
 });
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+const name = textSchema({ lengthMax: TEXT_LIMITS.nameLengthMax });
+const description = textSchema({ lengthMax: TEXT_LIMITS.descriptionLengthMax });
+
+/** An ISO 4217 code from the table; the issue (at the field itself) says what was wrong. */
+const currencySchema = z.string().transform((code, ctx) => {
+  const parsed = parseMoney("0", code);
+  if (!parsed.ok) {
+    issue(ctx, "CURRENCY_UNKNOWN", parsed.error.message, []);
+    return z.NEVER;
+  }
+  return parsed.value.currency;
+});
 
 export const createLedgerBody = z.strictObject({
   ledgerId: ledgerIdSchema,
-  name: text(200),
-  baseCurrency: z.string().transform((code, ctx) => {
-    const parsed = parseMoney("0", code);
-    if (!parsed.ok) {
-      issue(ctx, "CURRENCY_UNKNOWN", `unknown ISO 4217 currency ${JSON.stringify(code)}`, []);
-      return z.NEVER;
-    }
-    return parsed.value.currency;
-  }),
+  name,
+  baseCurrency: currencySchema,
 });
 export type CreateLedgerBody = z.infer<typeof createLedgerBody>;
 
 export const openAccountBody = z.strictObject({
   code: accountCodeSchema,
-  name: text(200),
+  name,
   type: z.enum(ACCOUNT_TYPES),
-  currency: z
-    .string()
-    .transform((code, ctx) => {
-      const parsed = parseMoney("0", code);
-      if (!parsed.ok) {
-        issue(ctx, "CURRENCY_UNKNOWN", `unknown ISO 4217 currency ${JSON.stringify(code)}`, []);
-        return z.NEVER;
-      }
-      return parsed.value.currency;
-    })
-    .optional(),
+  currency: currencySchema.optional(),
 });
 export type OpenAccountBody = z.infer<typeof openAccountBody>;
 
@@ -94,22 +96,28 @@ export const postJournalEntryBody = z.strictObject({
   /** Optional: chosen by the client; otherwise derived from the Idempotency-Key. */
   entryId: entryIdSchema.optional(),
   effectiveDate: dateSchema,
-  description: text(DESCRIPTION_LENGTH_MAX),
-  externalReference: text(200).optional(),
-  metadata: z
-    .record(z.string().min(1).max(100), z.string().max(METADATA_VALUE_LENGTH_MAX))
-    .refine((m) => Object.keys(m).length <= METADATA_KEYS_MAX, `at most ${METADATA_KEYS_MAX} metadata keys`)
-    .optional(),
-  lines: z.array(journalLineInputSchema).min(2, "a journal entry needs at least 2 lines").max(JOURNAL_LINES_MAX),
+  description,
+  externalReference: textSchema({ lengthMax: TEXT_LIMITS.referenceLengthMax }).optional(),
+  metadata: metadataSchema.optional(),
+  lines: z
+    .array(journalLineInputSchema)
+    .min(2, "a journal entry needs at least 2 lines")
+    .max(JOURNAL_LINES_MAX, `a journal entry has at most ${JOURNAL_LINES_MAX} lines; split it into several entries`),
 });
 export type PostJournalEntryBody = z.infer<typeof postJournalEntryBody>;
 
 export const reverseJournalEntryBody = z.strictObject({
   effectiveDate: dateSchema,
-  description: text(DESCRIPTION_LENGTH_MAX).optional(),
+  description: description.optional(),
   reversalEntryId: entryIdSchema.optional(),
 });
 export type ReverseJournalEntryBody = z.infer<typeof reverseJournalEntryBody>;
 
-export const reopenPeriodBody = z.strictObject({ reason: text(500) });
-export const emptyBody = z.strictObject({}).optional();
+export const reopenPeriodBody = z.strictObject({ reason: textSchema({ lengthMax: TEXT_LIMITS.reasonLengthMax }) }, {
+  error: (issue) => (issue.code === "invalid_type" ? `send a JSON object with the reason for reopening, e.g. {"reason": "late supplier invoice"}` : undefined),
+});
+
+/** Commands that take no input (closes): no body (fastify gives null), a JSON null, or `{}`. */
+export const emptyBody = z.strictObject({}, {
+  error: (issue) => (issue.code === "invalid_type" ? "this command takes no input: send no body, or {}" : undefined),
+}).nullish();

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { streamName } from "../ids.ts";
 import type { StreamName } from "../ids.ts";
+import { eventDateSchema, eventPeriodSchema } from "../calendar.ts";
 
 export const ACCOUNT_TYPES = ["asset", "liability", "equity", "revenue", "expense"] as const;
 export type AccountType = (typeof ACCOUNT_TYPES)[number];
@@ -12,21 +13,6 @@ export type Side = (typeof SIDES)[number];
 export const LEDGER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/;
 export const ACCOUNT_CODE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.]{0,31}$/;
 export const ENTRY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/;
-export const PERIOD_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
-
-/** A real calendar date, YYYY-MM-DD (no 2026-02-30). */
-export function isCalendarDate(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
-  const date = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
-}
-
-export function periodOf(effectiveDate: string): string {
-  return effectiveDate.slice(0, 7);
-}
-
-export const dateSchema = z.string().refine(isCalendarDate, "must be a calendar date YYYY-MM-DD");
-export const periodSchema = z.string().regex(PERIOD_PATTERN, "must be a period YYYY-MM");
 export const ledgerIdSchema = z.string().regex(LEDGER_ID_PATTERN, "1-64 letters, digits, '_' or '.', starting with a letter or digit");
 export const accountCodeSchema = z.string().regex(ACCOUNT_CODE_PATTERN, "1-32 letters, digits, '_' or '.', starting with a letter or digit");
 export const entryIdSchema = z.string().regex(ENTRY_ID_PATTERN, "1-64 letters, digits, '_' or '.', starting with a letter or digit");
@@ -53,7 +39,7 @@ export const ledgerEventSchemas = {
   JournalEntryPosted: z.strictObject({
     ledgerId: ledgerIdSchema,
     entryId: entryIdSchema,
-    effectiveDate: dateSchema,
+    effectiveDate: eventDateSchema,
     description: z.string(),
     externalReference: z.string().nullable(),
     metadata: z.record(z.string(), z.string()),
@@ -61,8 +47,8 @@ export const ledgerEventSchemas = {
     /** Set on a reversal: the entry it reverses. */
     reverses: entryIdSchema.nullable(),
   }),
-  PeriodClosed: z.strictObject({ ledgerId: ledgerIdSchema, period: periodSchema }),
-  PeriodReopened: z.strictObject({ ledgerId: ledgerIdSchema, period: periodSchema, reason: z.string() }),
+  PeriodClosed: z.strictObject({ ledgerId: ledgerIdSchema, period: eventPeriodSchema }),
+  PeriodReopened: z.strictObject({ ledgerId: ledgerIdSchema, period: eventPeriodSchema, reason: z.string() }),
   /** Claims the one reversal an entry may have (stream `reversal-…`), before the reversal is posted. */
   ReversalClaimed: z.strictObject({ ledgerId: ledgerIdSchema, entryId: entryIdSchema, reversalEntryId: entryIdSchema }),
   /** The claimed reversal could not be posted (e.g. its period is closed): the entry may be reversed again. */

@@ -20,6 +20,7 @@ export {
   parseMoney,
   subtract,
   sum,
+  unknownCurrencyMessage,
   zero,
 } from "./money.ts";
 export type { Money, MoneyError, MoneyErrorCode, ParseMoneyResult } from "./money.ts";

@@ -63,6 +63,17 @@ interface DecimalParts {
   readonly fractionDigits: string;
 }
 
+/**
+ * Why a currency code is not in the table, with a hint where one helps:
+ * codes match exactly, so "eur" is refused, and says to write "EUR".
+ */
+export function unknownCurrencyMessage(code: string): string {
+  const shown = JSON.stringify(code.slice(0, 16));
+  const upper = code.toUpperCase();
+  if (upper !== code && currencyOf(upper) !== undefined) return `unknown ISO 4217 currency ${shown}: currency codes are upper case: ${upper}`;
+  return `unknown ISO 4217 currency ${shown}`;
+}
+
 function fail(code: MoneyErrorCode, message: string): { ok: false; error: MoneyError } {
   return { ok: false, error: { code, message } };
 }
@@ -113,7 +124,7 @@ export function checkDecimalFormat(decimal: string): MoneyError | undefined {
 export function parseMoney(decimal: string, currency: string): ParseMoneyResult {
   const found = currencyOf(currency);
   if (found === undefined) {
-    return fail("MONEY_UNKNOWN_CURRENCY", `unknown ISO 4217 currency ${JSON.stringify(currency)}`);
+    return fail("MONEY_UNKNOWN_CURRENCY", unknownCurrencyMessage(currency));
   }
   const parts = splitDecimal(decimal);
   if (isMoneyError(parts)) return { ok: false, error: parts };
@@ -246,7 +257,7 @@ export const moneyAmountString = z.string().superRefine((decimal, ctx) => {
 export const currencyCodeSchema = z.string().transform((code, ctx) => {
   const found = currencyOf(code);
   if (found === undefined) {
-    const message = `MONEY_UNKNOWN_CURRENCY: unknown ISO 4217 currency ${JSON.stringify(code)}`;
+    const message = `MONEY_UNKNOWN_CURRENCY: ${unknownCurrencyMessage(code)}`;
     ctx.addIssue({ code: "custom", message, params: { code: "MONEY_UNKNOWN_CURRENCY" } });
     return z.NEVER;
   }
