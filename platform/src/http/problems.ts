@@ -23,7 +23,13 @@ function fromValidation(error: FastifyError): Problem | undefined {
   return problem(first.code, `${where}${first.path === "/" ? "" : first.path}: ${first.detail}`, { in: where, path: first.path, errors });
 }
 
-export function toProblem(error: unknown): Problem {
+/** What the renderer knows about the request beyond the error: the limits its messages state. */
+export interface ProblemContext {
+  /** The body limit of the route that refused the body (fastify's `bodyLimit`, per route or app-wide). */
+  readonly bodyLimitBytes?: number;
+}
+
+export function toProblem(error: unknown, context: ProblemContext = {}): Problem {
   if (error instanceof TrueupError) return problemOf(error);
   // Read models and idempotency keys live in PostgreSQL too: its outages are 503s wherever they surface.
   if (error instanceof StoreUnavailableError || isPostgresUnavailable(error)) {
@@ -34,7 +40,11 @@ export function toProblem(error: unknown): Problem {
   if (fromZod !== undefined) return fromZod;
   switch (fastifyError.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return problem("PAYLOAD_TOO_LARGE", fastifyError.message);
+      // A client told only "too large" cannot tell how much to cut: name the limit.
+      return problem(
+        "PAYLOAD_TOO_LARGE",
+        context.bodyLimitBytes === undefined ? fastifyError.message : `the request body is larger than the limit of ${context.bodyLimitBytes} bytes`,
+      );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return problem("UNSUPPORTED_MEDIA_TYPE", fastifyError.message);
     case "FST_ERR_CTP_INVALID_JSON_BODY":
@@ -57,7 +67,7 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
 
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const body = toProblem(error);
+    const body = toProblem(error, { bodyLimitBytes: request.routeOptions.bodyLimit });
     if (body.status >= 500) request.log.error({ err: error }, "request failed");
     return sendProblem(reply, body);
   });
