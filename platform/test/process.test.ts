@@ -1,11 +1,13 @@
 // Proves the platform as a user runs it: `npm start`'s entry point boots on
 // embedded PostgreSQL with no setup, serves /health, stops cleanly on SIGTERM
 // (taking PostgreSQL down with it), reuses its data folder on the next start,
-// and refuses a bad environment variable with one line naming it.
+// and refuses a bad environment variable with one line naming it. Run as the
+// README runs it (`npm start`), SIGTERM or SIGINT sent to npm alone stops
+// everything: the node process, the postmaster, and no postmaster.pid stays.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +37,47 @@ function start(env: Record<string, string>): Started {
     resolve(code);
   }));
   return { child, output: () => output, exited };
+}
+
+/** Every live process whose parent chain leads to `pid` (read from /proc: Linux only, like the rest of this file). */
+async function descendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const ppid = Number.parseInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "", 10);
+    if (Number.isInteger(ppid)) parents.set(Number(entry), ppid);
+  }
+  const found: number[] = [];
+  const walk = (parent: number): void => {
+    for (const [child, ppid] of parents) {
+      if (ppid !== parent) continue;
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded, polling liveness only) until every pid has gone; returns the ones still alive at the limit. */
+async function waitGone(pids: readonly number[], limitMs: number): Promise<number[]> {
+  const deadline = Date.now() + limitMs;
+  let alive = pids.filter(isAlive);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    alive = alive.filter(isAlive);
+  }
+  return alive;
 }
 
 async function waitForOk(url: string, started: Started): Promise<number> {
@@ -124,4 +167,37 @@ describe("npm start (platform/src/main.ts)", () => {
     expect(await started.exited).toBe(1);
     expect(started.output()).toContain("is not empty and is not a PostgreSQL cluster");
   });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`npm start stops everything when ${signal} is sent to the npm process alone`, async () => {
+      const dataDir = path.join(dir, `npm-${signal}`);
+      const port = await freePort();
+      const npm = spawn("npm", ["start"], {
+        cwd: root,
+        env: { ...process.env, LOG_LEVEL: "warn", TRUEUP_DATA: dataDir, PORT: String(port) },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      npm.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      npm.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<void>((resolve) => npm.on("exit", () => {
+        resolve();
+      }));
+      const started: Started = { child: npm, output: () => output, exited: exited.then(() => npm.exitCode) };
+      await waitForOk(`http://127.0.0.1:${port}/ready`, started);
+      const npmPid = npm.pid ?? 0;
+      const tree = await descendants(npmPid);
+      const pidFile = path.join(dataDir, "pg", "postmaster.pid");
+      const postmaster = Number.parseInt((await readFile(pidFile, "utf8")).split("\n")[0] ?? "", 10);
+      expect(tree).toContain(postmaster);
+
+      process.kill(npmPid, signal); // npm only, not its process group: as `kill -TERM <pid>` would
+      await exited;
+      // Bounded by the platform's own shutdown limit, not by the machine's speed.
+      const left = await waitGone(tree, 30_000);
+      if (left.length > 0) for (const pid of left) process.kill(pid, "SIGKILL");
+      expect(left).toEqual([]);
+      expect(existsSync(pidFile)).toBe(false);
+    }, START_TIMEOUT_MS + 60_000);
+  }
 });
