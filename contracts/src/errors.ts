@@ -27,6 +27,7 @@ export const ERROR_CATALOGUE = {
   ENTRY_ALREADY_REVERSED: { status: 409, title: "The journal entry was already reversed" },
   ENTRY_IS_REVERSAL: { status: 422, title: "A reversal cannot itself be reversed; post a new entry" },
   READ_MODEL_BEHIND: { status: 503, title: "The read model has not reached the requested position yet" },
+  READ_MODEL_NOT_READY: { status: 503, title: "The read model is not yet at this build's version (being created or rebuilt by the projections service)" },
   NOT_FOUND: { status: 404, title: "No such route" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is larger than allowed" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Send application/json" },

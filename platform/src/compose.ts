@@ -14,6 +14,7 @@ import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
 import type { RoutesPlugin } from "./app.ts";
 import { MODULES } from "./modules.ts";
+import { ReadModelGate } from "./read-model-gate.ts";
 import type { BoundedContextModule } from "./modules.ts";
 
 /** After the commands in flight have answered, how long other requests (queries) get before their connections are cut. */
@@ -34,6 +35,8 @@ export interface ComposeOptions {
   readonly ping: () => Promise<void>;
   /** The bounded contexts to serve; defaults to every one (MODULES). */
   readonly modules?: readonly BoundedContextModule[];
+  /** Poll interval and bound of a non-projections process's wait for its read models (READ_MODEL_GATE_LIMITS). */
+  readonly readModelGate?: { readonly pollMs?: number; readonly waitMaxMs?: number };
 }
 
 export interface Composed {
@@ -41,6 +44,12 @@ export interface Composed {
   readonly registry: ProjectionRegistry;
   /** One per registered projection when this process runs the projections service, else none. */
   readonly workers: readonly ProjectionWorker[];
+  /**
+   * Resolves once every read model this process reads exists at this build's
+   * version (at once in the projections service, which creates them); rejects
+   * when the bounded wait for the projections service ran out.
+   */
+  readonly readModelsReady: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,8 +58,11 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   const relaxedPool = options.relaxedPool ?? pool;
   const modules = options.modules ?? MODULES;
   const registry = new ProjectionRegistry(modules.flatMap((m) => m.projections));
-  // Tables exist before any reader or the entry locator touches them; only the worker writes rows.
-  for (const projection of registry.all()) await openProjectionSchema({ pool, eventStore, projection });
+  const runsProjections = services.includes("projections");
+  // Only the projections service creates or rebuilds read-model schemas (before any reader here touches them;
+  // only the workers write rows). Any other process waits behind the gate until what it reads is there.
+  if (runsProjections) for (const projection of registry.all()) await openProjectionSchema({ pool, eventStore, projection });
+  const gate = new ReadModelGate({ pool, projections: runsProjections ? [] : readProjections(modules, services), ...options.readModelGate });
   const plugins: RoutesPlugin[] = [];
   const commands = new InFlight();
 
@@ -61,7 +73,9 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     const transactional = eventStore.capabilities.transactionalAppend;
     const atomic = transactional === undefined ? undefined : idempotency.atomicAppender(transactional);
     for (const module of modules) {
-      if (module.commandRoutes !== undefined) plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands }));
+      if (module.commandRoutes === undefined) continue;
+      const routes = module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands });
+      plugins.push(module.commandReads.length > 0 ? gate.guard(routes) : routes);
     }
   }
   if (services.includes("query")) {
@@ -71,13 +85,20 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       return waitForCheckpoint({ pool, projection, position: parsed, timeoutMs });
     };
     for (const module of modules) {
-      if (module.queryRoutes !== undefined) plugins.push(module.queryRoutes({ pool, waitForPosition }));
+      if (module.queryRoutes !== undefined) plugins.push(gate.guard(module.queryRoutes({ pool, waitForPosition })));
     }
   }
   plugins.push(operationsRoutes({ pool, eventStore, registry }));
 
-  const workers = services.includes("projections") ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection })) : [];
-  const app = await buildApp({ services, logLevel: options.logLevel, ping: options.ping, plugins });
+  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection })) : [];
+  const ping = async (): Promise<void> => {
+    await options.ping();
+    gate.assertOpen();
+  };
+  const app = await buildApp({ services, logLevel: options.logLevel, ping, plugins });
+  const readModelsReady = gate.start(app.log);
+  // Observed here: the caller decides what a failed wait means (main.ts exits non-zero).
+  readModelsReady.catch(() => undefined);
   for (const worker of workers) {
     worker.start().catch((error: unknown) => {
       app.log.fatal({ err: error, projection: worker.projection.name }, "projection worker stopped");
@@ -87,7 +108,9 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     app,
     registry,
     workers,
+    readModelsReady,
     close: async () => {
+      gate.stop();
       // No new requests; the commands already running finish (their clients may be gone) before storage closes.
       const serverClosed = app.close();
       await commands.settled();
@@ -99,6 +122,16 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       await Promise.all(workers.map((worker) => worker.stop()));
     },
   };
+}
+
+/** The projections the selected services read: every query module's, and what command routes read. */
+function readProjections(modules: readonly BoundedContextModule[], services: readonly Service[]): RegisteredProjection[] {
+  const read = new Set<RegisteredProjection>();
+  for (const module of modules) {
+    if (services.includes("query") && module.queryRoutes !== undefined) for (const p of module.projections) read.add(p);
+    if (services.includes("command") && module.commandRoutes !== undefined) for (const p of module.commandReads) read.add(p);
+  }
+  return [...read];
 }
 
 /** Counting events behind stops here: beyond it "very far behind" is all a dashboard needs. */

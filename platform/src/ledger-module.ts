@@ -9,6 +9,8 @@ import type { BoundedContextModule } from "./modules.ts";
 export const ledgerModule: BoundedContextModule = {
   name: "ledger",
   projections: [ledgerProjection],
+  // The entry locator (reversals) still reads the read model; empty this when it goes.
+  commandReads: [ledgerProjection],
   commandRoutes: ({ pool, eventStore, idempotency, atomic, inFlight }) => {
     const reader = new LedgerReader(pool, ledgerProjection.schemaName);
     const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId), atomic);

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const app = composed.app;
 
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = (signal: string, exitCode = 0): void => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: shutting down`);
@@ -51,8 +51,14 @@ async function main(): Promise<void> {
     void composed
       .close()
       .then(() => storage.close())
-      .then(() => process.exit(0));
+      .then(() => process.exit(exitCode));
   };
+  // A process that is not the projections service waited (bounded) for its read models and gave up: exit
+  // non-zero so a supervisor restarts it or an operator looks.
+  composed.readModelsReady.catch((error: unknown) => {
+    log(error instanceof Error ? error.message : String(error));
+    stop("read models not ready", 1);
+  });
   process.on("SIGINT", () => {
     stop("SIGINT");
   });

@@ -33,6 +33,11 @@ export interface BoundedContextModule {
   readonly name: string;
   /** The projections this context owns; their names and schemas are unique across every module. */
   readonly projections: readonly RegisteredProjection[];
+  /**
+   * Projections the command routes read (ideally none: decisions come from the
+   * log). A command-only process waits until these exist at their version.
+   */
+  readonly commandReads: readonly RegisteredProjection[];
   commandRoutes?(deps: CommandRouteDeps): RoutesPlugin;
   queryRoutes?(deps: QueryRouteDeps): RoutesPlugin;
 }

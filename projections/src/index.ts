@@ -10,7 +10,7 @@ export { readCheckpoint } from "./postgres/checkpoint.ts";
 export type { Checkpoint } from "./postgres/checkpoint.ts";
 export { LAG_COUNT_MAX_DEFAULT, WAIT_POLL_INTERVAL_MS, WAIT_TIMEOUT_MAX_MS, projectionLag, waitForCheckpoint } from "./postgres/lag.ts";
 export type { LagOptions, ProjectionLag } from "./postgres/lag.ts";
-export { RebuildInProgressError, openProjectionSchema, rebuildProjection } from "./postgres/rebuild.ts";
+export { RebuildInProgressError, openProjectionSchema, readLiveCheckpoint, rebuildProjection } from "./postgres/rebuild.ts";
 export type { RebuildOptions, RebuildResult } from "./postgres/rebuild.ts";
 export { RETRY_DEFAULT, RetriesExhaustedError, isTransient } from "./postgres/retry.ts";
 export type { RetryPolicy } from "./postgres/retry.ts";

@@ -51,16 +51,25 @@ export class RebuildInProgressError extends Error {
 export async function openProjectionSchema(options: RebuildOptions): Promise<Checkpoint> {
   const { pool, projection } = options;
   checkProjection(projection);
-  // Look before reading: on a first start, reading the missing table would
-  // log an ERROR in the server's log for a perfectly normal situation.
-  const present = await pool.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [qualified(projection.schemaName, "checkpoint")]);
-  const existing = present.rows[0]?.present === true ? await readCheckpoint(pool, projection, projection.schemaName) : undefined;
+  const existing = await readLiveCheckpoint(pool, projection);
   if (existing === undefined) return createIfMissing(pool, projection);
   if (existing.version === projection.version) return existing;
   if (existing.version > projection.version) {
     throw new Error(`${projection.schemaName} was built by version ${existing.version} of projection ${projection.name}; this build knows version ${projection.version}`);
   }
   return (await rebuildProjection(options)).checkpoint;
+}
+
+/**
+ * The live schema's checkpoint (its `version` says which build of the
+ * projection made it), or undefined when the schema does not exist yet.
+ * Never creates or rebuilds anything: for processes that only read.
+ */
+export async function readLiveCheckpoint(pool: pg.Pool, projection: PostgresProjection): Promise<Checkpoint | undefined> {
+  // Look before reading: on a first start, reading the missing table would
+  // log an ERROR in the server's log for a perfectly normal situation.
+  const present = await pool.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [qualified(projection.schemaName, "checkpoint")]);
+  return present.rows[0]?.present === true ? readCheckpoint(pool, projection, projection.schemaName) : undefined;
 }
 
 async function createIfMissing(pool: pg.Pool, projection: PostgresProjection): Promise<Checkpoint> {
