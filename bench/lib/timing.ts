@@ -41,3 +41,9 @@ export async function repeatUntil(options: { deadlineMs: number; iterationsMax: 
   }
   return iteration;
 }
+
+/** The q-quantile (0..1) of ascending `sorted` samples: the sample below which a fraction q lies. */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
