@@ -30,6 +30,7 @@ import type { PostingsLimits } from "./lib/ledger-postings.ts";
 import { measureRebuild } from "./lib/ledger-rebuild.ts";
 import { measureTrial, trialP } from "./lib/ledger-trial.ts";
 import type { TrialLimits } from "./lib/ledger-trial.ts";
+import { MachineLoad } from "./lib/machine-load.ts";
 import { startPlatform, stopPlatform } from "./lib/platform-server.ts";
 import { atLeast, below, formatTable, info, writeResults } from "./lib/results.ts";
 import type { Figure } from "./lib/results.ts";
@@ -78,6 +79,9 @@ const TARGETS = {
   trialP99MsMax: 50.000001,
   trialP99VsSqlMax: 8.000001,
 } as const;
+
+/** Above this much CPU used by other programs during a turn, the run warns that its figures are skewed. */
+const OTHER_LOAD_WARN_CORES = 0.25;
 
 const log = (message: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -161,10 +165,12 @@ async function withStore(config: pg.ClientConfig, run: (pool: pg.Pool, store: Po
   }
 }
 
-async function postingsPhase(server: Awaited<ReturnType<typeof startBenchPostgres>>): Promise<Figure[]> {
+type BenchServer = Awaited<ReturnType<typeof startBenchPostgres>>;
+
+async function postingsPhase(server: BenchServer, load: MachineLoad): Promise<Figure[]> {
   const serverDatabase = connectionString(await server.createDatabase("ledger_bench"));
   const limitDatabase = await server.createDatabase("append_limit");
-  const r = await measurePostings({ serverDatabaseUrl: serverDatabase, limitDatabase, limits: POSTINGS, log });
+  const r = await measurePostings({ serverDatabaseUrl: serverDatabase, limitDatabase, limits: POSTINGS, log, load });
   const postings = sampleRate(r.postings);
   const health = sampleRate(r.health);
   const append = sampleRate(r.append);
@@ -182,7 +188,7 @@ async function postingsPhase(server: Awaited<ReturnType<typeof startBenchPostgre
   ];
 }
 
-async function rebuildPhase(server: Awaited<ReturnType<typeof startBenchPostgres>>): Promise<Figure[]> {
+async function rebuildPhase(server: BenchServer, load: MachineLoad): Promise<Figure[]> {
   const figures: Figure[] = [];
   await withStore(await server.createDatabase("rebuild_bench"), async (pool, store) => {
     const total = await writeRebuildLog(store);
@@ -191,7 +197,7 @@ async function rebuildPhase(server: Awaited<ReturnType<typeof startBenchPostgres
     // rebuild's first read of each event also pays for dirtying and writing its page again.
     await pool.query("VACUUM (ANALYZE)");
     await pool.query("CHECKPOINT");
-    const r = await measureRebuild({ pool, store, events: total, rounds: LIMITS.rebuildRounds, log });
+    const r = await measureRebuild({ pool, store, events: total, rounds: LIMITS.rebuildRounds, log, load });
     log(`read model rows per table: ${[...r.rowsByTable].map(([t, n]) => `${t} ${n}`).join(", ")}`);
     const rebuildSeconds = r.rebuild.elapsedMs / r.rounds / 1000;
     const copySeconds = r.copy.elapsedMs / r.rounds / 1000;
@@ -206,7 +212,7 @@ async function rebuildPhase(server: Awaited<ReturnType<typeof startBenchPostgres
   return figures;
 }
 
-async function trialPhase(server: Awaited<ReturnType<typeof startBenchPostgres>>): Promise<Figure[]> {
+async function trialPhase(server: BenchServer, load: MachineLoad): Promise<Figure[]> {
   const config = await server.createDatabase("trial_bench");
   await withStore(config, async (pool, store) => {
     await writeTrialLedger(store);
@@ -216,8 +222,10 @@ async function trialPhase(server: Awaited<ReturnType<typeof startBenchPostgres>>
     await pool.query("CHECKPOINT");
   });
   const query = await startPlatform({ DATABASE_URL: connectionString(config), TRUEUP_SERVICES: "query" });
+  load.watch(query.child.pid);
   try {
-    const r = await measureTrial({ url: query.url, database: config, ledgerId: "tb", limits: TRIAL });
+    const r = await measureTrial({ url: query.url, database: config, ledgerId: "tb", limits: TRIAL, load });
+    log(`trial balance samples: other load ${r.otherCores.toFixed(2)} cores`);
     const accounts = `${count(TRIAL.accounts)} accounts`;
     return [
       below(`trial balance, ${accounts}, p99`, trialP(r.apiMs, 0.99), "ms", TARGETS.trialP99MsMax),
@@ -228,6 +236,7 @@ async function trialPhase(server: Awaited<ReturnType<typeof startBenchPostgres>>
     ];
   } finally {
     await stopPlatform(query);
+    load.unwatch(query.child.pid);
   }
 }
 
@@ -246,6 +255,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   if (!FULL) log(`BENCH_SCALE=${SCALE}: a smoke run; its figures are not comparable to the targets`);
   const server = await startBenchPostgres({ database: "trueup" });
+  const load = new MachineLoad(() => [server.serverPid()]);
   const onSignal = (): void => {
     void server.dispose().finally(() => process.exit(130));
   };
@@ -255,15 +265,15 @@ async function main(): Promise<void> {
   try {
     if (selected.has("postings")) {
       process.stdout.write(`1/3 HTTP postings, /health and group-committed appends, ${POSTINGS.rounds} interleaved rounds…\n`);
-      figures.push(...(await postingsPhase(server)));
+      figures.push(...(await postingsPhase(server, load)));
     }
     if (selected.has("rebuild")) {
       process.stdout.write(`2/3 writing ${count(LIMITS.rebuildEvents)} journal events, then rebuild and COPY, ${LIMITS.rebuildRounds} interleaved rounds…\n`);
-      figures.push(...(await rebuildPhase(server)));
+      figures.push(...(await rebuildPhase(server, load)));
     }
     if (selected.has("trial")) {
       process.stdout.write(`3/3 trial balance over ${count(TRIAL.accounts)} accounts, alternating with the same rows by SQL…\n`);
-      figures.push(...(await trialPhase(server)));
+      figures.push(...(await trialPhase(server, load)));
     }
   } finally {
     process.off("SIGINT", onSignal);
@@ -272,7 +282,14 @@ async function main(): Promise<void> {
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   process.stdout.write(`\nLedger bench, ${new Date().toISOString().slice(0, 10)}, ${seconds} s${FULL ? "" : ` (BENCH_SCALE=${SCALE}: not comparable to the targets)`}\n\n`);
+  figures.push(info("other load on the machine during a turn (max)", load.otherCoresMax, "cores"));
   process.stdout.write(`${formatTable(figures)}\n`);
+  if (load.otherCoresMax > OTHER_LOAD_WARN_CORES) {
+    process.stdout.write(
+      `\nWARNING: other programs used up to ${load.otherCoresMax.toFixed(2)} of the machine's cores during a turn (see the log); ` +
+        "the figures are skewed by that load, ratios included: re-run on a quiet machine.\n",
+    );
+  }
   if (selected.size !== PHASES.length) {
     process.stdout.write(`BENCH_PHASES=${[...selected].join(",")}: a partial run, no results file written\n`);
     return;

@@ -3,7 +3,9 @@
 // on the machine (or a slow stretch of the disk) hits each of them alike.
 // Each turn has an untimed part (`prepare`, then the shared `beforeTurn`,
 // e.g. a CHECKPOINT) and a timed part (`run`), which measures itself and
-// returns what it measured.
+// returns what it measured. With a MachineLoad, each turn also logs how
+// much CPU other programs used meanwhile.
+import type { MachineLoad } from "./machine-load.ts";
 
 export interface Turn<R> {
   readonly label: string;
@@ -13,7 +15,7 @@ export interface Turn<R> {
 }
 
 export async function interleave<Key extends string, R>(
-  options: { readonly rounds: number; readonly beforeTurn?: () => Promise<void>; readonly log: (message: string) => void; readonly describe: (result: R) => string },
+  options: { readonly rounds: number; readonly beforeTurn?: () => Promise<void>; readonly log: (message: string) => void; readonly describe: (result: R) => string; readonly load?: MachineLoad },
   workloads: Readonly<Record<Key, Turn<R>>>,
 ): Promise<Record<Key, R[]>> {
   const keys = Object.keys(workloads) as Key[];
@@ -25,9 +27,11 @@ export async function interleave<Key extends string, R>(
       const turn = workloads[key];
       await turn.prepare?.(round);
       await options.beforeTurn?.();
+      options.load?.begin();
       const result = await turn.run(round);
+      const other = options.load === undefined ? "" : `; other load ${options.load.end().toFixed(2)} cores`;
       results[key].push(result);
-      options.log(`round ${round + 1}/${options.rounds} ${turn.label}: ${options.describe(result)}`);
+      options.log(`round ${round + 1}/${options.rounds} ${turn.label}: ${options.describe(result)}${other}`);
     }
   }
   return results;

@@ -17,6 +17,7 @@ import { PostgresEventStore } from "@trueup/event-store";
 import type { NewEvent } from "@trueup/event-store";
 import { GroupCommitAppender } from "./group-commit.ts";
 import { interleave } from "./interleave.ts";
+import type { MachineLoad } from "./machine-load.ts";
 import { postCommand, startPlatform, stopPlatform } from "./platform-server.ts";
 import { perSecond, percentile, repeatUntil, runWorkers } from "./timing.ts";
 
@@ -167,10 +168,11 @@ export const sampleP = (s: Sample, q: number): number => percentile(s.latenciesM
  * empty one on the same server, for the append limit.
  */
 export async function measurePostings(
-  options: { readonly serverDatabaseUrl: string; readonly limitDatabase: pg.ClientConfig; readonly limits: PostingsLimits; readonly log: (message: string) => void },
+  options: { readonly serverDatabaseUrl: string; readonly limitDatabase: pg.ClientConfig; readonly limits: PostingsLimits; readonly log: (message: string) => void; readonly load: MachineLoad },
 ): Promise<PostingsResult> {
   const { limits, log } = options;
   const api = await startPlatform({ DATABASE_URL: options.serverDatabaseUrl });
+  options.load.watch(api.child.pid);
   // Durable commits, as the command side appends; as many connections as the platform has.
   const pool = new pg.Pool({ ...options.limitDatabase, max: 40, idleTimeoutMillis: 600_000, connectionTimeoutMillis: 10_000 });
   const store = await PostgresEventStore.open({ pool, listenConnection: options.limitDatabase });
@@ -201,6 +203,7 @@ export async function measurePostings(
       {
         rounds: limits.rounds,
         log,
+        load: options.load,
         describe: (s: Sample) => `${s.count} in ${(s.elapsedMs / 1000).toFixed(1)} s = ${Math.round(sampleRate(s))}/s${s.failed > 0 ? `, ${s.failed} failed` : ""}`,
       },
       {
@@ -217,5 +220,6 @@ export async function measurePostings(
     await store.close();
     await pool.end();
     await stopPlatform(api);
+    options.load.unwatch(api.child.pid);
   }
 }

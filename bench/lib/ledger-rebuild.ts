@@ -22,6 +22,7 @@ import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import type { PostgresEventStore } from "@trueup/event-store";
 import { ledgerProjection, rebuildProjection } from "@trueup/projections";
 import { interleave } from "./interleave.ts";
+import type { MachineLoad } from "./machine-load.ts";
 
 /** Events per rebuild batch (one transaction each), as deployed. */
 const REBUILD_BATCH_SIZE = 5_000;
@@ -128,6 +129,7 @@ export async function measureRebuild(options: {
   readonly events: number;
   readonly rounds: number;
   readonly log: (message: string) => void;
+  readonly load: MachineLoad;
 }): Promise<RebuildResult> {
   const { pool, store, events, log } = options;
   const folder = await mkdtemp(path.join(tmpdir(), "trueup-bench-copy-"));
@@ -137,6 +139,7 @@ export async function measureRebuild(options: {
       {
         rounds: options.rounds,
         log,
+        load: options.load,
         describe: (t: RebuildTurn) => `${t.count} in ${(t.elapsedMs / 1000).toFixed(1)} s = ${Math.round((t.count * 1000) / t.elapsedMs)}/s`,
         // Each turn writes hundreds of MB: flushed before the next one, untimed.
         beforeTurn: async () => {

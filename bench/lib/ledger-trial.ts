@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import pg from "pg";
 import { ledgerProjection } from "@trueup/projections";
+import type { MachineLoad } from "./machine-load.ts";
 import { percentile } from "./timing.ts";
 
 export interface TrialLimits {
@@ -19,6 +20,8 @@ export interface TrialResult {
   /** Ascending latencies, ms. */
   readonly apiMs: readonly number[];
   readonly sqlMs: readonly number[];
+  /** Other programs' CPU while the samples were taken, in cores. */
+  readonly otherCores: number;
 }
 
 export const trialP = (samples: readonly number[], q: number): number => percentile(samples, q);
@@ -43,7 +46,7 @@ async function sqlRequest(pool: pg.Pool, ledgerId: string, accounts: number): Pr
   return elapsedMs;
 }
 
-export async function measureTrial(options: { readonly url: string; readonly database: pg.ClientConfig; readonly ledgerId: string; readonly limits: TrialLimits }): Promise<TrialResult> {
+export async function measureTrial(options: { readonly url: string; readonly database: pg.ClientConfig; readonly ledgerId: string; readonly limits: TrialLimits; readonly load: MachineLoad }): Promise<TrialResult> {
   const { url, ledgerId, limits } = options;
   const pool = new pg.Pool({ ...options.database, max: 1, idleTimeoutMillis: 600_000, connectionTimeoutMillis: 10_000 });
   try {
@@ -55,6 +58,7 @@ export async function measureTrial(options: { readonly url: string; readonly dat
     }
     const apiMs: number[] = [];
     const sqlMs: number[] = [];
+    options.load.begin();
     for (let i = 0; i < limits.requests; i++) {
       if (i % 2 === 0) {
         apiMs.push(await apiRequest(url, ledgerId, limits.accounts));
@@ -64,7 +68,8 @@ export async function measureTrial(options: { readonly url: string; readonly dat
         apiMs.push(await apiRequest(url, ledgerId, limits.accounts));
       }
     }
-    return { apiMs: apiMs.sort((a, b) => a - b), sqlMs: sqlMs.sort((a, b) => a - b) };
+    const otherCores = options.load.end();
+    return { apiMs: apiMs.sort((a, b) => a - b), sqlMs: sqlMs.sort((a, b) => a - b), otherCores };
   } finally {
     await pool.end();
   }
