@@ -74,8 +74,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     const atomic = transactional === undefined ? undefined : idempotency.atomicAppender(transactional);
     for (const module of modules) {
       if (module.commandRoutes === undefined) continue;
-      const routes = module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands });
-      plugins.push(module.commandReads.length > 0 ? gate.guard(routes) : routes);
+      plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands, assertReadModelsReady: () => { gate.assertOpen(); } }));
     }
   }
   if (services.includes("query")) {

@@ -11,9 +11,13 @@ export const ledgerModule: BoundedContextModule = {
   projections: [ledgerProjection],
   // The entry locator (reversals) still reads the read model; empty this when it goes.
   commandReads: [ledgerProjection],
-  commandRoutes: ({ pool, eventStore, idempotency, atomic, inFlight }) => {
+  commandRoutes: ({ pool, eventStore, idempotency, atomic, inFlight, assertReadModelsReady }) => {
     const reader = new LedgerReader(pool, ledgerProjection.schemaName);
-    const service = new LedgerCommandService(eventStore, (ledgerId, entryId) => reader.entryLocation(ledgerId, entryId), atomic);
+    const locate = (ledgerId: string, entryId: string) => {
+      assertReadModelsReady();
+      return reader.entryLocation(ledgerId, entryId);
+    };
+    const service = new LedgerCommandService(eventStore, locate, atomic);
     return ledgerCommandRoutes({ service, idempotency, inFlight });
   },
   queryRoutes: ({ pool, waitForPosition }) => {

@@ -19,6 +19,8 @@ export interface CommandRouteDeps {
   readonly atomic: AtomicAppender | undefined;
   /** Every command runs under it, so a shutdown can wait for them. */
   readonly inFlight: InFlight;
+  /** Throws READ_MODEL_NOT_READY (503) until the module's `commandReads` exist at their version; call before reading one. */
+  readonly assertReadModelsReady: () => void;
 }
 
 /** What a context's query routes get from the platform. */
@@ -35,7 +37,8 @@ export interface BoundedContextModule {
   readonly projections: readonly RegisteredProjection[];
   /**
    * Projections the command routes read (ideally none: decisions come from the
-   * log). A command-only process waits until these exist at their version.
+   * log). A command-only process reports /ready 503 until these exist at their
+   * version; the routes that read them call assertReadModelsReady first.
    */
   readonly commandReads: readonly RegisteredProjection[];
   commandRoutes?(deps: CommandRouteDeps): RoutesPlugin;
