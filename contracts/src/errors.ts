@@ -37,17 +37,23 @@ export const ERROR_CATALOGUE = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
+/** Where in a request an offending value is (problem details' `in`). */
+export type RequestPart = "body" | "querystring" | "params" | "headers";
+
 /** A rejection the caller can act on: a typed result in the domain, rendered as problem+json at the edge. */
 export class TrueupError extends Error {
   override readonly name = "TrueupError";
   readonly code: ErrorCode;
   readonly path: readonly (string | number)[] | undefined;
+  /** Which part of the request `path` is in; the body unless said otherwise. */
+  readonly in: RequestPart;
   readonly detail: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { path?: readonly (string | number)[]; detail?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, options: { path?: readonly (string | number)[]; in?: RequestPart; detail?: Record<string, unknown> } = {}) {
     super(message);
     this.code = code;
     this.path = options.path;
+    this.in = options.in ?? "body";
     this.detail = options.detail;
   }
 

@@ -7,3 +7,4 @@ export * from "./ledger/index.ts";
 export * from "./problem.ts";
 export * from "./calendar.ts";
 export * from "./text.ts";
+export * from "./openapi.ts";

@@ -22,7 +22,7 @@ export function problem(code: ErrorCode, detail: string, extra: Partial<Problem>
 
 export function problemOf(error: TrueupError): Problem {
   return problem(error.code, error.message, {
-    ...(error.path === undefined ? {} : { in: "body", path: `/${error.path.join("/")}` }),
+    ...(error.path === undefined ? {} : { in: error.in, path: `/${error.path.join("/")}` }),
     ...(error.detail ?? {}),
   });
 }

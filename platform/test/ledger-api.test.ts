@@ -298,7 +298,7 @@ describe("ledger through the HTTP API", () => {
       ["unknown currency", entry(good("1.00", "EUX")), 400, "CURRENCY_UNKNOWN", "/lines/0/currency"],
       ["one line", entry([{ account: "1200", side: "debit", amount: "1.00", currency: "EUR" }]), 400, "VALIDATION_FAILED", "/lines"],
       ["bad date", entry(good(), { effectiveDate: "2026-02-30" }), 400, "VALIDATION_FAILED", "/effectiveDate"],
-      ["unknown field", entry(good(), { approvedBy: "me" }), 400, "VALIDATION_FAILED", "/"],
+      ["unknown field", entry(good(), { approvedBy: "me" }), 400, "VALIDATION_FAILED", "/approvedBy"],
     ])("%s", async (_name, body, status, code, at) => {
       const before = await eventCount(p);
       const response = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body);

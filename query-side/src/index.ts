@@ -1,5 +1,5 @@
 export { LedgerReader, READER_LIMITS } from "./ledger/reader.ts";
-export type { AccountRow, BalanceRow, EntryRow, ReaderHooks, ReaderLimits, ReaderOptions, StatementLineRow, TrialBalanceSource } from "./ledger/reader.ts";
+export type { AccountRow, BalanceRow, EntryRow, ReaderHooks, ReaderLimits, ReaderOptions, StatementKey, StatementLineKey, StatementLineRow, TrialBalanceSource } from "./ledger/reader.ts";
 export { ledgerQueryRoutes, trialBalanceJson, trialBalanceResponse, QUERY_LIMITS } from "./ledger/routes.ts";
 export type { LedgerQueryRoutesDeps } from "./ledger/routes.ts";
 export { hledgerAccount, hledgerEntry, hledgerHeader } from "./ledger/hledger.ts";

@@ -13,11 +13,17 @@ const RETRY_AFTER_SECONDS = "1";
 function fromValidation(error: FastifyError): Problem | undefined {
   if (!hasZodFastifySchemaValidationErrors(error)) return undefined;
   const where = error.validationContext ?? "body";
-  const errors = error.validation.slice(0, ERRORS_LISTED_MAX).map((issue) => {
-    const inner = (issue.params as { params?: { code?: unknown } }).params;
-    const code = isErrorCode(inner?.code) ? inner.code : "VALIDATION_FAILED";
-    return { code, in: where, path: issue.instancePath, detail: issue.message ?? "is invalid" };
-  });
+  const errors = error.validation.flatMap((issue) => {
+    const params = issue.params as { params?: { code?: unknown }; keys?: unknown };
+    const code = isErrorCode(params.params?.code) ? params.params.code : "VALIDATION_FAILED";
+    // An unknown key is reported at its parent; name the key itself, so "?externalReference=…" says which parameter.
+    if (issue.keyword === "unrecognized_keys" && Array.isArray(params.keys)) {
+      const parent = issue.instancePath === "/" ? "" : issue.instancePath;
+      const what = where === "querystring" ? "parameter" : "field";
+      return params.keys.map((key) => ({ code, in: where, path: `${parent}/${String(key)}`, detail: `unknown ${what} ${JSON.stringify(key)}` }));
+    }
+    return [{ code, in: where, path: issue.instancePath, detail: issue.message ?? "is invalid" }];
+  }).slice(0, ERRORS_LISTED_MAX);
   const first = errors[0];
   if (first === undefined) return undefined;
   return problem(first.code, `${where}${first.path === "/" ? "" : first.path}: ${first.detail}`, { in: where, path: first.path, errors });

@@ -28,6 +28,20 @@ export interface StatementLineRow {
   readonly description: string;
 }
 
+/** Which statement: one account's lines in one currency. */
+export interface StatementKey {
+  readonly ledgerId: string;
+  readonly code: string;
+  readonly currency: string;
+}
+
+/** A line's place in statement order: effective date, then log position, then line number. */
+export interface StatementLineKey {
+  readonly day: string;
+  readonly position: string;
+  readonly lineNo: number;
+}
+
 export interface EntryRow {
   readonly entryId: string;
   readonly effectiveDate: string;
@@ -311,32 +325,28 @@ export class LedgerReader {
   }
 
   /** Net (debit − credit) of one account and currency over effective dates before `beforeDate`. */
-  async netBefore(ledgerId: string, code: string, currency: string, beforeDate: string): Promise<bigint> {
+  async netBefore(line: StatementKey & { beforeDate: string }): Promise<bigint> {
     const r = await this.pool.query<Raw>(
       `SELECT coalesce(sum(debit_minor - credit_minor), 0) AS net FROM ${this.t("daily_balances")}
         WHERE ledger_id = $1 AND code = $2 AND currency = $3 AND day < $4::date`,
-      [ledgerId, code, currency, beforeDate],
+      [line.ledgerId, line.code, line.currency, line.beforeDate],
     );
     return big(r.rows[0]?.net ?? 0);
   }
 
-  /** Net of the lines on `day` that come before (position, lineNo) within that day. */
-  async netWithinDayBefore(ledgerId: string, code: string, currency: string, day: string, position: string, lineNo: number): Promise<bigint> {
+  /** Net of the lines on `after.day` that come before (after.position, after.lineNo) within that day. */
+  async netWithinDayBefore(line: StatementKey & { before: StatementLineKey }): Promise<bigint> {
     const r = await this.pool.query<Raw>(
       `SELECT coalesce(sum(CASE side WHEN 'debit' THEN amount_minor ELSE -amount_minor END), 0) AS net FROM ${this.t("entry_lines")}
         WHERE ledger_id = $1 AND code = $2 AND currency = $3 AND effective_date = $4::date AND (position, line_no) < ($5, $6)`,
-      [ledgerId, code, currency, day, position, lineNo],
+      [line.ledgerId, line.code, line.currency, line.before.day, line.before.position, line.before.lineNo],
     );
     return big(r.rows[0]?.net ?? 0);
   }
 
-  async statementLines(
-    ledgerId: string,
-    code: string,
-    currency: string,
-    options: { from: string; to: string; after?: { day: string; position: string; lineNo: number } | undefined; limit: number },
-  ): Promise<StatementLineRow[]> {
-    const params: unknown[] = [ledgerId, code, currency, options.from, options.to];
+  /** One account's lines in one currency, effective from `from` to `to` (inclusive), after the cursor's line, in statement order. */
+  async statementLines(options: StatementKey & { from: string; to: string; after?: StatementLineKey | undefined; limit: number }): Promise<StatementLineRow[]> {
+    const params: unknown[] = [options.ledgerId, options.code, options.currency, options.from, options.to];
     let cursor = "";
     if (options.after !== undefined) {
       params.push(options.after.day, options.after.position, options.after.lineNo);
