@@ -136,15 +136,21 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
     }
   });
 
+  interface PageBody {
+    items: { code: string; entryId: string }[];
+    lines: { entryId: string; runningBalance: string }[];
+    nextCursor: string | null;
+  }
+
   /** Follows nextCursor to the end, page size `limit`; returns every page's keys. */
-  async function allPages<T>(url: string, limit: number, keysOf: (body: T) => string[]): Promise<string[][]> {
+  async function allPages(url: string, limit: number, keysOf: (body: PageBody) => string[]): Promise<string[][]> {
     const pages: string[][] = [];
     let cursor: string | null = null;
     do {
       const separator = url.includes("?") ? "&" : "?";
       const response = await query(p.app, `${url}${separator}limit=${limit}${cursor === null ? "" : `&cursor=${cursor}`}`);
       expect(response.statusCode, response.body).toBe(200);
-      const body = response.json<T & { nextCursor: string | null }>();
+      const body = response.json<PageBody>();
       pages.push(keysOf(body));
       cursor = body.nextCursor;
       expect(pages.length).toBeLessThanOrEqual(100);
@@ -154,15 +160,15 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
 
   it("cursor paging over several pages returns every row once, in order", async () => {
     for (const limit of [1, 2, 3, 4]) {
-      const accounts = await allPages<{ items: { code: string }[] }>(`/ledgers/${LEDGER}/accounts`, limit, (b) => b.items.map((i) => i.code));
+      const accounts = await allPages(`/ledgers/${LEDGER}/accounts`, limit, (b) => b.items.map((i) => i.code));
       expect(accounts.length).toBeGreaterThan(1);
       expect(accounts.flat()).toEqual(ACCOUNT_CODES);
       expect(accounts.every((page) => page.length <= limit)).toBe(true);
 
-      const entries = await allPages<{ items: { entryId: string }[] }>(`/ledgers/${LEDGER}/journal-entries`, limit, (b) => b.items.map((i) => i.entryId));
+      const entries = await allPages(`/ledgers/${LEDGER}/journal-entries`, limit, (b) => b.items.map((i) => i.entryId));
       expect(entries.flat()).toEqual(Array.from({ length: ENTRY_COUNT }, (_, i) => `qa_${String(i).padStart(2, "0")}`));
 
-      const lines = await allPages<{ lines: { entryId: string; runningBalance: string }[] }>(`/ledgers/${LEDGER}/accounts/1000/statement`, limit, (b) =>
+      const lines = await allPages(`/ledgers/${LEDGER}/accounts/1000/statement`, limit, (b) =>
         b.lines.map((l) => `${l.entryId}=${l.runningBalance}`),
       );
       // Running balances carry across pages: 1, 1+2, 1+2+3, …

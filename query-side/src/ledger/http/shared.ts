@@ -4,7 +4,7 @@
 // makes first (read-your-writes wait, the ledger exists, the account exists).
 import { z } from "zod";
 import type { ErrorCode } from "@trueup/contracts";
-import { TrueupError, accountCodeSchema, currencyOf, dateSchema, decimalAmountDto, documentedDate, formatMinorUnits, ledgerIdSchema, positionDto, problemResponses } from "@trueup/contracts";
+import { TrueupError, accountCodeSchema, currencyOf, dateSchema, decimalAmountDto, documentedDate, formatMinorUnits, ledgerIdSchema, positionDto, problemResponses, unknownCurrencyMessage } from "@trueup/contracts";
 import type { AccountRow, BalanceRow, LedgerReader } from "../reader.ts";
 
 export const QUERY_LIMITS = {
@@ -63,8 +63,7 @@ export const queryCurrencySchema = z
   .transform((code, ctx) => {
     const found = currencyOf(code);
     if (found !== undefined) return found.code;
-    const hint = currencyOf(code.toUpperCase()) === undefined ? "" : `; currency codes are upper case: ${code.toUpperCase()}`;
-    ctx.addIssue({ code: "custom", message: `unknown ISO 4217 currency ${JSON.stringify(code)}${hint}`, params: { code: "CURRENCY_UNKNOWN" } });
+    ctx.addIssue({ code: "custom", message: unknownCurrencyMessage(code), params: { code: "CURRENCY_UNKNOWN" } });
     return z.NEVER;
   })
   .meta({ type: "string", pattern: "^[A-Z]{3}$", description: "An active ISO 4217 currency code", example: "EUR" });
