@@ -22,6 +22,14 @@ export interface EmbeddedPostgresOptions {
 export interface RunningPostgres {
   readonly connectionString: string;
   readonly clientConfig: pg.ClientConfig;
+  /** The postmaster's process id (from its postmaster.pid). */
+  readonly pid: number;
+  /**
+   * Called once if the postmaster dies without stop() having been asked
+   * (kill -9, OOM killer, a crash): nothing will bring it back by itself.
+   */
+  onDeath(listener: (reason: string) => void): void;
+  /** Stops the server; resolves at once if it has already died. */
   stop(): Promise<void>;
 }
 
@@ -30,6 +38,12 @@ const USER = "trueup";
 const PASSWORD = "trueup-embedded";
 const ORPHAN_STOP_TIMEOUT_MS = 30_000;
 const LOG_TAIL_LINES = 20;
+/**
+ * How often the postmaster's liveness is checked. It is our child, so node
+ * reaps it the moment it dies and kill(pid, 0) then fails: one cheap system
+ * call per second, and a dead server is noticed within about a second.
+ */
+const POSTMASTER_WATCH_INTERVAL_MS = 1_000;
 
 const EXIT_HOOK_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
 let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
@@ -104,11 +118,38 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const clientConfig: pg.ClientConfig = { host: "127.0.0.1", port, user: USER, password: PASSWORD, database: options.database };
   await createDatabaseIfMissing({ ...clientConfig, database: "postgres" }, options.database);
+  const pid = await postmasterPid(dataDir);
+  const listeners: ((reason: string) => void)[] = [];
+  let stopping = false;
+  const watch = setInterval(() => {
+    if (stopping || isAlive(pid)) return;
+    clearInterval(watch);
+    const reason = `embedded PostgreSQL (pid ${pid}) died; last log lines:\n${logTail.join("\n")}`;
+    for (const listener of listeners) listener(reason);
+  }, POSTMASTER_WATCH_INTERVAL_MS);
+  watch.unref();
   return {
     connectionString: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${options.database}`,
     clientConfig,
-    stop: () => server.stop(),
+    pid,
+    onDeath: (listener) => {
+      listeners.push(listener);
+    },
+    stop: async () => {
+      stopping = true;
+      clearInterval(watch);
+      // The package waits for an exit event that a dead server has already sent: it would wait for ever.
+      if (!isAlive(pid)) return;
+      await server.stop();
+    },
   };
+}
+
+async function postmasterPid(dataDir: string): Promise<number> {
+  const text = await readFile(path.join(dataDir, "postmaster.pid"), "utf8");
+  const pid = Number.parseInt(text.split("\n")[0] ?? "", 10);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`embedded PostgreSQL: no process id in ${dataDir}/postmaster.pid`);
+  return pid;
 }
 
 async function createDatabaseIfMissing(admin: pg.ClientConfig, database: string): Promise<void> {

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   const app = composed.app;
 
   let stopping = false;
+  /** `exitCode` 1: stopped because something failed, so a supervisor restarts us. */
   const stop = (signal: string, exitCode = 0): void => {
     if (stopping) return;
     stopping = true;
@@ -58,6 +59,13 @@ async function main(): Promise<void> {
   composed.readModelsReady.catch((error: unknown) => {
     log(error instanceof Error ? error.message : String(error));
     stop("read models not ready", 1);
+  });
+  // The embedded server died under us (kill -9, OOM). Restarting it here would hide a crash loop and race
+  // the backends still exiting; exit non-zero instead, so the supervisor (systemd, compose, a shell loop)
+  // restarts the whole platform, which recovers the cluster on start like any crash.
+  storage.onFatal((reason) => {
+    log(reason);
+    stop("storage lost", 1);
   });
   process.on("SIGINT", () => {
     stop("SIGINT");

@@ -16,6 +16,12 @@ export interface Storage {
   readonly description: string;
   /** Cheap probe for /ready: can we reach the database right now? */
   ping(): Promise<void>;
+  /**
+   * Storage that cannot come back by itself (the embedded server died):
+   * called once with the reason. An external database's outage is not
+   * this: it is retried for as long as it lasts.
+   */
+  onFatal(listener: (reason: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ const POOL_END_WAIT_MS = 2_000;
 
 export async function openStorage(config: Config, log: (line: string) => void): Promise<Storage> {
   const closers: (() => Promise<void>)[] = [];
+  const fatalListeners: ((reason: string) => void)[] = [];
   try {
     let connection: pg.ClientConfig;
     let description: string;
@@ -42,6 +49,9 @@ export async function openStorage(config: Config, log: (line: string) => void): 
         },
       });
       closers.push(() => server.stop());
+      server.onDeath((reason) => {
+        for (const listener of fatalListeners) listener(reason);
+      });
       connection = server.clientConfig;
       description = `embedded PostgreSQL in ${path.join(config.dataDir, "pg")}`;
     } else {
@@ -94,6 +104,9 @@ export async function openStorage(config: Config, log: (line: string) => void): 
       description,
       ping: async () => {
         await pool.query("SELECT 1");
+      },
+      onFatal: (listener) => {
+        fatalListeners.push(listener);
       },
       close: () => closeAll(closers),
     };

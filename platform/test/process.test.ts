@@ -4,6 +4,8 @@
 // and refuses a bad environment variable with one line naming it. Run as the
 // README runs it (`npm start`), SIGTERM or SIGINT sent to npm alone stops
 // everything: the node process, the postmaster, and no postmaster.pid stays.
+// When its embedded PostgreSQL dies (kill -9 of the postmaster), the platform
+// notices and exits non-zero so a supervisor restarts it; the restart works.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -200,4 +202,26 @@ describe("npm start (platform/src/main.ts)", () => {
       expect(existsSync(pidFile)).toBe(false);
     }, START_TIMEOUT_MS + 60_000);
   }
+
+  it("exits non-zero when its embedded PostgreSQL is killed, and the next start recovers the folder", async () => {
+    const dataDir = path.join(dir, "killed-pg");
+    const port = await freePort();
+    const first = start({ TRUEUP_DATA: dataDir, PORT: String(port) });
+    await waitForOk(`http://127.0.0.1:${port}/ready`, first);
+    const postmaster = Number.parseInt((await readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8")).split("\n")[0] ?? "", 10);
+    process.kill(postmaster, "SIGKILL");
+    // Event-driven: the process's own exit. The bound is generous (noticing takes about a second plus a
+    // shutdown); past it the process is stopped and the test fails with "still running", not a timeout.
+    const STILL_RUNNING = "still running";
+    const outcome = await Promise.race([first.exited, new Promise((resolve) => setTimeout(() => { resolve(STILL_RUNNING); }, START_TIMEOUT_MS))]);
+    if (outcome === STILL_RUNNING) first.child.kill("SIGKILL");
+    expect(outcome).toBe(1);
+    expect(first.output()).toContain(`embedded PostgreSQL (pid ${postmaster}) died`);
+
+    // What a supervisor does next: start it again on the same folder.
+    const second = start({ TRUEUP_DATA: dataDir, PORT: String(port) });
+    await waitForOk(`http://127.0.0.1:${port}/ready`, second);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  }, START_TIMEOUT_MS * 3);
 });
