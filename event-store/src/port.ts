@@ -1,7 +1,7 @@
 // The event-store port: what command handlers, projections and auditors need
 // from a log, and nothing more. Adapters (PostgreSQL, EventStoreDB) implement
 // it and map their drivers' errors to the errors below.
-import type { Observable } from "rxjs";
+import { Observable } from "rxjs";
 import type { Brand, EventId, EventMetadata, JsonValue, StreamName } from "@trueup/contracts";
 
 /**
@@ -83,6 +83,77 @@ export interface ReadAllOptions {
 export interface SubscribeOptions {
   readonly after?: Position | undefined;
   readonly filter?: EventFilter | undefined;
+  /**
+   * At most this many events read from the store and not yet taken by the
+   * consumer (see EventSubscription.bufferedEvents). The store reads ahead
+   * only as far as this; a slow consumer slows the reads, never grows the
+   * buffer. 1..SUBSCRIBE_BUFFER_EVENTS_LIMIT, default SUBSCRIBE_BUFFER_EVENTS_DEFAULT.
+   */
+  readonly bufferEventsMax?: number | undefined;
+}
+
+export const SUBSCRIBE_BUFFER_EVENTS_DEFAULT = 1000;
+/** Upper bound on a subscription's buffer: one read's worth. */
+export const SUBSCRIBE_BUFFER_EVENTS_LIMIT = 10_000;
+
+export function checkBufferEventsMax(bufferEventsMax: number | undefined): number {
+  const bound = bufferEventsMax ?? SUBSCRIBE_BUFFER_EVENTS_DEFAULT;
+  if (!Number.isInteger(bound) || bound < 1 || bound > SUBSCRIBE_BUFFER_EVENTS_LIMIT) {
+    throw new RangeError(`bufferEventsMax must be an integer in 1..${SUBSCRIBE_BUFFER_EVENTS_LIMIT}, got ${bound}`);
+  }
+  return bound;
+}
+
+/**
+ * A pulled subscription: catches up from `after`, then stays live, every
+ * event exactly once, in position order, at the consumer's pace. `next()`
+ * waits for the next event; calls must not overlap (for-await never does).
+ * It rejects with the port's errors (StoreUnavailableError: resubscribe from
+ * the last checkpoint), and resolves `done` once closed. Breaking out of a
+ * for-await loop closes it.
+ */
+export interface EventSubscription extends AsyncIterableIterator<RecordedEvent> {
+  /** Events read from the store and not yet handed to the consumer: never above bufferEventsMax. */
+  readonly bufferedEvents: number;
+  /** Stops reading; a pending next() resolves `done`. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The subscription as an Observable, for callers that want rxjs operators
+ * (the projection worker's wake-up). Each event is pulled after the previous
+ * `next` handler returned, so the pace is the subscriber's synchronous work;
+ * a subscriber that queues events for asynchronous work defeats the bound
+ * and should iterate the subscription instead.
+ */
+export function observeSubscription(open: () => EventSubscription): Observable<RecordedEvent> {
+  return new Observable<RecordedEvent>((subscriber) => {
+    let subscription: EventSubscription;
+    try {
+      subscription = open();
+    } catch (error) {
+      subscriber.error(error);
+      return undefined;
+    }
+    const pull = async (): Promise<void> => {
+      for (;;) {
+        const result = await subscription.next();
+        if (result.done === true || subscriber.closed) return;
+        subscriber.next(result.value);
+      }
+    };
+    pull().then(
+      () => {
+        subscriber.complete();
+      },
+      (error: unknown) => {
+        subscriber.error(error);
+      },
+    );
+    return () => {
+      void subscription.close();
+    };
+  });
 }
 
 /** Upper bound on any single read; callers page beyond it. */
@@ -148,8 +219,8 @@ export interface EventStore {
   readStream(stream: StreamName, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Events in global position order; never skips an event that commits later with a lower position. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
-  /** Catches up from `after`, then stays live. Every event exactly once, in position order. */
-  subscribe(options?: SubscribeOptions): Observable<RecordedEvent>;
+  /** Catches up from `after`, then stays live, pulled at the consumer's pace: see EventSubscription. */
+  subscribe(options?: SubscribeOptions): EventSubscription;
   /** Position of the newest event visible to readAll, or undefined when the log is empty. */
   headPosition(): Promise<Position | undefined>;
   close(): Promise<void>;

@@ -13,9 +13,10 @@ import {
   StreamNotFoundError,
   WrongExpectedRevisionError,
   comparePositions,
+  observeSubscription,
   parsePosition,
 } from "../src/index.ts";
-import type { EventStore, NewEvent, RecordedEvent } from "../src/index.ts";
+import type { AppendResult, EventStore, NewEvent, RecordedEvent } from "../src/index.ts";
 
 export interface ConformanceTarget {
   readonly store: EventStore;
@@ -227,7 +228,7 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
       it("catches up, then delivers live events, each exactly once, in order", async () => {
         const category = freshCategory();
         for (let i = 0; i < 5; i++) await store.append(streamName(category, "s"), [newEvent("E", { i })], { expectedRevision: "any" });
-        const received = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(12), toArray(), timeout(20_000)));
+        const received = firstValueFrom(observeSubscription(() => store.subscribe({ filter: { categories: [category] } })).pipe(take(12), toArray(), timeout(20_000)));
         await new Promise((resolve) => setTimeout(resolve, 100));
         for (let i = 5; i < 12; i++) await store.append(streamName(category, `s${i % 2}`), [newEvent("E", { i })], { expectedRevision: "any" });
         const events = await received;
@@ -236,10 +237,10 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
 
       it("resumes after a checkpoint position without repeating it", async () => {
         const category = freshCategory();
-        const results = [];
+        const results: AppendResult[] = [];
         for (let i = 0; i < 4; i++) results.push(await store.append(streamName(category, "s"), [newEvent("E", { i })], { expectedRevision: "any" }));
         const events = await firstValueFrom(
-          store.subscribe({ after: results[1]?.position, filter: { categories: [category] } }).pipe(take(2), toArray(), timeout(20_000)),
+          observeSubscription(() => store.subscribe({ after: results[1]?.position, filter: { categories: [category] } })).pipe(take(2), toArray(), timeout(20_000)),
         );
         expect(events.map((e) => e.data)).toEqual([{ i: 2 }, { i: 3 }]);
       });
@@ -249,7 +250,7 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
         const writers = 12;
         const perWriter = 25;
         const total = writers * perWriter;
-        const received = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(total), toArray(), timeout(60_000)));
+        const received = firstValueFrom(observeSubscription(() => store.subscribe({ filter: { categories: [category] } })).pipe(take(total), toArray(), timeout(60_000)));
         await Promise.all(
           Array.from({ length: writers }, async (_, w) => {
             for (let i = 0; i < perWriter; i++) {
@@ -271,7 +272,7 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
       it("stops reading when unsubscribed", async () => {
         const category = freshCategory();
         const seen: unknown[] = [];
-        const subscription = store.subscribe({ filter: { categories: [category] } }).subscribe((e) => seen.push(e.data));
+        const subscription = observeSubscription(() => store.subscribe({ filter: { categories: [category] } })).subscribe((e) => seen.push(e.data));
         await store.append(streamName(category, "s"), [newEvent("E", { i: 0 })], { expectedRevision: "any" });
         await atLeast(1, () => Promise.resolve(seen));
         subscription.unsubscribe();
@@ -279,6 +280,53 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
         await new Promise((resolve) => setTimeout(resolve, 300));
         expect(seen).toEqual([{ i: 0 }]);
       });
+
+      it("holds at most bufferEventsMax events for a consumer that does not keep up, and still delivers every event once, in order", async () => {
+        // The consumer takes one event, then stalls until the writer has appended
+        // 20,000 more, then drains slowly. The bound is checked on the count of
+        // events read but not yet taken (never on time), after every append and
+        // every event taken. Before pulled subscriptions, the store pushed every
+        // event into the subscriber as fast as it could read them.
+        const category = freshCategory();
+        const total = 20_000;
+        const appendEvents = 500;
+        const bufferEventsMax = 100;
+        const subscription = store.subscribe({ filter: { categories: [category] }, bufferEventsMax });
+        let bufferedMax = 0;
+        const sample = (): void => {
+          bufferedMax = Math.max(bufferedMax, subscription.bufferedEvents);
+        };
+        const appendAll = async (): Promise<void> => {
+          for (let n = 0; n < total; n += appendEvents) {
+            const events = Array.from({ length: appendEvents }, (_, i) => newEvent("E", { n: n + i }));
+            await store.append(streamName(category, `s${(n / appendEvents) % 4}`), events, { expectedRevision: "any" });
+            sample();
+          }
+        };
+        const seen: number[] = [];
+        const take = async (): Promise<void> => {
+          const result = await subscription.next();
+          sample();
+          if (result.done === true) throw new Error("the subscription ended");
+          seen.push((result.value.data as { n: number }).n);
+        };
+        try {
+          const writing = appendAll();
+          await take();
+          // Stalled with the whole log ahead of it: appendAll samples the buffer after every append.
+          await writing;
+          while (seen.length < total) {
+            await take();
+            if (seen.length % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+        } finally {
+          await subscription.close();
+        }
+        expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
+        expect(bufferedMax).toBeGreaterThan(0);
+        expect(bufferedMax).toBeLessThanOrEqual(bufferEventsMax);
+        expect(await subscription.next()).toEqual({ done: true, value: undefined });
+      }, 120_000);
     });
   });
 }

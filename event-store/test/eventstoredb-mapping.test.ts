@@ -31,6 +31,7 @@ import {
   WrongExpectedRevisionError,
   decodePosition,
   encodePosition,
+  observeSubscription,
 } from "../src/index.ts";
 import type { NewEvent } from "../src/index.ts";
 import { collect, withTimeout } from "../src/eventstoredb/bounded.ts";
@@ -440,7 +441,7 @@ describe("an unreachable server", () => {
       await expect(store.readStream(stream)).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.readAll({ maxCount: 10 })).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.headPosition()).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(firstValueFrom(store.subscribe().pipe(timeout(5_000)))).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(firstValueFrom(observeSubscription(() => store.subscribe()).pipe(timeout(5_000)))).rejects.toBeInstanceOf(StoreUnavailableError);
     } finally {
       await store.close();
     }

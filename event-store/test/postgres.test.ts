@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, timeout } from "rxjs";
 import pg from "pg";
 import { streamName } from "@trueup/contracts";
-import { GuardFailedError, InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions } from "../src/index.ts";
+import { GuardFailedError, InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions, observeSubscription } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { describeEventStoreConformance, freshCategory, newEvent } from "./conformance.ts";
@@ -42,7 +42,7 @@ describe("postgres event store specifics", () => {
     const writers = 48;
     const rounds = 6;
     const total = writers * rounds;
-    const received = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(total), toArray(), timeout(90_000)));
+    const received = firstValueFrom(observeSubscription(() => store.subscribe({ filter: { categories: [category] } })).pipe(take(total), toArray(), timeout(90_000)));
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {
         const client = new pg.Client(db.config);
@@ -91,7 +91,7 @@ describe("postgres event store specifics", () => {
       ]);
       await store.append(streamName(category, "fast"), [newEvent("Second")], { expectedRevision: "any" });
       expect(await store.readAll({ filter: { categories: [category] } })).toEqual([]);
-      const both = firstValueFrom(store.subscribe({ filter: { categories: [category] } }).pipe(take(2), toArray(), timeout(10_000)));
+      const both = firstValueFrom(observeSubscription(() => store.subscribe({ filter: { categories: [category] } })).pipe(take(2), toArray(), timeout(10_000)));
       await new Promise((resolve) => setTimeout(resolve, 50));
       await slow.query("COMMIT");
       expect((await both).map((e) => e.type)).toEqual(["First", "Second"]);
@@ -105,7 +105,7 @@ describe("postgres event store specifics", () => {
     const other = await PostgresEventStore.open({ pool: otherPool, listenConnection: db.config });
     try {
       const category = freshCategory();
-      const live = firstValueFrom(other.subscribe({ filter: { categories: [category] } }).pipe(take(1), timeout(3_000)));
+      const live = firstValueFrom(observeSubscription(() => other.subscribe({ filter: { categories: [category] } })).pipe(take(1), timeout(3_000)));
       await new Promise((resolve) => setTimeout(resolve, 200));
       const started = Date.now();
       await store.append(streamName(category, "x"), [newEvent("Ping")], { expectedRevision: "any" });

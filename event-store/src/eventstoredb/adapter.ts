@@ -7,10 +7,10 @@
 //   content" (DuplicateEventIdError), which ESDB would accept without a word.
 // - readAll in client v6 has no server-side filter (dist/streams/readAll.js
 //   always sends NoFilter), so readAll scans $all in bounded pages and filters
-//   here; subscribe uses the server-side filter and post-filters exactly.
+//   here; subscribe uses the server-side filter and post-filters exactly, and
+//   is pulled, so a slow consumer holds back the server (see subscription.ts).
 // - $all also holds ESDB's own events ($-streams, $-types): never returned.
 import assert from "node:assert/strict";
-import { Observable } from "rxjs";
 import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START } from "@eventstore/db-client";
 import type {
   AllStreamRecordedEvent,
@@ -26,8 +26,8 @@ import type {
 } from "@eventstore/db-client";
 import type { StreamName } from "@trueup/contracts";
 import { parseStreamName } from "@trueup/contracts";
-import { DuplicateEventIdError, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError } from "../port.ts";
-import type { AppendResult, EventStore, EventStoreCapabilities, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
+import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError, checkBufferEventsMax } from "../port.ts";
+import type { AppendResult, EventStore, EventStoreCapabilities, EventSubscription, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
 import { collect, withTimeout } from "./bounded.ts";
 import { mapAppendError, mapEsdbError, mapReadStreamError } from "./errors.ts";
 import {
@@ -46,6 +46,7 @@ import {
   toServerFilter,
 } from "./mapping.ts";
 import type { EsdbRecord } from "./mapping.ts";
+import { EsdbSubscription, highWaterMarkFor } from "./subscription.ts";
 
 export const APPEND_TIMEOUT_MS_DEFAULT = 10_000;
 /** Our own append timer fires this long after the server deadline: it only catches a client that never answers. */
@@ -56,14 +57,6 @@ export const SCAN_PAGE_EVENTS = 1000;
 /** headPosition looks back at most HEAD_PAGE_EVENTS × HEAD_PAGES_MAX events for one that is not ESDB's own. */
 export const HEAD_PAGE_EVENTS = 500;
 export const HEAD_PAGES_MAX = 20;
-/**
- * Objects the subscription's Node stream buffers (its highWaterMark). We
- * consume it in flowing mode and hand each event to the subscriber
- * synchronously, so this stays near empty; an Observable has no backpressure,
- * so a subscriber that queues events for slow async work must bound that
- * queue itself (or resubscribe from its checkpoint).
- */
-export const SUBSCRIBE_BUFFER_EVENTS_MAX = 1000;
 
 export interface EventStoreDbEventStoreOptions {
   /** An `esdb://…` connection string, or a client. The store owns it either way and disposes it in close(). */
@@ -255,51 +248,21 @@ export class EventStoreDbEventStore implements EventStore {
     throw new Error(`headPosition: the newest ${HEAD_PAGE_EVENTS * HEAD_PAGES_MAX} events of $all are all EventStoreDB system events`);
   }
 
-  /**
-   * A catch-up subscription to $all with the server-side filter. It skips the
-   * event at `after` (and anything at or before the last delivered position,
-   * so order and exactly-once hold even across the catch-up/live switch),
-   * system events and what the prefix filter over-matched.
-   */
-  subscribe(options: SubscribeOptions = {}): Observable<RecordedEvent> {
+  /** A catch-up subscription to $all with the server-side filter, pulled: see EsdbSubscription. */
+  subscribe(options: SubscribeOptions = {}): EventSubscription {
     checkFilter(options.filter);
-    return new Observable<RecordedEvent>((subscriber) => {
-      let after = options.after;
-      let subscription: AllStreamSubscription;
-      try {
-        subscription = this.client.subscribeToAll(
-          { fromPosition: after === undefined ? START : toEsdbPosition(after), filter: toServerFilter(options.filter), resolveLinkTos: false },
-          { highWaterMark: SUBSCRIBE_BUFFER_EVENTS_MAX },
-        );
-      } catch (error) {
-        subscriber.error(mapEsdbError(error));
-        return undefined;
-      }
-      subscription.on("data", (resolved) => {
-        if (subscriber.closed || resolved.event === undefined) return;
-        let page: ReturnType<typeof pickMatching>;
-        try {
-          page = pickMatching([resolved.event], { after, filter: options.filter, countMax: 1 });
-        } catch (error) {
-          subscriber.error(error);
-          return;
-        }
-        after = page.lastSeen ?? after;
-        for (const event of page.events) subscriber.next(event);
-      });
-      subscription.on("error", (error) => {
-        subscriber.error(mapEsdbError(error));
-      });
-      // A live subscription never ends by itself: the server or the connection went away.
-      subscription.on("end", () => {
-        subscriber.error(new StoreUnavailableError("EventStoreDB ended the subscription; resubscribe from the last checkpoint"));
-      });
-      return () => {
-        // unsubscribe() cancels the gRPC call; destroy() drops what the Node stream buffered.
-        subscription.unsubscribe().catch(() => undefined);
-        subscription.destroy();
-      };
-    });
+    const bufferEventsMax = checkBufferEventsMax(options.bufferEventsMax);
+    const after = options.after;
+    let stream: AllStreamSubscription;
+    try {
+      stream = this.client.subscribeToAll(
+        { fromPosition: after === undefined ? START : toEsdbPosition(after), filter: toServerFilter(options.filter), resolveLinkTos: false },
+        { highWaterMark: highWaterMarkFor(bufferEventsMax) },
+      );
+    } catch (error) {
+      throw mapEsdbError(error);
+    }
+    return new EsdbSubscription(stream, { after, filter: options.filter, mapError: mapEsdbError });
   }
 
   async close(): Promise<void> {

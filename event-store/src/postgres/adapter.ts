@@ -2,7 +2,6 @@
 // (the es_append function), reads ordered by (tx_id, seq) below the oldest
 // running transaction, live delivery by in-process signals plus LISTEN/NOTIFY
 // across processes (coalesced, so NOTIFY never serialises commits).
-import { Observable } from "rxjs";
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { EventId, EventMetadata, JsonValue, StreamName } from "@trueup/contracts";
@@ -15,6 +14,7 @@ import {
   READ_COUNT_MAX,
   StreamNotFoundError,
   WrongExpectedRevisionError,
+  checkBufferEventsMax,
   decodePosition,
   encodePosition,
 } from "../port.ts";
@@ -25,6 +25,7 @@ import type {
   EventFilter,
   EventStore,
   EventStoreCapabilities,
+  EventSubscription,
   ExpectedRevision,
   NewEvent,
   Position,
@@ -36,11 +37,10 @@ import type {
 import { MIGRATIONS, migrate } from "./schema.ts";
 import { mapPgError } from "./errors.ts";
 import { LiveSignal } from "./live-signal.ts";
+import { PostgresSubscription } from "./subscription.ts";
 
 export const NOTIFY_CHANNEL = "trueup_events";
 const READ_COUNT_DEFAULT = 1000;
-/** Events fetched per page by a subscription: bounds its memory. */
-export const SUBSCRIBE_PAGE_SIZE = 1000;
 
 export interface PostgresEventStoreOptions {
   readonly pool: pg.Pool;
@@ -340,31 +340,16 @@ export class PostgresEventStore implements EventStore {
     return row === undefined ? undefined : encodePosition(BigInt(row.tx_id), BigInt(row.seq));
   }
 
-  subscribe(options: SubscribeOptions = {}): Observable<RecordedEvent> {
+  subscribe(options: SubscribeOptions = {}): EventSubscription {
     checkFilter(options.filter);
-    return new Observable<RecordedEvent>((subscriber) => {
-      let after = options.after;
-      const waiter = this.live.waiter();
-      // A function, not a property read: next() may close the subscriber mid-page.
-      const closed = (): boolean => subscriber.closed;
-      const run = async (): Promise<void> => {
-        while (!subscriber.closed) {
-          const page = await this.readAllPage({ maxCount: SUBSCRIBE_PAGE_SIZE, after, filter: options.filter });
-          for (const event of page.events) {
-            if (closed()) return;
-            subscriber.next(event);
-            after = event.position;
-          }
-          if (page.events.length === SUBSCRIBE_PAGE_SIZE) continue;
-          await waiter.wait(page.heldBack);
-        }
-      };
-      run().catch((error: unknown) => {
-        subscriber.error(mapPgError(error));
-      });
-      return () => {
-        waiter.close();
-      };
+    const bufferEventsMax = checkBufferEventsMax(options.bufferEventsMax);
+    return new PostgresSubscription({
+      after: options.after,
+      filter: options.filter,
+      bufferEventsMax,
+      readPage: (page) => this.readAllPage(page),
+      waiter: this.live.waiter(),
+      mapError: mapPgError,
     });
   }
 

@@ -7,6 +7,7 @@
 import type pg from "pg";
 import { BehaviorSubject, catchError, filter, firstValueFrom, map, race, timer } from "rxjs";
 import type { EventStore, Position } from "@trueup/event-store";
+import { observeSubscription } from "@trueup/event-store";
 import { ProjectionEventError, ProjectionFailedError } from "../errors.ts";
 import { BATCH_SIZE_DEFAULT, checkBatchSize, commitBatch, isEmptyBatch, readBatch } from "./batch.ts";
 import type { Batch } from "./batch.ts";
@@ -175,7 +176,8 @@ export class ProjectionWorker {
    * caller waiting for such a position (read-your-writes) is answered too.
    */
   private async waitForEvents(): Promise<void> {
-    const appended$ = this.eventStore.subscribe({ after: this.after }).pipe(
+    // One event is all a wake-up needs: bufferEventsMax 1 reads no more than that.
+    const appended$ = observeSubscription(() => this.eventStore.subscribe({ after: this.after, bufferEventsMax: 1 })).pipe(
       map(() => "appended" as const),
       catchError(() => timer(WAKE_ERROR_DELAY_MS).pipe(map(() => "error" as const))),
     );
