@@ -10,6 +10,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Service } from "./config.ts";
+import { HEALTH_DOCS, OPENAPI_INFO, READY_DOCS } from "./http/openapi.ts";
 import { installProblemHandlers } from "./http/problems.ts";
 
 export const HTTP_LIMITS = {
@@ -49,7 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: "Trueup API", version: "0.1.0", description: "Event-sourced double-entry ledger. Amounts are decimal strings." },
+      info: OPENAPI_INFO,
     },
     transform: jsonSchemaTransform,
   });
@@ -57,16 +58,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
   // Liveness: the process answers. Never touches storage.
-  typed.get("/health", { schema: { response: { 200: z.object({ status: z.literal("ok") }) } } }, () => ({ status: "ok" as const }));
+  const { example: healthExample, ...health } = HEALTH_DOCS;
+  typed.get("/health", { schema: { ...health, response: { 200: z.object({ status: z.literal("ok") }).meta({ example: healthExample }), ...health.response } } }, () => ({ status: "ok" as const }));
 
   // Readiness: storage reachable and migrated (migrations run before the app is built).
   typed.get(
     "/ready",
     {
       schema: {
+        tags: READY_DOCS.tags,
+        summary: READY_DOCS.summary,
+        description: READY_DOCS.description,
         response: {
-          200: z.object({ status: z.literal("ready"), services: z.array(z.string()) }),
-          503: z.object({ status: z.literal("unavailable"), reason: z.string() }),
+          ...READY_DOCS.response,
+          200: z.object({ status: z.literal("ready"), services: z.array(z.string()) }).meta({ example: READY_DOCS.example }),
+          503: z.object({ status: z.literal("unavailable"), reason: z.string() }).meta({ example: READY_DOCS.unavailableExample }),
         },
       },
     },

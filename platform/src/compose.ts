@@ -15,6 +15,7 @@ import { buildApp } from "./app.ts";
 import type { RoutesPlugin } from "./app.ts";
 import { MODULES } from "./modules.ts";
 import { ReadModelGate } from "./read-model-gate.ts";
+import { METRICS_DOCS, PROJECTIONS_DOCS } from "./http/openapi.ts";
 import type { BoundedContextModule } from "./modules.ts";
 
 /** After the commands in flight have answered, how long other requests (queries) get before their connections are cut. */
@@ -151,11 +152,14 @@ function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore; registr
       "/projections",
       {
         schema: {
-          tags: ["operations"],
+          tags: PROJECTIONS_DOCS.tags,
+          summary: PROJECTIONS_DOCS.summary,
+          description: PROJECTIONS_DOCS.description,
           response: {
             200: z.object({
               items: z.array(z.object({ name: z.string(), eventsBehind: z.number().int(), eventsBehindCapped: z.boolean(), secondsBehind: z.number(), checkpoint: z.string().nullable(), head: z.string().nullable() })),
-            }),
+            }).meta({ example: PROJECTIONS_DOCS.example }),
+            ...PROJECTIONS_DOCS.response,
           },
         },
       },
@@ -167,7 +171,9 @@ function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore; registr
         return { items };
       },
     );
-    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+    const { example: metricsExample, response: metricsProblems, ...metrics } = METRICS_DOCS;
+    const metricsSchema = { ...metrics, produces: ["text/plain"], response: { 200: { description: "Prometheus text", content: { "text/plain": { schema: z.string().meta({ example: metricsExample }) } } }, ...metricsProblems } };
+    app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
       const all = await lagOfAll();
       const body = [
         `# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at ${OPERATIONS_LAG_COUNT_MAX}).`,
