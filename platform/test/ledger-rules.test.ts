@@ -10,7 +10,11 @@
 //   metadata keys/key length/value length) is reachable at the limit and
 //   refused one beyond, with the limit in the message;
 // - messages that used to mislead (an empty close/reopen body, "eur") say
-//   what to send instead.
+//   what to send instead;
+// - the accounting rules, decided from the log: a reversal is never dated
+//   before its entry, an account closes only at a zero balance in every
+//   currency over every period (even when the read model says otherwise),
+//   and a period closes only once it has ended.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATE_MAX, DATE_MIN, JOURNAL_LINES_MAX, PERIOD_MAX, PERIOD_MIN, TEXT_LIMITS } from "@trueup/contracts";
 import type { Platform } from "./ledger-support.ts";
@@ -203,6 +207,87 @@ describe("the command edge holds only what every store can hold", () => {
       expect(account.detail).toContain("currency codes are upper case: USD");
       const ledger = await refused("/ledgers", { ledgerId: "lower", name: "Books", baseCurrency: "Eur" }, { code: "CURRENCY_UNKNOWN", path: "/baseCurrency" });
       expect(ledger.detail).toContain("currency codes are upper case: EUR");
+    });
+  });
+
+  describe("accounting rules, decided from the log", () => {
+    const post = (extra: Record<string, unknown>) => command(p.app, `/ledgers/${LEDGER}/journal-entries`, entry(extra));
+
+    it("a reversal dated before its entry is refused at /effectiveDate and claims nothing; the same day is fine", async () => {
+      const original = await post({ entryId: "reversed_late", effectiveDate: "2026-05-20" });
+      expect(original.statusCode).toBe(201);
+      // Until defect 6 is fixed a reversal finds its entry through the read model: let it catch up first.
+      expect((await query(p.app, `/ledgers/${LEDGER}/trial-balance`, original.json<{ position: string }>().position)).statusCode).toBe(200);
+      const before = await eventCount(p);
+      const early = await command(p.app, `/ledgers/${LEDGER}/journal-entries/reversed_late/reverse`, { effectiveDate: "2026-05-19" });
+      expect(early.statusCode, early.body).toBe(422);
+      expect(early.json<Problem>()).toMatchObject({ code: "REVERSAL_BEFORE_ENTRY", path: "/effectiveDate" });
+      expect(early.json<Problem>().detail).toContain("2026-05-20");
+      expect(await eventCount(p)).toBe(before);
+      const sameDay = await command(p.app, `/ledgers/${LEDGER}/journal-entries/reversed_late/reverse`, { effectiveDate: "2026-05-20" });
+      expect(sameDay.statusCode, sameDay.body).toBe(201);
+    });
+
+    it("an account closes only at zero in every currency, summed over every period from the log, whatever the read model says", async () => {
+      const ledgerId = "closing_rules";
+      expect((await command(p.app, "/ledgers", { ledgerId, name: "Closing", baseCurrency: "EUR" })).statusCode).toBe(201);
+      for (const code of ["1100", "2100"]) expect((await command(p.app, `/ledgers/${ledgerId}/accounts`, { code, name: code, type: "asset" })).statusCode).toBe(201);
+      const move = (effectiveDate: string, from: string, to: string, amount: string, currency = "EUR") =>
+        command(p.app, `/ledgers/${ledgerId}/journal-entries`, {
+          effectiveDate,
+          description: "move",
+          lines: [
+            { account: to, side: "debit", amount, currency },
+            { account: from, side: "credit", amount, currency },
+          ],
+        });
+      const close = () => command(p.app, `/ledgers/${ledgerId}/accounts/1100/close`, {});
+      expect((await move("2026-01-10", "2100", "1100", "10.00")).statusCode).toBe(201);
+      expect((await move("2026-02-10", "2100", "1100", "2.50", "USD")).statusCode).toBe(201);
+      const last = await move("2026-03-10", "1100", "2100", "10.00");
+      expect(last.statusCode).toBe(201);
+
+      // The read model caught up, then emptied for this ledger: it now says nothing was ever posted.
+      expect((await query(p.app, `/ledgers/${ledgerId}/trial-balance`, last.json<{ position: string }>().position)).statusCode).toBe(200);
+      const tables = await p.db.pool.query<{ schema: string; table: string }>(
+        `SELECT table_schema AS schema, table_name AS table FROM information_schema.columns WHERE table_schema LIKE 'rm_ledger%' AND column_name = 'ledger_id' AND table_name <> 'ledgers' AND table_name <> 'accounts'`,
+      );
+      expect(tables.rows.length).toBeGreaterThan(0);
+      for (const { schema, table } of tables.rows) await p.db.pool.query(`DELETE FROM "${schema}"."${table}" WHERE ledger_id = $1`, [ledgerId]);
+
+      // EUR is back to zero across January and March; USD from February is not.
+      const refused = await close();
+      expect(refused.statusCode, refused.body).toBe(422);
+      expect(refused.json<Problem & { balances: unknown }>()).toMatchObject({ code: "ACCOUNT_BALANCE_NOT_ZERO", balances: [{ currency: "USD", debitMinor: "250", creditMinor: "0" }] });
+      expect(refused.json<Problem>().detail).toContain("USD");
+
+      expect((await move("2026-04-10", "1100", "2100", "2.50", "USD")).statusCode).toBe(201);
+      const closed = await close();
+      expect(closed.statusCode, closed.body).toBe(200);
+      const afterwards = await move("2026-04-11", "2100", "1100", "1.00");
+      expect(afterwards.json<Problem>().code).toBe("ACCOUNT_CLOSED");
+    });
+
+    it("a refused first posting of a period writes nothing, not even the period listing", async () => {
+      const before = await eventCount(p);
+      const unbalanced = await post({ effectiveDate: "2025-11-03", lines: [balanced[0], { ...balanced[1], amount: "2.00" }] });
+      expect(unbalanced.json<Problem>().code).toBe("LEDGER_UNBALANCED");
+      expect(await eventCount(p)).toBe(before);
+      const listed = await p.db.pool.query("SELECT 1 FROM es_events WHERE type = 'PeriodListed' AND data->>'period' = '2025-11'");
+      expect(listed.rowCount).toBe(0);
+    });
+
+    it("a period that has not ended cannot be closed: not this month's, not a future one", async () => {
+      const now = new Date();
+      // Next month: not ended whenever this test runs, even across a month boundary.
+      const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 7);
+      for (const period of [next, PERIOD_MAX]) {
+        const response = await command(p.app, `/ledgers/${LEDGER}/periods/${period}/close`, {});
+        expect(response.statusCode, response.body).toBe(422);
+        expect(response.json<Problem>().code).toBe("PERIOD_NOT_ENDED");
+      }
+      const ended = await command(p.app, `/ledgers/${LEDGER}/periods/2025-06/close`, {});
+      expect(ended.statusCode, ended.body).toBe(200);
     });
   });
 });

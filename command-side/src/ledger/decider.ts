@@ -1,10 +1,13 @@
-// The ledger's deciders: plain functions, no I/O, no clock. Three streams,
-// three small state machines:
-//   ledger-<L>            accounts (codes unique by construction)
+// The ledger's deciders: plain functions, no I/O, no clock (the time a
+// command was first seen is passed in). Three streams, three small state
+// machines:
+//   ledger-<L>            accounts (codes unique by construction), and the
+//                         periods that have entries
+
 //   period-<L>:<YYYY-MM>  journal entries of the period + its close/reopen
 //   reversal-<L>:<entry>  the one reversal an entry may have
 import assert from "node:assert/strict";
-import { TrueupError, periodOf } from "@trueup/contracts";
+import { TrueupError, periodEnd, periodOf } from "@trueup/contracts";
 import type { AccountType, JournalLine, JournalLineInput, LedgerEvent, Side } from "@trueup/contracts";
 import type { Decision as GenericDecision } from "../decision.ts";
 
@@ -24,14 +27,24 @@ export interface AccountState {
 
 export type LedgerState =
   | { readonly status: "none" }
-  | { readonly status: "active"; readonly ledgerId: string; readonly baseCurrency: string; readonly accounts: ReadonlyMap<string, AccountState> };
+  | {
+      readonly status: "active";
+      readonly ledgerId: string;
+      readonly baseCurrency: string;
+      readonly accounts: ReadonlyMap<string, AccountState>;
+      /** Periods with entries (PeriodListed): the period streams an account's balance is read from. */
+      readonly periods: ReadonlySet<string>;
+    };
 
 export const initialLedgerState = (): LedgerState => ({ status: "none" });
 
 export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerState {
   switch (event.type) {
     case "LedgerCreated":
-      return { status: "active", ledgerId: event.data.ledgerId, baseCurrency: event.data.baseCurrency, accounts: new Map() };
+      return { status: "active", ledgerId: event.data.ledgerId, baseCurrency: event.data.baseCurrency, accounts: new Map(), periods: new Set() };
+    case "PeriodListed":
+      assert.ok(state.status === "active", "PeriodListed before LedgerCreated");
+      return { ...state, periods: new Set(state.periods).add(event.data.period) };
     case "AccountOpened":
     case "AccountClosed": {
       assert.ok(state.status === "active", `${event.type} before LedgerCreated`);
@@ -53,7 +66,36 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
 export type LedgerCommand =
   | { readonly type: "CreateLedger"; readonly data: { ledgerId: string; name: string; baseCurrency: string } }
   | { readonly type: "OpenAccount"; readonly data: { code: string; name: string; type: AccountType; currency: string | null } }
-  | { readonly type: "CloseAccount"; readonly data: { code: string } };
+  /** `balance`: the account's totals over `balance.periods`, read from those period streams (see accountTotals). */
+  | { readonly type: "CloseAccount"; readonly data: { code: string }; readonly balance: AccountBalance }
+  /** Before a period's first posting: list it, once. */
+  | { readonly type: "ListPeriod"; readonly data: { period: string } };
+
+/** An account's debit and credit totals per currency over the entries of some periods. */
+export interface AccountBalance {
+  readonly periods: ReadonlySet<string>;
+  readonly totals: readonly CurrencyTotals[];
+}
+
+export interface CurrencyTotals {
+  readonly currency: string;
+  readonly debitMinor: bigint;
+  readonly creditMinor: bigint;
+}
+
+/** Folds one account's lines of a period's events into running totals per currency. */
+export function addAccountTotals(totals: Map<string, { debitMinor: bigint; creditMinor: bigint }>, events: readonly LedgerEvent[], code: string): void {
+  for (const event of events) {
+    if (event.type !== "JournalEntryPosted") continue;
+    for (const line of event.data.lines) {
+      if (line.accountCode !== code) continue;
+      const total = totals.get(line.currency) ?? { debitMinor: 0n, creditMinor: 0n };
+      if (line.side === "debit") total.debitMinor += BigInt(line.amountMinor);
+      else total.creditMinor += BigInt(line.amountMinor);
+      totals.set(line.currency, total);
+    }
+  }
+}
 
 export function decideLedger(command: LedgerCommand, state: LedgerState): Decision {
   switch (command.type) {
@@ -70,11 +112,36 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Decisi
       const account = state.accounts.get(command.data.code);
       if (account === undefined) return reject("ACCOUNT_NOT_FOUND", `no account ${command.data.code}`);
       if (account.status === "closed") return reject("ACCOUNT_ALREADY_CLOSED", `account ${command.data.code} is already closed`);
-      return { events: [{ type: "AccountClosed", data: { ledgerId: state.ledgerId, code: command.data.code } }] };
+      return decideAccountClose(command.data.code, command.balance, state);
     }
+    case "ListPeriod":
+      if (state.status !== "active") return reject("LEDGER_NOT_FOUND", "no such ledger");
+      if (state.periods.has(command.data.period)) return { events: [] };
+      return { events: [{ type: "PeriodListed", data: { ledgerId: state.ledgerId, period: command.data.period } }] };
     default:
       return exhaustive(command);
   }
+}
+
+/**
+ * An account closes only at a zero balance in every currency. The balance
+ * must cover every period the ledger lists now: a period listed after the
+ * balance was read (a posting into a new period, in flight) makes it stale,
+ * a CONCURRENCY_CONFLICT the service answers by reading the balance again.
+ */
+function decideAccountClose(code: string, balance: AccountBalance, state: LedgerState & { status: "active" }): Decision {
+  const unread = [...state.periods].filter((p) => !balance.periods.has(p));
+  if (unread.length > 0) return reject("CONCURRENCY_CONFLICT", `period ${unread.join(", ")} got its first entry while the close was decided; retry`);
+  const open = balance.totals.filter((t) => t.debitMinor !== t.creditMinor);
+  if (open.length > 0) {
+    const shown = open.map((t) => `${t.currency}: debits ${t.debitMinor} − credits ${t.creditMinor} = ${t.debitMinor - t.creditMinor} (minor units)`).join("; ");
+    return {
+      rejected: new TrueupError("ACCOUNT_BALANCE_NOT_ZERO", `account ${code} has a balance (${shown}); post entries that bring it to zero first`, {
+        detail: { balances: open.map((t) => ({ currency: t.currency, debitMinor: t.debitMinor.toString(), creditMinor: t.creditMinor.toString() })) },
+      }),
+    };
+  }
+  return { events: [{ type: "AccountClosed", data: { ledgerId: state.ledgerId, code } }] };
 }
 
 // --- period stream ----------------------------------------------------------
@@ -108,7 +175,8 @@ export interface PostEntryData {
 
 export type PeriodCommand =
   | { readonly type: "PostJournalEntry"; readonly data: PostEntryData; readonly ledger: LedgerState }
-  | { readonly type: "ClosePeriod"; readonly data: { period: string }; readonly ledger: LedgerState }
+  /** `now`: when the close was first asked for (a retry keeps it), so the answer does not change with the retry. */
+  | { readonly type: "ClosePeriod"; readonly data: { period: string }; readonly ledger: LedgerState; readonly now: Date }
   | { readonly type: "ReopenPeriod"; readonly data: { period: string; reason: string }; readonly ledger: LedgerState };
 
 export function decidePeriod(command: PeriodCommand, state: PeriodState): Decision {
@@ -119,6 +187,9 @@ export function decidePeriod(command: PeriodCommand, state: PeriodState): Decisi
       return decidePosting(command.data, ledger.accounts, ledger.ledgerId, state);
     case "ClosePeriod":
       if (state.status === "closed") return reject("PERIOD_ALREADY_CLOSED", `period ${command.data.period} is already closed`);
+      if (command.now < periodEnd(command.data.period)) {
+        return reject("PERIOD_NOT_ENDED", `period ${command.data.period} ends at ${periodEnd(command.data.period).toISOString()}; it cannot be closed before then`);
+      }
       return { events: [{ type: "PeriodClosed", data: { ledgerId: ledger.ledgerId, period: command.data.period } }] };
     case "ReopenPeriod":
       if (state.status === "open") return reject("PERIOD_NOT_CLOSED", `period ${command.data.period} is not closed`);
@@ -204,12 +275,17 @@ export function evolveReversal(state: ReversalState, event: LedgerEvent): Revers
 }
 
 export type ReversalCommand =
-  | { readonly type: "ClaimReversal"; readonly data: { ledgerId: string; entryId: string; reversalEntryId: string } }
+  /** `dates`: the effective dates of the entry (from its event in the log) and of its reversal. */
+  | { readonly type: "ClaimReversal"; readonly data: { ledgerId: string; entryId: string; reversalEntryId: string }; readonly dates: { entry: string; reversal: string } }
   | { readonly type: "ReleaseReversal"; readonly data: { ledgerId: string; entryId: string; reversalEntryId: string; reason: string } };
 
 export function decideReversal(command: ReversalCommand, state: ReversalState): Decision {
   switch (command.type) {
     case "ClaimReversal":
+      // Dates are fixed-width YYYY-MM-DD: text order is date order.
+      if (command.dates.reversal < command.dates.entry) {
+        return reject("REVERSAL_BEFORE_ENTRY", `entry ${command.data.entryId} is dated ${command.dates.entry}; its reversal cannot be dated ${command.dates.reversal}`, ["effectiveDate"]);
+      }
       if (state.status === "claimed") {
         // The same reversal retried: already claimed by it, nothing to add.
         if (state.reversalEntryId === command.data.reversalEntryId) return { events: [] };

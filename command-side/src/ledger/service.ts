@@ -14,6 +14,7 @@ import type { Decision } from "../decision.ts";
 import { StaleDecisionError, envelopeOf, outcomeOf } from "../command.ts";
 import type { CommandContext, CommandOutcome } from "../command.ts";
 import * as decider from "./decider.ts";
+import { readAccountBalance } from "./balance.ts";
 
 export type { CommandContext, CommandOutcome } from "../command.ts";
 export { ReceiptConflictError } from "../command.ts";
@@ -30,6 +31,9 @@ export interface LedgerSnapshot {
 
 /** Times a posting is decided again after an account it uses was closed under it; one is enough unless closes keep coming. */
 export const STALE_DECISION_RETRIES_MAX = 3;
+
+/** Times an account close reads its balance again because a posting listed a new period meanwhile. */
+export const CLOSE_BALANCE_RETRIES_MAX = 3;
 
 /** Finds where a posted entry's event lives; backed by a read model, verified against the store. */
 export type EntryLocator = (ledgerId: string, entryId: string) => Promise<{ streamName: string; revision: bigint } | undefined>;
@@ -65,9 +69,36 @@ export class LedgerCommandService {
     return this.write(this.ledgers, { stream: ledgerStream(ledgerId), ctx, decide: (s) => decider.decideLedger(command, s) });
   }
 
+  /**
+   * Closes an account whose balance, summed from the log, is zero in every
+   * currency. Why a posting cannot slip past the balance:
+   * - into a period not listed yet: its PeriodListed lands on the ledger
+   *   stream first, so the close's append fails on its expected revision (or
+   *   is decided after it) and finds a period its balance did not read: it
+   *   reads the balance again (CLOSE_BALANCE_RETRIES_MAX);
+   * - into a listed period, with PostgreSQL: the posting's append holds the
+   *   ledger stream until it commits, and is refused (ACCOUNT_CLOSED) if the
+   *   close landed since its read. So it is in the balance, or refused.
+   * Residual window: a posting that commits after the close has read its
+   * period and before the close's append lands (the append waits for it, but
+   * the decision is made) is in the log before the close and not in its
+   * balance; the window is one read of the ledger's periods. Closing it would
+   * need the close to guard every period stream, which against the posting's
+   * lock order (ledger, then period) could deadlock. With EventStoreDB there
+   * are no guards: a posting decided before a close may also land after it.
+   */
   async closeAccount(ctx: CommandContext, ledgerId: string, code: string): Promise<CommandOutcome> {
-    const command: decider.LedgerCommand = { type: "CloseAccount", data: { code } };
-    return this.write(this.ledgers, { stream: ledgerStream(ledgerId), ctx, decide: (s) => decider.decideLedger(command, s) });
+    for (let attempt = 0; ; attempt++) {
+      const { state } = await this.ledgers.load(ledgerStream(ledgerId));
+      const periods = state.status === "active" ? state.periods : new Set<string>();
+      const balance = await readAccountBalance({ store: this.store, ledgerId, code, periods });
+      const command: decider.LedgerCommand = { type: "CloseAccount", data: { code }, balance };
+      try {
+        return await this.write(this.ledgers, { stream: ledgerStream(ledgerId), ctx, decide: (s) => decider.decideLedger(command, s) });
+      } catch (error) {
+        if (!(error instanceof TrueupError && error.code === "CONCURRENCY_CONFLICT") || attempt >= CLOSE_BALANCE_RETRIES_MAX) throw error;
+      }
+    }
   }
 
   /** Whether postEntry can store a receipt with the entry's events. */
@@ -107,7 +138,8 @@ export class LedgerCommandService {
     if (original.reverses !== null) throw new TrueupError("ENTRY_IS_REVERSAL", `entry ${entryId} reverses ${original.reverses}; post a new entry instead`);
     const reversalEntryId = body.reversalEntryId ?? derivedEntityId("je", ctx.commandId);
     const claim = { ledgerId, entryId, reversalEntryId };
-    await this.write(this.reversals, { stream: reversalStream(ledgerId, entryId), ctx, decide: (s) => decider.decideReversal({ type: "ClaimReversal", data: claim }, s) });
+    const claimReversal: decider.ReversalCommand = { type: "ClaimReversal", data: claim, dates: { entry: original.effectiveDate, reversal: body.effectiveDate } };
+    await this.write(this.reversals, { stream: reversalStream(ledgerId, entryId), ctx, decide: (s) => decider.decideReversal(claimReversal, s) });
     const ledger = await this.ledgers.loadShared(ledgerStream(ledgerId));
     const data: decider.PostEntryData = {
       entryId: reversalEntryId,
@@ -135,7 +167,7 @@ export class LedgerCommandService {
 
   async closePeriod(ctx: CommandContext, ledgerId: string, period: string): Promise<CommandOutcome> {
     const ledger = (await this.ledgers.load(ledgerStream(ledgerId))).state;
-    const command: decider.PeriodCommand = { type: "ClosePeriod", data: { period }, ledger };
+    const command: decider.PeriodCommand = { type: "ClosePeriod", data: { period }, ledger, now: ctx.occurredAt };
     return this.write(this.periods, { stream: periodStream(ledgerId, period), ctx, decide: (s) => decider.decidePeriod(command, s) });
   }
 
@@ -158,10 +190,20 @@ export class LedgerCommandService {
     snapshot: LedgerSnapshot,
     receipt?: (revision: bigint) => Receipt,
   ): Promise<CommandOutcome> {
-    const stream = periodStream(ledgerId, periodOf(data.effectiveDate));
+    const period = periodOf(data.effectiveDate);
+    const stream = periodStream(ledgerId, period);
     // The entry's event id comes from the entry id: one entry id, one event, whatever the command.
     const entryEventId = deterministicUuid("entry", ledgerId, data.entryId);
     let ledger = snapshot;
+    if (ledger.state.status === "active" && !ledger.state.periods.has(period)) {
+      // The period's first posting lists it on the ledger stream first (see closeAccount); one id per period, so it lands once.
+      // Decided once before, so a posting refused (unbalanced, unknown account, closed period) writes nothing at all.
+      const dryRun = decider.decidePeriod({ type: "PostJournalEntry", data, ledger: ledger.state }, (await this.periods.load(stream)).state);
+      if ("rejected" in dryRun) throw dryRun.rejected;
+      const listed = deterministicUuid("period-listed", ledgerId, period);
+      const list: decider.LedgerCommand = { type: "ListPeriod", data: { period } };
+      await this.write(this.ledgers, { stream: ledgerStream(ledgerId), ctx, decide: (s) => decider.decideLedger(list, s), eventIdOf: () => listed });
+    }
     for (let attempt = 0; ; attempt++) {
       const command: decider.PeriodCommand = { type: "PostJournalEntry", data, ledger: ledger.state };
       const guards: AppendGuard[] | undefined =
@@ -177,7 +219,10 @@ export class LedgerCommandService {
     }
   }
 
-  private async readPostedEntry(ledgerId: string, entryId: string): Promise<{ lines: JournalLine[]; description: string; externalReference: string | null; reverses: string | null }> {
+  private async readPostedEntry(
+    ledgerId: string,
+    entryId: string,
+  ): Promise<{ lines: JournalLine[]; effectiveDate: string; description: string; externalReference: string | null; reverses: string | null }> {
     const location = await this.locateEntry(ledgerId, entryId);
     if (location === undefined) throw new TrueupError("ENTRY_NOT_FOUND", `no entry ${entryId} in ledger ${ledgerId}`);
     const events = await this.store.readStream(streamNameSchema.parse(location.streamName), { fromRevision: location.revision, maxCount: 1 }).catch((error: unknown) => {

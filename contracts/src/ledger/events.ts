@@ -36,6 +36,14 @@ export const ledgerEventSchemas = {
     currency: z.string().nullable(),
   }),
   AccountClosed: z.strictObject({ ledgerId: ledgerIdSchema, code: accountCodeSchema }),
+  /**
+   * The ledger has entries in this period (stream `period-<ledger>:<period>`):
+   * written to the ledger stream before the period's first posting, with an
+   * event id fixed by (ledger, period), so a decision that needs every entry
+   * of the ledger (an account's balance, for its close) knows where to read.
+   * A crash between it and the posting only leaves an empty period listed.
+   */
+  PeriodListed: z.strictObject({ ledgerId: ledgerIdSchema, period: eventPeriodSchema }),
   JournalEntryPosted: z.strictObject({
     ledgerId: ledgerIdSchema,
     entryId: entryIdSchema,

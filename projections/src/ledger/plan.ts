@@ -99,7 +99,9 @@ function addEvent(plan: LedgerBatchPlan, ledgerEvent: LedgerEvent, event: Record
     }
     case "ReversalClaimed":
     case "ReversalReleased":
-      // Bookkeeping of the command side (stream `reversal-…`): the link is made when the reversal is posted.
+    case "PeriodListed":
+      // Bookkeeping of the command side (streams `reversal-…`; the ledger's list of periods with entries):
+      // the reversal link is made when the reversal is posted, a period row when it is closed.
       return;
     default: {
       const unknown: never = ledgerEvent;
