@@ -115,7 +115,7 @@ interface CompleteItem {
 
 export class IdempotencyStore {
   private readonly begins: MicroBatcher<BeginItem, Begin>;
-  private readonly completes: MicroBatcher<CompleteItem, undefined>;
+  private readonly completes: MicroBatcher<CompleteItem, Answer & { readonly won: boolean }>;
   private readonly lookups: MicroBatcher<LookupItem, Lookup>;
   private readonly records: MicroBatcher<Receipt, boolean>;
 
@@ -135,7 +135,8 @@ export class IdempotencyStore {
     return this.begins.submit({ scope, key, hash, origin });
   }
 
-  complete(scope: string, key: string, statusCode: number, response: unknown): Promise<void> {
+  /** Stores a claimed key's answer unless it has one; returns the answer that stands, and whether it is this one (`won`). */
+  complete(scope: string, key: string, statusCode: number, response: unknown): Promise<Answer & { readonly won: boolean }> {
     return this.completes.submit({ scope, key, statusCode, response });
   }
 
@@ -236,15 +237,41 @@ export class IdempotencyStore {
     });
   }
 
-  private async completeMany(items: readonly CompleteItem[]): Promise<undefined[]> {
-    await this.pool.query(
-      `UPDATE cmd_idempotency c SET status_code = v.status_code, response = v.response
-         FROM unnest($1::text[], $2::text[], $3::integer[], $4::jsonb[]) AS v(scope, key, status_code, response)
-        WHERE c.scope = v.scope AND c.key = v.key`,
+  /**
+   * First answer wins: an answered key is never overwritten (two attempts of
+   * one command may both finish, e.g. after a lost answer; their answers can
+   * differ only in `replayed`). Returns the key's stored answer, which is
+   * this one unless another was stored first.
+   */
+  private async completeMany(items: readonly CompleteItem[]): Promise<(Answer & { won: boolean })[]> {
+    const result = await this.pool.query<{ ord: string; status_code: number | null; response: unknown; won: boolean }>(
+      `WITH v AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::jsonb[]) WITH ORDINALITY AS v(scope, key, status_code, response, ord)
+       ), updated AS (
+         UPDATE cmd_idempotency c SET status_code = v.status_code, response = v.response
+           FROM (SELECT DISTINCT ON (scope, key) * FROM v ORDER BY scope, key, ord) v
+          WHERE c.scope = v.scope AND c.key = v.key AND c.status_code IS NULL
+         RETURNING c.scope, c.key, c.status_code, c.response
+       )
+       SELECT v.ord, COALESCE(u.status_code, c.status_code) AS status_code, COALESCE(u.response, c.response) AS response,
+              (u.key IS NOT NULL AND v.ord = (SELECT min(w.ord) FROM v w WHERE w.scope = v.scope AND w.key = v.key)) AS won
+         FROM v LEFT JOIN updated u ON u.scope = v.scope AND u.key = v.key
+                LEFT JOIN cmd_idempotency c ON c.scope = v.scope AND c.key = v.key
+        ORDER BY v.ord`,
       [items.map((i) => i.scope), items.map((i) => i.key), items.map((i) => i.statusCode), items.map((i) => JSON.stringify(i.response))],
     );
-    return items.map(() => undefined);
+    return result.rows.map((row, i) => {
+      const item = items[i];
+      if (item === undefined || row.status_code === null) throw new Error(`idempotency key ${item?.scope ?? "?"}/${item?.key ?? "?"} was not claimed before its answer`);
+      return { statusCode: row.status_code, response: row.response, won: row.won };
+    });
   }
+}
+
+/** A key's stored answer. */
+export interface Answer {
+  readonly statusCode: number;
+  readonly response: unknown;
 }
 
 function receiptColumns(receipts: readonly Receipt[]): unknown[] {

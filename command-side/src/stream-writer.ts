@@ -4,6 +4,18 @@
 // state, and the batch lands with the expected revision of the state they
 // saw. A conflicting writer elsewhere costs a catch-up read and a retry.
 // States are cached per stream (bounded), caught up before every batch.
+//
+// A command is written at most once per stream, whatever the event store:
+// the writer remembers, for each stream it folds, which command wrote which
+// events (their metadata's commandId). A submission whose command is already
+// in the stream (a retry whose answer was lost, or the same key sent twice at
+// once) is not decided again: it answers with its original revision, as a
+// replay. This check is before the append, so it holds for a store that
+// deduplicates event ids only at the same expected revision (EventStoreDB),
+// and a retry is not refused by its own success (ACCOUNT_ALREADY_EXISTS for
+// the account it opened). Cost: one map entry per command in each cached
+// stream, bounded with the cache (cachedStreamsMax).
+import assert from "node:assert/strict";
 import type { AppendGuard, AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from "@trueup/event-store";
 import { DuplicateEventIdError, GuardFailedError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
 import { TrueupError } from "@trueup/contracts";
@@ -26,6 +38,8 @@ export interface StreamModel<S, E extends DomainEvent> {
 }
 
 export interface Submission<S, E extends DomainEvent> {
+  /** The command's id, as in its events' metadata: a stream holding events of it already has this command's effect. */
+  readonly commandId: string;
   readonly decide: (state: S) => Decision<E>;
   /** Wraps the i-th decided event with its id and metadata. */
   readonly envelope: (event: E, index: number) => NewEvent;
@@ -33,6 +47,12 @@ export interface Submission<S, E extends DomainEvent> {
   readonly receipt?: ((revision: bigint) => Receipt) | undefined;
   /** What the decision read elsewhere must still hold when its events land (see AtomicAppender). */
   readonly guards?: readonly AppendGuard[] | undefined;
+  /**
+   * The refusal when the command's event ids belong to another command (e.g. an
+   * entry id posted before). Without it, such a collision is a bug: ids derived
+   * from the command id cannot collide with another command's.
+   */
+  readonly duplicate?: ((eventIds: readonly string[]) => TrueupError) | undefined;
 }
 
 /**
@@ -76,10 +96,22 @@ export const WRITER_LIMITS = {
   readPageSize: 1_000,
 } as const;
 
+/** Where a command's last event in a stream is. */
+interface Written {
+  readonly revision: bigint;
+  readonly position: string;
+}
+
 interface Cached<S> {
   state: S;
   /** Revision of the last event folded in; undefined for a stream with no events. */
   revision: bigint | undefined;
+  /**
+   * The commands whose events are folded in, by command id. Shared by the
+   * copies of one stream's state and only ever added to with facts of the
+   * log (events that are stored), so a copy behind its stream knows no less.
+   */
+  readonly commands: Map<string, Written>;
 }
 
 interface Pending<S, E extends DomainEvent> {
@@ -144,13 +176,14 @@ export class StreamWriter<S, E extends DomainEvent> {
   /** Current state of a stream, caught up with the store. */
   async load(stream: StreamName): Promise<Cached<S>> {
     // A copy: states are immutable, and concurrent loads must not fold the same events twice into one object.
-    const cached = { ...(this.cache.get(stream) ?? { state: this.model.initial(), revision: undefined }) };
+    const cached = { ...(this.cache.get(stream) ?? { state: this.model.initial(), revision: undefined, commands: new Map<string, Written>() }) };
     for (;;) {
       const from = cached.revision === undefined ? 0n : cached.revision + 1n;
       const events = await this.readFrom(stream, from);
       for (const event of events) {
         cached.state = this.model.evolve(cached.state, this.model.parse(event.type, event.data));
         cached.revision = event.revision;
+        cached.commands.set(event.metadata.commandId, { revision: event.revision, position: event.position });
       }
       if (events.length < WRITER_LIMITS.readPageSize) break;
     }
@@ -210,7 +243,8 @@ export class StreamWriter<S, E extends DomainEvent> {
           atomic === undefined
             ? await this.store.append(stream, plan.events, { expectedRevision })
             : await atomic.append(stream, plan.events, { expectedRevision, guards: plan.guards }, plan.receipts);
-        this.remember(stream, { state: plan.state, revision: result.nextExpectedRevision });
+        plan.written(result);
+        this.remember(stream, { state: plan.state, revision: result.nextExpectedRevision, commands: cached.commands });
         plan.settle(result, atomic !== undefined && !result.replayed);
         return;
       } catch (error) {
@@ -252,56 +286,97 @@ export class StreamWriter<S, E extends DomainEvent> {
       pending.resolve({ kind: "written", revision: result.nextExpectedRevision, position: result.position, replayed: true, recorded: false });
     } catch (error) {
       if (!(error instanceof DuplicateEventIdError)) throw error;
-      pending.resolve({ kind: "rejected", error: new TrueupError("ENTRY_ALREADY_EXISTS", `ids already used by another command: ${error.eventIds.join(", ")}`) });
+      const refusal = pending.submission.duplicate?.(error.eventIds);
+      if (refusal === undefined) throw new Error(`${stream}: event ids of command ${pending.submission.commandId} already used by another command: ${error.eventIds.join(", ")}`, { cause: error });
+      pending.resolve({ kind: "rejected", error: refusal });
     }
   }
 
+  /**
+   * Decides a batch's commands one after the other against the evolving
+   * state. A command already in the stream, or earlier in this batch, is a
+   * replay of it; one whose event ids an earlier command of the batch uses
+   * is refused on its own (one insert cannot hold an id twice, and the whole
+   * batch must not fail for it).
+   */
   private plan(cached: Cached<S>, batch: Pending<S, E>[]) {
     let state = cached.state;
     let revision = cached.revision ?? -1n;
     const events: NewEvent[] = [];
     const receipts: Receipt[] = [];
     const guards: AppendGuard[] = [];
-    const outcomes: ({ count: number; revision: bigint } | { rejected: TrueupError })[] = [];
-    for (const pending of batch) {
-      const decision = pending.submission.decide(state);
+    const eventIds = new Set<string>();
+    /** Commands of this batch with events, by command id: their last event's revision. */
+    const planned = new Map<string, bigint>();
+    const outcomes: Outcome[] = [];
+    for (const { submission } of batch) {
+      const known = cached.commands.get(submission.commandId);
+      if (known !== undefined) {
+        outcomes.push({ replay: known });
+        continue;
+      }
+      const inBatch = planned.get(submission.commandId);
+      if (inBatch !== undefined) {
+        outcomes.push({ replayInBatch: inBatch });
+        continue;
+      }
+      const decision = submission.decide(state);
       if ("rejected" in decision) {
         outcomes.push({ rejected: decision.rejected });
         continue;
       }
-      decision.events.forEach((event, index) => {
-        state = this.model.evolve(state, event);
-        events.push(pending.submission.envelope(event, index));
-      });
+      const enveloped = decision.events.map((event, index) => submission.envelope(event, index));
+      const taken = enveloped.filter((e) => eventIds.has(e.eventId)).map((e) => e.eventId);
+      if (taken.length > 0) {
+        const refusal = submission.duplicate?.(taken);
+        outcomes.push(refusal === undefined ? { failed: new Error(`event ids of command ${submission.commandId} used twice in one batch: ${taken.join(", ")}`) } : { rejected: refusal });
+        continue;
+      }
+      for (const event of decision.events) state = this.model.evolve(state, event);
+      for (const e of enveloped) eventIds.add(e.eventId);
+      events.push(...enveloped);
       revision += BigInt(decision.events.length);
       outcomes.push({ count: decision.events.length, revision });
-      const receipt = pending.submission.receipt;
-      if (receipt !== undefined && decision.events.length > 0) receipts.push(receipt(revision));
-      if (decision.events.length > 0) guards.push(...(pending.submission.guards ?? []));
+      if (decision.events.length === 0) continue;
+      planned.set(submission.commandId, revision);
+      if (submission.receipt !== undefined) receipts.push(submission.receipt(revision));
+      guards.push(...(submission.guards ?? []));
     }
+    /** Once the batch is stored: its commands are in the stream. */
+    const written = (result: AppendResult): void => {
+      for (const [commandId, last] of planned) cached.commands.set(commandId, { revision: last, position: result.position });
+    };
     const settle = (result: AppendResult | undefined, recorded = false): void => {
       batch.forEach((pending, i) => {
         const outcome = outcomes[i];
         if (outcome === undefined) return;
-        if ("rejected" in outcome) {
-          pending.resolve({ kind: "rejected", error: outcome.rejected });
-          return;
-        }
-        if (outcome.count === 0 || result === undefined) {
-          pending.resolve({ kind: "unchanged", revision: outcome.revision < 0n ? undefined : outcome.revision });
-          return;
-        }
-        pending.resolve({
-          kind: "written",
-          revision: outcome.revision,
-          position: result.position,
-          replayed: result.replayed,
-          recorded: recorded && pending.submission.receipt !== undefined,
-        });
+        const settled = settlement(outcome, result, recorded && pending.submission.receipt !== undefined);
+        if (settled instanceof Error) pending.reject(settled);
+        else pending.resolve(settled);
       });
     };
-    return { state, events, receipts, guards: mergeGuards(guards), settle };
+    return { state, events, receipts, guards: mergeGuards(guards), written, settle };
   }
+}
+
+type Outcome =
+  | { readonly count: number; readonly revision: bigint }
+  | { readonly rejected: TrueupError }
+  | { readonly failed: Error }
+  | { readonly replay: Written }
+  | { readonly replayInBatch: bigint };
+
+/** What a planned command comes to once its batch is written (`result`) or had nothing to write. */
+function settlement(outcome: Outcome, result: AppendResult | undefined, recorded: boolean): WriteResult | Error {
+  if ("rejected" in outcome) return { kind: "rejected", error: outcome.rejected };
+  if ("failed" in outcome) return outcome.failed;
+  if ("replay" in outcome) return { kind: "written", revision: outcome.replay.revision, position: outcome.replay.position, replayed: true, recorded: false };
+  if ("replayInBatch" in outcome) {
+    assert.ok(result !== undefined, "a command replayed in its batch follows one that wrote events");
+    return { kind: "written", revision: outcome.replayInBatch, position: result.position, replayed: true, recorded: false };
+  }
+  if (outcome.count === 0 || result === undefined) return { kind: "unchanged", revision: outcome.revision < 0n ? undefined : outcome.revision };
+  return { kind: "written", revision: outcome.revision, position: result.position, replayed: result.replayed, recorded };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { TrueupError, problemOf } from "@trueup/contracts";
 import { IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
-import type { IdempotencyStore } from "../idempotency.ts";
+import type { Answer, IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { Origin, Receipt } from "../receipt.ts";
 import { ReceiptConflictError } from "../command.ts";
@@ -57,6 +57,18 @@ export interface CommandRunnerDeps {
   readonly inFlight?: InFlight | undefined;
 }
 
+/** How long a request waits for another request with the same key, in this process, to answer. */
+export const KEY_HOLD_WAIT_MS = 30_000;
+
+/**
+ * Answers a key may keep: final ones. A 5xx (storage down, overloaded) and a
+ * 409 CONCURRENCY_CONFLICT only say "try again": stored, they would answer
+ * every retry with the failure instead of running the command.
+ */
+export function isFinalAnswer(error: TrueupError): boolean {
+  return error.status < 500 && error.code !== "CONCURRENCY_CONFLICT";
+}
+
 /**
  * Registers what the runner needs on a command plugin's instance and returns
  * the runner. Call it once per plugin, before its routes.
@@ -89,6 +101,7 @@ function acceptedBody<F extends Fields>({ revision, position, replayed, recorded
  *   command goes the claimed way, which then finds what is there.
  */
 function runner(idempotency: IdempotencyStore): RunCommand {
+  const held = new KeyHolds();
   const claimed = async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>, identity: Identity = identify(request)): Promise<void> => {
     const { scope, status, execute } = spec;
     const { key, hash, origin } = identity;
@@ -100,18 +113,22 @@ function runner(idempotency: IdempotencyStore): RunCommand {
     }
     // A retry runs as the first attempt did: its time, actor and correlation id (the events must come out identical).
     const ctx: CommandContext = { commandId: `${scope}/${key}`, ...begun.origin, occurredAt: begun.firstSeenAt };
+    let answer: Answer & { readonly won: boolean };
+    let executedAgain = false;
     try {
       const body = acceptedBody(await execute(ctx));
-      await idempotency.complete(scope, key, status, body);
-      if (body.replayed) void reply.header("idempotent-replayed", "true");
-      await reply.code(status).send(body);
+      executedAgain = body.replayed;
+      // Stored as a first answer: `replayed` describes a request, not the command.
+      answer = await idempotency.complete(scope, key, status, { ...body, replayed: false });
     } catch (error) {
-      if (error instanceof TrueupError && error.status < 500) await idempotency.complete(scope, key, error.status, problemOf(error));
-      throw error;
+      if (!(error instanceof TrueupError) || !isFinalAnswer(error)) throw error;
+      answer = await idempotency.complete(scope, key, error.status, problemOf(error));
     }
+    // The key's answer, ours or one stored first by another attempt: every request with the key gets the same.
+    await sendAnswer(reply, answer, executedAgain || !answer.won);
   };
 
-  return async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>): Promise<void> => {
+  const unheld = async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>): Promise<void> => {
     if (spec.withReceipts !== true) return claimed(request, reply, spec);
     const { scope, status, execute } = spec;
     const identity = identify(request);
@@ -138,7 +155,7 @@ function runner(idempotency: IdempotencyStore): RunCommand {
       result = await execute(ctx, receipt);
     } catch (error) {
       if (error instanceof ReceiptConflictError) return claimed(request, reply, spec, identity);
-      if (error instanceof TrueupError && error.status < 500) {
+      if (error instanceof TrueupError && isFinalAnswer(error)) {
         const stored = await idempotency.record({ scope, key, hash, origin, firstSeenAt: ctx.occurredAt, statusCode: error.status, response: problemOf(error) });
         // Taken meanwhile: that attempt's answer is the key's answer.
         if (!stored) return claimed(request, reply, spec, identity);
@@ -149,6 +166,55 @@ function runner(idempotency: IdempotencyStore): RunCommand {
     if (!result.recorded) return claimed(request, reply, spec, identity);
     await reply.code(status).send(acceptedBody(result));
   };
+
+  // A key is held while its command runs: a request with the same key waits for it, then finds its answer.
+  return async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>): Promise<void> => {
+    const release = await held.acquire(`${spec.scope}\u0000${String(request.headers["idempotency-key"])}`);
+    try {
+      await unheld(request, reply, spec);
+    } finally {
+      release();
+    }
+  };
+}
+
+/**
+ * Keys whose commands run in this process, each with the requests waiting
+ * for it. Bounded: a waiter gives up after KEY_HOLD_WAIT_MS with a retryable
+ * 409 CONCURRENCY_CONFLICT (never stored). Across processes, the stream
+ * writer's check (a command already in its stream is a replay) and the key's
+ * first-answer-wins completion keep concurrent attempts to one effect and one
+ * answer.
+ */
+class KeyHolds {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async acquire(id: string): Promise<() => void> {
+    const before = this.tails.get(id);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = (before ?? Promise.resolve()).then(() => mine);
+    this.tails.set(id, tail);
+    const done = (): void => {
+      release();
+      if (this.tails.get(id) === tail) this.tails.delete(id);
+    };
+    if (before === undefined) return done;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => {
+        resolve("timeout");
+      }, KEY_HOLD_WAIT_MS);
+    });
+    const waited = await Promise.race([before.then(() => "ready" as const), timeout]);
+    clearTimeout(timer);
+    if (waited === "timeout") {
+      // Our turn must not block the ones behind us: pass it on when it comes.
+      done();
+      throw new TrueupError("CONCURRENCY_CONFLICT", `a request with this Idempotency-Key is still running after ${KEY_HOLD_WAIT_MS} ms; retry with the same key`);
+    }
+    return done;
+  }
 }
 
 /** A command request's key, the hash of what it asks, and who sent it. */
@@ -174,10 +240,16 @@ function conflictError(key: string): TrueupError {
   return new TrueupError("IDEMPOTENCY_CONFLICT", `Idempotency-Key ${key} was used with a different request`);
 }
 
-async function sendReplay(reply: FastifyReply, replay: { statusCode: number; response: unknown }): Promise<void> {
+/** A stored answer sent again: the header and the body's `replayed` say so together. */
+async function sendReplay(reply: FastifyReply, replay: Answer): Promise<void> {
+  await sendAnswer(reply, replay, true);
+}
+
+async function sendAnswer(reply: FastifyReply, answer: Answer, replayed: boolean): Promise<void> {
+  const accepted = answer.statusCode < 400 && answer.response !== null && typeof answer.response === "object";
+  if (replayed) void reply.header("idempotent-replayed", "true");
   await reply
-    .code(replay.statusCode)
-    .header("idempotent-replayed", "true")
-    .type(replay.statusCode >= 400 ? "application/problem+json" : "application/json")
-    .send(replay.response);
+    .code(answer.statusCode)
+    .type(answer.statusCode >= 400 ? "application/problem+json" : "application/json")
+    .send(accepted ? { ...answer.response, replayed } : answer.response);
 }

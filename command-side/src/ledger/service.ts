@@ -211,7 +211,15 @@ export class LedgerCommandService {
           ? undefined
           : [{ stream: ledgerStream(ledgerId), afterRevision: ledger.revision ?? -1n, eventType: "AccountClosed", field: "code", values: [...new Set(data.lines.map((l) => l.accountCode))] }];
       try {
-        return await this.write(this.periods, { stream, ctx, decide: (s) => decider.decidePeriod(command, s), eventIdOf: () => entryEventId, receipt, guards });
+        return await this.write(this.periods, {
+          stream,
+          ctx,
+          decide: (s) => decider.decidePeriod(command, s),
+          eventIdOf: () => entryEventId,
+          receipt,
+          guards,
+          duplicate: () => new TrueupError("ENTRY_ALREADY_EXISTS", `entry ${data.entryId} already exists in ledger ${ledgerId}`, { path: ["entryId"] }),
+        });
       } catch (error) {
         if (!(error instanceof StaleDecisionError) || attempt >= STALE_DECISION_RETRIES_MAX) throw error;
         ledger = await this.ledgers.load(ledgerStream(ledgerId));
@@ -239,7 +247,7 @@ export class LedgerCommandService {
 
   private async write<S>(writer: StreamWriter<S, LedgerEvent>, command: WriteCommand<S>): Promise<CommandOutcome> {
     const { stream, ctx, decide, eventIdOf, receipt, guards } = command;
-    return outcomeOf(await writer.submit(stream, { decide, envelope: envelopeOf({ ctx, stream, eventIdOf }), receipt, guards }));
+    return outcomeOf(await writer.submit(stream, { commandId: ctx.commandId, decide, envelope: envelopeOf({ ctx, stream, eventIdOf }), receipt, guards, duplicate: command.duplicate }));
   }
 }
 
@@ -252,6 +260,8 @@ interface WriteCommand<S> {
   readonly eventIdOf?: ((event: LedgerEvent, index: number) => string) | undefined;
   readonly receipt?: ((revision: bigint) => Receipt) | undefined;
   readonly guards?: readonly AppendGuard[] | undefined;
+  /** The refusal when the events' ids are another command's (see Submission.duplicate). */
+  readonly duplicate?: ((eventIds: readonly string[]) => TrueupError) | undefined;
 }
 
 function ledgerModel<S>(initial: () => S, evolve: (state: S, event: LedgerEvent) => S): StreamModel<S, LedgerEvent> {
