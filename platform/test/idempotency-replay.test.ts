@@ -81,7 +81,7 @@ describe("idempotency keys under duplicates, concurrency and lost answers", () =
     const other = command(p.app, `/ledgers/${ledgerId}/journal-entries`, entry("4.44", { effectiveDate: "2026-03-11" }));
     const same = Array.from({ length: 4 }, () => command(p.app, `/ledgers/${ledgerId}/journal-entries`, body, k));
     const [otherAnswer, ...sameAnswers] = await Promise.all([other, ...same]);
-    expect(otherAnswer?.statusCode).toBe(201);
+    expect(otherAnswer.statusCode).toBe(201);
     expect(sameAnswers.map((r) => r.statusCode)).toEqual([201, 201, 201, 201]);
     const entryIds = new Set(sameAnswers.map((r) => r.json<Accepted>().entryId));
     expect(entryIds.size).toBe(1);
