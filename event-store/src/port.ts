@@ -244,12 +244,35 @@ export class StreamNotFoundError extends Error {
   }
 }
 
-/** The same event id was appended before with different content or to another place. */
+/**
+ * The same event id was appended before with different content or to another
+ * place, or one append repeats an id (`repeatedInAppend`). Nothing was
+ * written. A batching caller splits the batch to find whose ids collide.
+ */
 export class DuplicateEventIdError extends Error {
   override readonly name = "DuplicateEventIdError";
-  constructor(readonly stream: string, readonly eventIds: readonly string[]) {
-    super(`stream ${stream}: event ids already used with different content: ${eventIds.slice(0, 5).join(", ")}`);
+  constructor(
+    readonly stream: string,
+    readonly eventIds: readonly string[],
+    readonly repeatedInAppend = false,
+  ) {
+    super(
+      repeatedInAppend
+        ? `stream ${stream}: one append repeats event ids: ${eventIds.slice(0, 5).join(", ")}`
+        : `stream ${stream}: event ids already used with different content: ${eventIds.slice(0, 5).join(", ")}`,
+    );
   }
+}
+
+/** The ids an append repeats (each once), in first-seen order; empty when all are distinct. */
+export function repeatedEventIds(events: readonly NewEvent[]): string[] {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const event of events) {
+    if (seen.has(event.eventId)) repeated.add(event.eventId);
+    seen.add(event.eventId);
+  }
+  return [...repeated];
 }
 
 /** The store could not be reached or failed; the operation may be retried (appends are idempotent by event id). */

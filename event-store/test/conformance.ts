@@ -180,6 +180,17 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
         expect((await store.readStream(stream)).map((e) => e.data)).toEqual([{ amountMinor: "100" }]);
       });
 
+      it("an append that repeats an event id is DuplicateEventIdError, not a conflict, and writes nothing", async () => {
+        const stream = streamName(freshCategory(), "idem4");
+        const repeated = newEvent("A");
+        for (const expectedRevision of ["no-stream", "any"] as const) {
+          const refused = await store.append(stream, [repeated, newEvent("B"), repeated], { expectedRevision }).catch((e: unknown) => e);
+          expect(refused).toBeInstanceOf(DuplicateEventIdError);
+          expect(refused).toMatchObject({ eventIds: [repeated.eventId], repeatedInAppend: true });
+        }
+        await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+      });
+
       it("a retry with fresh ids at a stale revision is a plain conflict", async () => {
         const stream = streamName(freshCategory(), "idem3");
         await store.append(stream, [newEvent("A")], { expectedRevision: "no-stream" });

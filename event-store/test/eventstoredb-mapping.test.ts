@@ -220,6 +220,20 @@ describe("event data and records", () => {
 });
 
 describe("appends and reads are checked before any I/O", () => {
+  it("refuses an append that repeats an event id as the port's DuplicateEventIdError, naming each repeated id once", () => {
+    // Defect 9: it was an InvalidAppendError, which the command side answers with a 500. The writer splits a
+    // batch on DuplicateEventIdError, so the command that repeats the id gets its own answer, not its neighbours.
+    const [a, b] = [newEvent("X"), newEvent("Y")];
+    let thrown: unknown;
+    try {
+      checkAppend("acc-1", [a, b, a, newEvent("Z"), b, a]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(DuplicateEventIdError);
+    expect(thrown).toMatchObject({ stream: "acc-1", eventIds: [a.eventId, b.eventId], repeatedInAppend: true });
+  });
+
   it("refuses empty, oversized, repeated-id, system-typed appends and bad stream names", () => {
     expect(() => {
       checkAppend("acc-1", []);

@@ -10,6 +10,22 @@
 //   here; subscribe uses the server-side filter and post-filters exactly, and
 //   is pulled, so a slow consumer holds back the server (see subscription.ts).
 // - $all also holds ESDB's own events ($-streams, $-types): never returned.
+//
+// What this adapter guarantees about event ids (ESDB's own semantics: the
+// server deduplicates by event id only against the stream's recent writes,
+// and only guarantees it for an exact/no-stream expected revision; with
+// "any" it is best effort, and it checks the expected revision before ids):
+// - an append that repeats an id within itself is DuplicateEventIdError
+//   before any I/O (ESDB would store the repeats as separate events);
+// - a retry with the same ids at the same expected revision is a replay with
+//   the original result; the same ids with other content are
+//   DuplicateEventIdError (read-back, see append);
+// - NOT guaranteed: a retry at a newer expected revision, after the stream
+//   moved on, is answered WrongExpectedRevision (ESDB checks the revision
+//   first), and if the caller then appends at the current revision ESDB
+//   writes the events a second time. Exactly-once for such a retry needs the
+//   caller to look for its ids first (the command side checks the stream's
+//   event ids before appending); the projections tolerate an exact duplicate.
 import assert from "node:assert/strict";
 import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START } from "@eventstore/db-client";
 import type {

@@ -8,7 +8,7 @@ import { ANY, NO_STREAM, STREAM_EXISTS, eventTypeFilter, excludeSystemEvents, js
 import type { AppendExpectedRevision, EventData, Filter, JSONType, Position as EsdbPosition } from "@eventstore/db-client";
 import type { EventMetadata, JsonValue } from "@trueup/contracts";
 import { eventIdSchema, isCategory, parseStreamName, streamNameSchema } from "@trueup/contracts";
-import { APPEND_COUNT_MAX, InvalidAppendError, READ_COUNT_MAX, decodePosition, encodePosition, matchesFilter } from "../port.ts";
+import { APPEND_COUNT_MAX, DuplicateEventIdError, InvalidAppendError, READ_COUNT_MAX, decodePosition, encodePosition, matchesFilter, repeatedEventIds } from "../port.ts";
 import type { EventFilter, ExpectedRevision, NewEvent, Position, RecordedEvent } from "../port.ts";
 
 export const READ_COUNT_DEFAULT = 1000;
@@ -82,7 +82,10 @@ export function checkAppend(stream: string, events: readonly NewEvent[]): void {
   if (parseStreamName(stream) === undefined) throw new InvalidAppendError(`invalid stream name ${JSON.stringify(stream)}`);
   if (events.length === 0) throw new InvalidAppendError("append needs at least one event");
   if (events.length > APPEND_COUNT_MAX) throw new InvalidAppendError(`append of ${events.length} events exceeds ${APPEND_COUNT_MAX}`);
-  if (new Set(events.map((e) => e.eventId)).size !== events.length) throw new InvalidAppendError("append repeats an event id");
+  // ESDB would write the repeats as separate events (it deduplicates only against what is stored, and only at
+  // the same expected revision); the port's answer is the same as PostgreSQL's unique index gives.
+  const repeated = repeatedEventIds(events);
+  if (repeated.length > 0) throw new DuplicateEventIdError(stream, repeated, true);
   for (const event of events) {
     // ESDB reserves "$" types for itself, and readAll/subscribe skip them as system events.
     if (event.type === "" || event.type.startsWith("$")) throw new InvalidAppendError(`invalid event type ${JSON.stringify(event.type)}`);

@@ -17,6 +17,7 @@ import {
   checkBufferEventsMax,
   decodePosition,
   encodePosition,
+  repeatedEventIds,
 } from "../port.ts";
 import type {
   AppendGuard,
@@ -214,6 +215,9 @@ export class PostgresEventStore implements EventStore {
     if (parsed === undefined) throw new InvalidAppendError(`invalid stream name ${JSON.stringify(stream)}`);
     if (events.length === 0) throw new InvalidAppendError("append needs at least one event");
     if (events.length > APPEND_COUNT_MAX) throw new InvalidAppendError(`append of ${events.length} events exceeds ${APPEND_COUNT_MAX}`);
+    // The unique index would refuse these too, but as if another append held the ids: a revision conflict.
+    const repeated = repeatedEventIds(events);
+    if (repeated.length > 0) throw new DuplicateEventIdError(stream, repeated, true);
     const payload = JSON.stringify(
       events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, data: e.data, metadata: e.metadata })),
     );
