@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { status: 404, title: "No such route" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is larger than allowed" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Send application/json" },
+  OVERLOADED: { status: 503, title: "A limit of work in flight is reached; nothing was written, retry" },
   STORE_UNAVAILABLE: { status: 503, title: "Storage is unavailable; nothing was written, retry with the same Idempotency-Key" },
   INTERNAL: { status: 500, title: "Internal error" },
 } as const satisfies Record<string, { status: number; title: string }>;

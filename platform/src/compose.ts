@@ -1,6 +1,7 @@
 // Wires the bounded contexts onto storage: which routes and workers run is
 // decided by the selected services. One place knows every package; none of
 // the packages knows each other beyond contracts and the event-store port.
+import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import { z } from "zod";
@@ -8,7 +9,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { IdempotencyStore, InFlight } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { parsePosition } from "@trueup/event-store";
-import { ProjectionRegistry, ProjectionWorker, openProjectionSchema, projectionLag, waitForCheckpoint } from "@trueup/projections";
+import { CheckpointWaiters, ProjectionRegistry, ProjectionWorker, openProjectionSchema, projectionLag } from "@trueup/projections";
 import type { ProjectionLag, RegisteredProjection } from "@trueup/projections";
 import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
@@ -78,11 +79,21 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands, assertReadModelsReady: () => { gate.assertOpen(); } }));
     }
   }
+  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection })) : [];
   if (services.includes("query")) {
+    // Waits are woken by the worker's commits when it runs here, else by one shared poller per projection.
+    const waiting = new Map<string, (position: Position, timeoutMs: number) => Promise<boolean>>();
+    for (const projection of registry.all()) {
+      const worker = workers.find((w) => w.projection === projection);
+      const waiters = worker === undefined ? new CheckpointWaiters({ pool, projection }) : undefined;
+      waiting.set(projection.name, (position, timeoutMs) => worker?.waitForPosition(position, timeoutMs) ?? waiters?.wait(position, timeoutMs) ?? Promise.resolve(false));
+    }
     const waitForPosition = async (projection: RegisteredProjection, position: string, timeoutMs: number): Promise<boolean> => {
       const parsed = parsePosition(position);
       if (parsed === undefined) return false;
-      return waitForCheckpoint({ pool, projection, position: parsed, timeoutMs });
+      const wait = waiting.get(projection.name);
+      assert.ok(wait !== undefined, `projection ${projection.name} is not registered`);
+      return wait(parsed, timeoutMs);
     };
     for (const module of modules) {
       if (module.queryRoutes !== undefined) plugins.push(gate.guard(module.queryRoutes({ pool, waitForPosition })));
@@ -90,7 +101,6 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   }
   plugins.push(operationsRoutes({ pool, eventStore, registry }));
 
-  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection })) : [];
   const ping = async (): Promise<void> => {
     await options.ping();
     gate.assertOpen();

@@ -8,7 +8,9 @@ export type { PostgresProjection, PostgresSink } from "./postgres/definition.ts"
 export { BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX } from "./postgres/batch.ts";
 export { readCheckpoint } from "./postgres/checkpoint.ts";
 export type { Checkpoint } from "./postgres/checkpoint.ts";
-export { LAG_COUNT_MAX_DEFAULT, WAIT_POLL_INTERVAL_MS, WAIT_TIMEOUT_MAX_MS, projectionLag, waitForCheckpoint } from "./postgres/lag.ts";
+export { LAG_COUNT_MAX_DEFAULT, projectionLag } from "./postgres/lag.ts";
+export { CheckpointWaiters, WAITER_LIMITS } from "./postgres/waiters.ts";
+export type { CheckpointWaitersOptions } from "./postgres/waiters.ts";
 export type { LagOptions, ProjectionLag } from "./postgres/lag.ts";
 export { RebuildInProgressError, openProjectionSchema, readLiveCheckpoint, rebuildProjection } from "./postgres/rebuild.ts";
 export type { RebuildOptions, RebuildResult } from "./postgres/rebuild.ts";

@@ -1,6 +1,6 @@
-// How far a projection is behind the log, and waiting until it has caught up
-// with a position (read-your-writes). Both read the checkpoint from the
-// database, so they work in any process that can reach it (e.g. the query API).
+// How far a projection is behind the log. It reads the checkpoint from the
+// database, so it works in any process that can reach it (e.g. the query API).
+// Waiting for a position (read-your-writes) is in waiters.ts.
 import { READ_COUNT_MAX } from "@trueup/event-store";
 import type { EventStore, Position } from "@trueup/event-store";
 import type pg from "pg";
@@ -9,8 +9,6 @@ import type { PostgresProjection } from "./definition.ts";
 
 /** Counting stops here: beyond it "very far behind" is all a dashboard needs. */
 export const LAG_COUNT_MAX_DEFAULT = 100_000;
-export const WAIT_TIMEOUT_MAX_MS = 60_000;
-export const WAIT_POLL_INTERVAL_MS = 10;
 
 export interface ProjectionLag {
   /** Events the projection reads that are after its checkpoint, counted up to `lagCountMax`. */
@@ -51,25 +49,4 @@ export async function projectionLag(options: LagOptions): Promise<ProjectionLag>
   const nowMs = (options.now?.() ?? new Date()).getTime();
   const secondsBehind = oldest === undefined ? 0 : Math.max(0, (nowMs - oldest.getTime()) / 1000);
   return { positionsBehind, positionsBehindCapped: positionsBehind >= lagCountMax, secondsBehind, checkpoint, head };
-}
-
-/** Resolves true once the projection's checkpoint is at or past `position`, false after `timeoutMs`. */
-export async function waitForCheckpoint(options: {
-  readonly pool: pg.Pool;
-  readonly projection: PostgresProjection;
-  readonly position: Position;
-  readonly timeoutMs: number;
-  readonly pollIntervalMs?: number;
-}): Promise<boolean> {
-  const { pool, projection, position, timeoutMs } = options;
-  if (!(timeoutMs >= 0 && timeoutMs <= WAIT_TIMEOUT_MAX_MS)) throw new RangeError(`timeoutMs must be in 0..${WAIT_TIMEOUT_MAX_MS}`);
-  const pollIntervalMs = Math.max(1, options.pollIntervalMs ?? WAIT_POLL_INTERVAL_MS);
-  const deadlineMs = Date.now() + timeoutMs;
-  for (;;) {
-    const checkpoint = (await readCheckpoint(pool, projection, projection.schemaName))?.position;
-    if (checkpoint !== undefined && checkpoint >= position) return true;
-    const remainingMs = deadlineMs - Date.now();
-    if (remainingMs <= 0) return false;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pollIntervalMs, remainingMs)));
-  }
 }

@@ -14,13 +14,14 @@ import type { Batch } from "./batch.ts";
 import { readCheckpoint } from "./checkpoint.ts";
 import { checkProjection } from "./definition.ts";
 import type { PostgresProjection } from "./definition.ts";
-import { projectionLag, waitForCheckpoint } from "./lag.ts";
+import { projectionLag } from "./lag.ts";
 import type { ProjectionLag } from "./lag.ts";
 import { RebuildInProgressError, openProjectionSchema, rebuildProjection } from "./rebuild.ts";
 import type { RebuildOptions, RebuildResult } from "./rebuild.ts";
 import { RETRY_DEFAULT, RetriesExhaustedError, backoffDelayMs, checkRetryPolicy, isTransient } from "./retry.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { inTransaction } from "./transaction.ts";
+import { CheckpointWaiters, WAITER_LIMITS } from "./waiters.ts";
 
 /** While idle, look again this often even without a wake-up (covers a lost notification). */
 export const IDLE_RECHECK_MS = 30_000;
@@ -30,7 +31,10 @@ export const WAKE_ERROR_DELAY_MS = 1_000;
 export const IDLE_DRAIN_INTERVAL_MIN_MS = 5;
 
 /** What a worker needs is what a rebuild needs. batchSizeMax: events per batch (= per transaction); default 1000, at most 10,000. */
-export type ProjectionWorkerOptions = RebuildOptions;
+export type ProjectionWorkerOptions = RebuildOptions & {
+  /** How often waitForPosition's shared poller looks while this worker reports its commits (a safety net; default 1 s). */
+  readonly waitPollIntervalMs?: number;
+};
 
 export class ProjectionWorker {
   readonly projection: PostgresProjection;
@@ -45,6 +49,8 @@ export class ProjectionWorker {
   private running: Promise<void> | undefined;
   private lastDrainMs = 0;
   private prefetched: { readonly after: Position | undefined; readonly batch: Promise<Batch> } | undefined;
+  /** Reads in this process waiting for a position: woken by each commit of this worker. */
+  private readonly waiters: CheckpointWaiters;
 
   constructor(options: ProjectionWorkerOptions) {
     checkProjection(options.projection);
@@ -53,6 +59,7 @@ export class ProjectionWorker {
     this.eventStore = options.eventStore;
     this.batchSizeMax = checkBatchSize(options.batchSizeMax ?? BATCH_SIZE_DEFAULT);
     this.retry = checkRetryPolicy(options.retry ?? RETRY_DEFAULT);
+    this.waiters = new CheckpointWaiters({ pool: this.pool, projection: this.projection, pollIntervalMs: options.waitPollIntervalMs ?? WAITER_LIMITS.fedPollIntervalMs });
   }
 
   /** Runs until stop() (resolves) or a failure that is not transient (rejects with it). A stopped worker stays stopped. */
@@ -80,8 +87,9 @@ export class ProjectionWorker {
     return projectionLag({ pool: this.pool, eventStore: this.eventStore, projection: this.projection, ...options });
   }
 
+  /** True once this projection's checkpoint is at or past `position`; every commit of this worker wakes the waiters it satisfies. */
   waitForPosition(position: Position, timeoutMs: number): Promise<boolean> {
-    return waitForCheckpoint({ pool: this.pool, projection: this.projection, position, timeoutMs });
+    return this.waiters.wait(position, timeoutMs);
   }
 
   /** Rebuilds from position zero into a fresh schema and swaps it in; this worker follows the swap by itself. */
@@ -129,6 +137,7 @@ export class ProjectionWorker {
     if (!batch.caughtUp) this.prefetch(batch.to);
     if (await this.commit(batch)) {
       this.after = batch.to;
+      this.waiters.advanced(batch.to);
       return batch.caughtUp;
     }
     // Someone else moved the checkpoint (a rebuild swapped the schema in, or a second worker): follow it.
@@ -136,6 +145,7 @@ export class ProjectionWorker {
     const current = await readCheckpoint(this.pool, this.projection, this.projection.schemaName);
     this.opened = current !== undefined;
     this.after = current?.position;
+    this.waiters.advanced(current?.position);
     return false;
   }
 
@@ -144,6 +154,7 @@ export class ProjectionWorker {
     const checkpoint = await openProjectionSchema({ pool, eventStore, projection, batchSizeMax, retry });
     this.after = checkpoint.position;
     this.opened = true;
+    this.waiters.advanced(checkpoint.position);
   }
 
   private nextBatch(): Promise<Batch> {
