@@ -7,6 +7,8 @@
 //   same JournalEntryPosted payloads, 64 writers on one period stream,
 //   batched while an append is in flight, as the command side batches them),
 //   on a database of its own on the same PostgreSQL server.
+// Before each turn the platform's projections catch up (untimed), so no turn
+// pays for the previous one's postings.
 import { randomUUID } from "node:crypto";
 import autocannon from "autocannon";
 import pg from "pg";
@@ -18,7 +20,7 @@ import type { NewEvent } from "@trueup/event-store";
 import { GroupCommitAppender } from "./group-commit.ts";
 import { interleave } from "./interleave.ts";
 import type { MachineLoad } from "./machine-load.ts";
-import { postCommand, startPlatform, stopPlatform } from "./platform-server.ts";
+import { postCommand, startPlatform, stopPlatform, waitForProjections } from "./platform-server.ts";
 import { perSecond, percentile, repeatUntil, runWorkers } from "./timing.ts";
 
 export interface PostingsLimits {
@@ -204,6 +206,8 @@ export async function measurePostings(
         rounds: limits.rounds,
         log,
         load: options.load,
+        // The projection worker catches up on the previous turn's postings before the next turn starts.
+        beforeTurn: () => waitForProjections(api.url, log),
         describe: (s: Sample) => `${s.count} in ${(s.elapsedMs / 1000).toFixed(1)} s = ${Math.round(sampleRate(s))}/s${s.failed > 0 ? `, ${s.failed} failed` : ""}`,
       },
       {

@@ -47,3 +47,31 @@ export async function postCommand(url: string, body: unknown): Promise<void> {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", "idempotency-key": randomUUID() }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
 }
+
+/** How long a bench waits, untimed, for the platform's projections to catch up between turns. */
+export const CATCH_UP_WAIT_MS = 120_000;
+const CATCH_UP_POLL_MS = 200;
+
+/**
+ * Waits until every projection of the platform is 0 events behind (GET /projections), so the
+ * next turn does not pay for the catch-up of the previous one. Gives up after CATCH_UP_WAIT_MS,
+ * or at once if the answer has an unexpected shape, and says so: the turn then runs anyway.
+ */
+export async function waitForProjections(url: string, log: (message: string) => void): Promise<void> {
+  const deadline = Date.now() + CATCH_UP_WAIT_MS;
+  let behind = Number.NaN;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${url}/projections`);
+    const body: unknown = response.ok ? await response.json() : undefined;
+    const items = typeof body === "object" && body !== null && "items" in body && Array.isArray(body.items) ? (body.items as unknown[]) : undefined;
+    const counts = items?.map((item) => (typeof item === "object" && item !== null && "eventsBehind" in item ? item.eventsBehind : undefined));
+    if (counts === undefined || counts.some((c) => typeof c !== "number")) {
+      log(`GET /projections answered ${response.status} in an unexpected shape; not waiting for the projections`);
+      return;
+    }
+    behind = (counts as number[]).reduce((a, b) => a + b, 0);
+    if (behind === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
+  }
+  log(`the projections were still ${behind} events behind after ${CATCH_UP_WAIT_MS} ms; the next turn runs anyway`);
+}

@@ -27,11 +27,13 @@ export function info(name: string, value: number, unit: string): Figure {
 
 /**
  * Rates and sizes to whole numbers, smaller values (ratios) to two decimals,
- * or three below 10, so a ratio just under its target never prints as the target.
+ * three below 10, and three significant digits below 0.1 (0.0497 stays
+ * 0.0497), so a ratio just under its target never prints as the target.
  */
 export function roundValue(value: number): number {
   const magnitude = Math.abs(value);
   if (magnitude >= 100) return Math.round(value);
+  if (magnitude > 0 && magnitude < 0.1) return Number(value.toPrecision(3));
   const scale = magnitude >= 10 ? 100 : 1000;
   return Math.round(value * scale) / scale;
 }
