@@ -28,8 +28,9 @@ const entry = (amount: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** Events in the log, less the ledger's period listings (written once, before a period's first posting). */
 async function eventCount(p: Platform): Promise<bigint> {
-  const result = await p.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM es_events");
+  const result = await p.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM es_events WHERE type <> 'PeriodListed'");
   return BigInt(result.rows[0]?.n ?? "0");
 }
 
