@@ -102,7 +102,12 @@ describe("read-model schemas per service", () => {
     const query = await start(["query"], { modules: [bumpedModule] });
     expect((await readLiveCheckpoint(db.pool, ledgerProjection))?.version).toBe(ledgerProjection.version);
     expect(await schemas()).toEqual(["rm_ledger"]);
-    const ready = await command.app.inject({ method: "GET", url: "/ready" });
+    // The gate's first look runs after start-up: until it has looked, /ready says so (also 503).
+    let ready = await command.app.inject({ method: "GET", url: "/ready" });
+    for (let attempt = 0; attempt < 600 && ready.json<{ reason: string }>().reason === "read models not checked yet"; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      ready = await command.app.inject({ method: "GET", url: "/ready" });
+    }
     expect(ready.statusCode).toBe(503);
     expect(ready.json<{ reason: string }>().reason).toMatch(new RegExp(`version ${ledgerProjection.version}.*version ${bumped.version}`));
     // Decisions come from the log: postings do not wait for the read model.
