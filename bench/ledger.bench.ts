@@ -165,6 +165,11 @@ async function withStore(config: pg.ClientConfig, run: (pool: pg.Pool, store: Po
   }
 }
 
+/** The CPU the bench's own processes spent per item in a workload's turns, in microseconds. */
+function cpuPerItemUs(load: MachineLoad, workload: string, items: number): number {
+  return items === 0 ? Number.NaN : (load.ownCpuMs(workload) * 1000) / items;
+}
+
 type BenchServer = Awaited<ReturnType<typeof startBenchPostgres>>;
 
 async function postingsPhase(server: BenchServer, load: MachineLoad): Promise<Figure[]> {
@@ -185,6 +190,8 @@ async function postingsPhase(server: BenchServer, load: MachineLoad): Promise<Fi
     info(`limit: group-committed append of the same events, ${POSTINGS.connections} writers, one stream`, append, "events/s"),
     info("limit: events per append (group commit)", r.appendBatchMean, "events"),
     atLeast("postings / group-committed append", postings / append, "x", TARGETS.postingsVsAppendMin),
+    info("CPU per posting: platform, PostgreSQL and autocannon", cpuPerItemUs(load, "postings", r.postings.count), "us"),
+    info("CPU per appended event (limit): bench and PostgreSQL", cpuPerItemUs(load, "append", r.append.count), "us"),
   ];
 }
 
@@ -207,6 +214,8 @@ async function rebuildPhase(server: BenchServer, load: MachineLoad): Promise<Fig
       info(`limit: COPY of the same ${count(r.copy.count / r.rounds)} rows into the same tables (mean of ${r.rounds})`, copySeconds, "s"),
       // Time-based, so it reads as a speed: 0.5 = the rebuild takes twice as long as writing its rows by COPY.
       atLeast("rebuild / COPY of the same rows (COPY s ÷ rebuild s)", copySeconds / rebuildSeconds, "x", TARGETS.rebuildVsCopyMin),
+      info("CPU per rebuilt event: bench and PostgreSQL", cpuPerItemUs(load, "rebuild", r.rebuild.count), "us"),
+      info("CPU per COPY'd row (limit): bench and PostgreSQL", cpuPerItemUs(load, "copy", r.copy.count), "us"),
     );
   });
   return figures;

@@ -4,7 +4,8 @@
 // Each turn has an untimed part (`prepare`, then the shared `beforeTurn`,
 // e.g. a CHECKPOINT) and a timed part (`run`), which measures itself and
 // returns what it measured. With a MachineLoad, each turn also logs how
-// much CPU other programs used meanwhile.
+// much CPU other programs used meanwhile, and adds the bench's own CPU to the
+// workload's total (MachineLoad.ownCpuMs(key)).
 import type { MachineLoad } from "./machine-load.ts";
 
 export interface Turn<R> {
@@ -29,7 +30,7 @@ export async function interleave<Key extends string, R>(
       await options.beforeTurn?.();
       options.load?.begin();
       const result = await turn.run(round);
-      const other = options.load === undefined ? "" : `; other load ${options.load.end().toFixed(2)} cores`;
+      const other = options.load === undefined ? "" : `; other load ${options.load.end(key).toFixed(2)} cores`;
       results[key].push(result);
       options.log(`round ${round + 1}/${options.rounds} ${turn.label}: ${options.describe(result)}${other}`);
     }

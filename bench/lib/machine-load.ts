@@ -71,6 +71,7 @@ export class MachineLoad {
   otherCoresMax = 0;
 
   private readonly watched = new Set<number>();
+  private readonly ownCpu = new Map<string, number>();
 
   /** `fixedRoots`: processes the bench started (their descendants count as the bench's too). */
   constructor(private readonly fixedRoots: () => readonly (number | undefined)[]) {}
@@ -92,8 +93,12 @@ export class MachineLoad {
     this.start = { atMs: performance.now(), machineBusyTicks: machineBusyTicks(), ownTicks: ownTicks(this.roots()) };
   }
 
-  /** Other programs' average CPU since begin(), in cores (1 = one core busy). */
-  end(): number {
+  /**
+   * Other programs' average CPU since begin(), in cores (1 = one core busy).
+   * The CPU the bench's own processes spent meanwhile is added to `workload`'s
+   * total (see ownCpuMs).
+   */
+  end(workload?: string): number {
     const start = this.start;
     if (start === undefined) throw new Error("MachineLoad.end() without begin()");
     const seconds = Math.max(performance.now() - start.atMs, 1) / 1000;
@@ -101,7 +106,17 @@ export class MachineLoad {
     const own = (ownTicks(this.roots()) - start.ownTicks) / TICKS_PER_SECOND / seconds;
     const other = Math.max(0, machine - own);
     this.otherCoresMax = Math.max(this.otherCoresMax, other);
+    if (workload !== undefined) this.ownCpu.set(workload, (this.ownCpu.get(workload) ?? 0) + own * seconds * 1000);
     this.start = undefined;
     return other;
+  }
+
+  /**
+   * CPU milliseconds the bench's own processes (this one, PostgreSQL, the platform) spent in
+   * `workload`'s turns. Unlike a rate, CPU per item barely moves with other load: it shows
+   * whether the code got more expensive even on a run whose rates the load skewed.
+   */
+  ownCpuMs(workload: string): number {
+    return this.ownCpu.get(workload) ?? Number.NaN;
   }
 }
