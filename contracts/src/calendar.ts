@@ -49,13 +49,16 @@ export function periodEnd(period: string): Date {
 }
 
 /** A date from a client (request body or query): a calendar date within the range. */
-export const dateSchema = z.string().superRefine((value, ctx) => {
-  if (!isCalendarDate(value)) {
-    ctx.addIssue({ code: "custom", message: `must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value.slice(0, 40))}` });
-  } else if (!isDateInRange(value)) {
-    ctx.addIssue({ code: "custom", message: `must be between ${DATE_MIN} and ${DATE_MAX} (what every store can hold), got ${value}` });
-  }
-});
+export const dateSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (!isCalendarDate(value)) {
+      ctx.addIssue({ code: "custom", message: `must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value.slice(0, 40))}` });
+    } else if (!isDateInRange(value)) {
+      ctx.addIssue({ code: "custom", message: `must be between ${DATE_MIN} and ${DATE_MAX} (what every store can hold), got ${value}` });
+    }
+  })
+  .meta({ format: "date", description: `A calendar date YYYY-MM-DD, ${DATE_MIN} to ${DATE_MAX}`, example: "2026-03-31" });
 
 /**
  * A date inside a stored event: any calendar date. Wider than dateSchema on

@@ -4,7 +4,7 @@
 // reused key with another body gets 409 IDEMPOTENCY_CONFLICT.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { TrueupError, problemOf } from "@trueup/contracts";
+import { POSITION_PATTERN, TrueupError, problemOf } from "@trueup/contracts";
 import { IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
 import type { Answer, IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
@@ -18,6 +18,12 @@ export const commandHeaders = z.looseObject({
     if (typeof key === "string" && IDEMPOTENCY_KEY_PATTERN.test(key)) return key;
     ctx.addIssue({ code: "custom", message: "Idempotency-Key header required: 1-200 visible ASCII characters", params: { code: "IDEMPOTENCY_KEY_MISSING" } });
     return z.NEVER;
+  }).meta({
+    // Checked by the transform above (any value reaches it, so a missing key gets its own code); documented here.
+    type: "string",
+    pattern: IDEMPOTENCY_KEY_PATTERN.source,
+    description: "Chosen by the client, unique per command (e.g. a UUID). A retry with the same key and body gets the first answer again; another body with it is a 409 IDEMPOTENCY_CONFLICT.",
+    example: "3f0c9a4e-5b1d-4c7e-9a26-8d1f2b6e7c90",
   }),
   "x-actor": z.string().min(1).max(200).optional(),
   "x-correlation-id": z.string().min(1).max(200).optional(),
@@ -25,8 +31,8 @@ export const commandHeaders = z.looseObject({
 
 /** The fields every accepted command's answer carries beside its own. */
 export const outcomeFields = {
-  revision: z.string().nullable().describe("stream revision after the command (decimal)"),
-  position: z.string().nullable().describe("global log position; pass as minPosition to read your own write"),
+  revision: z.string().nullable().meta({ pattern: "^[0-9]+$", description: "Stream revision after the command (decimal)", example: "3" }),
+  position: z.string().nullable().meta({ pattern: POSITION_PATTERN.source, description: "Global log position (32 lowercase hex digits); pass as minPosition to read your own write", example: "00000000000002f10000000000000004" }),
   replayed: z.boolean().describe("true when this is the stored answer of an earlier request with the same key"),
 };
 

@@ -19,6 +19,7 @@ import {
 import type { IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
 import { commandHeaders, commandRunner, outcomeFields } from "../http/command-runner.ts";
+import { commandDocs } from "./docs.ts";
 import type { LedgerCommandService } from "./service.ts";
 
 export interface LedgerCommandRoutesDeps {
@@ -43,27 +44,26 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const run = commandRunner(app, deps);
     const tags = ["ledger commands"];
-    const responses = (status: 200 | 201) => ({ [status]: accepted });
 
-    app.post("/ledgers", { schema: { tags, headers: commandHeaders, body: createLedgerBody, response: responses(201) } }, (request, reply) =>
+    app.post("/ledgers", { schema: { tags, headers: commandHeaders, ...commandDocs("createLedger", { body: createLedgerBody, answer: accepted, status: 201 }) } }, (request, reply) =>
       run(request, reply, { scope: "", status: 201, execute: async (ctx) => ({ ledgerId: request.body.ledgerId, ...(await deps.service.createLedger(ctx, request.body)) }) }),
     );
 
-    app.post("/ledgers/:ledgerId/accounts", { schema: { tags, headers: commandHeaders, params: ledgerParams, body: openAccountBody, response: responses(201) } }, (request, reply) => {
+    app.post("/ledgers/:ledgerId/accounts", { schema: { tags, headers: commandHeaders, params: ledgerParams, ...commandDocs("openAccount", { body: openAccountBody, answer: accepted, status: 201 }) } }, (request, reply) => {
       const { ledgerId } = request.params;
       return run(request, reply, { scope: ledgerId, status: 201, execute: async (ctx) => ({ ledgerId, code: request.body.code, ...(await deps.service.openAccount(ctx, ledgerId, request.body)) }) });
     });
 
     app.post(
       "/ledgers/:ledgerId/accounts/:code/close",
-      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ code: accountCodeSchema }), body: emptyBody, response: responses(200) } },
+      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ code: accountCodeSchema }), ...commandDocs("closeAccount", { body: emptyBody, answer: accepted, status: 200 }) } },
       (request, reply) => {
         const { ledgerId, code } = request.params;
         return run(request, reply, { scope: ledgerId, status: 200, execute: async (ctx) => ({ ledgerId, code, ...(await deps.service.closeAccount(ctx, ledgerId, code)) }) });
       },
     );
 
-    app.post("/ledgers/:ledgerId/journal-entries", { schema: { tags, headers: commandHeaders, params: ledgerParams, body: postJournalEntryBody, response: responses(201) } }, (request, reply) => {
+    app.post("/ledgers/:ledgerId/journal-entries", { schema: { tags, headers: commandHeaders, params: ledgerParams, ...commandDocs("postEntry", { body: postJournalEntryBody, answer: accepted, status: 201 }) } }, (request, reply) => {
       const { ledgerId } = request.params;
       // The accounts are read while the idempotency key is checked, not after.
       const ledgerLoad = deps.service.loadLedger(ledgerId);
@@ -81,7 +81,7 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
 
     app.post(
       "/ledgers/:ledgerId/journal-entries/:entryId/reverse",
-      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ entryId: entryIdSchema }), body: reverseJournalEntryBody, response: responses(201) } },
+      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ entryId: entryIdSchema }), ...commandDocs("reverseEntry", { body: reverseJournalEntryBody, answer: accepted, status: 201 }) } },
       (request, reply) => {
         const { ledgerId, entryId } = request.params;
         return run(request, reply, { scope: ledgerId, status: 201, execute: async (ctx) => ({ ledgerId, ...(await deps.service.reverseEntry(ctx, ledgerId, entryId, request.body)) }) });
@@ -90,7 +90,7 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
 
     app.post(
       "/ledgers/:ledgerId/periods/:period/close",
-      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ period: periodSchema }), body: emptyBody, response: responses(200) } },
+      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ period: periodSchema }), ...commandDocs("closePeriod", { body: emptyBody, answer: accepted, status: 200 }) } },
       (request, reply) => {
         const { ledgerId, period } = request.params;
         return run(request, reply, { scope: ledgerId, status: 200, execute: async (ctx) => ({ ledgerId, period, ...(await deps.service.closePeriod(ctx, ledgerId, period)) }) });
@@ -99,7 +99,7 @@ export function ledgerCommandRoutes(deps: LedgerCommandRoutesDeps) {
 
     app.post(
       "/ledgers/:ledgerId/periods/:period/reopen",
-      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ period: periodSchema }), body: reopenPeriodBody, response: responses(200) } },
+      { schema: { tags, headers: commandHeaders, params: ledgerParams.extend({ period: periodSchema }), ...commandDocs("reopenPeriod", { body: reopenPeriodBody, answer: accepted, status: 200 }) } },
       (request, reply) => {
         const { ledgerId, period } = request.params;
         return run(request, reply, { scope: ledgerId, status: 200, execute: async (ctx) => ({ ledgerId, period, ...(await deps.service.reopenPeriod(ctx, ledgerId, period, request.body.reason)) }) });

@@ -34,8 +34,14 @@ function issue(ctx: z.RefinementCtx, code: ErrorCode, message: string, path: (st
 const lineInput = z.strictObject({
   account: accountCodeSchema,
   side: z.enum(SIDES),
-  amount: z.unknown(),
-  currency: z.string(),
+  // Any JSON value reaches the amount check, so a number gets AMOUNT_NOT_A_STRING rather than a type error; documented as what it must be.
+  amount: z.unknown().meta({
+    type: "string",
+    pattern: "^[0-9]+(\\.[0-9]+)?$",
+    description: "Decimal string with at most the currency's decimals (EUR 2, JPY 0, KWD 3), greater than zero; never a JSON number. The side gives the direction.",
+    example: "1190.00",
+  }),
+  currency: z.string().meta({ description: "ISO 4217 currency code, upper case", example: "EUR" }),
 });
 
 export interface JournalLineInput {
