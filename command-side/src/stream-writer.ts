@@ -167,7 +167,9 @@ export class StreamWriter<S, E extends DomainEvent> {
    */
   loadShared(stream: StreamName): Promise<Cached<S>> {
     const inFlight = this.loading.get(stream);
-    if (inFlight !== undefined) return inFlight;
+    // A read that fails was started before this caller came (e.g. during an outage that has ended since):
+    // its failure is not this caller's answer, which reads again itself, once.
+    if (inFlight !== undefined) return inFlight.catch(() => this.load(stream));
     const loaded = this.load(stream).finally(() => this.loading.delete(stream));
     this.loading.set(stream, loaded);
     return loaded;
