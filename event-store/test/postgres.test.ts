@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, timeout } from "rxjs";
 import pg from "pg";
 import { streamName } from "@trueup/contracts";
-import { GuardFailedError, InvalidAppendError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions, observeSubscription } from "../src/index.ts";
+import { GuardFailedError, InvalidAppendError, PositionsAheadOfServerError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions, observeSubscription } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { describeEventStoreConformance, freshCategory, newEvent } from "./conformance.ts";
@@ -262,6 +262,34 @@ describe("postgres event store input limits", () => {
       await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
     } finally {
       await store.close();
+      await db.drop();
+    }
+  });
+});
+
+describe("a log restored into another server", () => {
+  it("refuses to open when stored positions are ahead of the server's transaction ids, and names the fix", async () => {
+    // A logical dump/restore (COPY) keeps es_events.tx_id as the old server wrote it. Inserting a row with an
+    // explicit tx_id is exactly what that restore does; here the old server had run 10^9 more transactions.
+    const db = await createTestDatabase({ poolMax: 4 });
+    try {
+      const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+      await store.append(streamName(freshCategory(), "s"), [newEvent("Before")], { expectedRevision: "no-stream" });
+      await store.close();
+      // Reopening a healthy log is fine.
+      await (await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config })).close();
+      const next = await db.pool.query<{ next: string }>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next");
+      const restoredTxId = BigInt(next.rows[0]?.next ?? "0") + 1_000_000_000n;
+      await db.pool.query(
+        `INSERT INTO es_events (tx_id, stream_name, category, revision, event_id, type, schema_version, data, metadata)
+         VALUES ($1::text::xid8, 'restored-1', 'restored', 0, gen_random_uuid(), 'Restored', 1, '{}', '{}')`,
+        [restoredTxId.toString()],
+      );
+      const refused = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(PositionsAheadOfServerError);
+      expect(refused).toMatchObject({ newestTxId: restoredTxId });
+      expect((refused as Error).message).toMatch(/Restoring the event log/);
+    } finally {
       await db.drop();
     }
   });

@@ -186,10 +186,11 @@ export class PostgresEventStore implements EventStore {
     this.live = new LiveSignal({ pool: options.pool, channel: NOTIFY_CHANNEL, connection: options.listenConnection });
   }
 
-  /** Runs pending migrations, then returns a ready store. */
+  /** Runs pending migrations, checks that positions cannot go backwards (see checkPositionsAhead), then returns a ready store. */
   static async open(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
     try {
       await migrate(options.pool, MIGRATIONS, "es_migrations");
+      await checkPositionsAhead(options.pool);
     } catch (error) {
       throw mapPgError(error);
     }
@@ -368,6 +369,38 @@ export class PostgresEventStore implements EventStore {
       throw mapPgError(error);
     }
   }
+}
+
+/**
+ * Positions begin with the writing transaction's id. A logical dump restored
+ * into another server keeps the stored tx_ids, but that server's own counter
+ * may be far below them: new events would then sort before old ones, and a
+ * checkpoint past the old ones would skip them for ever. So the newest stored
+ * transaction id must be below the server's next one, or we refuse to run.
+ * (A committed row's tx_id is always below pg_snapshot_xmax on the server
+ * that wrote it, so this never fires on a healthy server.)
+ */
+export class PositionsAheadOfServerError extends Error {
+  override readonly name = "PositionsAheadOfServerError";
+  constructor(readonly newestTxId: bigint, readonly nextTxId: bigint) {
+    super(
+      `es_events holds positions up to transaction id ${newestTxId}, but this PostgreSQL server's next transaction id is ${nextTxId}: ` +
+        "the log was restored into a different server (a logical dump/restore), and new events would sort before old ones. " +
+        `Refusing to run. Advance the server's transaction counter past ${newestTxId} (README: "Restoring the event log") and start again.`,
+    );
+  }
+}
+
+async function checkPositionsAhead(pool: pg.Pool): Promise<void> {
+  const result = await pool.query<{ newest: string | null; next: string }>(
+    `SELECT (SELECT e.tx_id::text FROM es_events e ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1) AS newest,
+            pg_snapshot_xmax(pg_current_snapshot())::text AS next`,
+  );
+  const row = result.rows[0];
+  if (row?.newest == null) return;
+  const newest = BigInt(row.newest);
+  const next = BigInt(row.next);
+  if (newest >= next) throw new PositionsAheadOfServerError(newest, next);
 }
 
 /** jsonb refuses \u0000 in strings (22P05) and invalid Unicode (22021, 22P02). */
