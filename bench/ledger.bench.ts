@@ -3,7 +3,9 @@
 // target and, beside it, a ratio against a limit measured in the same run on
 // the same machine, interleaved with it, so a slower stretch of this shared
 // VM moves the figure and its limit alike (the absolute figures swung about
-// 3x between runs of the same code; the ratios are what the code controls).
+// 3x between runs of the same code). Other programs' load is another matter:
+// it takes more from CPU-bound work (postings) than from its limits, so the
+// run measures it and warns; see BENCHMARKS.md, "Other load".
 // 1. HTTP posting of 2-line entries with idempotency keys, 64 concurrent
 //    clients, against the platform running in its own process (as deployed).
 //    Limits: the same server's GET /health (the HTTP ceiling) and the event
@@ -63,9 +65,10 @@ const TRIAL: TrialLimits = {
 };
 
 /**
- * Absolute targets (issue #3) and ratio targets (issue #8). The ratios were
- * chosen from what the code at the time achieved, with a margin below it
- * (see BENCHMARKS.md, "Ratio targets"): they fail when the code gets slower
+ * Absolute targets (issue #3) and ratio targets (issue #8). The ratios sit
+ * with a margin below what the code achieved on quiet runs, or below an
+ * estimate where no quiet run was possible (postings / append): see
+ * BENCHMARKS.md, "Ratio targets". They fail when the code gets slower
  * relative to the machine, not when the machine is slow.
  */
 const TARGETS = {
