@@ -34,7 +34,7 @@ const problems = (...codes: ErrorCode[]) =>
 const ledgerAnswer = (example: Record<string, unknown>) => ({ revision: "3", position: "00000000000002f10000000000000004", replayed: false, ...example });
 
 const KEY_NOTE =
-  "Needs an `Idempotency-Key` header; a retry with the same key and body answers the first answer again (`Idempotency-Replayed: true`, `replayed: true`). Pass the answer's `position` as `minPosition` to a query to read this write.";
+  "Needs an `Idempotency-Key` header; a retry with the same key and body answers the first answer again (`Idempotent-Replayed: true`, `replayed: true`). Pass the answer's `position` as `minPosition` to a query to read this write.";
 
 export const LEDGER_COMMAND_DOCS = {
   createLedger: {
@@ -122,6 +122,9 @@ export function commandDocs<B extends z.ZodType, A extends z.ZodType>(name: Ledg
     summary: docs.summary,
     description: docs.description,
     body: schemas.body.meta({ example: docs.body }),
-    response: { [schemas.status]: schemas.answer.meta({ example: docs.answer }), ...docs.problems },
+    response: {
+      [schemas.status]: schemas.answer.meta({ example: docs.answer, description: "Applied, or (`replayed: true`, header Idempotent-Replayed) the stored answer of an earlier request with this key" }),
+      ...docs.problems,
+    },
   };
 }

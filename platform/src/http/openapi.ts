@@ -13,7 +13,7 @@ export const OPENAPI_INFO = {
     "Event-sourced double-entry ledger.",
     "",
     "- **Amounts** are decimal strings with exactly the currency's decimals (`\"1250.00\"` EUR, `\"1250\"` JPY, `\"1.250\"` KWD), never JSON numbers; direction is `side` (debit/credit), never a sign.",
-    "- **Commands** (POST) need an `Idempotency-Key` header: a retry with the same key and body answers the first answer again (`Idempotency-Replayed: true`); the same key with another body is a 409 `IDEMPOTENCY_CONFLICT`. A 503 or a 409 `CONCURRENCY_CONFLICT` is never stored: retry with the same key.",
+    "- **Commands** (POST) need an `Idempotency-Key` header: a retry with the same key and body answers the first answer again (`Idempotent-Replayed: true`); the same key with another body is a 409 `IDEMPOTENCY_CONFLICT`. A 503 or a 409 `CONCURRENCY_CONFLICT` is never stored: retry with the same key.",
     "- **Reads** lag the log a little: pass a command's `position` as `minPosition` to read your own write.",
     "- **Failures** are `application/problem+json` with a stable `code` (each route lists its codes per status) and, for bad input, `in` and `path` naming the offending value.",
   ].join("\n"),

@@ -10,6 +10,7 @@ import { accountDto, accountParams, asOfSchema, balanceDto, balanceOf, consisten
 const accountPage = z
   .object({ items: z.array(accountDto), nextCursor: nextCursorDto })
   .meta({
+    description: "A page of accounts in code order",
     example: {
       items: [
         { code: "1000", name: "Cash at bank EUR", type: "asset", currency: "EUR", status: "open", balances: [{ currency: "EUR", debitTotal: "15230.00", creditTotal: "4100.50", balance: "11129.50", side: "debit" }] },
@@ -21,7 +22,7 @@ const accountPage = z
 
 const balanceAnswer = z
   .object({ code: z.string().meta({ example: "1000" }), asOf: z.string().nullable().meta({ format: "date", description: "The date asked for, or null for now" }), balances: z.array(balanceDto) })
-  .meta({ example: { code: "1000", asOf: "2026-03-31", balances: [{ currency: "EUR", debitTotal: "15230.00", creditTotal: "4100.50", balance: "11129.50", side: "debit" }] } });
+  .meta({ description: "The account's totals per currency", example: { code: "1000", asOf: "2026-03-31", balances: [{ currency: "EUR", debitTotal: "15230.00", creditTotal: "4100.50", balance: "11129.50", side: "debit" }] } });
 
 export function accountRoutes(options: { app: FastifyInstance; reader: LedgerReader; guards: QueryGuards }): void {
   const app = options.app.withTypeProvider<ZodTypeProvider>();

@@ -30,6 +30,7 @@ const entryDto = z.object({
 });
 
 const entriesPage = z.object({ items: z.array(entryDto), nextCursor: nextCursorDto }).meta({
+  description: "A page of journal entries in effective-date then posting order",
   example: {
     items: [
       {

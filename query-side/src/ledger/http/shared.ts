@@ -90,6 +90,7 @@ export const accountDto = z
     balances: z.array(balanceDto),
   })
   .meta({
+    description: "An account with its current totals per currency",
     example: { code: "1000", name: "Cash at bank EUR", type: "asset", currency: "EUR", status: "open", balances: [{ currency: "EUR", debitTotal: "15230.00", creditTotal: "4100.50", balance: "11129.50", side: "debit" }] },
   });
 

@@ -42,6 +42,7 @@ const statementAnswer = z
     nextCursor: nextCursorDto,
   })
   .meta({
+    description: "One page of the statement",
     example: {
       code: "1000",
       currency: "EUR",

@@ -25,6 +25,7 @@ export const trialBalanceResponse = z
     totals: z.array(z.strictObject({ currency: currencyDto, debit: amount, credit: amount, balanced: z.boolean().meta({ description: "Debits equal credits; false would be a bug" }) })),
   })
   .meta({
+    description: "The trial balance at one instant of the books",
     example: {
       asOf: "2026-03-31",
       rows: [
