@@ -9,7 +9,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { IdempotencyStore, InFlight } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { parsePosition } from "@trueup/event-store";
-import { CheckpointWaiters, ProjectionRegistry, ProjectionWorker, openProjectionSchema, projectionLag } from "@trueup/projections";
+import { CheckpointWaiters, LAG_COUNT_MAX_DEFAULT, ProjectionRegistry, ProjectionWorker, openProjectionSchema, projectionLag } from "@trueup/projections";
 import type { ProjectionLag, RegisteredProjection } from "@trueup/projections";
 import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
@@ -144,18 +144,22 @@ function readProjections(modules: readonly BoundedContextModule[], services: rea
   return [...read];
 }
 
-/** Counting events behind stops here: beyond it "very far behind" is all a dashboard needs. */
-const OPERATIONS_LAG_COUNT_MAX = 100_000;
-
 /** Lag of each registered projection as JSON and in the Prometheus text format. */
 function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore; registry: ProjectionRegistry }): RoutesPlugin {
-  const lagOfAll = (): Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> =>
+  // Each look reads at most LAG_COUNT_MAX_DEFAULT events per projection; scrapes that arrive while one look
+  // runs share it, so the cost is bounded by the look, not by the number of scrapers.
+  let looking: Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> | undefined;
+  const look = (): Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> =>
     Promise.all(
       deps.registry.all().map(async (projection) => ({
         projection,
-        lag: await projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection, lagCountMax: OPERATIONS_LAG_COUNT_MAX }),
+        lag: await projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection, lagCountMax: LAG_COUNT_MAX_DEFAULT }),
       })),
     );
+  const lagOfAll = (): Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> =>
+    (looking ??= look().finally(() => {
+      looking = undefined;
+    }));
   return async (root) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     app.get(
@@ -186,7 +190,7 @@ function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore; registr
     app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
       const all = await lagOfAll();
       const body = [
-        `# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at ${OPERATIONS_LAG_COUNT_MAX}).`,
+        `# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at ${LAG_COUNT_MAX_DEFAULT}).`,
         "# TYPE trueup_projection_lag_events gauge",
         ...all.map(({ projection, lag }) => `trueup_projection_lag_events{projection="${projection.name}"} ${lag.positionsBehind}`),
         "# HELP trueup_projection_lag_seconds Age of the oldest event the projection has not applied.",

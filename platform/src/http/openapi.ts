@@ -52,7 +52,7 @@ export const METRICS_DOCS = {
   description: "Projection lag (events and seconds behind) per projection, in the Prometheus text format 0.0.4.",
   response: problemResponses(["STORE_UNAVAILABLE"]),
   example: [
-    "# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at 100000).",
+    "# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at 1000).",
     "# TYPE trueup_projection_lag_events gauge",
     'trueup_projection_lag_events{projection="ledger"} 3',
     "# HELP trueup_projection_lag_seconds Age of the oldest event the projection has not applied.",
