@@ -38,7 +38,8 @@ export class ReadModelGate {
 
   constructor(private readonly options: ReadModelGateOptions) {
     // Closed until start() has looked: routes may be registered before the first look.
-    this.waitingFor = options.projections.length === 0 ? undefined : "read models not checked yet";
+    const names = options.projections.map((p) => `${p.schemaName} (version ${p.version} of ${p.name})`).join(", ");
+    this.waitingFor = options.projections.length === 0 ? undefined : `read models not checked yet: ${names}`;
   }
 
   /** Starts looking; resolves once open, rejects when the wait reached its bound (the process should then exit). */
