@@ -200,6 +200,12 @@ describe("the command edge holds only what every store can hold", () => {
       expect(response.json<Problem>().detail).toContain(`{"reason": `);
     });
 
+    it("a line without an amount is told the amount is required, not zod's \"expected nonoptional\"", async () => {
+      const { amount: _amount, ...noAmount } = balanced[0] ?? {};
+      const problem = await refused(`/ledgers/${LEDGER}/journal-entries`, entry({ lines: [noAmount, balanced[1]] }), { code: "VALIDATION_FAILED", path: "/lines/0/amount" });
+      expect(problem.detail).toContain("amount is required");
+    });
+
     it("lowercase currency codes get the upper-case hint, wherever a currency is taken", async () => {
       const line = await refused(`/ledgers/${LEDGER}/journal-entries`, entry({ lines: [{ ...balanced[0], currency: "eur" }, balanced[1]] }), { code: "CURRENCY_UNKNOWN", path: "/lines/0/currency" });
       expect(line.detail).toContain("currency codes are upper case: EUR");

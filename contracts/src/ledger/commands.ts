@@ -35,12 +35,16 @@ const lineInput = z.strictObject({
   account: accountCodeSchema,
   side: z.enum(SIDES),
   // Any JSON value reaches the amount check, so a number gets AMOUNT_NOT_A_STRING rather than a type error; documented as what it must be.
-  amount: z.unknown().meta({
-    type: "string",
-    pattern: "^[0-9]+(\\.[0-9]+)?$",
-    description: "Decimal string with at most the currency's decimals (EUR 2, JPY 0, KWD 3), greater than zero; never a JSON number. The side gives the direction.",
-    example: "1190.00",
-  }),
+  // The refine turns zod's "expected nonoptional" for a missing amount into a message naming what to send.
+  amount: z
+    .unknown()
+    .refine((value) => value !== undefined, { error: `amount is required: a decimal string such as "12.30"` })
+    .meta({
+      type: "string",
+      pattern: "^[0-9]+(\\.[0-9]+)?$",
+      description: "Decimal string with at most the currency's decimals (EUR 2, JPY 0, KWD 3), greater than zero; never a JSON number. The side gives the direction.",
+      example: "1190.00",
+    }),
   currency: z.string().meta({ description: "ISO 4217 currency code, upper case", example: "EUR" }),
 });
 
