@@ -41,12 +41,14 @@ export function envelopeOf<E extends DomainEvent>(options: {
   readonly ctx: CommandContext;
   readonly stream: StreamName;
   readonly eventIdOf?: ((event: E, index: number) => string) | undefined;
+  /** The version new events of a type are written at: the current version its context's upcasters lead to. */
+  readonly schemaVersionOf: (type: string) => number;
 }): (event: E, index: number) => NewEvent {
-  const { ctx, stream, eventIdOf } = options;
+  const { ctx, stream, eventIdOf, schemaVersionOf } = options;
   return (event, index) => ({
     eventId: (eventIdOf?.(event, index) ?? deterministicUuid(ctx.commandId, stream, String(index))) as NewEvent["eventId"],
     type: event.type,
-    schemaVersion: 1,
+    schemaVersion: schemaVersionOf(event.type),
     data: event.data,
     metadata: {
       actor: ctx.actor,

@@ -33,8 +33,11 @@ export interface DomainEvent {
 export interface StreamModel<S, E extends DomainEvent> {
   readonly initial: () => S;
   readonly evolve: (state: S, event: E) => S;
-  /** Parses a stored event of the stream (throws on a type or shape the stream cannot hold). */
-  readonly parse: (type: string, data: unknown) => E;
+  /**
+   * Parses a stored event of the stream through its context's upcasters, so the
+   * decider only sees current shapes (throws on a type or shape the stream cannot hold).
+   */
+  readonly parse: (stored: Pick<RecordedEvent, "type" | "schemaVersion" | "data">) => E;
 }
 
 export interface Submission<S, E extends DomainEvent> {
@@ -183,7 +186,7 @@ export class StreamWriter<S, E extends DomainEvent> {
       const from = cached.revision === undefined ? 0n : cached.revision + 1n;
       const events = await this.readFrom(stream, from);
       for (const event of events) {
-        cached.state = this.model.evolve(cached.state, this.model.parse(event.type, event.data));
+        cached.state = this.model.evolve(cached.state, this.model.parse(event));
         cached.revision = event.revision;
         cached.commands.set(event.metadata.commandId, { revision: event.revision, position: event.position });
       }

@@ -3,6 +3,9 @@
 // version, so deciders and projections only ever see current shapes.
 import type { EventEnvelope, JsonValue } from "./envelope.ts";
 
+/** What reading an event from the log needs of it. */
+export type StoredEventShape = Pick<EventEnvelope, "type" | "schemaVersion" | "data">;
+
 export type Upcaster = (data: JsonValue) => JsonValue;
 
 export class UpcastError extends Error {
@@ -28,7 +31,8 @@ export class UpcasterRegistry {
     return this.current.get(type) ?? 1;
   }
 
-  upcast<E extends EventEnvelope>(event: E): E {
+  /** Brings a stored event (an envelope, a recorded event: anything with type, version and data) to the current version. */
+  upcast<E extends StoredEventShape>(event: E): E {
     const target = this.currentVersion(event.type);
     if (event.schemaVersion === target) return event;
     if (event.schemaVersion > target) {

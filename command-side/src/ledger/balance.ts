@@ -26,7 +26,7 @@ export async function readAccountBalance(options: { store: EventStore; ledgerId:
         if (error instanceof StreamNotFoundError) return [];
         throw error;
       });
-      addAccountTotals(totals, page.map((e) => parseLedgerEvent(e.type, e.data)), code);
+      addAccountTotals(totals, page.map((e) => parseLedgerEvent(e)), code);
       const last = page.at(-1);
       if (last === undefined || page.length < PERIOD_READ_PAGE_SIZE) break;
       from = last.revision + 1n;

@@ -2,7 +2,7 @@
 // No read model takes part in a decision; the one lookup outside the streams
 // (where an entry to reverse lives) only finds an immutable event, which is
 // then read back from the event store itself.
-import { TrueupError, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamNameSchema } from "@trueup/contracts";
+import { TrueupError, ledgerSchemaVersion, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamNameSchema } from "@trueup/contracts";
 import type { CreateLedgerBody, JournalLine, LedgerEvent, OpenAccountBody, PostJournalEntryBody, ReverseJournalEntryBody, StreamName } from "@trueup/contracts";
 import type { AppendGuard, EventStore } from "@trueup/event-store";
 import { StreamNotFoundError } from "@trueup/event-store";
@@ -238,7 +238,7 @@ export class LedgerCommandService {
       throw error;
     });
     const stored = events[0];
-    const event = stored === undefined ? undefined : parseLedgerEvent(stored.type, stored.data);
+    const event = stored === undefined ? undefined : parseLedgerEvent(stored);
     if (event?.type !== "JournalEntryPosted" || event.data.entryId !== entryId || event.data.ledgerId !== ledgerId) {
       throw new Error(`entry locator pointed ${ledgerId}/${entryId} at ${location.streamName}@${location.revision}, which holds something else`);
     }
@@ -247,7 +247,7 @@ export class LedgerCommandService {
 
   private async write<S>(writer: StreamWriter<S, LedgerEvent>, command: WriteCommand<S>): Promise<CommandOutcome> {
     const { stream, ctx, decide, eventIdOf, receipt, guards } = command;
-    return outcomeOf(await writer.submit(stream, { commandId: ctx.commandId, decide, envelope: envelopeOf({ ctx, stream, eventIdOf }), receipt, guards, duplicate: command.duplicate }));
+    return outcomeOf(await writer.submit(stream, { commandId: ctx.commandId, decide, envelope: envelopeOf({ ctx, stream, eventIdOf, schemaVersionOf: ledgerSchemaVersion }), receipt, guards, duplicate: command.duplicate }));
   }
 }
 

@@ -36,12 +36,9 @@ export interface LedgerBatchPlan {
   readonly periodChanges: Map<string, PeriodRow>;
 }
 
-/** Ledger event types this build can project (all version 1). */
-const SCHEMA_VERSION = 1;
-
+/** A recorded ledger event, upcast to the version this build projects (contracts' ledgerUpcasters), then parsed. */
 export function parseLedgerRecorded(event: RecordedEvent): LedgerEvent {
-  assert.equal(event.schemaVersion, SCHEMA_VERSION, `schema version ${event.schemaVersion} has no upcaster to version ${SCHEMA_VERSION}`);
-  const parsed = parseLedgerEvent(event.type, event.data);
+  const parsed = parseLedgerEvent(event);
   if (parsed.type === "JournalEntryPosted") assertBalanced(parsed.data.lines);
   return parsed;
 }
