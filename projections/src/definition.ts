@@ -16,11 +16,22 @@ export interface ProjectionDefinition<Plan = unknown> {
   readonly filter: EventFilter;
   /**
    * Pure work on one batch (in position order), before its transaction: parse,
-   * check, aggregate. Throws on an event it cannot understand: the worker
-   * stops, nothing of the batch is kept.
+   * check, aggregate. Throws on an event it cannot understand: nothing of the
+   * batch is kept, and the worker isolates the event (see onUnprojectable).
    */
   plan(events: readonly RecordedEvent[]): Plan;
+  /**
+   * What the worker does with an event this projection cannot apply, once it
+   * has isolated it (always recorded as a dead letter first): "park" moves
+   * past it, only right where skipping it cannot corrupt the read model;
+   * "stop" holds the projection on it until an operator retries after a fix.
+   * Decided per failure (given the error's root cause) or once for all.
+   */
+  onUnprojectable(failure: unknown): UnprojectablePolicy;
 }
+
+/** What happens to an event a projection cannot apply (see onUnprojectable). */
+export type UnprojectablePolicy = "park" | "stop";
 
 /** The sinks a projection may write into. A document sink joins this union when it is built. */
 export type SinkKind = "postgres";

@@ -1,6 +1,7 @@
-// Errors a projection worker stops with. Both are bugs (or a missing
-// upcaster), never transient: the worker does not skip the event, it stops
-// and says which event, so an operator can look at exactly that position.
+// Errors of events a projection cannot apply. They are bugs (or a missing
+// upcaster, or a bad event already in the append-only log), never transient:
+// the worker finds the one event responsible, records it as a dead letter and
+// parks it or stops on it as the projection's policy says (dead-letter.ts).
 import type { RecordedEvent } from "@trueup/event-store";
 
 /** One event could not be projected (it fails its schema, breaks an invariant, or has an unknown version). */
@@ -37,6 +38,22 @@ export class ProjectionFailedError extends Error {
     this.firstPosition = first;
     this.lastPosition = last;
   }
+}
+
+/**
+ * The same record (e.g. a journal entry id) appears twice in the log with
+ * different content. An exact duplicate (same content) is tolerated by the
+ * projection; this one cannot be, since either copy could be the true one.
+ */
+export class ConflictingDuplicateError extends Error {
+  override readonly name = "ConflictingDuplicateError";
+}
+
+/** The innermost cause: policies decide on what went wrong, not on how the worker wrapped it. */
+export function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 10 && current instanceof Error && current.cause !== undefined; depth++) current = current.cause;
+  return current;
 }
 
 /** Maps each event with `parse`, naming the event when parsing throws. */

@@ -1,6 +1,8 @@
 // Projections: definitions and the worker that runs them into PostgreSQL.
-export { ProjectionEventError, ProjectionFailedError, parseEach } from "./errors.ts";
-export type { ProjectionDefinition, SinkKind } from "./definition.ts";
+export { ConflictingDuplicateError, ProjectionEventError, ProjectionFailedError, parseEach, rootCause } from "./errors.ts";
+export { DEAD_LETTERS_LISTED_MAX, DEAD_LETTER_ERROR_LENGTH_MAX, countDeadLetters, listDeadLetters, retryDeadLetters } from "./postgres/dead-letter.ts";
+export type { DeadLetter, DeadLetterStatus, RetryDeadLettersResult } from "./postgres/dead-letter.ts";
+export type { ProjectionDefinition, SinkKind, UnprojectablePolicy } from "./definition.ts";
 export { ProjectionRegistry, REGISTRY_PROJECTIONS_MAX } from "./registry.ts";
 export type { RegisteredProjection } from "./registry.ts";
 export { checkProjection, qualified } from "./postgres/definition.ts";
@@ -16,8 +18,8 @@ export { RebuildInProgressError, openProjectionSchema, readLiveCheckpoint, rebui
 export type { RebuildOptions, RebuildResult } from "./postgres/rebuild.ts";
 export { RETRY_DEFAULT, RetriesExhaustedError, isTransient } from "./postgres/retry.ts";
 export type { RetryPolicy } from "./postgres/retry.ts";
-export { ProjectionWorker } from "./postgres/worker.ts";
-export type { ProjectionWorkerOptions } from "./postgres/worker.ts";
+export { HALT_RECHECK_MS_DEFAULT, PARKED_IN_A_ROW_MAX, ProjectionWorker, UNREADY_AFTER_FAILURES } from "./postgres/worker.ts";
+export type { ProjectionWorkerOptions, WorkerState, WorkerStatus } from "./postgres/worker.ts";
 export { ledgerProjection } from "./ledger/projection.ts";
 export { LEDGER_SCHEMA_NAME, ledgerDdl } from "./ledger/schema.ts";
 export { assertBalanced, planLedgerBatch } from "./ledger/plan.ts";

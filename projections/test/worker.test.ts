@@ -1,16 +1,20 @@
 // Proves the projection worker's contract around the batch loop: lag counts
 // the events behind and then reports 0; waitForPosition answers true once the
 // checkpoint passes a position (also one the projection does not read) and
-// false on timeout; a malformed or unbalanced event stops the worker with an
-// error naming its position and nothing of its batch is kept (a broken
-// invariant across events names the batch); transient
-// store failures are retried; stop() ends an idle worker promptly; a version
-// bump rebuilds, an older build refuses a newer schema.
+// false on timeout; an event the projection cannot apply (malformed, a year
+// PostgreSQL cannot store, unbalanced, a broken invariant across events) is
+// isolated from its batch and becomes a dead letter: the ledger is held on it
+// (without spinning) until a retry after a fix, a projection whose policy is
+// to park moves past it and applies it on retry; transient store failures are
+// retried for as long as they last, far past the policy's attemptsMax;
+// stop() ends an idle worker promptly; a version bump rebuilds, an older
+// build refuses a newer schema.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { streamName } from "@trueup/contracts";
 import { PostgresEventStore, StoreUnavailableError, encodePosition } from "@trueup/event-store";
 import type { EventStore } from "@trueup/event-store";
-import { ProjectionEventError, ProjectionFailedError, ProjectionWorker, ledgerProjection, readCheckpoint } from "../src/index.ts";
+import type { JsonValue } from "@trueup/contracts";
+import { ProjectionFailedError, ProjectionWorker, ledgerProjection, readCheckpoint, retryDeadLetters } from "../src/index.ts";
 import type { PostgresProjection } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
@@ -34,8 +38,42 @@ function fresh(): { projection: PostgresProjection; writer: LedgerWriter } {
   return { projection: ledgerProjection, writer: new LedgerWriter(store, "W1") };
 }
 
+const RETRY = { attemptsMax: 5, delayFirstMs: 5, delayMaxMs: 20 } as const;
+
 function worker(projection: PostgresProjection, eventStore: EventStore = store): ProjectionWorker {
-  return new ProjectionWorker({ pool: db.pool, eventStore, projection, batchSizeMax: 100, retry: { attemptsMax: 5, delayFirstMs: 5, delayMaxMs: 20 } });
+  return new ProjectionWorker({ pool: db.pool, eventStore, projection, batchSizeMax: 100, retry: RETRY, haltRecheckMs: 50 });
+}
+
+/** The store, counting reads of the log. */
+function countingStore(): { store: EventStore; reads: () => number } {
+  let reads = 0;
+  const counting: EventStore = Object.create(store) as EventStore;
+  counting.readAll = (options) => {
+    reads += 1;
+    return store.readAll(options);
+  };
+  return { store: counting, reads: () => reads };
+}
+
+/** Bounded only as a safety net: every wait ends on its condition. */
+async function waitUntil(condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadlineMs = Date.now() + 60_000;
+  while (!(await condition())) {
+    if (Date.now() > deadlineMs) throw new Error("condition not met within 60 s");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function entryIds(projection: PostgresProjection): Promise<string[]> {
+  const { rows } = await db.pool.query<{ entry_id: string }>(`SELECT entry_id FROM ${projection.schemaName}.journal_entries ORDER BY position`);
+  return rows.map((r) => r.entry_id);
+}
+
+async function deadLetters(projection: PostgresProjection): Promise<{ position: string; status: string; type: string; attempts: number; entryId: string; error: string }[]> {
+  const { rows } = await db.pool.query<{ position: string; status: string; type: string; attempts: number; entry_id: string; error: string }>(
+    `SELECT position, status, type, attempts, event->'data'->>'entryId' AS entry_id, error FROM ${projection.schemaName}.dead_letters ORDER BY position`,
+  );
+  return rows.map((r) => ({ position: r.position, status: r.status, type: r.type, attempts: r.attempts, entryId: r.entry_id, error: r.error }));
 }
 
 async function setUpLedger(writer: LedgerWriter, entries: number): Promise<void> {
@@ -97,23 +135,95 @@ describe("waitForPosition", () => {
 });
 
 describe("bad events", () => {
-  it("stops on an event that fails its schema, naming its position, keeping nothing of its batch", async () => {
+  it("holds the ledger on an event that fails its schema: a blocking dead letter, the events before it applied, no spinning", async () => {
     const { projection, writer } = fresh();
     await setUpLedger(writer, 3);
-    const w = worker(projection);
+    const counting = countingStore();
+    const w = worker(projection, counting.store);
     await w.runUntilCaughtUp();
-    const before = await readCheckpoint(db.pool, projection, projection.schemaName);
-    await writer.post({ entryId: "good", effectiveDate: "2025-01-16", lines: [["1000", "debit", "1", "EUR"], ["4000", "credit", "1", "EUR"]] });
+    const good = await writer.post({ entryId: "good", effectiveDate: "2025-01-16", lines: [["1000", "debit", "1", "EUR"], ["4000", "credit", "1", "EUR"]] });
     const bad = { ...(entryData(writer.ledgerId, { entryId: "bad", effectiveDate: "2025-01-16", lines: [] }) as object), lines: [{ accountCode: "1000", side: "debit", amountMinor: "12.50", currency: "EUR" }] };
     const { position } = await store.append(streamName("period", `${writer.ledgerId}:2025-01`), [ledgerEvent("JournalEntryPosted", bad)], { expectedRevision: "any" });
-    const failure = w.start();
-    await expect(failure).rejects.toBeInstanceOf(ProjectionEventError);
-    await expect(failure).rejects.toThrow(position);
-    await expect(failure).rejects.toMatchObject({ position, type: "JournalEntryPosted" });
-    // The good event before it was in the same batch: rolled back with it.
-    expect(await readCheckpoint(db.pool, projection, projection.schemaName)).toMatchObject({ position: before?.position, eventsApplied: before?.eventsApplied });
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${projection.schemaName}.journal_entries`);
-    expect(rows).toEqual([{ n: 3 }]);
+    const after = await writer.post({ entryId: "after", effectiveDate: "2025-01-17", lines: [["1000", "debit", "2", "EUR"], ["4000", "credit", "2", "EUR"]] });
+    const running = w.start();
+    try {
+      await waitUntil(() => w.status.state === "halted");
+      expect(w.status).toMatchObject({ state: "halted", haltedAt: position });
+      expect(w.unreadyReason).toContain(`dead letter at position ${position}`);
+      // The good event of the same batch was isolated from the bad one and applied; nothing after the bad one was.
+      expect((await readCheckpoint(db.pool, projection, projection.schemaName))?.position).toBe(good);
+      expect(await entryIds(projection)).toEqual(["e0", "e1", "e2", "good"]);
+      expect(await deadLetters(projection)).toEqual([{ position, status: "blocking", type: "JournalEntryPosted", attempts: 1, entryId: "bad", error: expect.stringContaining("amountMinor") as unknown }]);
+      // Held, not spinning: no reads of the log while it waits for an operator.
+      const reads = counting.reads();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(counting.reads()).toBe(reads);
+      expect(after > position).toBe(true);
+    } finally {
+      await w.stop();
+    }
+    await running;
+  });
+
+  it("the ledger halts on a date PostgreSQL cannot store (year 0000), and a retry after a fix resumes it", async () => {
+    const { writer } = fresh();
+    await setUpLedger(writer, 1);
+    let fixed = false;
+    // Stands for a fix deployed by the operator (e.g. an upcaster moving the date into range): the event applies once fixed.
+    const projection: PostgresProjection = {
+      ...ledgerProjection,
+      plan: (events) => ledgerProjection.plan(fixed ? events.map((e) => ({ ...e, data: JSON.parse(JSON.stringify(e.data).replace("0000-01-15", "2025-01-15")) as JsonValue })) : events),
+    };
+    const position = await writer.post({ entryId: "y0", effectiveDate: "0000-01-15", lines: [["1000", "debit", "7", "EUR"], ["4000", "credit", "7", "EUR"]] });
+    const w = new ProjectionWorker({ pool: db.pool, eventStore: store, projection, batchSizeMax: 100, retry: RETRY, haltRecheckMs: 60_000 });
+    const running = w.start();
+    try {
+      await waitUntil(() => w.status.state === "halted");
+      expect(w.status.haltedAt).toBe(position);
+      // A retry without a fix: tried again (woken at once, not after the 60 s re-check), held again, attempts counted.
+      expect(await retryDeadLetters({ pool: db.pool, eventStore: store, projection })).toEqual({ retryRequested: 1, resolved: 0, stillFailing: 0 });
+      w.retryNow();
+      await waitUntil(async () => (await deadLetters(projection))[0]?.attempts === 2);
+      await waitUntil(() => w.status.state === "halted");
+      fixed = true;
+      await retryDeadLetters({ pool: db.pool, eventStore: store, projection });
+      w.retryNow();
+      await waitUntil(async () => (await deadLetters(projection))[0]?.status === "resolved");
+      expect(w.status.state).toBe("running");
+      expect(await entryIds(projection)).toEqual(["e0", "y0"]);
+      expect((await w.lag()).positionsBehind).toBe(0);
+    } finally {
+      await w.stop();
+    }
+    await running;
+  });
+
+  it("a projection whose policy is to park moves past the event, keeps it as a dead letter, and applies it on retry after a fix", async () => {
+    const { writer } = fresh();
+    await setUpLedger(writer, 2);
+    let fixed = false;
+    const projection: PostgresProjection = {
+      ...ledgerProjection,
+      onUnprojectable: () => "park",
+      plan: (events) => {
+        if (!fixed && events.some((e) => JSON.stringify(e.data).includes('"entryId":"odd"'))) throw new Error("cannot plan odd");
+        return ledgerProjection.plan(events);
+      },
+    };
+    const position = await writer.post({ entryId: "odd", effectiveDate: "2025-01-20", lines: [["1000", "debit", "3", "EUR"], ["4000", "credit", "3", "EUR"]] });
+    await writer.post({ entryId: "later", effectiveDate: "2025-01-21", lines: [["1000", "debit", "4", "EUR"], ["4000", "credit", "4", "EUR"]] });
+    const w = worker(projection);
+    await w.runUntilCaughtUp();
+    expect(w.status.state).not.toBe("halted");
+    expect(await entryIds(projection)).toEqual(["e0", "e1", "later"]);
+    expect(await deadLetters(projection)).toEqual([{ position, status: "parked", type: "JournalEntryPosted", attempts: 1, entryId: "odd", error: "Error: cannot plan odd" }]);
+    expect((await w.lag()).positionsBehind).toBe(0);
+    expect(await retryDeadLetters({ pool: db.pool, eventStore: store, projection })).toEqual({ retryRequested: 0, resolved: 0, stillFailing: 1 });
+    fixed = true;
+    expect(await retryDeadLetters({ pool: db.pool, eventStore: store, projection })).toEqual({ retryRequested: 0, resolved: 1, stillFailing: 0 });
+    expect(await entryIds(projection)).toEqual(["e0", "e1", "odd", "later"]);
+    const { rows } = await db.pool.query<{ debit: string }>(`SELECT debit_minor::text AS debit FROM ${projection.schemaName}.balances WHERE code = '1000'`);
+    expect(rows).toEqual([{ debit: "207" }]);
   });
 
   it("stops on an entry that does not balance per currency", async () => {
@@ -123,14 +233,13 @@ describe("bad events", () => {
     await expect(worker(projection).runUntilCaughtUp()).rejects.toThrow(new RegExp(`${position}.*does not balance in EUR`));
   });
 
-
-  it("stops on a broken invariant across events (a reversal of an unknown entry), naming the batch", async () => {
+  it("stops on a broken invariant across events (a reversal of an unknown entry), naming the event", async () => {
     const { projection, writer } = fresh();
     await setUpLedger(writer, 1);
     const position = await writer.post({ entryId: "r", effectiveDate: "2025-01-16", reverses: "nope", lines: [["1000", "credit", "100", "EUR"], ["4000", "debit", "100", "EUR"]] });
     const failure = worker(projection).runUntilCaughtUp();
     await expect(failure).rejects.toBeInstanceOf(ProjectionFailedError);
-    await expect(failure).rejects.toThrow(new RegExp(`\\.\\.${position}: every reversal links to an existing, not yet reversed entry \\(W1/nope\\)`));
+    await expect(failure).rejects.toThrow(new RegExp(`${position}\\.\\.${position}: every reversal links to an existing, not yet reversed entry \\(W1/nope\\)`));
   });
 });
 
@@ -149,11 +258,25 @@ describe("retries and stopping", () => {
     expect((await worker(projection).lag()).positionsBehind).toBe(0);
   });
 
-  it("gives up after the retry bound and says so", async () => {
-    const { projection } = fresh();
+  it("keeps retrying an outage far past the policy's attemptsMax, says so in its status, and catches up when it ends", async () => {
+    const { projection, writer } = fresh();
+    await setUpLedger(writer, 2);
+    const outageFailures = RETRY.attemptsMax * 6;
+    let failures = 0;
     const down: EventStore = Object.create(store) as EventStore;
-    down.headPosition = () => Promise.reject(new StoreUnavailableError("event store unavailable: test"));
-    await expect(worker(projection, down).runUntilCaughtUp()).rejects.toThrow(/still failing after 6 attempts/);
+    const seen: { state: string; consecutiveFailures: number }[] = [];
+    down.headPosition = () => {
+      // What the worker reports while the outage lasts, read at each of its attempts.
+      seen.push({ state: w.status.state, consecutiveFailures: w.status.consecutiveFailures });
+      return failures++ < outageFailures ? Promise.reject(new StoreUnavailableError("event store unavailable: test")) : store.headPosition();
+    };
+    const w = worker(projection, down);
+    await w.runUntilCaughtUp();
+    expect(failures).toBeGreaterThan(outageFailures);
+    expect(seen[outageFailures]).toEqual({ state: "retrying", consecutiveFailures: outageFailures });
+    expect(w.status).toMatchObject({ consecutiveFailures: 0, lastError: undefined });
+    expect((await w.lag()).positionsBehind).toBe(0);
+    expect(await entryIds(projection)).toEqual(["e0", "e1"]);
   });
 
   it("stops an idle worker promptly, and refuses to run twice at once", async () => {
@@ -166,6 +289,7 @@ describe("retries and stopping", () => {
     await w.stop();
     await running;
     expect(Date.now() - started).toBeLessThan(500);
+    expect(w.status.state).toBe("stopped");
   });
 });
 

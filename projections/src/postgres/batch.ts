@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type pg from "pg";
 import { READ_COUNT_MAX } from "@trueup/event-store";
 import type { EventStore, Position, RecordedEvent } from "@trueup/event-store";
+import { ProjectionEventError, ProjectionFailedError } from "../errors.ts";
 import { advanceCheckpoint, lockCheckpoint } from "./checkpoint.ts";
 import type { PostgresProjection } from "./definition.ts";
 
@@ -47,9 +48,19 @@ export async function readBatch(
   const events = await eventStore.readAll({ after, filter: projection.filter, maxCount: batchSizeMax });
   checkOrder(after, events);
   const last = events[events.length - 1]?.position;
-  const plan = events.length > 0 ? projection.plan(events) : undefined;
+  const plan = events.length > 0 ? planBatch(projection, events) : undefined;
   if (events.length === batchSizeMax) return { after, events, to: last, caughtUp: false, plan };
   return { after, events, to: maxPosition(maxPosition(after, last), head), caughtUp: true, plan };
+}
+
+/** The projection's plan; a failure names the batch (the worker then isolates the event responsible). */
+function planBatch(projection: PostgresProjection, events: readonly RecordedEvent[]): unknown {
+  try {
+    return projection.plan(events);
+  } catch (error) {
+    if (error instanceof ProjectionEventError) throw error;
+    throw new ProjectionFailedError({ projection: projection.name, events, cause: error });
+  }
 }
 
 export function isEmptyBatch(batch: Batch): boolean {

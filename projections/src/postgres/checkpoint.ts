@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import { parsePosition } from "@trueup/event-store";
 import type { Position } from "@trueup/event-store";
+import { deadLetterDdl } from "./dead-letter.ts";
 import { qualified } from "./definition.ts";
 import type { PostgresProjection } from "./definition.ts";
 
@@ -27,7 +28,7 @@ interface CheckpointRow {
 
 const UNDEFINED_TABLE = "42P01";
 
-/** Creates `schemaName` with the projection's tables and a checkpoint at the start of the log. */
+/** Creates `schemaName` with the projection's tables, its dead letters and a checkpoint at the start of the log. */
 export async function createProjectionSchema(tx: pg.PoolClient, projection: PostgresProjection, schemaName: string): Promise<void> {
   await tx.query(`CREATE SCHEMA ${pg.escapeIdentifier(schemaName)}`);
   for (const statement of projection.ddl(schemaName)) await tx.query(statement);
@@ -40,6 +41,7 @@ export async function createProjectionSchema(tx: pg.PoolClient, projection: Post
        version integer NOT NULL)`,
   );
   await tx.query(`INSERT INTO ${qualified(schemaName, "checkpoint")} VALUES ($1, NULL, 0, now(), $2)`, [projection.name, projection.version]);
+  await tx.query(deadLetterDdl(schemaName));
 }
 
 /** The checkpoint, or undefined when the schema (or its row) does not exist. */
