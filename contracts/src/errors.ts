@@ -32,6 +32,7 @@ export const ERROR_CATALOGUE = {
   READ_MODEL_BEHIND: { status: 503, title: "The read model has not reached the requested position yet" },
   READ_MODEL_NOT_READY: { status: 503, title: "The read model is not yet at this build's version (being created or rebuilt by the projections service)" },
   NOT_FOUND: { status: 404, title: "No such route" },
+  PROJECTION_NOT_FOUND: { status: 404, title: "No such projection" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is larger than allowed" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Send application/json" },
   OVERLOADED: { status: 503, title: "A limit of work in flight is reached; nothing was written, retry" },

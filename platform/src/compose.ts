@@ -4,19 +4,17 @@
 import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
-import { z } from "zod";
-import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { IdempotencyStore, InFlight } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { parsePosition } from "@trueup/event-store";
-import { CheckpointWaiters, LAG_COUNT_MAX_DEFAULT, ProjectionRegistry, ProjectionWorker, openProjectionSchema, projectionLag } from "@trueup/projections";
-import type { ProjectionLag, RegisteredProjection } from "@trueup/projections";
+import { CheckpointWaiters, ProjectionRegistry, ProjectionWorker, RETRY_DEFAULT, openProjectionSchema } from "@trueup/projections";
+import type { RegisteredProjection, RetryPolicy } from "@trueup/projections";
 import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
 import type { RoutesPlugin } from "./app.ts";
 import { MODULES } from "./modules.ts";
+import { operationsRoutes, unready } from "./operations.ts";
 import { ReadModelGate } from "./read-model-gate.ts";
-import { METRICS_DOCS, PROJECTIONS_DOCS } from "./http/openapi.ts";
 import type { BoundedContextModule } from "./modules.ts";
 
 /** After the commands in flight have answered, how long other requests (queries) get before their connections are cut. */
@@ -35,6 +33,8 @@ export interface ComposeOptions {
   readonly relaxedPool?: pg.Pool;
   readonly eventStore: EventStore;
   readonly ping: () => Promise<void>;
+  /** Backoff of the projection workers' retries in an outage (they retry for as long as it lasts); defaults to RETRY_DEFAULT. */
+  readonly projectionRetry?: RetryPolicy;
   /** The bounded contexts to serve; defaults to every one (MODULES). */
   readonly modules?: readonly BoundedContextModule[];
   /** Poll interval and bound of a non-projections process's wait for its read models (READ_MODEL_GATE_LIMITS). */
@@ -79,7 +79,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands, assertReadModelsReady: () => { gate.assertOpen(); } }));
     }
   }
-  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection })) : [];
+  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection, retry: options.projectionRetry ?? RETRY_DEFAULT })) : [];
   if (services.includes("query")) {
     // Waits are woken by the worker's commits when it runs here, else by one shared poller per projection.
     const waiting = new Map<string, (position: Position, timeoutMs: number) => Promise<boolean>>();
@@ -99,11 +99,16 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       if (module.queryRoutes !== undefined) plugins.push(gate.guard(module.queryRoutes({ pool, waitForPosition })));
     }
   }
-  plugins.push(operationsRoutes({ pool, eventStore, registry }));
-
+  plugins.push(operationsRoutes({ pool, eventStore, registry, workers }));
+  // Not ready while storage is away, the read models are not there yet, or a worker of this process has
+  // stopped, is held on a dead letter, or cannot reach storage: every reason is given.
   const ping = async (): Promise<void> => {
-    await options.ping();
-    gate.assertOpen();
+    const storage = await options
+      .ping()
+      .then(() => { gate.assertOpen(); })
+      .then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)));
+    const reasons = [storage, unready(workers)].filter((reason) => reason !== undefined);
+    if (reasons.length > 0) throw new Error(reasons.join("; "));
   };
   const app = await buildApp({ services, logLevel: options.logLevel, ping, plugins });
   const readModelsReady = gate.start(app.log);
@@ -142,63 +147,4 @@ function readProjections(modules: readonly BoundedContextModule[], services: rea
     if (services.includes("command") && module.commandRoutes !== undefined) for (const p of module.commandReads) read.add(p);
   }
   return [...read];
-}
-
-/** Lag of each registered projection as JSON and in the Prometheus text format. */
-function operationsRoutes(deps: { pool: pg.Pool; eventStore: EventStore; registry: ProjectionRegistry }): RoutesPlugin {
-  // Each look reads at most LAG_COUNT_MAX_DEFAULT events per projection; scrapes that arrive while one look
-  // runs share it, so the cost is bounded by the look, not by the number of scrapers.
-  let looking: Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> | undefined;
-  const look = (): Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> =>
-    Promise.all(
-      deps.registry.all().map(async (projection) => ({
-        projection,
-        lag: await projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection, lagCountMax: LAG_COUNT_MAX_DEFAULT }),
-      })),
-    );
-  const lagOfAll = (): Promise<{ projection: RegisteredProjection; lag: ProjectionLag }[]> =>
-    (looking ??= look().finally(() => {
-      looking = undefined;
-    }));
-  return async (root) => {
-    const app = root.withTypeProvider<ZodTypeProvider>();
-    app.get(
-      "/projections",
-      {
-        schema: {
-          tags: PROJECTIONS_DOCS.tags,
-          summary: PROJECTIONS_DOCS.summary,
-          description: PROJECTIONS_DOCS.description,
-          response: {
-            200: z.object({
-              items: z.array(z.object({ name: z.string(), eventsBehind: z.number().int(), eventsBehindCapped: z.boolean(), secondsBehind: z.number(), checkpoint: z.string().nullable(), head: z.string().nullable() })),
-            }).meta({ example: PROJECTIONS_DOCS.example }),
-            ...PROJECTIONS_DOCS.response,
-          },
-        },
-      },
-      async () => {
-        const items = (await lagOfAll()).map(({ projection, lag }) => {
-          const checkpoint: Position | undefined = lag.checkpoint;
-          return { name: projection.name, eventsBehind: lag.positionsBehind, eventsBehindCapped: lag.positionsBehindCapped, secondsBehind: lag.secondsBehind, checkpoint: checkpoint ?? null, head: lag.head ?? null };
-        });
-        return { items };
-      },
-    );
-    const { example: metricsExample, response: metricsProblems, ...metrics } = METRICS_DOCS;
-    const metricsSchema = { ...metrics, produces: ["text/plain"], response: { 200: { description: "Prometheus text", content: { "text/plain": { schema: z.string().meta({ example: metricsExample }) } } }, ...metricsProblems } };
-    app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
-      const all = await lagOfAll();
-      const body = [
-        `# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at ${LAG_COUNT_MAX_DEFAULT}).`,
-        "# TYPE trueup_projection_lag_events gauge",
-        ...all.map(({ projection, lag }) => `trueup_projection_lag_events{projection="${projection.name}"} ${lag.positionsBehind}`),
-        "# HELP trueup_projection_lag_seconds Age of the oldest event the projection has not applied.",
-        "# TYPE trueup_projection_lag_seconds gauge",
-        ...all.map(({ projection, lag }) => `trueup_projection_lag_seconds{projection="${projection.name}"} ${lag.secondsBehind}`),
-        "",
-      ].join("\n");
-      return reply.type("text/plain; version=0.0.4").send(body);
-    });
-  };
 }

@@ -2,6 +2,7 @@
 // the run's embedded PostgreSQL, driven only through app.inject().
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { PostgresEventStore } from "@trueup/event-store";
+import type { RetryPolicy } from "@trueup/projections";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { compose } from "../src/compose.ts";
@@ -15,7 +16,7 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-export async function startPlatform(options: { poolMax?: number; ownRole?: boolean } = {}): Promise<Platform> {
+export async function startPlatform(options: { poolMax?: number; ownRole?: boolean; projectionRetry?: RetryPolicy } = {}): Promise<Platform> {
   const db = await createTestDatabase({ poolMax: options.poolMax ?? 30, ownRole: options.ownRole ?? false });
   const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
   const composed = await compose({
@@ -23,6 +24,7 @@ export async function startPlatform(options: { poolMax?: number; ownRole?: boole
     logLevel: "silent",
     pool: db.pool,
     eventStore: store,
+    ...(options.projectionRetry === undefined ? {} : { projectionRetry: options.projectionRetry }),
     ping: async () => {
       await db.pool.query("SELECT 1");
     },

@@ -38,18 +38,22 @@ export const READY_DOCS = {
 
 export const PROJECTIONS_DOCS = {
   tags: ["operations"],
-  summary: "Projection lag",
-  description: "For each registered projection: its checkpoint, the log's head, how many events it is behind (counted up to a cap) and the age of the oldest event it has not applied.",
+  summary: "Projection lag, worker state and dead letters",
+  description: "For each registered projection: its checkpoint, the log's head, how many events it is behind (counted up to a cap), the age of the oldest event it has not applied, the state of this process's worker (null when it runs elsewhere) and its unresolved dead letters (events it could not apply: `parked` ones it moved past, a `blocking` one it is held on until a retry; up to 100 listed).",
   response: problemResponses(["STORE_UNAVAILABLE"]),
   example: {
-    items: [{ name: "ledger", eventsBehind: 3, eventsBehindCapped: false, secondsBehind: 0.042, checkpoint: "00000000000002f10000000000000001", head: "00000000000002f10000000000000004" }],
+    items: [{
+      name: "ledger", eventsBehind: 3, eventsBehindCapped: false, secondsBehind: 0.042, checkpoint: "00000000000002f10000000000000001", head: "00000000000002f10000000000000004",
+      worker: { state: "running", consecutiveFailures: 0, lastError: null, haltedAt: null, since: "2026-01-05T09:00:00.000Z" },
+      deadLetters: { parked: 0, blocking: 0, items: [] },
+    }],
   },
 } as const;
 
 export const METRICS_DOCS = {
   tags: ["operations"],
   summary: "Prometheus metrics",
-  description: "Projection lag (events and seconds behind) per projection, in the Prometheus text format 0.0.4.",
+  description: "Per projection, in the Prometheus text format 0.0.4: lag (events and seconds behind), unresolved dead letters by status, whether the read model could be read for this scrape, and for the workers of this process whether they are up, their state and their consecutive failures (these are served even when the database is away).",
   response: problemResponses(["STORE_UNAVAILABLE"]),
   example: [
     "# HELP trueup_projection_lag_events Events after the projection's checkpoint (capped at 1000).",
@@ -60,4 +64,12 @@ export const METRICS_DOCS = {
     'trueup_projection_lag_seconds{projection="ledger"} 0.042',
     "",
   ].join("\n"),
+} as const;
+
+export const RETRY_DOCS = {
+  tags: ["operations"],
+  summary: "Retry a projection's dead letters after a fix",
+  description: "The operator's command once the cause of a dead letter is fixed (an upcaster, a corrected projection): each parked event is read from the log and applied again now; a worker held on a blocking one tries it again (at once in this process, within its re-check interval elsewhere). An event that still fails stays a dead letter with its attempts counted.",
+  response: problemResponses(["PROJECTION_NOT_FOUND", "STORE_UNAVAILABLE"]),
+  example: { name: "ledger", retryRequested: 1, resolved: 0, stillFailing: 0 },
 } as const;

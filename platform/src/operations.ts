@@ -1,0 +1,168 @@
+// What an operator sees and does about the projections: their lag, the state
+// of the workers running in this process (an outage, a dead letter held on),
+// their dead letters, and the retry after a fix. JSON at /projections, the
+// Prometheus text format at /metrics; /ready uses `unready` below.
+import type pg from "pg";
+import { z } from "zod";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { TrueupError } from "@trueup/contracts";
+import type { EventStore } from "@trueup/event-store";
+import { LAG_COUNT_MAX_DEFAULT, countDeadLetters, listDeadLetters, projectionLag, retryDeadLetters } from "@trueup/projections";
+import type { ProjectionLag, ProjectionRegistry, ProjectionWorker, RegisteredProjection, WorkerState } from "@trueup/projections";
+import type { RoutesPlugin } from "./app.ts";
+import { METRICS_DOCS, PROJECTIONS_DOCS, RETRY_DOCS } from "./http/openapi.ts";
+
+const WORKER_STATES: readonly WorkerState[] = ["idle", "running", "retrying", "halted", "failed", "stopped"];
+
+export interface OperationsDeps {
+  readonly pool: pg.Pool;
+  readonly eventStore: EventStore;
+  readonly registry: ProjectionRegistry;
+  /** The workers of this process (none unless it runs the projections service). */
+  readonly workers: readonly ProjectionWorker[];
+}
+
+/** Why this process cannot serve current read models: a worker of it stopped or cannot work now. */
+export function unready(workers: readonly ProjectionWorker[]): string | undefined {
+  const reasons = workers.map((worker) => worker.unreadyReason).filter((reason) => reason !== undefined);
+  return reasons.length === 0 ? undefined : reasons.join("; ");
+}
+
+const workerSchema = z.object({
+  state: z.enum(WORKER_STATES as [WorkerState, ...WorkerState[]]),
+  consecutiveFailures: z.number().int(),
+  lastError: z.string().nullable(),
+  haltedAt: z.string().nullable(),
+  since: z.string(),
+});
+const deadLetterSchema = z.object({
+  position: z.string(), eventId: z.string(), streamName: z.string(), type: z.string(), error: z.string(),
+  status: z.enum(["parked", "blocking", "resolved"]), attempts: z.number().int(), parkedAt: z.string(), retryRequestedAt: z.string().nullable(),
+});
+
+interface Look {
+  readonly projection: RegisteredProjection;
+  readonly lag: ProjectionLag;
+  readonly deadLetters: { readonly parked: number; readonly blocking: number };
+}
+
+export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
+  const workerOf = (projection: RegisteredProjection): ProjectionWorker | undefined => deps.workers.find((w) => w.projection.name === projection.name);
+  // Each look reads at most LAG_COUNT_MAX_DEFAULT events per projection; scrapes that arrive while one look
+  // runs share it, so the cost is bounded by the look, not by the number of scrapers.
+  let looking: Promise<Look[]> | undefined;
+  const look = (): Promise<Look[]> =>
+    Promise.all(deps.registry.all().map(async (projection) => {
+      const [lag, deadLetters] = await Promise.all([
+        projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection, lagCountMax: LAG_COUNT_MAX_DEFAULT }),
+        countDeadLetters(deps.pool, projection),
+      ]);
+      return { projection, lag, deadLetters };
+    }));
+  const lookAll = (): Promise<Look[]> =>
+    (looking ??= look().finally(() => {
+      looking = undefined;
+    }));
+  return async (root) => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+    app.get(
+      "/projections",
+      {
+        schema: {
+          tags: PROJECTIONS_DOCS.tags,
+          summary: PROJECTIONS_DOCS.summary,
+          description: PROJECTIONS_DOCS.description,
+          response: {
+            ...PROJECTIONS_DOCS.response,
+            200: z.object({
+              items: z.array(z.object({
+                name: z.string(), eventsBehind: z.number().int(), eventsBehindCapped: z.boolean(), secondsBehind: z.number(), checkpoint: z.string().nullable(), head: z.string().nullable(),
+                /** Null when the worker runs in another process. */
+                worker: workerSchema.nullable(),
+                deadLetters: z.object({ parked: z.number().int(), blocking: z.number().int(), items: z.array(deadLetterSchema) }),
+              })),
+            }).meta({ example: PROJECTIONS_DOCS.example }),
+          },
+        },
+      },
+      async () => {
+        const items = await Promise.all((await lookAll()).map(async ({ projection, lag, deadLetters: counts }) => {
+          const letters = counts.parked + counts.blocking === 0 ? [] : await listDeadLetters(deps.pool, projection);
+          const status = workerOf(projection)?.status;
+          return {
+            name: projection.name, eventsBehind: lag.positionsBehind, eventsBehindCapped: lag.positionsBehindCapped, secondsBehind: lag.secondsBehind,
+            checkpoint: lag.checkpoint ?? null, head: lag.head ?? null,
+            worker: status === undefined ? null : { state: status.state, consecutiveFailures: status.consecutiveFailures, lastError: status.lastError ?? null, haltedAt: status.haltedAt ?? null, since: status.since.toISOString() },
+            deadLetters: {
+              ...counts,
+              items: letters.map((d) => ({ position: d.position, eventId: d.eventId, streamName: d.streamName, type: d.type, error: d.error, status: d.status, attempts: d.attempts, parkedAt: d.parkedAt.toISOString(), retryRequestedAt: d.retryRequestedAt?.toISOString() ?? null })),
+            },
+          };
+        }));
+        return { items };
+      },
+    );
+    // The operator's command after a fix: parked events are applied again now, a worker held on a dead letter tries it again.
+    app.post(
+      "/projections/:name/retry",
+      {
+        schema: {
+          tags: RETRY_DOCS.tags,
+          summary: RETRY_DOCS.summary,
+          description: RETRY_DOCS.description,
+          params: z.object({ name: z.string().min(1).max(100) }),
+          response: {
+            ...RETRY_DOCS.response,
+            200: z.object({ name: z.string(), retryRequested: z.number().int(), resolved: z.number().int(), stillFailing: z.number().int() }).meta({ example: RETRY_DOCS.example }),
+          },
+        },
+      },
+      async (request) => {
+        const projection = deps.registry.all().find((p) => p.name === request.params.name);
+        if (projection === undefined) throw new TrueupError("PROJECTION_NOT_FOUND", `no projection named ${request.params.name}`, { path: ["name"] });
+        const result = await retryDeadLetters({ pool: deps.pool, eventStore: deps.eventStore, projection });
+        workerOf(projection)?.retryNow();
+        return { name: projection.name, ...result };
+      },
+    );
+    const { example: metricsExample, response: metricsProblems, ...metrics } = METRICS_DOCS;
+    const metricsSchema = { ...metrics, produces: ["text/plain"], response: { 200: { description: "Prometheus text", content: { "text/plain": { schema: z.string().meta({ example: metricsExample }) } } }, ...metricsProblems } };
+    app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
+      const projections = deps.registry.all();
+      // The workers' own state needs no database: it is reported even in an outage, when the lag cannot be read.
+      const looked = await lookAll().catch(() => undefined);
+      const stored = projections.map((projection) => {
+        const found = looked?.find((l) => l.projection === projection);
+        return { projection, lag: found?.lag, counts: found?.deadLetters };
+      });
+      const lines: string[] = [];
+      const gauge = (name: string, help: string, rows: readonly string[]): void => {
+        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...rows);
+      };
+      const label = (projection: RegisteredProjection): string => `projection="${projection.name}"`;
+      gauge("trueup_projection_lag_events", `Events after the projection's checkpoint (capped at ${LAG_COUNT_MAX_DEFAULT}).`,
+        stored.flatMap(({ projection, lag }) => (lag === undefined ? [] : [`trueup_projection_lag_events{${label(projection)}} ${lag.positionsBehind}`])));
+      gauge("trueup_projection_lag_seconds", "Age of the oldest event the projection has not applied.",
+        stored.flatMap(({ projection, lag }) => (lag === undefined ? [] : [`trueup_projection_lag_seconds{${label(projection)}} ${lag.secondsBehind}`])));
+      gauge("trueup_projection_read_model_reachable", "1 when this process could read the projection's checkpoint and the log for this scrape.",
+        stored.map(({ projection, lag }) => `trueup_projection_read_model_reachable{${label(projection)}} ${lag === undefined ? 0 : 1}`));
+      gauge("trueup_projection_dead_letters", "Unresolved dead letters: parked (moved past) or blocking (the projection is held on it).",
+        stored.flatMap(({ projection, counts }) => (counts === undefined ? [] : [
+          `trueup_projection_dead_letters{${label(projection)},status="parked"} ${counts.parked}`,
+          `trueup_projection_dead_letters{${label(projection)},status="blocking"} ${counts.blocking}`,
+        ])));
+      const workers = projections.flatMap((projection) => {
+        const worker = workerOf(projection);
+        return worker === undefined ? [] : [{ projection, worker }];
+      });
+      gauge("trueup_projection_up", "1 when this process's worker keeps the projection current (not failed, not halted, not in an outage).",
+        workers.map(({ projection, worker }) => `trueup_projection_up{${label(projection)}} ${worker.unreadyReason === undefined ? 1 : 0}`));
+      gauge("trueup_projection_state", "1 for the state this process's worker is in.",
+        workers.flatMap(({ projection, worker }) => WORKER_STATES.map((state) => `trueup_projection_state{${label(projection)},state="${state}"} ${worker.status.state === state ? 1 : 0}`)));
+      gauge("trueup_projection_consecutive_failures", "Failures in a row of this process's worker (transient ones are retried for as long as they last).",
+        workers.map(({ projection, worker }) => `trueup_projection_consecutive_failures{${label(projection)}} ${worker.status.consecutiveFailures}`));
+      lines.push("");
+      return reply.type("text/plain; version=0.0.4").send(lines.join("\n"));
+    });
+  };
+}
