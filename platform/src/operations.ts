@@ -5,7 +5,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { TrueupError } from "@trueup/contracts";
+import { TrueupError, positionDto } from "@trueup/contracts";
 import type { EventStore } from "@trueup/event-store";
 import { LAG_COUNT_MAX_DEFAULT, countDeadLetters, listDeadLetters, projectionLag, retryDeadLetters } from "@trueup/projections";
 import type { ProjectionLag, ProjectionRegistry, ProjectionWorker, RegisteredProjection, WorkerState } from "@trueup/projections";
@@ -32,11 +32,11 @@ const workerSchema = z.object({
   state: z.enum(WORKER_STATES as [WorkerState, ...WorkerState[]]),
   consecutiveFailures: z.number().int(),
   lastError: z.string().nullable(),
-  haltedAt: z.string().nullable(),
+  haltedAt: positionDto.nullable(),
   since: z.string(),
 });
 const deadLetterSchema = z.object({
-  position: z.string(), eventId: z.string(), streamName: z.string(), type: z.string(), error: z.string(),
+  position: positionDto, eventId: z.string(), streamName: z.string(), type: z.string(), error: z.string(),
   status: z.enum(["parked", "blocking", "resolved"]), attempts: z.number().int(), parkedAt: z.string(), retryRequestedAt: z.string().nullable(),
 });
 
