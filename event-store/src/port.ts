@@ -78,7 +78,44 @@ export interface ReadAllOptions {
   readonly after?: Position | undefined;
   readonly filter?: EventFilter | undefined;
   readonly maxCount?: number;
+  /**
+   * Also return committed events a running transaction still holds back (see
+   * VisibilityReport). For measuring lag only: an event with a lower
+   * position may still commit before them, so never checkpoint past one.
+   */
+  readonly includeHeldBack?: boolean | undefined;
 }
+
+/**
+ * How much of the committed log readers can see. In PostgreSQL a reader only
+ * looks below the oldest running transaction (see the adapter), so one
+ * transaction left open anywhere on the server holds every newer event back:
+ * this says how many, since when and who. Stores without such a horizon
+ * report newestVisible = newestCommitted and nothing held.
+ */
+export interface VisibilityReport {
+  /** Newest committed event, whether readers see it yet or not. */
+  readonly newestCommitted: Position | undefined;
+  /** Newest event readAll and subscribe deliver (headPosition()). */
+  readonly newestVisible: Position | undefined;
+  /** Committed events not yet visible, counted up to VISIBILITY_COUNT_MAX. */
+  readonly heldBackEvents: number;
+  /** The transaction holding the horizon, when events are held back and the server says who. */
+  readonly holder?: HorizonHolder | undefined;
+}
+
+export interface HorizonHolder {
+  readonly pid: number;
+  readonly applicationName: string;
+  /** pg_stat_activity.state, e.g. "idle in transaction"; empty when the server hides it from our role. */
+  readonly state: string;
+  readonly transactionStartedAt: Date | undefined;
+  /** How long the holder's transaction has been open, by the server's clock. */
+  readonly heldForMs: number;
+}
+
+/** Counting held-back events stops here. */
+export const VISIBILITY_COUNT_MAX = 10_000;
 
 export interface SubscribeOptions {
   readonly after?: Position | undefined;
@@ -221,8 +258,10 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Catches up from `after`, then stays live, pulled at the consumer's pace: see EventSubscription. */
   subscribe(options?: SubscribeOptions): EventSubscription;
-  /** Position of the newest event visible to readAll, or undefined when the log is empty. */
-  headPosition(): Promise<Position | undefined>;
+  /** Position of the newest event visible to readAll (or committed, with includeHeldBack), or undefined when there is none. */
+  headPosition(options?: { readonly includeHeldBack?: boolean }): Promise<Position | undefined>;
+  /** How much of the committed log is visible, and who holds the rest back: see VisibilityReport. */
+  visibility(): Promise<VisibilityReport>;
   close(): Promise<void>;
 }
 

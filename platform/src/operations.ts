@@ -6,7 +6,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { TrueupError, positionDto } from "@trueup/contracts";
-import type { EventStore } from "@trueup/event-store";
+import type { EventStore, VisibilityReport } from "@trueup/event-store";
 import { LAG_COUNT_MAX_DEFAULT, countDeadLetters, listDeadLetters, projectionLag, retryDeadLetters } from "@trueup/projections";
 import type { ProjectionLag, ProjectionRegistry, ProjectionWorker, RegisteredProjection, WorkerState } from "@trueup/projections";
 import type { RoutesPlugin } from "./app.ts";
@@ -39,6 +39,29 @@ const deadLetterSchema = z.object({
   position: positionDto, eventId: z.string(), streamName: z.string(), type: z.string(), error: z.string(),
   status: z.enum(["parked", "blocking", "resolved"]), attempts: z.number().int(), parkedAt: z.string(), retryRequestedAt: z.string().nullable(),
 });
+
+/** How much of the committed log readers can see, and who holds the rest back (the event store's visibility()). */
+const visibilitySchema = z.object({
+  newestCommitted: z.string().nullable(),
+  newestVisible: z.string().nullable(),
+  heldBackEvents: z.number().int(),
+  horizonHeldBy: z
+    .object({ pid: z.number().int(), applicationName: z.string(), state: z.string(), transactionStartedAt: z.string().nullable(), heldForSeconds: z.number() })
+    .nullable(),
+});
+
+function visibilityView(report: VisibilityReport): z.infer<typeof visibilitySchema> {
+  const holder = report.holder;
+  return {
+    newestCommitted: report.newestCommitted ?? null,
+    newestVisible: report.newestVisible ?? null,
+    heldBackEvents: report.heldBackEvents,
+    horizonHeldBy:
+      holder === undefined
+        ? null
+        : { pid: holder.pid, applicationName: holder.applicationName, state: holder.state, transactionStartedAt: holder.transactionStartedAt?.toISOString() ?? null, heldForSeconds: holder.heldForMs / 1000 },
+  };
+}
 
 interface Look {
   readonly projection: RegisteredProjection;
@@ -76,21 +99,24 @@ export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
             ...PROJECTIONS_DOCS.response,
             200: z.object({
               items: z.array(z.object({
-                name: z.string(), eventsBehind: z.number().int(), eventsBehindCapped: z.boolean(), secondsBehind: z.number(), checkpoint: z.string().nullable(), head: z.string().nullable(),
+                name: z.string(), eventsBehind: z.number().int(), eventsBehindCapped: z.boolean(), eventsHeldBack: z.number().int(), secondsBehind: z.number(), checkpoint: z.string().nullable(), head: z.string().nullable(),
                 /** Null when the worker runs in another process. */
                 worker: workerSchema.nullable(),
                 deadLetters: z.object({ parked: z.number().int(), blocking: z.number().int(), items: z.array(deadLetterSchema) }),
               })),
+              eventStore: visibilitySchema,
             }).meta({ example: PROJECTIONS_DOCS.example }),
           },
         },
       },
       async () => {
-        const items = await Promise.all((await lookAll()).map(async ({ projection, lag, deadLetters: counts }) => {
+        const [looked, visibility] = await Promise.all([lookAll(), deps.eventStore.visibility()]);
+        const items = await Promise.all(looked.map(async ({ projection, lag, deadLetters: counts }) => {
           const letters = counts.parked + counts.blocking === 0 ? [] : await listDeadLetters(deps.pool, projection);
           const status = workerOf(projection)?.status;
           return {
-            name: projection.name, eventsBehind: lag.positionsBehind, eventsBehindCapped: lag.positionsBehindCapped, secondsBehind: lag.secondsBehind,
+            // Behind the newest committed event: held-back events count, or an open transaction elsewhere would read as "caught up".
+            name: projection.name, eventsBehind: lag.positionsBehind + lag.heldBackEvents, eventsBehindCapped: lag.positionsBehindCapped, eventsHeldBack: lag.heldBackEvents, secondsBehind: lag.secondsBehind,
             checkpoint: lag.checkpoint ?? null, head: lag.head ?? null,
             worker: status === undefined ? null : { state: status.state, consecutiveFailures: status.consecutiveFailures, lastError: status.lastError ?? null, haltedAt: status.haltedAt ?? null, since: status.since.toISOString() },
             deadLetters: {
@@ -99,7 +125,7 @@ export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
             },
           };
         }));
-        return { items };
+        return { items, eventStore: visibilityView(visibility) };
       },
     );
     // The operator's command after a fix: parked events are applied again now, a worker held on a dead letter tries it again.
@@ -130,7 +156,7 @@ export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
     app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
       const projections = deps.registry.all();
       // The workers' own state needs no database: it is reported even in an outage, when the lag cannot be read.
-      const looked = await lookAll().catch(() => undefined);
+      const [looked, visibility] = await Promise.all([lookAll().catch(() => undefined), deps.eventStore.visibility().catch(() => undefined)]);
       const stored = projections.map((projection) => {
         const found = looked?.find((l) => l.projection === projection);
         return { projection, lag: found?.lag, counts: found?.deadLetters };
@@ -161,6 +187,10 @@ export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
         workers.flatMap(({ projection, worker }) => WORKER_STATES.map((state) => `trueup_projection_state{${label(projection)},state="${state}"} ${worker.status.state === state ? 1 : 0}`)));
       gauge("trueup_projection_consecutive_failures", "Failures in a row of this process's worker (transient ones are retried for as long as they last).",
         workers.map(({ projection, worker }) => `trueup_projection_consecutive_failures{${label(projection)}} ${worker.status.consecutiveFailures}`));
+      gauge("trueup_event_store_held_back_events", "Committed events a running transaction hides from every reader (PostgreSQL visibility horizon).",
+        visibility === undefined ? [] : [`trueup_event_store_held_back_events ${visibility.heldBackEvents}`]);
+      gauge("trueup_event_store_horizon_held_seconds", "How long the transaction holding events back has been open; 0 when nothing is held.",
+        visibility === undefined ? [] : [`trueup_event_store_horizon_held_seconds ${(visibility.holder?.heldForMs ?? 0) / 1000}`]);
       lines.push("");
       return reply.type("text/plain; version=0.0.4").send(lines.join("\n"));
     });

@@ -4,7 +4,7 @@
 import path from "node:path";
 import pg from "pg";
 import type { EventStore } from "@trueup/event-store";
-import { EventStoreDbEventStore, PostgresEventStore } from "@trueup/event-store";
+import { EventStoreDbEventStore, PostgresEventStore, describeHorizonHeld } from "@trueup/event-store";
 import type { Config } from "./config.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 
@@ -29,6 +29,16 @@ export const EMBEDDED_DATABASE = "trueup";
 const POOL_CONNECT_TIMEOUT_MS = 5_000;
 const POOL_IDLE_TIMEOUT_MS = 30_000;
 const STATEMENT_TIMEOUT_MS = 30_000;
+/**
+ * Readers of the PostgreSQL log only see below the oldest running
+ * transaction on the whole server, so one transaction of ours left open (a
+ * hung await between two statements) would freeze every subscriber: the
+ * server ends such a session after this. Our transactions only ever wait
+ * on their own next statement, so this is generous. Other applications on
+ * the same server need the same setting for their roles (README).
+ */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000;
+export const SESSION_TIMEOUTS = { statement_timeout: STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS } as const;
 
 /** How long a closing pool waits for its connections to finish closing. */
 const POOL_END_WAIT_MS = 2_000;
@@ -64,7 +74,7 @@ export async function openStorage(config: Config, log: (line: string) => void): 
         max,
         connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
         idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
-        statement_timeout: STATEMENT_TIMEOUT_MS,
+        ...SESSION_TIMEOUTS,
         application_name: name,
         ...extra,
       });
@@ -91,7 +101,13 @@ export async function openStorage(config: Config, log: (line: string) => void): 
 
     let eventStore: EventStore;
     if (config.eventStoreUrl === undefined) {
-      eventStore = await PostgresEventStore.open({ pool, listenConnection: connection });
+      eventStore = await PostgresEventStore.open({
+        pool,
+        listenConnection: { ...connection, ...SESSION_TIMEOUTS, application_name: "trueup-listen" },
+        onHorizonHeld: (report) => {
+          log(describeHorizonHeld(report));
+        },
+      });
     } else {
       eventStore = EventStoreDbEventStore.connect(config.eventStoreUrl);
       description += ", EventStoreDB at EVENTSTORE_URL for the event log";

@@ -19,7 +19,8 @@ function delegating(store: PostgresEventStore, capabilities: EventStoreCapabilit
     readStream: (stream, options) => store.readStream(stream, options),
     readAll: (options) => store.readAll(options),
     subscribe: (options) => store.subscribe(options),
-    headPosition: () => store.headPosition(),
+    headPosition: (options) => store.headPosition(options),
+    visibility: () => store.visibility(),
     close: () => Promise.resolve(),
   };
 }

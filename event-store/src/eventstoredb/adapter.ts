@@ -43,7 +43,7 @@ import type {
 import type { StreamName } from "@trueup/contracts";
 import { parseStreamName } from "@trueup/contracts";
 import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError, checkBufferEventsMax } from "../port.ts";
-import type { AppendResult, EventStore, EventStoreCapabilities, EventSubscription, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
+import type { AppendResult, EventStore, EventStoreCapabilities, EventSubscription, VisibilityReport, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
 import { collect, withTimeout } from "./bounded.ts";
 import { mapAppendError, mapEsdbError, mapReadStreamError } from "./errors.ts";
 import {
@@ -249,6 +249,12 @@ export class EventStoreDbEventStore implements EventStore {
    * Bounded: if the newest HEAD_PAGE_EVENTS × HEAD_PAGES_MAX events are all
    * system events, this fails loudly rather than guess.
    */
+  /** ESDB shows a committed event to every reader at once: nothing is ever held back. */
+  async visibility(): Promise<VisibilityReport> {
+    const head = await this.headPosition();
+    return { newestCommitted: head, newestVisible: head, heldBackEvents: 0 };
+  }
+
   async headPosition(): Promise<Position | undefined> {
     let before: Position | undefined;
     for (let page = 0; page < HEAD_PAGES_MAX; page++) {

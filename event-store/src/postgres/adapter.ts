@@ -10,6 +10,7 @@ import {
   APPEND_COUNT_MAX,
   DuplicateEventIdError,
   GuardFailedError,
+  VISIBILITY_COUNT_MAX,
   InvalidAppendError,
   READ_COUNT_MAX,
   StreamNotFoundError,
@@ -27,6 +28,7 @@ import type {
   EventStore,
   EventStoreCapabilities,
   EventSubscription,
+  HorizonHolder,
   ExpectedRevision,
   NewEvent,
   Position,
@@ -34,6 +36,7 @@ import type {
   ReadStreamOptions,
   RecordedEvent,
   SubscribeOptions,
+  VisibilityReport,
 } from "../port.ts";
 import { MIGRATIONS, migrate } from "./schema.ts";
 import { mapPgError } from "./errors.ts";
@@ -47,6 +50,29 @@ export interface PostgresEventStoreOptions {
   readonly pool: pg.Pool;
   /** Connection settings for the dedicated LISTEN connection (same server as the pool). */
   readonly listenConnection: pg.ClientConfig;
+  /**
+   * Called (at most once per horizonHeldWarnMs) while readers have seen
+   * committed events held back for longer than horizonHeldWarnMs, with who
+   * holds them: see describeHorizonHeld for a log line.
+   */
+  readonly onHorizonHeld?: ((report: VisibilityReport) => void) | undefined;
+  readonly horizonHeldWarnMs?: number | undefined;
+}
+
+/** Readers held back by one running transaction for this long is worth a warning: appends take milliseconds. */
+export const HORIZON_HELD_WARN_MS_DEFAULT = 10_000;
+
+/** A log line for a held horizon. */
+export function describeHorizonHeld(report: VisibilityReport): string {
+  const holder = report.holder;
+  const who =
+    holder === undefined
+      ? "a transaction the server does not attribute (a prepared transaction, or a backend our role cannot see)"
+      : `pid ${holder.pid} (application_name "${holder.applicationName}", state "${holder.state}", transaction open for ${Math.round(holder.heldForMs / 1000)} s)`;
+  return (
+    `event store: ${report.heldBackEvents >= VISIBILITY_COUNT_MAX ? `at least ${VISIBILITY_COUNT_MAX}` : report.heldBackEvents} committed events are held back from every reader by ${who}; ` +
+    "projections and subscriptions wait until it ends. End that transaction, or set idle_in_transaction_session_timeout for its role (README: external PostgreSQL)."
+  );
 }
 
 interface EventRow {
@@ -148,7 +174,7 @@ function checkFilter(filter: EventFilter | undefined): void {
 function readAllQuery(options: ReadAllOptions, count: number): { sql: string; params: unknown[] } {
   const after = options.after === undefined ? { major: 0n, minor: 0n } : decodePosition(options.after);
   const params: unknown[] = [after.major.toString(), after.minor.toString(), count];
-  const visible = "e.tx_id < pg_snapshot_xmin(pg_current_snapshot())";
+  const visible = options.includeHeldBack === true ? "true" : "e.tx_id < pg_snapshot_xmin(pg_current_snapshot())";
   let typeFilter = "";
   if (options.filter?.eventTypes !== undefined) {
     params.push(options.filter.eventTypes);
@@ -181,8 +207,16 @@ export class PostgresEventStore implements EventStore {
     transactionalAppend: { append: (stream, events, options, companion) => this.appendWith(stream, events, options, companion) },
   };
 
+  private readonly onHorizonHeld: ((report: VisibilityReport) => void) | undefined;
+  private readonly horizonHeldWarnMs: number;
+  /** Since when reads have found committed events held back, and when we last warned. */
+  private heldSinceMs: number | undefined;
+  private warnedAtMs: number | undefined;
+
   private constructor(options: PostgresEventStoreOptions) {
     this.pool = options.pool;
+    this.onHorizonHeld = options.onHorizonHeld;
+    this.horizonHeldWarnMs = options.horizonHeldWarnMs ?? HORIZON_HELD_WARN_MS_DEFAULT;
     this.live = new LiveSignal({ pool: options.pool, channel: NOTIFY_CHANNEL, connection: options.listenConnection });
   }
 
@@ -333,16 +367,65 @@ export class PostgresEventStore implements EventStore {
     const held = await this.query<{ held: boolean }>(
       "SELECT EXISTS (SELECT 1 FROM es_events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held",
     );
-    return { events, heldBack: held[0]?.held === true };
+    const heldBack = held[0]?.held === true;
+    this.noteHeldBack(heldBack);
+    return { events, heldBack };
   }
 
-  async headPosition(): Promise<Position | undefined> {
+  /** Warns (bounded: once per horizonHeldWarnMs) when reads keep finding events held back. */
+  private noteHeldBack(heldBack: boolean): void {
+    if (!heldBack) {
+      this.heldSinceMs = undefined;
+      return;
+    }
+    const nowMs = Date.now();
+    this.heldSinceMs ??= nowMs;
+    if (this.onHorizonHeld === undefined || nowMs - this.heldSinceMs < this.horizonHeldWarnMs) return;
+    if (this.warnedAtMs !== undefined && nowMs - this.warnedAtMs < this.horizonHeldWarnMs) return;
+    this.warnedAtMs = nowMs;
+    const warn = this.onHorizonHeld;
+    this.visibility().then(
+      (report) => {
+        if (report.heldBackEvents > 0) warn(report);
+      },
+      () => undefined,
+    );
+  }
+
+  async headPosition(options: { readonly includeHeldBack?: boolean } = {}): Promise<Position | undefined> {
+    const visible = options.includeHeldBack === true ? "" : "WHERE e.tx_id < pg_snapshot_xmin(pg_current_snapshot())";
     const rows = await this.query<{ tx_id: string; seq: string }>(
-      `SELECT e.tx_id::text AS tx_id, e.seq FROM es_events e WHERE e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1`,
+      `SELECT e.tx_id::text AS tx_id, e.seq FROM es_events e ${visible} ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1`,
     );
     const row = rows[0];
     return row === undefined ? undefined : encodePosition(BigInt(row.tx_id), BigInt(row.seq));
+  }
+
+  /**
+   * One statement, one snapshot: the newest committed and newest visible
+   * positions, the held-back count (bounded), and the backend whose
+   * transaction id is the horizon (the oldest running one, from
+   * pg_stat_activity; a prepared transaction holds it too and shows no
+   * backend). A role without pg_read_all_stats sees other roles' backends
+   * without state or start time.
+   */
+  async visibility(): Promise<VisibilityReport> {
+    const rows = await this.query<VisibilityRow>(VISIBILITY_SQL, [VISIBILITY_COUNT_MAX]);
+    const row = rows[0];
+    if (row === undefined) throw new Error("visibility query returned no row");
+    const position = (tx: string | null, seq: string | null): Position | undefined => (tx === null || seq === null ? undefined : encodePosition(BigInt(tx), BigInt(seq)));
+    const heldBackEvents = Number(row.held);
+    const holder: HorizonHolder | undefined =
+      heldBackEvents === 0 || row.pid === null
+        ? undefined
+        : {
+            pid: row.pid,
+            applicationName: row.application_name ?? "",
+            state: row.state ?? "",
+            transactionStartedAt: row.xact_start ?? undefined,
+            heldForMs: Math.max(0, Number(row.held_ms ?? "0")),
+          };
+    return { newestCommitted: position(row.c_tx, row.c_seq), newestVisible: position(row.v_tx, row.v_seq), heldBackEvents, holder };
   }
 
   subscribe(options: SubscribeOptions = {}): EventSubscription {
@@ -402,6 +485,34 @@ async function checkPositionsAhead(pool: pg.Pool): Promise<void> {
   const next = BigInt(row.next);
   if (newest >= next) throw new PositionsAheadOfServerError(newest, next);
 }
+
+interface VisibilityRow {
+  c_tx: string | null;
+  c_seq: string | null;
+  v_tx: string | null;
+  v_seq: string | null;
+  held: string;
+  pid: number | null;
+  application_name: string | null;
+  state: string | null;
+  xact_start: Date | null;
+  held_ms: string | null;
+}
+
+const VISIBILITY_SQL = `
+WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+c AS (SELECT e.tx_id::text AS tx, e.seq FROM es_events e ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1),
+v AS (SELECT e.tx_id::text AS tx, e.seq FROM es_events e, h WHERE e.tx_id < h.xmin ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1),
+held AS (SELECT count(*) AS n FROM (SELECT 1 FROM es_events e, h WHERE e.tx_id >= h.xmin LIMIT $1) x),
+holder AS (
+  SELECT a.pid, a.application_name, a.state, a.xact_start,
+         (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::bigint::text AS held_ms
+    FROM pg_stat_activity a
+   WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+   ORDER BY age(a.backend_xid) DESC LIMIT 1)
+SELECT c.tx AS c_tx, c.seq::text AS c_seq, v.tx AS v_tx, v.seq::text AS v_seq, held.n::text AS held,
+       holder.pid, holder.application_name, holder.state, holder.xact_start, holder.held_ms
+  FROM held LEFT JOIN c ON true LEFT JOIN v ON true LEFT JOIN holder ON true`;
 
 /** jsonb refuses \u0000 in strings (22P05) and invalid Unicode (22021, 22P02). */
 const UNSTORABLE_JSON_SQLSTATES = new Set(["22P05", "22021", "22P02"]);

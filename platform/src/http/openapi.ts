@@ -39,14 +39,15 @@ export const READY_DOCS = {
 export const PROJECTIONS_DOCS = {
   tags: ["operations"],
   summary: "Projection lag, worker state and dead letters",
-  description: "For each registered projection: its checkpoint, the log's head, how many events it is behind (counted up to a cap), the age of the oldest event it has not applied, the state of this process's worker (null when it runs elsewhere) and its unresolved dead letters (events it could not apply: `parked` ones it moved past, a `blocking` one it is held on until a retry; up to 100 listed).",
+  description: "For each registered projection: its checkpoint, the log's head, how many events it is behind the newest committed event (counted up to a cap; eventsHeldBack of them are hidden from every reader by a transaction still running on the PostgreSQL server), the age of the oldest event it has not applied, the state of this process's worker (null when it runs elsewhere) and its unresolved dead letters (events it could not apply: `parked` ones it moved past, a `blocking` one it is held on until a retry; up to 100 listed). eventStore: newest committed and newest visible positions, and the backend holding the visibility horizon (pid, application_name, state, how long).",
   response: problemResponses(["STORE_UNAVAILABLE"]),
   example: {
     items: [{
-      name: "ledger", eventsBehind: 3, eventsBehindCapped: false, secondsBehind: 0.042, checkpoint: "00000000000002f10000000000000001", head: "00000000000002f10000000000000004",
+      name: "ledger", eventsBehind: 3, eventsBehindCapped: false, eventsHeldBack: 0, secondsBehind: 0.042, checkpoint: "00000000000002f10000000000000001", head: "00000000000002f10000000000000004",
       worker: { state: "running", consecutiveFailures: 0, lastError: null, haltedAt: null, since: "2026-01-05T09:00:00.000Z" },
       deadLetters: { parked: 0, blocking: 0, items: [] },
     }],
+    eventStore: { newestCommitted: "00000000000002f10000000000000004", newestVisible: "00000000000002f10000000000000004", heldBackEvents: 0, horizonHeldBy: null },
   },
 } as const;
 
@@ -62,6 +63,12 @@ export const METRICS_DOCS = {
     "# HELP trueup_projection_lag_seconds Age of the oldest event the projection has not applied.",
     "# TYPE trueup_projection_lag_seconds gauge",
     'trueup_projection_lag_seconds{projection="ledger"} 0.042',
+    "# HELP trueup_event_store_held_back_events Committed events a running transaction hides from every reader (PostgreSQL visibility horizon).",
+    "# TYPE trueup_event_store_held_back_events gauge",
+    "trueup_event_store_held_back_events 0",
+    "# HELP trueup_event_store_horizon_held_seconds How long the transaction holding events back has been open; 0 when nothing is held.",
+    "# TYPE trueup_event_store_horizon_held_seconds gauge",
+    "trueup_event_store_horizon_held_seconds 0",
     "",
   ].join("\n"),
 } as const;

@@ -20,6 +20,12 @@ export interface ProjectionLag {
   readonly positionsBehind: number;
   /** True when counting stopped at the cap: the projection is at least that far behind. */
   readonly positionsBehindCapped: boolean;
+  /**
+   * Committed events after those, for this projection, that a running
+   * transaction still hides from every reader (see the event store's
+   * visibility()); counted up to one page. The worker cannot apply them yet.
+   */
+  readonly heldBackEvents: number;
   /** Age of the oldest unprocessed event; 0 when caught up. */
   readonly secondsBehind: number;
   readonly checkpoint: Position | undefined;
@@ -43,8 +49,17 @@ export async function projectionLag(options: LagOptions): Promise<ProjectionLag>
   // One page, never more: the cost of a look is bounded by lagCountMax, not by the lag.
   const page = await eventStore.readAll({ after: checkpoint, filter: projection.filter, maxCount: lagCountMax });
   const positionsBehind = page.length;
-  const oldest = page[0]?.recordedAt;
+  let oldest = page[0]?.recordedAt;
+  // Then against the newest COMMITTED event: a transaction left open anywhere on the server holds newer events
+  // back from the worker, and that must show as lag, not as "caught up" while nothing moves. One bounded page.
+  let heldBackEvents = 0;
+  if (positionsBehind < lagCountMax) {
+    const after = page[page.length - 1]?.position ?? checkpoint;
+    const held = await eventStore.readAll({ after, filter: projection.filter, maxCount: lagCountMax - positionsBehind, includeHeldBack: true });
+    oldest ??= held[0]?.recordedAt;
+    heldBackEvents = held.length;
+  }
   const nowMs = (options.now?.() ?? new Date()).getTime();
   const secondsBehind = oldest === undefined ? 0 : Math.max(0, (nowMs - oldest.getTime()) / 1000);
-  return { positionsBehind, positionsBehindCapped: positionsBehind >= lagCountMax, secondsBehind, checkpoint, head };
+  return { positionsBehind, positionsBehindCapped: positionsBehind >= lagCountMax, heldBackEvents, secondsBehind, checkpoint, head };
 }
