@@ -27,7 +27,7 @@ function interleaving(store: PostgresEventStore): { store: EventStore; arm: (str
       readStream: async (stream, options) => {
         const events = await store.readStream(stream, options);
         const hook = armed;
-        if (hook !== undefined && hook.stream === stream) {
+        if (hook?.stream === stream) {
           armed = undefined;
           await hook.run();
         }
@@ -35,7 +35,8 @@ function interleaving(store: PostgresEventStore): { store: EventStore; arm: (str
       },
       readAll: (options) => store.readAll(options),
       subscribe: (options) => store.subscribe(options),
-      headPosition: () => store.headPosition(),
+      headPosition: (options) => store.headPosition(options),
+      visibility: () => store.visibility(),
       close: () => Promise.resolve(),
     },
   };
