@@ -4,9 +4,11 @@
 // an unknown currency, a cursor it never returned, a page size beyond the
 // limit), an unknown ledger or account is a 404 rather than an empty 200,
 // and cursor paging over several pages returns every row exactly once, in
-// order, at the limit and below it.
+// order, at the limit and below it. Every problem answered here must be one
+// the OpenAPI document lists for that route and status.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUERY_LIMITS } from "@trueup/query-side";
+import type { LightMyRequestResponse } from "fastify";
 import type { Platform } from "./ledger-support.ts";
 import { command, query, startPlatform } from "./ledger-support.ts";
 
@@ -36,6 +38,17 @@ const ROUTES = [
 describe("query API: refusals that name what is wrong, and paging at the limits", () => {
   let p: Platform;
   let last: string | null = null;
+  const problemsSeen: { template: string; status: number; code: string }[] = [];
+
+  /** A query, remembering the problem it answered (if any) under its route's template for the last test. */
+  async function ask(url: string, minPosition?: string | null): Promise<LightMyRequestResponse> {
+    const response = await query(p.app, url, minPosition);
+    if (response.statusCode >= 400) {
+      const template = (url.split("?")[0] ?? url).replace(/^\/ledgers\/[^/]+/, "/ledgers/{ledgerId}").replace(/\/accounts\/[^/]+/, "/accounts/{code}");
+      problemsSeen.push({ template, status: response.statusCode, code: response.json<ProblemBody>().code });
+    }
+    return response;
+  }
 
   beforeAll(async () => {
     p = await startPlatform();
@@ -59,28 +72,28 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
       expect(response.statusCode, response.body).toBe(201);
       last = response.json<{ position: string | null }>().position;
     }
-    expect((await query(p.app, `/ledgers/${LEDGER}/trial-balance`, last)).statusCode).toBe(200);
+    expect((await ask(`/ledgers/${LEDGER}/trial-balance`, last)).statusCode).toBe(200);
   });
   afterAll(async () => {
     await p.close();
   });
 
   it("every route answers a valid request", async () => {
-    for (const url of ROUTES) expect((await query(p.app, url)).statusCode, url).toBe(200);
+    for (const url of ROUTES) expect((await ask(url)).statusCode, url).toBe(200);
   });
 
   it("an unknown currency in a statement query is a 400 CURRENCY_UNKNOWN at the currency parameter, not a 500", async () => {
     for (const currency of ["XYZ", "eur", "EURO", ""]) {
-      const response = await query(p.app, `/ledgers/${LEDGER}/accounts/1000/statement?currency=${currency}`);
+      const response = await ask(`/ledgers/${LEDGER}/accounts/1000/statement?currency=${currency}`);
       expect(response.statusCode, currency).toBe(400);
       expect(response.json<ProblemBody>()).toMatchObject({ code: "CURRENCY_UNKNOWN", in: "querystring", path: "/currency" });
     }
-    expect((await query(p.app, `/ledgers/${LEDGER}/accounts/1000/statement?currency=EUR`)).statusCode).toBe(200);
+    expect((await ask(`/ledgers/${LEDGER}/accounts/1000/statement?currency=EUR`)).statusCode).toBe(200);
   });
 
   it("every route refuses a parameter it does not know, naming it", async () => {
     for (const url of ROUTES) {
-      const response = await query(p.app, `${url}?externalReference=INV1`);
+      const response = await ask(`${url}?externalReference=INV1`);
       expect(response.statusCode, url).toBe(400);
       const body = response.json<ProblemBody>();
       expect(body, url).toMatchObject({ code: "VALIDATION_FAILED", in: "querystring", path: "/externalReference" });
@@ -90,7 +103,7 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
 
   it("an unknown ledger is a 404 LEDGER_NOT_FOUND on every route", async () => {
     for (const url of ROUTES) {
-      const response = await query(p.app, url.replace(`/ledgers/${LEDGER}/`, "/ledgers/nobody/"));
+      const response = await ask(url.replace(`/ledgers/${LEDGER}/`, "/ledgers/nobody/"));
       expect(response.statusCode, url).toBe(404);
       expect(response.json<ProblemBody>().code, url).toBe("LEDGER_NOT_FOUND");
     }
@@ -98,12 +111,12 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
 
   it("an unknown account is a 404 ACCOUNT_NOT_FOUND, also as the entries' account filter", async () => {
     for (const url of [`/ledgers/${LEDGER}/accounts/9999`, `/ledgers/${LEDGER}/accounts/9999/balance`, `/ledgers/${LEDGER}/accounts/9999/statement`, `/ledgers/${LEDGER}/journal-entries?account=9999`]) {
-      const response = await query(p.app, url);
+      const response = await ask(url);
       expect(response.statusCode, url).toBe(404);
       expect(response.json<ProblemBody>().code, url).toBe("ACCOUNT_NOT_FOUND");
     }
     // A known account without entries is an empty page, not a 404.
-    const quiet = await query(p.app, `/ledgers/${LEDGER}/journal-entries?account=1500`);
+    const quiet = await ask(`/ledgers/${LEDGER}/journal-entries?account=1500`);
     expect(quiet.statusCode).toBe(200);
     expect(quiet.json<{ items: unknown[] }>().items).toEqual([]);
   });
@@ -113,7 +126,7 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
     for (const url of [`/ledgers/${LEDGER}/accounts`, `/ledgers/${LEDGER}/journal-entries`, `/ledgers/${LEDGER}/accounts/1000/statement`]) {
       for (const cursor of ["garbage", foreign, "W1tdXQ"]) {
         if (cursor === foreign && url.endsWith("/accounts")) continue;
-        const response = await query(p.app, `${url}?cursor=${cursor}`);
+        const response = await ask(`${url}?cursor=${cursor}`);
         expect(response.statusCode, `${url} ${cursor}`).toBe(400);
         expect(response.json<ProblemBody>(), `${url} ${cursor}`).toMatchObject({ code: "VALIDATION_FAILED", in: "querystring", path: "/cursor" });
       }
@@ -123,11 +136,11 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
   it("accepts the largest page size and refuses one above it, naming the limit", async () => {
     const max = QUERY_LIMITS.pageSizeMax;
     for (const url of [`/ledgers/${LEDGER}/accounts`, `/ledgers/${LEDGER}/journal-entries`, `/ledgers/${LEDGER}/accounts/1000/statement`]) {
-      const atMax = await query(p.app, `${url}?limit=${max}`);
+      const atMax = await ask(`${url}?limit=${max}`);
       expect(atMax.statusCode, url).toBe(200);
       expect(atMax.json<{ nextCursor: string | null }>().nextCursor, url).toBeNull();
       for (const bad of [String(max + 1), "0", "-1", "1.5", "ten"]) {
-        const response = await query(p.app, `${url}?limit=${bad}`);
+        const response = await ask(`${url}?limit=${bad}`);
         expect(response.statusCode, `${url} ${bad}`).toBe(400);
         const body = response.json<ProblemBody>();
         expect(body, `${url} ${bad}`).toMatchObject({ code: "VALIDATION_FAILED", in: "querystring", path: "/limit" });
@@ -148,7 +161,7 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
     let cursor: string | null = null;
     do {
       const separator = url.includes("?") ? "&" : "?";
-      const response = await query(p.app, `${url}${separator}limit=${limit}${cursor === null ? "" : `&cursor=${cursor}`}`);
+      const response = await ask(`${url}${separator}limit=${limit}${cursor === null ? "" : `&cursor=${cursor}`}`);
       expect(response.statusCode, response.body).toBe(200);
       const body = response.json<PageBody>();
       pages.push(keysOf(body));
@@ -174,5 +187,17 @@ describe("query API: refusals that name what is wrong, and paging at the limits"
       // Running balances carry across pages: 1, 1+2, 1+2+3, …
       expect(lines.flat()).toEqual(Array.from({ length: ENTRY_COUNT }, (_, i) => `qa_${String(i).padStart(2, "0")}=${((i + 1) * (i + 2)) / 2}.00`));
     }
+  });
+
+  it("answered only problems the OpenAPI document lists for the route and status", async () => {
+    const document = (await p.app.inject({ method: "GET", url: "/openapi.json" })).json<{
+      paths: Record<string, { get?: { responses: Record<string, { content?: Record<string, { schema: { properties: { code: { enum?: string[] } } } }> }> } }>;
+    }>();
+    expect(problemsSeen.length).toBeGreaterThan(40);
+    const undocumented = problemsSeen.filter(({ template, status, code }) => {
+      const listed = document.paths[template]?.get?.responses[String(status)]?.content?.["application/problem+json"]?.schema.properties.code.enum ?? [];
+      return !listed.includes(code);
+    });
+    expect(undocumented).toEqual([]);
   });
 });
