@@ -7,7 +7,7 @@ import type pg from "pg";
 import { IdempotencyStore, InFlight } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { parsePosition } from "@trueup/event-store";
-import { CheckpointWaiters, ProjectionRegistry, ProjectionWorker, RETRY_DEFAULT, openProjectionSchema } from "@trueup/projections";
+import { CheckpointWaiters, ProjectionRegistry, ProjectionWorker, RETRY_DEFAULT, WAITER_LIMITS, openProjectionSchema } from "@trueup/projections";
 import type { RegisteredProjection, RetryPolicy } from "@trueup/projections";
 import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
@@ -39,6 +39,8 @@ export interface ComposeOptions {
   readonly modules?: readonly BoundedContextModule[];
   /** Poll interval and bound of a non-projections process's wait for its read models (READ_MODEL_GATE_LIMITS). */
   readonly readModelGate?: { readonly pollMs?: number; readonly waitMaxMs?: number };
+  /** Reads with minPosition that may wait at once per projection; beyond: 503 OVERLOADED (default WAITER_LIMITS.waitersMax). */
+  readonly readWaitersMax?: number;
 }
 
 export interface Composed {
@@ -79,13 +81,14 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands, assertReadModelsReady: () => { gate.assertOpen(); } }));
     }
   }
-  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection, retry: options.projectionRetry ?? RETRY_DEFAULT })) : [];
+  const waitersMax = options.readWaitersMax ?? WAITER_LIMITS.waitersMax;
+  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection, retry: options.projectionRetry ?? RETRY_DEFAULT, waitersMax })) : [];
   if (services.includes("query")) {
     // Waits are woken by the worker's commits when it runs here, else by one shared poller per projection.
     const waiting = new Map<string, (position: Position, timeoutMs: number) => Promise<boolean>>();
     for (const projection of registry.all()) {
       const worker = workers.find((w) => w.projection === projection);
-      const waiters = worker === undefined ? new CheckpointWaiters({ pool, projection }) : undefined;
+      const waiters = worker === undefined ? new CheckpointWaiters({ pool, projection, waitersMax }) : undefined;
       waiting.set(projection.name, (position, timeoutMs) => worker?.waitForPosition(position, timeoutMs) ?? waiters?.wait(position, timeoutMs) ?? Promise.resolve(false));
     }
     const waitForPosition = async (projection: RegisteredProjection, position: string, timeoutMs: number): Promise<boolean> => {

@@ -55,6 +55,8 @@ export type ProjectionWorkerOptions = RebuildOptions & {
   readonly haltRecheckMs?: number;
   /** How often waitForPosition's shared poller looks while this worker reports its commits (a safety net; default 1 s). */
   readonly waitPollIntervalMs?: number;
+  /** Reads that may wait in waitForPosition at once; one more is refused with OVERLOADED (default WAITER_LIMITS.waitersMax). */
+  readonly waitersMax?: number;
 };
 
 /**
@@ -108,7 +110,7 @@ export class ProjectionWorker {
     this.eventStore = options.eventStore;
     this.batchSizeMax = checkBatchSize(options.batchSizeMax ?? BATCH_SIZE_DEFAULT);
     this.retry = checkRetryPolicy(options.retry ?? RETRY_DEFAULT);
-    this.waiters = new CheckpointWaiters({ pool: this.pool, projection: this.projection, pollIntervalMs: options.waitPollIntervalMs ?? WAITER_LIMITS.fedPollIntervalMs });
+    this.waiters = new CheckpointWaiters({ pool: this.pool, projection: this.projection, pollIntervalMs: options.waitPollIntervalMs ?? WAITER_LIMITS.fedPollIntervalMs, waitersMax: options.waitersMax ?? WAITER_LIMITS.waitersMax });
     this.haltRecheckMs = options.haltRecheckMs ?? HALT_RECHECK_MS_DEFAULT;
     if (!(this.haltRecheckMs >= 1 && this.haltRecheckMs <= 300_000)) throw new RangeError("haltRecheckMs must be in 1..300000");
     this.current = { projection: this.projection.name, state: "idle", consecutiveFailures: 0, lastError: undefined, haltedAt: undefined, since: new Date() };
