@@ -243,6 +243,29 @@ describe("bad events", () => {
   });
 });
 
+describe("the same entry twice in the log (EventStoreDB dedups ids only at the same expected revision)", () => {
+  for (const batchSizeMax of [1, 100]) {
+    it(`tolerates an exact copy and parks one with other content (batches of ${batchSizeMax})`, async () => {
+      const { projection, writer } = fresh();
+      await setUpLedger(writer, 1);
+      const entry = { entryId: "twice", effectiveDate: "2025-01-18", lines: [["1000", "debit", "10", "EUR"], ["4000", "credit", "10", "EUR"]] } as const;
+      await writer.post(entry);
+      await writer.post(entry); // a new event id, the same entry: a retried posting written again
+      const conflicting = await writer.post({ ...entry, lines: [["1000", "debit", "99", "EUR"], ["4000", "credit", "99", "EUR"]] });
+      await writer.post({ entryId: "next", effectiveDate: "2025-01-19", lines: [["1000", "debit", "1", "EUR"], ["4000", "credit", "1", "EUR"]] });
+      const w = new ProjectionWorker({ pool: db.pool, eventStore: store, projection, batchSizeMax, retry: RETRY, haltRecheckMs: 50 });
+      await w.runUntilCaughtUp();
+      expect(await entryIds(projection)).toEqual(["e0", "twice", "next"]);
+      const { rows } = await db.pool.query<{ debit: string; lines: string }>(`SELECT debit_minor::text AS debit, line_count::text AS lines FROM ${projection.schemaName}.balances WHERE code = '1000'`);
+      expect(rows).toEqual([{ debit: "111", lines: "3" }]);
+      const letters = await deadLetters(projection);
+      expect(letters).toMatchObject([{ position: conflicting, status: "parked", entryId: "twice" }]);
+      expect(letters[0]?.error).toContain("with other content");
+      expect((await w.lag()).positionsBehind).toBe(0);
+    });
+  }
+});
+
 describe("retries and stopping", () => {
   it("retries transient store failures with backoff, then catches up", async () => {
     const { projection, writer } = fresh();

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { parseLedgerEvent, periodOf } from "@trueup/contracts";
 import type { JournalLine, LedgerEvent } from "@trueup/contracts";
 import type { RecordedEvent } from "@trueup/event-store";
-import { parseEach } from "../errors.ts";
+import { ConflictingDuplicateError, ProjectionEventError, parseEach } from "../errors.ts";
 
 type Data<T extends LedgerEvent["type"]> = Extract<LedgerEvent, { type: T }>["data"];
 
@@ -26,6 +26,8 @@ export interface LedgerBatchPlan {
   readonly accountsOpened: AccountRow[];
   readonly accountsClosed: AccountKey[];
   readonly entries: EntryRow[];
+  /** The batch's entries by ledger and entry id: a second copy of one is found without a search. */
+  readonly entriesByKey: Map<string, EntryRow>;
   readonly lines: LineRow[];
   readonly balances: Map<string, AmountDelta>;
   readonly dailyBalances: Map<string, DailyDelta>;
@@ -58,7 +60,7 @@ export function assertBalanced(lines: readonly JournalLine[]): void {
 export function planLedgerBatch(events: readonly RecordedEvent[]): LedgerBatchPlan {
   const parsed = parseEach(events, parseLedgerRecorded);
   const plan: LedgerBatchPlan = {
-    ledgers: [], accountsOpened: [], accountsClosed: [], entries: [], lines: [],
+    ledgers: [], accountsOpened: [], accountsClosed: [], entries: [], entriesByKey: new Map(), lines: [],
     balances: new Map(), dailyBalances: new Map(), reversals: [], periodsPosted: new Map(), periodChanges: new Map(),
   };
   parsed.forEach((ledgerEvent, index) => {
@@ -107,10 +109,28 @@ function addEvent(plan: LedgerBatchPlan, ledgerEvent: LedgerEvent, event: Record
   }
 }
 
+/**
+ * What makes two copies of an entry the same entry: everything it says, in the
+ * order the read model stores it (compared as text, like the stored row).
+ */
+export function entryContent(entry: Pick<Data<"JournalEntryPosted">, "effectiveDate" | "description" | "externalReference" | "metadata" | "lines" | "reverses">): string {
+  return JSON.stringify([entry.effectiveDate, entry.description, entry.externalReference, JSON.stringify(entry.metadata), JSON.stringify(entry.lines), entry.reverses]);
+}
+
 function addEntry(plan: LedgerBatchPlan, entry: Data<"JournalEntryPosted">, event: RecordedEvent): void {
   const { ledgerId, entryId, effectiveDate } = entry;
   const position = event.position;
-  plan.entries.push({ ...entry, event });
+  // The same entry written twice (EventStoreDB deduplicates ids only at the same expected revision): an exact
+  // copy adds nothing, one with other content cannot be told from the true one (see ConflictingDuplicateError).
+  const entryKey = key(ledgerId, entryId);
+  const earlier = plan.entriesByKey.get(entryKey);
+  if (earlier !== undefined) {
+    if (entryContent(earlier) === entryContent(entry)) return;
+    throw new ProjectionEventError(event, new ConflictingDuplicateError(`entry ${ledgerId}/${entryId} was already posted at position ${earlier.event.position} with other content`));
+  }
+  const row = { ...entry, event };
+  plan.entries.push(row);
+  plan.entriesByKey.set(entryKey, row);
   if (entry.reverses !== null) plan.reversals.push({ ledgerId, entryId: entry.reverses, reversedBy: entryId });
   const period = periodOf(effectiveDate);
   const periodKey = key(ledgerId, period);

@@ -17,7 +17,7 @@ export const ledgerProjection: PostgresProjection<LedgerWrite> = {
   schemaName: LEDGER_SCHEMA_NAME,
   filter: { categories: [LEDGER_CATEGORIES.ledger, LEDGER_CATEGORIES.period] },
   ddl: ledgerDdl,
-  plan: (events) => prepareLedgerWrite(planLedgerBatch(events)),
+  plan: (events) => prepareLedgerWrite(planLedgerBatch(events), events),
   apply: writeLedgerBatch,
   // Skipping an event the command side accepted would leave balances and trial
   // balances silently wrong, so the ledger stops on it (loudly: /ready, /metrics)

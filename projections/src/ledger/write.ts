@@ -13,9 +13,12 @@
 // reversals link to them, posted periods before closes and reopens.
 import assert from "node:assert/strict";
 import type pg from "pg";
+import type { RecordedEvent } from "@trueup/event-store";
 import { copyIn, copyText } from "../postgres/copy.ts";
 import type { CopyCell } from "../postgres/copy.ts";
 import { qualified } from "../postgres/definition.ts";
+import { ConflictingDuplicateError } from "../errors.ts";
+import { entryContent, planLedgerBatch } from "./plan.ts";
 import type { LedgerBatchPlan, PeriodRow } from "./plan.ts";
 
 type Column = readonly [name: string, type: "text" | "date" | "integer" | "bigint" | "numeric" | "timestamptz"];
@@ -36,9 +39,13 @@ type Step =
 /** A batch ready to send. */
 export interface LedgerWrite {
   readonly steps: readonly Step[];
+  /** The batch's entries, to look for copies already projected by an earlier batch. */
+  readonly entries: readonly { readonly ledgerId: string; readonly entryId: string; readonly content: string; readonly event: RecordedEvent }[];
+  /** The batch's events: re-planned without the exact copies found. */
+  readonly events: readonly RecordedEvent[];
 }
 
-export function prepareLedgerWrite(plan: LedgerBatchPlan): LedgerWrite {
+export function prepareLedgerWrite(plan: LedgerBatchPlan, events: readonly RecordedEvent[]): LedgerWrite {
   const steps: Step[] = [];
   const insert = (table: Table, columns: readonly Column[], rows: readonly CopyCell[][], suffix = ""): void => {
     if (rows.length === 0) return;
@@ -111,10 +118,12 @@ export function prepareLedgerWrite(plan: LedgerBatchPlan): LedgerWrite {
     periodCells(plan.periodChanges.values()),
     "ON CONFLICT (ledger_id, period) DO UPDATE SET status = excluded.status, reason = excluded.reason, position = excluded.position",
   );
-  return { steps };
+  const entries = plan.entries.map((r) => ({ ledgerId: r.ledgerId, entryId: r.entryId, content: entryContent(r), event: r.event }));
+  return { steps, entries, events };
 }
 
-export async function writeLedgerBatch(tx: pg.PoolClient, write: LedgerWrite, schemaName: string): Promise<void> {
+export async function writeLedgerBatch(tx: pg.PoolClient, planned: LedgerWrite, schemaName: string): Promise<void> {
+  const write = await withoutProjectedCopies(tx, planned, schemaName);
   for (const step of write.steps) {
     const table = qualified(schemaName, step.table);
     if (step.kind === "copy") {
@@ -124,6 +133,54 @@ export async function writeLedgerBatch(tx: pg.PoolClient, write: LedgerWrite, sc
     const result = await tx.query(step.sql(table), [step.rowsJson]);
     if (step.expectRowCount !== undefined) assert.equal(result.rowCount, step.expectRowCount.count, step.expectRowCount.what);
   }
+}
+
+/**
+ * An entry of the batch already in the read model (the same entry written
+ * twice to the log): an exact copy is dropped and the batch planned again
+ * without it; one with other content is a ConflictingDuplicateError (the
+ * worker isolates it and the ledger's policy parks it). One indexed lookup
+ * per batch; re-planning happens only when a copy is found.
+ */
+async function withoutProjectedCopies(tx: pg.PoolClient, write: LedgerWrite, schemaName: string): Promise<LedgerWrite> {
+  if (write.entries.length === 0) return write;
+  const { rows } = await tx.query<StoredEntry>(
+    `SELECT j.ledger_id, j.entry_id, j.effective_date::text AS effective_date, j.description, j.external_reference, j.metadata::text AS metadata,
+            j.lines::text AS lines, j.reverses, j.position
+       FROM ${qualified(schemaName, "journal_entries")} j
+       JOIN ${selectRowsFrom([["ledger_id", "text"], ["entry_id", "text"]])} k ON j.ledger_id = k.ledger_id AND j.entry_id = k.entry_id`,
+    [JSON.stringify(write.entries.map((e) => [e.ledgerId, e.entryId]))],
+  );
+  if (rows.length === 0) return write;
+  const stored = new Map(rows.map((r) => [`${r.ledger_id}\u0000${r.entry_id}`, r]));
+  const copies = new Set<string>();
+  for (const entry of write.entries) {
+    const row = stored.get(`${entry.ledgerId}\u0000${entry.entryId}`);
+    if (row === undefined) continue;
+    const content = JSON.stringify([row.effective_date, row.description, row.external_reference, row.metadata, row.lines, row.reverses]);
+    if (content !== entry.content) {
+      throw new ConflictingDuplicateError(`entry ${entry.ledgerId}/${entry.entryId} at position ${entry.event.position} was already projected from position ${row.position} with other content`);
+    }
+    copies.add(entry.event.position);
+  }
+  const events = write.events.filter((e) => !copies.has(e.position));
+  return prepareLedgerWrite(planLedgerBatch(events), events);
+}
+
+interface StoredEntry {
+  ledger_id: string;
+  entry_id: string;
+  effective_date: string;
+  description: string;
+  external_reference: string | null;
+  metadata: string;
+  lines: string;
+  reverses: string | null;
+  position: string;
+}
+
+function selectRowsFrom(columns: readonly Column[]): string {
+  return `(${selectRows(columns)})`;
 }
 
 /** `SELECT <typed columns> FROM <rows>`: the rows are parameter $1, a JSON array of arrays in column order. */
