@@ -39,9 +39,10 @@ export const OUTAGE_LIMITS = {
   /** How long the platform may take to become ready (tsx compiles on start; the machine may be busy). */
   platformStartMs: 90_000,
   readyPollIntervalMs: 1_000,
-  /** A key not answered 201 is retried at most this many times, this far apart. */
+  /** A key not answered 201 is retried at most this many times, this far apart, and all retries end by `retryPhaseMs`. */
   retriesPerKeyMax: 120,
   retryIntervalMs: 1_000,
+  retryPhaseMs: 300_000,
   /** After the restart, the read model must reach the newest 201's position within this. */
   catchUpMs: 180_000,
   /** Each HTTP request of the check gives up after this (a hung request counts as "no answer"). */
@@ -88,6 +89,7 @@ export async function runOutageCheck(options: OutageCheckOptions): Promise<Outag
   const startServer = (): Promise<RunningPostgres> => startEmbeddedPostgres({ dataDir, port: pgPort, database: DATABASE });
   let server: RunningPostgres | undefined = await startServer();
   let platform: ChildProcess | undefined;
+  let stoppingPlatform = false;
   try {
     const databaseUrl = server.connectionString;
     const port = await freePort();
@@ -98,6 +100,13 @@ export async function runOutageCheck(options: OutageCheckOptions): Promise<Outag
       stdio: ["ignore", "pipe", "pipe"],
     });
     const output = keepTail(platform, options.log);
+    // The platform must ride the outage out: exiting is a failure, reported at once with its last lines.
+    let exitedWith: string | undefined;
+    platform.once("exit", (code, signal) => {
+      if (stoppingPlatform) return;
+      exitedWith = `status ${code ?? "none"}, signal ${signal ?? "none"}`;
+      options.log(`the platform EXITED (${exitedWith}); its last lines:\n${output()}`);
+    });
     await waitReady(url, platform).catch((error: unknown) => {
       throw new Error(`${error instanceof Error ? error.message : String(error)}; its last lines:\n${output()}`);
     });
@@ -130,15 +139,16 @@ export async function runOutageCheck(options: OutageCheckOptions): Promise<Outag
     await load.done;
     readyAgainAfterMs ??= await waitReadyAgain(url, restartedAt);
     options.log(`load done (${attempts.length} postings); retrying every key not answered 201`);
-    await retryUnanswered(url, attempts);
-    const caughtUp = await waitForReadModel(url, attempts);
+    if (exitedWith === undefined) await retryUnanswered(url, attempts);
+    const caughtUp = exitedWith === undefined && (await waitForReadModel(url, attempts));
     const readModelIds = caughtUp ? await readModelEntryIds(url) : new Map<string, number>();
     const logIds = await logEntryIds(server.clientConfig);
-    const result = verdict({ attempts, duringOutage, readyAgainAfterMs, caughtUp, readModelIds, logIds });
+    const result = verdict({ attempts, duringOutage, readyAgainAfterMs, caughtUp, readModelIds, logIds, exitedWith });
     if (result.failures.length > 0) options.log(`the platform's last lines:\n${output()}`);
     return result;
   } finally {
     const child = platform;
+    stoppingPlatform = true;
     if (child?.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
@@ -156,6 +166,7 @@ function verdict(input: {
   caughtUp: boolean;
   readModelIds: ReadonlyMap<string, number>;
   logIds: ReadonlyMap<string, number>;
+  exitedWith: string | undefined;
 }): OutageCheckResult {
   const { attempts, duringOutage, readModelIds, logIds } = input;
   const firstAnswers = (predicate: (a: Attempt) => boolean): number => attempts.filter(predicate).length;
@@ -171,6 +182,7 @@ function verdict(input: {
     info("first answer 201", firstAnswers((a) => a.retries === 0 && a.status === 201), "postings"),
     info("first answer 503 or none", retried.length, "postings"),
     info("retried keys whose first attempt had committed (replayed)", retried.filter((a) => a.replayedOnRetry).length, "postings"),
+    exactly("platform stayed up through the outage (1 = yes)", input.exitedWith === undefined ? 1 : 0, "", 1),
     exactly("keys never answered 201 after retries", never201.length, "keys", 0),
     exactly("201s not exactly once in the event log", notOnceInLog.length, "entries", 0),
     exactly("entries in the log no key was answered for", unclaimed.length, "entries", 0),
@@ -304,8 +316,9 @@ function startLoad(input: { url: string; attempts: Attempt[]; options: OutageChe
 
 /** Every key not answered 201: the same key and body again, until 201 (bounded). */
 async function retryUnanswered(url: string, attempts: readonly Attempt[]): Promise<void> {
+  const deadline = Date.now() + OUTAGE_LIMITS.retryPhaseMs;
   for (const attempt of attempts) {
-    while (attempt.status !== 201 && attempt.retries < OUTAGE_LIMITS.retriesPerKeyMax) {
+    while (attempt.status !== 201 && attempt.retries < OUTAGE_LIMITS.retriesPerKeyMax && Date.now() < deadline) {
       attempt.retries += 1;
       const answer = await post(`${url}/ledgers/${LEDGER}/journal-entries`, attempt.key, entryBody(attempt.entryId));
       attempt.status = answer.status;

@@ -88,6 +88,12 @@ export async function openStorage(config: Config, log: (line: string) => void): 
       opened.on("connect", (client) => {
         open.add(client);
         client.once("end", () => open.delete(client));
+        // pg emits 'error' on a client whose connection is cut, and pg-pool listens only while the client is
+        // idle: cut while checked out (a transaction between queries, a server restart under load), it was an
+        // uncaught exception that killed the process. The holder still gets the error from its query.
+        client.on("error", (error) => {
+          log(`postgres pool ${name}: connection lost while in use: ${error.message}`);
+        });
       });
       closers.push(async () => {
         await opened.end();
