@@ -44,6 +44,7 @@ const DEFAULT_EXAMPLES: ProblemExamples = {
   LEDGER_NOT_FOUND: { detail: "no ledger acme" },
   ACCOUNT_NOT_FOUND: { detail: "no account 9999 in ledger acme" },
   READ_MODEL_BEHIND: { detail: "read model has not reached 0000000000002f1a0000000000000003 within 5000 ms; retry" },
+  OVERLOADED: { detail: "1000 reads already wait for projection ledger to catch up; retry" },
   STORE_UNAVAILABLE: { detail: "storage unavailable: connection refused; retry with the same Idempotency-Key" },
   INTERNAL: { detail: "internal error; it has been logged" },
 };

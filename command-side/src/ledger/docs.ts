@@ -24,7 +24,7 @@ const EVERY_COMMAND: readonly ErrorCode[] = [
 const catalogued = (...codes: string[]): ErrorCode[] => codes.filter(isErrorCode);
 
 const problems = (...codes: ErrorCode[]) =>
-  problemResponses([...EVERY_COMMAND, ...catalogued("OVERLOADED"), ...codes], {
+  problemResponses([...EVERY_COMMAND, ...catalogued("OVERLOADED", "READ_MODEL_NOT_READY"), ...codes], {
     IDEMPOTENCY_KEY_MISSING: { detail: "headers/idempotency-key: Idempotency-Key header required: 1-200 visible ASCII characters", in: "headers", path: "/idempotency-key" },
     VALIDATION_FAILED: { detail: "body/lines: a journal entry needs at least 2 lines", in: "body", path: "/lines" },
     LEDGER_UNBALANCED: { detail: "EUR: debits 1190.00, credits 1000.00" },

@@ -95,7 +95,7 @@ export const accountDto = z
   });
 
 /** Problems every ledger query can answer with, besides its own. */
-const QUERY_PROBLEMS: readonly ErrorCode[] = ["VALIDATION_FAILED", "LEDGER_NOT_FOUND", "READ_MODEL_BEHIND", "STORE_UNAVAILABLE"];
+const QUERY_PROBLEMS: readonly ErrorCode[] = ["VALIDATION_FAILED", "LEDGER_NOT_FOUND", "READ_MODEL_BEHIND", "READ_MODEL_NOT_READY", "OVERLOADED", "STORE_UNAVAILABLE"];
 
 /** The documented failure responses of a ledger query that can also answer `extra`. */
 export function queryProblems(...extra: ErrorCode[]) {
