@@ -3,6 +3,11 @@
 // and restarted each time. Once caught up, every table equals a clean build
 // from position zero, and so does the checkpoint's count of applied events:
 // no event lost, none applied twice.
+//
+// The budget is a fixed amount of work, not a wall-clock window: KILLS kills,
+// each after the worker's first commit since its start, with one round of
+// appends between kills. A busy machine makes it slower, never different;
+// the waits' bounds are only safety nets against a hang.
 import { spawn } from "node:child_process";
 import type { ChildProcessByStdio } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -21,12 +26,13 @@ import { snapshot } from "./fixtures/read-model.ts";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 const CHILD = path.join(ROOT, "projections/test/fixtures/run-worker.ts");
-const KILLS = 16;
+const KILLS = 8;
 const KILL_DELAY_MAX_MS = 300;
-const PROGRESS_TIMEOUT_MS = 20_000;
-const WRITE_PAUSE_MS = 50;
+/** Safety nets only (a hang fails instead of waiting for the test timeout); no step is expected to come near them. */
+const PROGRESS_TIMEOUT_MS = 120_000;
+const READY_TIMEOUT_MS = 120_000;
+const ENTRIES_PER_LEDGER = 400;
 const BATCH_SIZES = [1, 7, 25, 100, 400] as const;
-const READY_TIMEOUT_MS = 20_000;
 
 describe("kill test", () => {
   let db: TestDatabase;
@@ -42,24 +48,25 @@ describe("kill test", () => {
     await db.drop();
   });
 
-  it("ends, after many SIGKILLs at random points, equal to a clean build from zero", { timeout: 90_000 }, async () => {
+  it("ends, after many SIGKILLs at random points, equal to a clean build from zero", { timeout: 600_000 }, async () => {
     const random = seededRandom(2025);
-    await writeBook(store, { ledgerIds: ["K1", "K2", "K3"], entriesPerLedger: 900, seed: 42 });
-    const writing = { done: false, rounds: 0 };
-    const writer = writeContinuously(writing);
+    await writeBook(store, { ledgerIds: ["K1", "K2", "K3"], entriesPerLedger: ENTRIES_PER_LEDGER, seed: 42 });
     const appliedAtKill: bigint[] = [];
+    let rounds = 0;
     for (let kill = 0; kill < KILLS; kill++) {
       const batchSize = BATCH_SIZES[Math.floor(random() * BATCH_SIZES.length)] ?? 1;
       const before = await eventsApplied();
       const child = await spawnWorker(batchSize);
+      // Appends go on while it works: one round per kill, racing the worker.
+      rounds += 1;
+      const round = writeRound(rounds);
       // Kill while it works: after its first commit, at a random instant.
       await waitFor(async () => (await eventsApplied()) > before, PROGRESS_TIMEOUT_MS);
       await sleep(Math.floor(random() * KILL_DELAY_MAX_MS));
       await killGroup(child);
+      await round;
       appliedAtKill.push(await eventsApplied());
     }
-    writing.done = true;
-    await writer;
 
     await new ProjectionWorker({ pool: db.pool, eventStore: store, projection: ledgerProjection, batchSizeMax: 500 }).runUntilCaughtUp();
     const reference = { ...ledgerProjection, schemaName: "rm_ledger_ref" };
@@ -68,23 +75,18 @@ describe("kill test", () => {
     expect(survived).toEqual(await snapshot(db.pool, "rm_ledger_ref"));
 
     const total = (await readCheckpoint(db.pool, reference, reference.schemaName))?.eventsApplied ?? 0n;
-    expect(total).toBeGreaterThan(3_000n);
+    expect(total).toBeGreaterThan(1_200n);
     // The kills interrupted real work: progress between kills, and most kills came before the end.
     expect(new Set(appliedAtKill).size).toBe(KILLS);
     expect(appliedAtKill.filter((applied) => applied < total).length).toBeGreaterThan(KILLS / 2);
-    expect(writing.rounds).toBeGreaterThan(KILLS / 2);
   });
 
   async function eventsApplied(): Promise<bigint> {
     return (await readCheckpoint(db.pool, ledgerProjection, ledgerProjection.schemaName))?.eventsApplied ?? 0n;
   }
 
-  async function writeContinuously(state: { done: boolean; rounds: number }): Promise<void> {
-    while (!state.done) {
-      state.rounds += 1;
-      await writeBook(store, { ledgerIds: ["K1", "K2", "K3"], entriesPerLedger: 5, seed: 1_000 + state.rounds, entryPrefix: `w${state.rounds}_`, setUp: false });
-      await sleep(WRITE_PAUSE_MS);
-    }
+  async function writeRound(round: number): Promise<void> {
+    await writeBook(store, { ledgerIds: ["K1", "K2", "K3"], entriesPerLedger: 5, seed: 1_000 + round, entryPrefix: `w${round}_`, setUp: false });
   }
 
   /** Starts the worker in its own process group (tsx runs node as a child: a group kill takes both). */
