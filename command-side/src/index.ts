@@ -1,5 +1,5 @@
 export { LedgerCommandService } from "./ledger/service.ts";
-export type { CommandContext, CommandOutcome, EntryLocator } from "./ledger/service.ts";
+export type { CommandContext, CommandOutcome } from "./ledger/service.ts";
 export { ledgerCommandRoutes } from "./ledger/routes.ts";
 export type { LedgerCommandRoutesDeps } from "./ledger/routes.ts";
 export { IdempotencyStore, requestHash, canonicalJson } from "./idempotency.ts";

@@ -262,6 +262,13 @@ export interface EventStore {
   headPosition(options?: { readonly includeHeldBack?: boolean }): Promise<Position | undefined>;
   /** How much of the committed log is visible, and who holds the rest back: see VisibilityReport. */
   visibility(): Promise<VisibilityReport>;
+  /**
+   * The committed event with this id, wherever it is, or undefined. For
+   * deciding from the log by a fixed id (a journal entry's event). Its cost
+   * is the adapter's: an index lookup in PostgreSQL, a bounded scan in
+   * EventStoreDB (see its adapter).
+   */
+  readEventById(eventId: EventId): Promise<RecordedEvent | undefined>;
   close(): Promise<void>;
 }
 

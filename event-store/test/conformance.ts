@@ -198,6 +198,20 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
       });
     });
 
+    describe("readEventById", () => {
+      it("finds a stored event by its id, wherever it is, and nothing for an unknown id", async () => {
+        const stream = streamName(freshCategory(), "byid");
+        const events = [newEvent("A", { n: 1 }), newEvent("B", { n: 2 })];
+        await store.append(stream, events, { expectedRevision: "no-stream" });
+        await store.append(streamName(freshCategory(), "other"), [newEvent("C")], { expectedRevision: "no-stream" });
+        const [stored] = await store.readStream(stream, { fromRevision: 1n, maxCount: 1 });
+        const second = events[1];
+        if (second === undefined || stored === undefined) throw new Error("setup");
+        expect(await store.readEventById(second.eventId)).toEqual(stored);
+        expect(await store.readEventById(newEvent("Never").eventId)).toBeUndefined();
+      });
+    });
+
     describe("readAll and positions", () => {
       it("reads the global log in position order, after a position, filtered by category and type", async () => {
         const category = freshCategory();

@@ -9,15 +9,10 @@ import type { BoundedContextModule } from "./modules.ts";
 export const ledgerModule: BoundedContextModule = {
   name: "ledger",
   projections: [ledgerProjection],
-  // The entry locator (reversals) still reads the read model; empty this when it goes.
-  commandReads: [ledgerProjection],
-  commandRoutes: ({ pool, eventStore, idempotency, atomic, inFlight, assertReadModelsReady }) => {
-    const reader = new LedgerReader(pool, ledgerProjection.schemaName);
-    const locate = (ledgerId: string, entryId: string) => {
-      assertReadModelsReady();
-      return reader.entryLocation(ledgerId, entryId);
-    };
-    const service = new LedgerCommandService(eventStore, locate, atomic);
+  // Commands decide from the log alone (a reversal finds its entry by event id).
+  commandReads: [],
+  commandRoutes: ({ eventStore, idempotency, atomic, inFlight }) => {
+    const service = new LedgerCommandService(eventStore, atomic);
     return ledgerCommandRoutes({ service, idempotency, inFlight });
   },
   queryRoutes: ({ pool, waitForPosition }) => {

@@ -21,6 +21,7 @@ function delegating(store: PostgresEventStore, capabilities: EventStoreCapabilit
     subscribe: (options) => store.subscribe(options),
     headPosition: (options) => store.headPosition(options),
     visibility: () => store.visibility(),
+    readEventById: (eventId) => store.readEventById(eventId),
     close: () => Promise.resolve(),
   };
 }

@@ -37,6 +37,7 @@ function interleaving(store: PostgresEventStore): { store: EventStore; arm: (str
       subscribe: (options) => store.subscribe(options),
       headPosition: (options) => store.headPosition(options),
       visibility: () => store.visibility(),
+      readEventById: (eventId) => store.readEventById(eventId),
       close: () => Promise.resolve(),
     },
   };

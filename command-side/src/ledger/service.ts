@@ -1,11 +1,11 @@
 // Ledger command handlers: load the streams a decision needs, decide, append.
-// No read model takes part in a decision; the one lookup outside the streams
-// (where an entry to reverse lives) only finds an immutable event, which is
-// then read back from the event store itself.
-import { TrueupError, ledgerSchemaVersion, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream, streamNameSchema } from "@trueup/contracts";
-import type { CreateLedgerBody, JournalLine, LedgerEvent, OpenAccountBody, PostJournalEntryBody, ReverseJournalEntryBody, StreamName } from "@trueup/contracts";
+// No read model takes part in a decision: an entry to reverse is found in the
+// log by its fixed event id (one entry id, one event), so a reversal works
+// while the projection lags.
+import assert from "node:assert/strict";
+import { TrueupError, ledgerSchemaVersion, ledgerStream, parseLedgerEvent, periodOf, periodStream, reversalStream } from "@trueup/contracts";
+import type { CreateLedgerBody, EventId, JournalLine, LedgerEvent, OpenAccountBody, PostJournalEntryBody, ReverseJournalEntryBody, StreamName } from "@trueup/contracts";
 import type { AppendGuard, EventStore } from "@trueup/event-store";
-import { StreamNotFoundError } from "@trueup/event-store";
 import { deterministicUuid, derivedEntityId } from "../ids.ts";
 import { StreamWriter } from "../stream-writer.ts";
 import type { AtomicAppender, StreamModel } from "../stream-writer.ts";
@@ -35,8 +35,6 @@ export const STALE_DECISION_RETRIES_MAX = 3;
 /** Times an account close reads its balance again because a posting listed a new period meanwhile. */
 export const CLOSE_BALANCE_RETRIES_MAX = 3;
 
-/** Finds where a posted entry's event lives; backed by a read model, verified against the store. */
-export type EntryLocator = (ledgerId: string, entryId: string) => Promise<{ streamName: string; revision: bigint } | undefined>;
 
 
 export class LedgerCommandService {
@@ -46,7 +44,6 @@ export class LedgerCommandService {
 
   constructor(
     private readonly store: EventStore,
-    private readonly locateEntry: EntryLocator,
     /**
      * Lets postings store their answers with their events, and hold their
      * accounts open until they commit. Without it (EventStoreDB), postEntry's
@@ -193,7 +190,7 @@ export class LedgerCommandService {
     const period = periodOf(data.effectiveDate);
     const stream = periodStream(ledgerId, period);
     // The entry's event id comes from the entry id: one entry id, one event, whatever the command.
-    const entryEventId = deterministicUuid("entry", ledgerId, data.entryId);
+    const entryEventId = entryEventIdOf(ledgerId, data.entryId);
     let ledger = snapshot;
     if (ledger.state.status === "active" && !ledger.state.periods.has(period)) {
       // The period's first posting lists it on the ledger stream first (see closeAccount); one id per period, so it lands once.
@@ -231,17 +228,11 @@ export class LedgerCommandService {
     ledgerId: string,
     entryId: string,
   ): Promise<{ lines: JournalLine[]; effectiveDate: string; description: string; externalReference: string | null; reverses: string | null }> {
-    const location = await this.locateEntry(ledgerId, entryId);
-    if (location === undefined) throw new TrueupError("ENTRY_NOT_FOUND", `no entry ${entryId} in ledger ${ledgerId}`);
-    const events = await this.store.readStream(streamNameSchema.parse(location.streamName), { fromRevision: location.revision, maxCount: 1 }).catch((error: unknown) => {
-      if (error instanceof StreamNotFoundError) return [];
-      throw error;
-    });
-    const stored = events[0];
-    const event = stored === undefined ? undefined : parseLedgerEvent(stored);
-    if (event?.type !== "JournalEntryPosted" || event.data.entryId !== entryId || event.data.ledgerId !== ledgerId) {
-      throw new Error(`entry locator pointed ${ledgerId}/${entryId} at ${location.streamName}@${location.revision}, which holds something else`);
-    }
+    const stored = await this.store.readEventById(entryEventIdOf(ledgerId, entryId));
+    if (stored === undefined) throw new TrueupError("ENTRY_NOT_FOUND", `no entry ${entryId} in ledger ${ledgerId}`);
+    const event = parseLedgerEvent(stored);
+    // The id is derived from (ledger, entry): anything else under it is a broken invariant.
+    assert.ok(event.type === "JournalEntryPosted" && event.data.entryId === entryId && event.data.ledgerId === ledgerId, `event ${stored.eventId} of entry ${ledgerId}/${entryId} holds ${stored.type} at ${stored.streamName}@${stored.revision}`);
     return event.data;
   }
 
@@ -262,6 +253,11 @@ interface WriteCommand<S> {
   readonly guards?: readonly AppendGuard[] | undefined;
   /** The refusal when the events' ids are another command's (see Submission.duplicate). */
   readonly duplicate?: ((eventIds: readonly string[]) => TrueupError) | undefined;
+}
+
+/** The one event id of a journal entry: posting it twice is recognised, and a reversal finds it by id. */
+function entryEventIdOf(ledgerId: string, entryId: string): EventId {
+  return deterministicUuid("entry", ledgerId, entryId);
 }
 
 function ledgerModel<S>(initial: () => S, evolve: (state: S, event: LedgerEvent) => S): StreamModel<S, LedgerEvent> {

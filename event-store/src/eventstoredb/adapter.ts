@@ -40,9 +40,9 @@ import type {
   ReadRevision,
   ResolvedEvent,
 } from "@eventstore/db-client";
-import type { StreamName } from "@trueup/contracts";
+import type { EventId, StreamName } from "@trueup/contracts";
 import { parseStreamName } from "@trueup/contracts";
-import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError, checkBufferEventsMax } from "../port.ts";
+import { DuplicateEventIdError, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, checkBufferEventsMax } from "../port.ts";
 import type { AppendResult, EventStore, EventStoreCapabilities, EventSubscription, VisibilityReport, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from "../port.ts";
 import { collect, withTimeout } from "./bounded.ts";
 import { mapAppendError, mapEsdbError, mapReadStreamError } from "./errors.ts";
@@ -73,6 +73,8 @@ export const SCAN_PAGE_EVENTS = 1000;
 /** headPosition looks back at most HEAD_PAGE_EVENTS × HEAD_PAGES_MAX events for one that is not ESDB's own. */
 export const HEAD_PAGE_EVENTS = 500;
 export const HEAD_PAGES_MAX = 20;
+/** How far back readEventById looks before it gives up (see there). */
+export const READ_BY_ID_SCAN_EVENTS_MAX = 1_000_000;
 
 export interface EventStoreDbEventStoreOptions {
   /** An `esdb://…` connection string, or a client. The store owns it either way and disposes it in close(). */
@@ -253,6 +255,31 @@ export class EventStoreDbEventStore implements EventStore {
   async visibility(): Promise<VisibilityReport> {
     const head = await this.headPosition();
     return { newestCommitted: head, newestVisible: head, heldBackEvents: 0 };
+  }
+
+  /**
+   * EventStoreDB has no index by event id: this scans $all backwards from
+   * the end (a fixed id is usually recent: a reversal follows its entry),
+   * in pages of SCAN_PAGE_EVENTS, for at most READ_BY_ID_SCAN_EVENTS_MAX
+   * events. Beyond that it fails loudly (StoreUnavailableError) rather than
+   * answer "not found" for an event it did not look at. Cost: O(events
+   * since the one sought). A deployment that reverses old entries on
+   * EventStoreDB needs an id index (a projection to a stream per id).
+   */
+  async readEventById(eventId: EventId): Promise<RecordedEvent | undefined> {
+    const wanted = eventId.toLowerCase();
+    let before: Position | undefined;
+    for (let scanned = 0; scanned < READ_BY_ID_SCAN_EVENTS_MAX; scanned += SCAN_PAGE_EVENTS) {
+      const records = await this.readAllRecords({ fromPosition: before === undefined ? END : toEsdbPosition(before), direction: BACKWARDS, maxCount: SCAN_PAGE_EVENTS });
+      for (const record of records) {
+        const position = fromEsdbPosition(record.position);
+        if (before !== undefined && position >= before) continue;
+        before = position;
+        if (!isSystemRecord(record) && record.id.toLowerCase() === wanted) return toRecordedEvent(record);
+      }
+      if (records.length < SCAN_PAGE_EVENTS) return undefined;
+    }
+    throw new StoreUnavailableError(`event ${eventId} not among the newest ${READ_BY_ID_SCAN_EVENTS_MAX} events; EventStoreDB has no id index to look further`);
   }
 
   async headPosition(): Promise<Position | undefined> {

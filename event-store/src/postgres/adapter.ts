@@ -91,6 +91,9 @@ interface EventRow {
 // Output names must not shadow the ordering columns: `ORDER BY tx_id` would
 // sort by the text alias ("1000" < "999"). Queries order by `e.tx_id`.
 // recorded_at travels as epoch milliseconds: parsing timestamptz text costs more than the rest of the row.
+/** What PostgreSQL's uuid type accepts in our ids: anything else cannot be stored, so is not found. */
+const EVENT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const EVENT_COLUMNS =
   "e.tx_id::text AS tx_id, e.seq, e.stream_name, e.revision, e.event_id, e.type, e.schema_version, e.data, e.metadata, (extract(epoch FROM e.recorded_at) * 1000)::bigint AS recorded_ms";
 
@@ -370,6 +373,14 @@ export class PostgresEventStore implements EventStore {
     const heldBack = held[0]?.held === true;
     this.noteHeldBack(heldBack);
     return { events, heldBack };
+  }
+
+  /** One probe of the unique index es_events_event_id. Any committed event, visible to readAll yet or not. */
+  async readEventById(eventId: EventId): Promise<RecordedEvent | undefined> {
+    if (!EVENT_ID_PATTERN.test(eventId)) return undefined;
+    const rows = await this.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM es_events e WHERE e.event_id = $1::uuid`, [eventId]);
+    const row = rows[0];
+    return row === undefined ? undefined : toRecorded(row);
   }
 
   /** Warns (bounded: once per horizonHeldWarnMs) when reads keep finding events held back. */
