@@ -12,14 +12,24 @@
 //   and store its answer in the same transaction as its events (receipts):
 //   one write. A key that turns up meanwhile fails that transaction, and the
 //   command falls back to claiming.
-// These writes may use asynchronous commit: the key row is written before the
-// command's events, and WAL is flushed in order, so once the events are
-// durable the key row is too; a lost answer row leaves the key "never
-// answered", which replays as above. Nothing is lost either way.
+// Which writes may use asynchronous commit (synchronous_commit=off: a crash
+// may lose the last few hundred ms of them), decided per write:
+// - a claim (begin): yes. It is written before the command's events, and WAL
+//   is flushed in order, so once the events are durable the claim is too; a
+//   lost claim had no events after it, and a retry simply claims again.
+// - the answer of a success (complete, 2xx): yes. Its events are durable;
+//   lost, the key reads "never answered", the retry finds the command's own
+//   events in its stream (see StreamWriter) and answers as the first did.
+// - the answer of a refusal (complete or record, 4xx): NO. A refusal writes
+//   no event that could bring it back: lost, the retry would run the command
+//   again, and might now succeed (a period reopened) after the client was
+//   told it was refused. Refusals go through `durablePool`.
+// - a receipt: in the events' own transaction, as durable as they are.
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { migrate } from "@trueup/event-store";
 import { MicroBatcher } from "./micro-batcher.ts";
+import type { MicroBatcherLimits } from "./micro-batcher.ts";
 import type { CompanionWrite, Migration, TransactionalAppend } from "@trueup/event-store";
 import type { AtomicAppender } from "./stream-writer.ts";
 import type { Origin, Receipt } from "./receipt.ts";
@@ -118,17 +128,29 @@ export class IdempotencyStore {
   private readonly completes: MicroBatcher<CompleteItem, Answer & { readonly won: boolean }>;
   private readonly lookups: MicroBatcher<LookupItem, Lookup>;
   private readonly records: MicroBatcher<Receipt, boolean>;
+  /** Refusals' completions: on durablePool (see the top of this file). */
+  private readonly refusals: MicroBatcher<CompleteItem, Answer & { readonly won: boolean }>;
 
-  private constructor(private readonly pool: pg.Pool) {
-    this.begins = new MicroBatcher((items) => this.beginMany(items), IDEMPOTENCY_BATCH_LIMITS);
-    this.completes = new MicroBatcher((items) => this.completeMany(items), IDEMPOTENCY_BATCH_LIMITS);
-    this.lookups = new MicroBatcher((items) => this.lookupMany(items), IDEMPOTENCY_BATCH_LIMITS);
-    this.records = new MicroBatcher((items) => this.recordMany(items), IDEMPOTENCY_BATCH_LIMITS);
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly durablePool: pg.Pool,
+    limits: MicroBatcherLimits,
+  ) {
+    this.begins = new MicroBatcher((items) => this.beginMany(items), limits);
+    this.completes = new MicroBatcher((items) => this.completeMany(this.pool, items), limits);
+    this.refusals = new MicroBatcher((items) => this.completeMany(this.durablePool, items), limits);
+    this.lookups = new MicroBatcher((items) => this.lookupMany(items), limits);
+    this.records = new MicroBatcher((items) => this.recordMany(items), limits);
   }
 
-  static async open(pool: pg.Pool): Promise<IdempotencyStore> {
+  /**
+   * `pool` may have synchronous_commit off; `durablePool` (default: `pool`)
+   * must not: refusals are written there. `limits`: IDEMPOTENCY_BATCH_LIMITS
+   * unless given (tests reach a limit with a small one).
+   */
+  static async open(pool: pg.Pool, options: { durablePool?: pg.Pool | undefined; limits?: MicroBatcherLimits | undefined } = {}): Promise<IdempotencyStore> {
     await migrate(pool, MIGRATIONS, "cmd_migrations");
-    return new IdempotencyStore(pool);
+    return new IdempotencyStore(pool, options.durablePool ?? pool, options.limits ?? IDEMPOTENCY_BATCH_LIMITS);
   }
 
   begin(scope: string, key: string, hash: string, origin: Origin): Promise<Begin> {
@@ -137,7 +159,7 @@ export class IdempotencyStore {
 
   /** Stores a claimed key's answer unless it has one; returns the answer that stands, and whether it is this one (`won`). */
   complete(scope: string, key: string, statusCode: number, response: unknown): Promise<Answer & { readonly won: boolean }> {
-    return this.completes.submit({ scope, key, statusCode, response });
+    return (statusCode >= 400 ? this.refusals : this.completes).submit({ scope, key, statusCode, response });
   }
 
   /** What is known of a key, without claiming it. */
@@ -197,7 +219,8 @@ export class IdempotencyStore {
   }
 
   private async recordMany(items: readonly Receipt[]): Promise<boolean[]> {
-    const inserted = await this.pool.query<{ scope: string; key: string }>({
+    // Refusals only (a success's receipt goes with its events): durable, see the top of this file.
+    const inserted = await this.durablePool.query<{ scope: string; key: string }>({
       name: "cmd_idempotency_record",
       text: `INSERT INTO cmd_idempotency (scope, key, request_hash, actor, correlation_id, status_code, response, first_seen_at)
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::jsonb[], $8::timestamptz[])
@@ -243,8 +266,8 @@ export class IdempotencyStore {
    * differ only in `replayed`). Returns the key's stored answer, which is
    * this one unless another was stored first.
    */
-  private async completeMany(items: readonly CompleteItem[]): Promise<(Answer & { won: boolean })[]> {
-    const result = await this.pool.query<{ ord: string; status_code: number | null; response: unknown; won: boolean }>(
+  private async completeMany(pool: pg.Pool, items: readonly CompleteItem[]): Promise<(Answer & { won: boolean })[]> {
+    const result = await pool.query<{ ord: string; status_code: number | null; response: unknown; won: boolean }>(
       `WITH v AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::jsonb[]) WITH ORDINALITY AS v(scope, key, status_code, response, ord)
        ), updated AS (

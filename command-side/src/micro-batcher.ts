@@ -1,6 +1,8 @@
 // Turns many concurrent single-item calls into few batched calls: items that
 // arrive while a batch is in flight wait and go together in the next one.
 // Bounded: items per batch, batches in flight, and items waiting.
+import { TrueupError } from "@trueup/contracts";
+
 export interface MicroBatcherLimits {
   readonly batchSizeMax: number;
   readonly inFlightMax: number;
@@ -25,7 +27,8 @@ export class MicroBatcher<I, O> {
 
   submit(item: I): Promise<O> {
     if (this.queue.length >= this.limits.queueLengthMax) {
-      return Promise.reject(new Error(`batcher queue full (${this.limits.queueLengthMax} waiting)`));
+      // 503 OVERLOADED (Retry-After): the caller has done nothing yet and may retry.
+      return Promise.reject(new TrueupError("OVERLOADED", `batcher queue full (${this.limits.queueLengthMax} waiting)`));
     }
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });

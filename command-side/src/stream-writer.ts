@@ -99,6 +99,8 @@ export const WRITER_LIMITS = {
   readPageSize: 1_000,
 } as const;
 
+export type WriterLimits = { readonly [K in keyof typeof WRITER_LIMITS]: number };
+
 /** Where a command's last event in a stream is. */
 interface Written {
   readonly revision: bigint;
@@ -123,9 +125,6 @@ interface Pending<S, E extends DomainEvent> {
   readonly reject: (error: unknown) => void;
 }
 
-export class QueueFullError extends Error {
-  override readonly name = "QueueFullError";
-}
 
 export class StreamWriter<S, E extends DomainEvent> {
   private readonly cache = new Map<string, Cached<S>>();
@@ -134,8 +133,11 @@ export class StreamWriter<S, E extends DomainEvent> {
   private readonly store: EventStore;
   private readonly model: StreamModel<S, E>;
   private readonly atomic: AtomicAppender | undefined;
+  private readonly limits: WriterLimits;
 
   constructor(options: {
+    /** WRITER_LIMITS unless given (tests reach a limit with a small one). */
+    readonly limits?: Partial<WriterLimits> | undefined;
     readonly store: EventStore;
     readonly model: StreamModel<S, E>;
     /** Without one, receipts and guards are ignored, and written results say `recorded: false`. */
@@ -144,14 +146,16 @@ export class StreamWriter<S, E extends DomainEvent> {
     this.store = options.store;
     this.model = options.model;
     this.atomic = options.atomic;
+    this.limits = { ...WRITER_LIMITS, ...options.limits };
   }
 
   submit(stream: StreamName, submission: Submission<S, E>): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(stream);
       if (queue !== undefined) {
-        if (queue.length >= WRITER_LIMITS.queueLengthMax) {
-          reject(new QueueFullError(`more than ${WRITER_LIMITS.queueLengthMax} commands waiting for ${stream}`));
+        if (queue.length >= this.limits.queueLengthMax) {
+          // 503 OVERLOADED (Retry-After): nothing was written, and a retryable answer is never stored under the key.
+          reject(new TrueupError("OVERLOADED", `more than ${this.limits.queueLengthMax} commands waiting for ${stream}`));
           return;
         }
         queue.push({ submission, resolve, reject });
@@ -190,7 +194,7 @@ export class StreamWriter<S, E extends DomainEvent> {
         cached.revision = event.revision;
         cached.commands.set(event.metadata.commandId, { revision: event.revision, position: event.position });
       }
-      if (events.length < WRITER_LIMITS.readPageSize) break;
+      if (events.length < this.limits.readPageSize) break;
     }
     this.remember(stream, cached);
     return cached;
@@ -198,7 +202,7 @@ export class StreamWriter<S, E extends DomainEvent> {
 
   private async readFrom(stream: StreamName, fromRevision: bigint): Promise<RecordedEvent[]> {
     try {
-      return await this.store.readStream(stream, { fromRevision, maxCount: WRITER_LIMITS.readPageSize });
+      return await this.store.readStream(stream, { fromRevision, maxCount: this.limits.readPageSize });
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
       throw error;
@@ -210,7 +214,7 @@ export class StreamWriter<S, E extends DomainEvent> {
     if (current !== undefined && (cached.revision === undefined || cached.revision < current)) return;
     this.cache.delete(stream);
     this.cache.set(stream, cached);
-    if (this.cache.size > WRITER_LIMITS.cachedStreamsMax) {
+    if (this.cache.size > this.limits.cachedStreamsMax) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
@@ -219,7 +223,7 @@ export class StreamWriter<S, E extends DomainEvent> {
   private async drain(stream: StreamName): Promise<void> {
     const queue = this.queues.get(stream);
     while (queue !== undefined && queue.length > 0) {
-      const batch = queue.splice(0, WRITER_LIMITS.batchSizeMax);
+      const batch = queue.splice(0, this.limits.batchSizeMax);
       try {
         await this.writeBatch(stream, batch);
       } catch (error) {
@@ -231,7 +235,7 @@ export class StreamWriter<S, E extends DomainEvent> {
   }
 
   private async writeBatch(stream: StreamName, batch: Pending<S, E>[]): Promise<void> {
-    for (let attempt = 0; attempt <= WRITER_LIMITS.conflictRetriesMax; attempt++) {
+    for (let attempt = 0; attempt <= this.limits.conflictRetriesMax; attempt++) {
       // Optimistic: a cached state is trusted as the head; if another writer
       // moved the stream, the append fails on its expected revision and the
       // state is read again.
@@ -273,7 +277,7 @@ export class StreamWriter<S, E extends DomainEvent> {
         throw error;
       }
     }
-    const conflict = new TrueupError("CONCURRENCY_CONFLICT", `${stream} kept changing; gave up after ${WRITER_LIMITS.conflictRetriesMax} retries`);
+    const conflict = new TrueupError("CONCURRENCY_CONFLICT", `${stream} kept changing; gave up after ${this.limits.conflictRetriesMax} retries`);
     for (const pending of batch) pending.resolve({ kind: "rejected", error: conflict });
   }
 

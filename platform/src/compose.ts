@@ -71,7 +71,8 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   const commands = new InFlight();
 
   if (services.includes("command")) {
-    const idempotency = await IdempotencyStore.open(relaxedPool);
+    // Claims and successes' answers may be relaxed; refusals may not (see IdempotencyStore).
+    const idempotency = await IdempotencyStore.open(relaxedPool, { durablePool: pool });
     // When the store offers a transactional append (the PostgreSQL log, the same database as the keys), a posting's
     // answer is stored in its events' transaction, and its accounts are guarded against a close until it commits.
     const transactional = eventStore.capabilities.transactionalAppend;

@@ -8,7 +8,7 @@ import type { CreateLedgerBody, EventId, JournalLine, LedgerEvent, OpenAccountBo
 import type { AppendGuard, EventStore } from "@trueup/event-store";
 import { deterministicUuid, derivedEntityId } from "../ids.ts";
 import { StreamWriter } from "../stream-writer.ts";
-import type { AtomicAppender, StreamModel } from "../stream-writer.ts";
+import type { AtomicAppender, StreamModel, WriterLimits } from "../stream-writer.ts";
 import type { Receipt } from "../receipt.ts";
 import type { Decision } from "../decision.ts";
 import { StaleDecisionError, envelopeOf, outcomeOf } from "../command.ts";
@@ -50,10 +50,13 @@ export class LedgerCommandService {
      * receipt is ignored, and a close can overtake a posting already decided.
      */
     private readonly atomic?: AtomicAppender,
+    /** The stream writers' limits; WRITER_LIMITS unless given. */
+    options: { readonly writerLimits?: Partial<WriterLimits> | undefined } = {},
   ) {
-    this.ledgers = new StreamWriter({ store, model: ledgerModel(decider.initialLedgerState, decider.evolveLedger) });
-    this.periods = new StreamWriter({ store, model: ledgerModel(decider.initialPeriodState, decider.evolvePeriod), atomic });
-    this.reversals = new StreamWriter({ store, model: ledgerModel(decider.initialReversalState, decider.evolveReversal) });
+    const limits = options.writerLimits;
+    this.ledgers = new StreamWriter({ store, model: ledgerModel(decider.initialLedgerState, decider.evolveLedger), limits });
+    this.periods = new StreamWriter({ store, model: ledgerModel(decider.initialPeriodState, decider.evolvePeriod), atomic, limits });
+    this.reversals = new StreamWriter({ store, model: ledgerModel(decider.initialReversalState, decider.evolveReversal), limits });
   }
 
   async createLedger(ctx: CommandContext, body: CreateLedgerBody): Promise<CommandOutcome> {
