@@ -36,6 +36,7 @@ import type { Origin, Receipt } from "./receipt.ts";
 
 export type { Origin, Receipt } from "./receipt.ts";
 
+export const IDEMPOTENCY_KEY_LENGTH_MAX = 200;
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 const MIGRATIONS: readonly Migration[] = [

@@ -9,6 +9,7 @@ export const ERROR_CATALOGUE = {
   AMOUNT_OUT_OF_RANGE: { status: 400, title: "Amount is too large" },
   CURRENCY_UNKNOWN: { status: 400, title: "Not an active ISO 4217 currency code" },
   IDEMPOTENCY_KEY_MISSING: { status: 400, title: "Commands need an Idempotency-Key header" },
+  IDEMPOTENCY_KEY_INVALID: { status: 400, title: "The Idempotency-Key header is not 1-200 visible ASCII characters" },
   IDEMPOTENCY_CONFLICT: { status: 409, title: "This Idempotency-Key was used with a different request" },
   CONCURRENCY_CONFLICT: { status: 409, title: "The stream changed concurrently; retry the command" },
   LEDGER_NOT_FOUND: { status: 404, title: "No such ledger" },

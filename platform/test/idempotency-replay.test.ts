@@ -164,4 +164,28 @@ describe("idempotency keys under duplicates, concurrency and lost answers", () =
     expect(retry.json<Accepted>().revision).toBe(close.json<Accepted>().revision);
     expect(await eventCount(p)).toBe(before);
   });
+
+  it.each([
+    ["missing", undefined, "IDEMPOTENCY_KEY_MISSING"],
+    ["300 characters", "k".repeat(300), "IDEMPOTENCY_KEY_INVALID"],
+    ["with a space", "two words", "IDEMPOTENCY_KEY_INVALID"],
+  ])("a key that is %s gets its own code, in the headers", async (_name, idempotencyKey, code) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;
+    const response = await p.app.inject({ method: "POST", url: `/ledgers/${ledgerId}/periods/2025-09/close`, payload: {}, headers });
+    expect(response.statusCode).toBe(400);
+    expect(response.json<{ code: string; in: string; path: string }>()).toMatchObject({ code, in: "headers", path: "/idempotency-key" });
+  });
+
+  it("ENTRY_ALREADY_EXISTS names the entry id the client sent", async () => {
+    const body = entry("7.77", { entryId: "named_entry", effectiveDate: "2026-03-14" });
+    expect((await command(p.app, `/ledgers/${ledgerId}/journal-entries`, body)).statusCode).toBe(201);
+    // The same entry id in another period: another stream, so the store's id check finds it.
+    const again = await command(p.app, `/ledgers/${ledgerId}/journal-entries`, { ...body, effectiveDate: "2026-04-14" });
+    expect(again.statusCode).toBe(409);
+    const problem = again.json<{ code: string; detail: string }>();
+    expect(problem.code).toBe("ENTRY_ALREADY_EXISTS");
+    expect(problem.detail).toContain("named_entry");
+    expect(problem.detail).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
+  });
 });

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { POSITION_PATTERN, TrueupError, problemOf } from "@trueup/contracts";
-import { IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
+import { IDEMPOTENCY_KEY_LENGTH_MAX, IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
 import type { Answer, IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { Origin, Receipt } from "../receipt.ts";
@@ -16,7 +16,14 @@ import type { CommandContext, CommandOutcome } from "../command.ts";
 export const commandHeaders = z.looseObject({
   "idempotency-key": z.unknown().transform((key, ctx) => {
     if (typeof key === "string" && IDEMPOTENCY_KEY_PATTERN.test(key)) return key;
-    ctx.addIssue({ code: "custom", message: "Idempotency-Key header required: 1-200 visible ASCII characters", params: { code: "IDEMPOTENCY_KEY_MISSING" } });
+    // Missing and malformed are two mistakes: a client that sent a 300-character key must not be told to send one.
+    if (key === undefined) {
+      ctx.addIssue({ code: "custom", message: "Idempotency-Key header required: 1-200 visible ASCII characters", params: { code: "IDEMPOTENCY_KEY_MISSING" } });
+    } else {
+      const length = typeof key === "string" ? key.length : 0;
+      const what = length > IDEMPOTENCY_KEY_LENGTH_MAX ? `${length} characters, more than ${IDEMPOTENCY_KEY_LENGTH_MAX}` : "characters outside visible ASCII (0x21-0x7e), or none";
+      ctx.addIssue({ code: "custom", message: `Idempotency-Key must be 1-${IDEMPOTENCY_KEY_LENGTH_MAX} visible ASCII characters; this one has ${what}`, params: { code: "IDEMPOTENCY_KEY_INVALID" } });
+    }
     return z.NEVER;
   }).meta({
     // Checked by the transform above (any value reaches it, so a missing key gets its own code); documented here.

@@ -10,6 +10,7 @@ import type { ErrorCode } from "@trueup/contracts";
 const EVERY_COMMAND: readonly ErrorCode[] = [
   "VALIDATION_FAILED",
   "IDEMPOTENCY_KEY_MISSING",
+  "IDEMPOTENCY_KEY_INVALID",
   "IDEMPOTENCY_CONFLICT",
   "CONCURRENCY_CONFLICT",
   "PAYLOAD_TOO_LARGE",
