@@ -66,21 +66,21 @@ const TRIAL: TrialLimits = {
 
 /**
  * Absolute targets (issue #3) and ratio targets (issue #8). The ratios sit
- * with a margin below what the code achieved on quiet runs, or below an
- * estimate where no quiet run was possible (postings / append): see
- * BENCHMARKS.md, "Ratio targets". They fail when the code gets slower
- * relative to the machine, not when the machine is slow.
+ * about 30 % below (above, for the trial balance) what the code achieved in
+ * the first quiet full run (2026-12-01 22:44 UTC): see BENCHMARKS.md, "Ratio
+ * targets". They fail when the code gets slower relative to the machine, not
+ * when the machine is slow.
  */
 const TARGETS = {
   postingsPerSecondMin: 3_000,
   postingP99MsMax: 50.000001,
   postingsVsHealthMin: 0.05,
-  postingsVsAppendMin: 0.15,
+  postingsVsAppendMin: 0.1,
   rebuildEventsPerSecondMin: 20_000,
   rebuildSecondsMax: 90.000001,
-  rebuildVsCopyMin: 0.2,
+  rebuildVsCopyMin: 0.25,
   trialP99MsMax: 50.000001,
-  trialP99VsSqlMax: 8.000001,
+  trialP99VsSqlMax: 5.000001,
 } as const;
 
 /** Above this much CPU used by other programs during a turn, the run warns that its figures are skewed. */
