@@ -157,6 +157,38 @@ export interface EventSubscription extends AsyncIterableIterator<RecordedEvent> 
 }
 
 /**
+ * The iterator protocol every adapter's subscription shares: one next() at a
+ * time (a second concurrent call is a caller bug, refused loudly), return()
+ * closes. An adapter supplies pull() (the next event, or done) and close().
+ */
+export abstract class PulledSubscription implements EventSubscription {
+  private busy = false;
+
+  abstract readonly bufferedEvents: number;
+  abstract close(): Promise<void>;
+  protected abstract pull(): Promise<IteratorResult<RecordedEvent>>;
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<RecordedEvent>> {
+    if (this.busy) throw new Error("EventSubscription.next() called while a previous call is still pending");
+    this.busy = true;
+    try {
+      return await this.pull();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async return(): Promise<IteratorResult<RecordedEvent>> {
+    await this.close();
+    return { done: true, value: undefined };
+  }
+}
+
+/**
  * The subscription as an Observable, for callers that want rxjs operators
  * (the projection worker's wake-up). Each event is pulled after the previous
  * `next` handler returned, so the pace is the subscriber's synchronous work;

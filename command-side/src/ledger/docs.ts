@@ -3,7 +3,7 @@
 // body and its answer. Kept apart from routes.ts so the routes stay a list
 // of what runs; each route spreads its entry here into its schema.
 import { z } from "zod";
-import { isErrorCode, problemResponses } from "@trueup/contracts";
+import { EXAMPLE_ENTRY, isErrorCode, problemResponses } from "@trueup/contracts";
 import type { ErrorCode } from "@trueup/contracts";
 
 /** What any command can answer with, whatever it does. */
@@ -77,18 +77,7 @@ export const LEDGER_COMMAND_DOCS = {
       "AMOUNT_OUT_OF_RANGE",
       "CURRENCY_UNKNOWN",
     ),
-    body: {
-      entryId: "INV-2026-0042",
-      effectiveDate: "2026-03-03",
-      description: "Invoice 42, Müller GmbH",
-      externalReference: "INV-42",
-      metadata: { customer: "mueller-gmbh" },
-      lines: [
-        { account: "1200", side: "debit", amount: "1190.00", currency: "EUR" },
-        { account: "4000", side: "credit", amount: "1000.00", currency: "EUR" },
-        { account: "2200", side: "credit", amount: "190.00", currency: "EUR" },
-      ],
-    },
+    body: EXAMPLE_ENTRY,
     answer: ledgerAnswer({ ledgerId: "acme", entryId: "INV-2026-0042" }),
   },
   reverseEntry: {

@@ -11,8 +11,8 @@
 // max(bufferEventsMax, ESDB_BUFFER_EVENTS_MIN).
 // gRPC's own flow-control window (bytes in flight, not decoded events) comes
 // on top and is bounded by grpc-js, not by us.
-import type { EventFilter, EventSubscription, Position, RecordedEvent } from "../port.ts";
-import { StoreUnavailableError } from "../port.ts";
+import type { EventFilter, Position, RecordedEvent } from "../port.ts";
+import { PulledSubscription, StoreUnavailableError } from "../port.ts";
 import { pickMatching } from "./mapping.ts";
 import type { EsdbRecord } from "./mapping.ts";
 
@@ -33,41 +33,22 @@ export function highWaterMarkFor(bufferEventsMax: number): number {
   return Math.floor(bufferEventsMax / 2);
 }
 
-export class EsdbSubscription implements EventSubscription {
+export class EsdbSubscription extends PulledSubscription {
   private readonly iterator: AsyncIterator<{ readonly event?: EsdbRecord | undefined }>;
   private after: Position | undefined;
   private closed = false;
-  private busy = false;
 
   constructor(
     private readonly stream: SubscriptionStream,
     private readonly options: { readonly after: Position | undefined; readonly filter: EventFilter | undefined; readonly mapError: (error: unknown) => unknown },
   ) {
+    super();
     this.after = options.after;
     this.iterator = stream[Symbol.asyncIterator]();
   }
 
   get bufferedEvents(): number {
     return this.closed ? 0 : this.stream.readableLength + (this.stream.writableLength ?? 0);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async next(): Promise<IteratorResult<RecordedEvent>> {
-    if (this.busy) throw new Error("EventSubscription.next() called while a previous call is still pending");
-    this.busy = true;
-    try {
-      return await this.pull();
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  async return(): Promise<IteratorResult<RecordedEvent>> {
-    await this.close();
-    return { done: true, value: undefined };
   }
 
   async close(): Promise<void> {
@@ -88,7 +69,7 @@ export class EsdbSubscription implements EventSubscription {
     return this.closed;
   }
 
-  private async pull(): Promise<IteratorResult<RecordedEvent>> {
+  protected async pull(): Promise<IteratorResult<RecordedEvent>> {
     for (;;) {
       if (this.isClosed()) return { done: true, value: undefined };
       let item: IteratorResult<{ readonly event?: EsdbRecord | undefined }>;

@@ -5,7 +5,8 @@
 // empty it waits for the live signal (an append here, a NOTIFY from
 // elsewhere, or the re-check while a running transaction holds newer events
 // back).
-import type { EventFilter, EventSubscription, Position, RecordedEvent } from "../port.ts";
+import type { EventFilter, Position, RecordedEvent } from "../port.ts";
+import { PulledSubscription } from "../port.ts";
 
 export interface SubscriptionPage {
   readonly events: RecordedEvent[];
@@ -24,39 +25,20 @@ export interface PostgresSubscriptionOptions {
   readonly mapError: (error: unknown) => unknown;
 }
 
-export class PostgresSubscription implements EventSubscription {
+export class PostgresSubscription extends PulledSubscription {
   private page: RecordedEvent[] = [];
   private taken = 0;
   private after: Position | undefined;
   private closed = false;
   private failure: { error: unknown } | undefined;
-  private busy = false;
 
   constructor(private readonly options: PostgresSubscriptionOptions) {
+    super();
     this.after = options.after;
   }
 
   get bufferedEvents(): number {
     return this.page.length - this.taken;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async next(): Promise<IteratorResult<RecordedEvent>> {
-    if (this.busy) throw new Error("EventSubscription.next() called while a previous call is still pending");
-    this.busy = true;
-    try {
-      return await this.pull();
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  async return(): Promise<IteratorResult<RecordedEvent>> {
-    await this.close();
-    return { done: true, value: undefined };
   }
 
   close(): Promise<void> {
@@ -72,7 +54,7 @@ export class PostgresSubscription implements EventSubscription {
     return this.closed;
   }
 
-  private async pull(): Promise<IteratorResult<RecordedEvent>> {
+  protected async pull(): Promise<IteratorResult<RecordedEvent>> {
     for (;;) {
       if (this.failure !== undefined) throw this.failure.error;
       if (this.isClosed()) return { done: true, value: undefined };

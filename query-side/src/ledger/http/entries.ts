@@ -3,7 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { accountCodeSchema, dateSchema, documentedDate, positionDto } from "@trueup/contracts";
+import { EXAMPLE_ENTRY, accountCodeSchema, dateSchema, documentedDate, positionDto } from "@trueup/contracts";
 import type { LedgerReader } from "../reader.ts";
 import type { QueryGuards } from "./shared.ts";
 import { amount, consistency, currencyDto, cursorSchema, dateDto, decodeCursor, encodeCursor, fmt, ledgerParams, limitSchema, nextCursorDto, queryProblems, sideDto, tags } from "./shared.ts";
@@ -34,16 +34,7 @@ const entriesPage = z.object({ items: z.array(entryDto), nextCursor: nextCursorD
   example: {
     items: [
       {
-        entryId: "INV-2026-0042",
-        effectiveDate: "2026-03-03",
-        description: "Invoice 42, Müller GmbH",
-        externalReference: "INV-42",
-        metadata: { customer: "mueller-gmbh" },
-        lines: [
-          { account: "1200", side: "debit", amount: "1190.00", currency: "EUR" },
-          { account: "4000", side: "credit", amount: "1000.00", currency: "EUR" },
-          { account: "2200", side: "credit", amount: "190.00", currency: "EUR" },
-        ],
+        ...EXAMPLE_ENTRY,
         reverses: null,
         reversedBy: null,
         position: "00000000000002f10000000000000004",
