@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerStream } from "@trueup/contracts";
 import { PostgresEventStore, StoreUnavailableError } from "@trueup/event-store";
 import type { EventStore } from "@trueup/event-store";
+import { withOverrides } from "../../test-support/event-store.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { StreamWriter, ledgerDecider } from "../src/index.ts";
@@ -38,10 +39,7 @@ describe("StreamWriter.loadShared", () => {
       }
       return store.readStream(stream, options);
     };
-    // Everything else is the real store's own.
-    const faulty = new Proxy(store, {
-      get: (target, property, receiver) => (property === "readStream" ? readStream : Reflect.get(target, property, receiver) as unknown),
-    });
+    const faulty = withOverrides(store, { readStream });
     const writer = new StreamWriter({
       store: faulty,
       model: { initial: ledgerDecider.initialLedgerState, evolve: ledgerDecider.evolveLedger, parse: parseLedgerEvent },

@@ -8,22 +8,13 @@ import { PostgresEventStore } from "@trueup/event-store";
 import type { EventStore, EventStoreCapabilities } from "@trueup/event-store";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
+import { withOverrides } from "../../test-support/event-store.ts";
 import { compose } from "../src/compose.ts";
 import { command, key } from "./ledger-support.ts";
 
-/** A plain object delegating to `store` (so `instanceof PostgresEventStore` is false), with the given capabilities. */
+/** `store` as a plain port (so `instanceof PostgresEventStore` is false), with the given capabilities; its close is left to the test. */
 function delegating(store: PostgresEventStore, capabilities: EventStoreCapabilities): EventStore {
-  return {
-    capabilities,
-    append: (stream, events, options) => store.append(stream, events, options),
-    readStream: (stream, options) => store.readStream(stream, options),
-    readAll: (options) => store.readAll(options),
-    subscribe: (options) => store.subscribe(options),
-    headPosition: (options) => store.headPosition(options),
-    visibility: () => store.visibility(),
-    readEventById: (eventId) => store.readEventById(eventId),
-    close: () => Promise.resolve(),
-  };
+  return withOverrides(store, { capabilities, close: () => Promise.resolve() });
 }
 
 async function postTwice(eventStore: EventStore, db: TestDatabase): Promise<{ first: number; replayed: string | undefined }> {

@@ -7,16 +7,8 @@
 // with a refusal of its own success; a key never keeps a retryable answer.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LightMyRequestResponse } from "fastify";
-import type { Platform } from "./ledger-support.ts";
+import type { Accepted, Platform } from "./ledger-support.ts";
 import { command, key, startPlatform } from "./ledger-support.ts";
-
-interface Accepted {
-  ledgerId: string;
-  entryId?: string;
-  revision: string | null;
-  position: string | null;
-  replayed: boolean;
-}
 
 const entry = (amount: string, extra: Record<string, unknown> = {}) => ({
   effectiveDate: "2026-03-10",

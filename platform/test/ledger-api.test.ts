@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { periodStream, streamName } from "@trueup/contracts";
 import { trialBalanceResponse } from "@trueup/query-side";
 import type { LightMyRequestResponse } from "fastify";
-import type { Platform } from "./ledger-support.ts";
+import type { Accepted, Platform } from "./ledger-support.ts";
 import { command, key, query, random, startPlatform } from "./ledger-support.ts";
 
 const hledger = ((): string | undefined => {
@@ -25,14 +25,6 @@ const hledger = ((): string | undefined => {
   }
 })();
 if (hledger === undefined) process.stderr.write("[ledger-api] hledger not installed: the hledger cross-check is SKIPPED (apt-get install hledger; .ci/run installs it)\n");
-
-interface Accepted {
-  ledgerId: string;
-  entryId?: string;
-  revision: string | null;
-  position: string | null;
-  replayed: boolean;
-}
 
 const ACCOUNTS = [
   { code: "1000", name: "Cash EUR", type: "asset", currency: "EUR" },

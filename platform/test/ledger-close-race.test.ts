@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresEventStore } from "@trueup/event-store";
 import type { EventStore } from "@trueup/event-store";
 import type { FastifyInstance } from "fastify";
+import { withOverrides } from "../../test-support/event-store.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { compose } from "../src/compose.ts";
@@ -21,9 +22,7 @@ function interleaving(store: PostgresEventStore): { store: EventStore; arm: (str
     arm: (stream, run) => {
       armed = { stream, run };
     },
-    store: {
-      capabilities: store.capabilities,
-      append: (stream, events, options) => store.append(stream, events, options),
+    store: withOverrides(store, {
       readStream: async (stream, options) => {
         const events = await store.readStream(stream, options);
         const hook = armed;
@@ -33,13 +32,8 @@ function interleaving(store: PostgresEventStore): { store: EventStore; arm: (str
         }
         return events;
       },
-      readAll: (options) => store.readAll(options),
-      subscribe: (options) => store.subscribe(options),
-      headPosition: (options) => store.headPosition(options),
-      visibility: () => store.visibility(),
-      readEventById: (eventId) => store.readEventById(eventId),
       close: () => Promise.resolve(),
-    },
+    }),
   };
 }
 

@@ -8,6 +8,17 @@ import type { TestDatabase } from "../../test-support/postgres.ts";
 import { compose } from "../src/compose.ts";
 import type { Composed } from "../src/compose.ts";
 
+/** The body of an accepted ledger command (see the command runner's outcome fields). */
+export interface Accepted {
+  ledgerId: string;
+  entryId?: string;
+  code?: string;
+  period?: string;
+  revision: string | null;
+  position: string | null;
+  replayed: boolean;
+}
+
 export interface Platform {
   readonly app: FastifyInstance;
   readonly db: TestDatabase;

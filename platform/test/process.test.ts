@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { freePort, startEmbeddedPostgres } from "../src/embedded-postgres.ts";
+import { freePort, isAlive, startEmbeddedPostgres } from "../src/embedded-postgres.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const START_TIMEOUT_MS = 60_000;
@@ -61,15 +61,6 @@ async function descendants(pid: number): Promise<number[]> {
   };
   walk(pid);
   return found;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Waits (bounded, polling liveness only) until every pid has gone; returns the ones still alive at the limit. */

@@ -5,14 +5,8 @@
 // that was never posted is ENTRY_NOT_FOUND from the log too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProjectionWorker, ledgerProjection } from "@trueup/projections";
-import type { Platform } from "./ledger-support.ts";
+import type { Accepted, Platform } from "./ledger-support.ts";
 import { command, key, query, startPlatform } from "./ledger-support.ts";
-
-interface Accepted {
-  entryId?: string;
-  position: string | null;
-  replayed: boolean;
-}
 
 describe("reversals decide from the log", () => {
   let p: Platform;

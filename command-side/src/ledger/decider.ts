@@ -88,11 +88,7 @@ export function addAccountTotals(totals: Map<string, { debitMinor: bigint; credi
   for (const event of events) {
     if (event.type !== "JournalEntryPosted") continue;
     for (const line of event.data.lines) {
-      if (line.accountCode !== code) continue;
-      const total = totals.get(line.currency) ?? { debitMinor: 0n, creditMinor: 0n };
-      if (line.side === "debit") total.debitMinor += BigInt(line.amountMinor);
-      else total.creditMinor += BigInt(line.amountMinor);
-      totals.set(line.currency, total);
+      if (line.accountCode === code) addToTotals(totals, { side: line.side, amountMinor: BigInt(line.amountMinor), currency: line.currency });
     }
   }
 }
@@ -236,14 +232,17 @@ function decidePosting(data: PostEntryData, accounts: ReadonlyMap<string, Accoun
   };
 }
 
+/** Adds one line to debit and credit totals per currency. */
+function addToTotals(totals: Map<string, { debitMinor: bigint; creditMinor: bigint }>, line: { side: Side; amountMinor: bigint; currency: string }): void {
+  const total = totals.get(line.currency) ?? { debitMinor: 0n, creditMinor: 0n };
+  if (line.side === "debit") total.debitMinor += line.amountMinor;
+  else total.creditMinor += line.amountMinor;
+  totals.set(line.currency, total);
+}
+
 export function unbalancedCurrencies(lines: readonly { side: Side; amountMinor: bigint; currency: string }[]): { currency: string; debitMinor: bigint; creditMinor: bigint }[] {
   const totals = new Map<string, { debitMinor: bigint; creditMinor: bigint }>();
-  for (const line of lines) {
-    const total = totals.get(line.currency) ?? { debitMinor: 0n, creditMinor: 0n };
-    if (line.side === "debit") total.debitMinor += line.amountMinor;
-    else total.creditMinor += line.amountMinor;
-    totals.set(line.currency, total);
-  }
+  for (const line of lines) addToTotals(totals, line);
   return [...totals].filter(([, t]) => t.debitMinor !== t.creditMinor).map(([currency, t]) => ({ currency, ...t }));
 }
 
