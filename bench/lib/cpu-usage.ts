@@ -5,8 +5,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 
 /** Linux reports /proc times in clock ticks; USER_HZ is 100 on every mainstream architecture. */
-const TICKS_PER_SECOND = 100;
-const PROC_ENTRIES_MAX = 100_000;
+export const TICKS_PER_SECOND = 100;
+export const PROC_ENTRIES_MAX = 100_000;
 
 export interface CpuSnapshot {
   readonly atMs: number;
@@ -44,7 +44,7 @@ export function cpuSince(start: CpuSnapshot, end: CpuSnapshot): CpuReport {
   return { elapsedMs, processCores, serverCores, otherCores: Math.max(0, machineCores - processCores - serverCores) };
 }
 
-function machineBusyTicks(): number {
+export function machineBusyTicks(): number {
   const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
   // cpu user nice system idle iowait irq softirq steal ...
   const fields = line.trim().split(/\s+/).slice(1).map(Number);
@@ -52,14 +52,14 @@ function machineBusyTicks(): number {
   return total - (fields[3] ?? 0) - (fields[4] ?? 0);
 }
 
-interface ProcStat {
+export interface ProcStat {
   readonly ppid: number;
   readonly ticks: number;
   /** CPU of children that have exited and been reaped (PostgreSQL backends that disconnected). */
   readonly reapedChildrenTicks: number;
 }
 
-function readProcStat(pid: string): ProcStat | undefined {
+export function readProcStat(pid: string): ProcStat | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the parenthesised name: state ppid ... utime(14) stime(15) cutime(16) cstime(17), 1-based.

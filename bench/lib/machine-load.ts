@@ -4,24 +4,13 @@
 // a turn that ran next to other load says so, instead of passing the load
 // off as the code's speed (CPU-heavy work such as HTTP postings loses more
 // to it than I/O-bound limits do, so even a ratio moves under it).
-import { readFileSync, readdirSync } from "node:fs";
-
-/** Linux reports /proc times in clock ticks; USER_HZ is 100 on every mainstream architecture. */
-const TICKS_PER_SECOND = 100;
-const PROC_ENTRIES_MAX = 100_000;
+import { readdirSync } from "node:fs";
+import { PROC_ENTRIES_MAX, TICKS_PER_SECOND, machineBusyTicks, readProcStat } from "./cpu-usage.ts";
 
 interface Snapshot {
   readonly atMs: number;
   readonly machineBusyTicks: number;
   readonly ownTicks: number;
-}
-
-function machineBusyTicks(): number {
-  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
-  // cpu user nice system idle iowait irq softirq steal ...
-  const fields = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  return total - (fields[3] ?? 0) - (fields[4] ?? 0);
 }
 
 interface Stat {
@@ -34,14 +23,8 @@ function readStats(): Map<number, Stat> {
   const stats = new Map<number, Stat>();
   for (const entry of readdirSync("/proc").slice(0, PROC_ENTRIES_MAX)) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // Fields after the parenthesised name: state ppid ... utime(14) stime(15) cutime(16) cstime(17), 1-based.
-      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(entry), { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]) });
-    } catch {
-      // exited between listing and reading
-    }
+    const stat = readProcStat(entry);
+    if (stat !== undefined) stats.set(Number(entry), { ppid: stat.ppid, ticks: stat.ticks + stat.reapedChildrenTicks });
   }
   return stats;
 }
