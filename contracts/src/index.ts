@@ -8,3 +8,4 @@ export * from "./problem.ts";
 export * from "./calendar.ts";
 export * from "./text.ts";
 export * from "./openapi.ts";
+export * from "./reconciliation/index.ts";

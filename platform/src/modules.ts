@@ -9,6 +9,7 @@ import type { EventStore } from "@trueup/event-store";
 import type { RegisteredProjection } from "@trueup/projections";
 import type { RoutesPlugin } from "./app.ts";
 import { ledgerModule } from "./ledger-module.ts";
+import { reconciliationModule } from "./reconciliation-module.ts";
 
 /** What a context's command routes get from the platform. */
 export interface CommandRouteDeps {
@@ -46,4 +47,4 @@ export interface BoundedContextModule {
 }
 
 /** Every bounded context the platform serves, in registration order. */
-export const MODULES: readonly BoundedContextModule[] = [ledgerModule];
+export const MODULES: readonly BoundedContextModule[] = [ledgerModule, reconciliationModule];

@@ -1,0 +1,26 @@
+// Every importer, in detection order (the most specific first: a CSV
+// profile matches almost any text, so CSV is chosen only by ?format=csv or
+// ?profile=). Adding a format is adding its importer here.
+import type { StatementFormat } from "@trueup/contracts";
+import type { Importer } from "./types.ts";
+import { DETECT_HEAD_CHARS } from "./types.ts";
+
+export const IMPORTERS: readonly Importer[] = [];
+
+/** The importer that reads `format`. */
+export function importerFor(format: StatementFormat): Importer | undefined {
+  return IMPORTERS.find((importer) => importer.formats.includes(format));
+}
+
+/** The format of a file from the start of its decoded text (a BOM already removed), or undefined. */
+export function detectFormat(head: string): StatementFormat | undefined {
+  const start = head.slice(0, DETECT_HEAD_CHARS);
+  for (const importer of IMPORTERS) {
+    const format = importer.detect(start);
+    if (format !== undefined) return format;
+  }
+  return undefined;
+}
+
+export type { Importer, ImportLimits, ImportOptions } from "./types.ts";
+export { IMPORT_LIMITS_DEFAULT, DETECT_HEAD_CHARS } from "./types.ts";

@@ -1,0 +1,127 @@
+// What every importer needs and must do the same way: located errors,
+// bounded line reading, exact decimal amounts, checked dates.
+import { TrueupError, currencyOf, isDateInRange, isCalendarDate, DATE_MIN, DATE_MAX } from "@trueup/contracts";
+import type { ErrorCode, SourceLocation } from "@trueup/contracts";
+import type { ImportLimits } from "./types.ts";
+
+/** A fault in the file, at `location`: rendered as problem+json with `location` beside `code`. */
+export function statementError(code: ErrorCode, message: string, location: SourceLocation, extra: Record<string, unknown> = {}): TrueupError {
+  const where = [`line ${location.line}`, location.element, location.record, location.column === undefined ? undefined : `column ${location.column}`]
+    .filter((part) => part !== undefined)
+    .join(", ");
+  return new TrueupError(code, `${where}: ${message}`, { detail: { location, ...extra } });
+}
+
+export interface TextLine {
+  readonly text: string;
+  /** 1-based. */
+  readonly number: number;
+}
+
+/**
+ * Splits a chunked text into physical lines (LF or CRLF; a lone CR too),
+ * without the terminator, the last one with or without a trailing newline.
+ * A line longer than `lineLengthMax` fails before it is buffered whole.
+ */
+export async function* readLines(chunks: AsyncIterable<string>, limits: Pick<ImportLimits, "lineLengthMax">): AsyncGenerator<TextLine, void, undefined> {
+  let pending = "";
+  let number = 0;
+  let skipLf = false;
+  for await (const chunk of chunks) {
+    let start = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      if (c === 10 && skipLf && i === start && pending.length === 0) {
+        skipLf = false;
+        start = i + 1;
+        continue;
+      }
+      const text = pending + chunk.slice(start, i);
+      pending = "";
+      number++;
+      if (text.length > limits.lineLengthMax) throw lineTooLong(number, limits.lineLengthMax);
+      yield { text, number };
+      skipLf = c === 13;
+      start = i + 1;
+    }
+    if (start < chunk.length) {
+      if (skipLf && chunk.charCodeAt(start) === 10) start++;
+      skipLf = false;
+      pending += chunk.slice(start);
+      if (pending.length > limits.lineLengthMax) throw lineTooLong(number + 1, limits.lineLengthMax);
+    }
+  }
+  if (pending.length > 0) yield { text: pending, number: number + 1 };
+}
+
+function lineTooLong(line: number, lineLengthMax: number): TrueupError {
+  return statementError("STATEMENT_LINE_TOO_LONG", `the line is longer than the limit of ${lineLengthMax} characters`, { line }, { limit: lineLengthMax });
+}
+
+export function tooManyLines(location: SourceLocation, linesMax: number): TrueupError {
+  return statementError("STATEMENT_TOO_MANY_LINES", `the file has more than the limit of ${linesMax} statement lines`, location, { limit: linesMax });
+}
+
+/**
+ * An unsigned decimal as banks write it ("1234,56", "1.234,56" with
+ * `thousands: "."`, "12.5", ",50", "100,") in minor units of `currency`.
+ * Exact: never through a float. More decimals than the currency has fail,
+ * unless the extra digits are zeros ("10,000" JPY is ten thousand only with
+ * a thousands separator; with decimal "," it is 10 with three zero decimals).
+ */
+export function parseUnsignedAmount(
+  text: string,
+  options: { currency: string; decimal: "." | ","; thousands?: string; location: SourceLocation },
+): bigint {
+  const currency = currencyOf(options.currency);
+  if (currency === undefined) throw statementError("STATEMENT_AMOUNT_INVALID", `unknown currency ${JSON.stringify(options.currency)}`, options.location);
+  let body = text;
+  if (options.thousands !== undefined && options.thousands !== "") body = body.split(options.thousands).join("");
+  const separator = body.indexOf(options.decimal);
+  const whole = separator < 0 ? body : body.slice(0, separator);
+  const fraction = separator < 0 ? "" : body.slice(separator + 1);
+  if (!/^\d*$/.test(whole) || !/^\d*$/.test(fraction) || whole.length + fraction.length === 0 || whole.length > 30) {
+    throw statementError("STATEMENT_AMOUNT_INVALID", `${JSON.stringify(text)} is not an amount`, options.location);
+  }
+  const exponent = currency.exponent;
+  const significant = fraction.replace(/0+$/, "");
+  if (significant.length > exponent) {
+    throw statementError("STATEMENT_AMOUNT_INVALID", `${JSON.stringify(text)} has more decimals than ${options.currency} allows (${exponent})`, options.location);
+  }
+  return BigInt((whole === "" ? "0" : whole) + significant.padEnd(exponent, "0"));
+}
+
+/** A signed decimal ("-12.30", "+5", "12.30-"): its unsigned minor units and whether it was negative. */
+export function parseSignedAmount(
+  text: string,
+  options: { currency: string; decimal: "." | ","; thousands?: string; location: SourceLocation },
+): { amountMinor: bigint; negative: boolean } {
+  const trimmed = text.trim();
+  let negative = false;
+  let body = trimmed;
+  if (body.startsWith("-") || body.startsWith("+")) {
+    negative = body.startsWith("-");
+    body = body.slice(1);
+  } else if (body.endsWith("-")) {
+    negative = true;
+    body = body.slice(0, -1);
+  }
+  return { amountMinor: parseUnsignedAmount(body, options), negative };
+}
+
+/** An ISO date (YYYY-MM-DD) from parts, checked to be a real calendar date in the stored range. */
+export function checkedDate(year: number, month: number, day: number, location: SourceLocation): string {
+  const iso = `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+  if (!isCalendarDate(iso) || !isDateInRange(iso)) {
+    throw statementError("STATEMENT_DATE_INVALID", `${iso} is not a calendar date between ${DATE_MIN} and ${DATE_MAX}`, location);
+  }
+  return iso;
+}
+
+/** Trimmed text with inner whitespace runs as one space, or null when empty. */
+export function cleanText(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const cleaned = value.replace(/\s+/g, " ").trim();
+  return cleaned === "" ? null : cleaned;
+}

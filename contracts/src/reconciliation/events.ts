@@ -1,0 +1,243 @@
+// Reconciliation events, version 1. Amounts are unsigned minor units as
+// strings of digits with a side (JSON has no bigint); parse them with BigInt.
+//
+// Streams (see the functions at the end):
+// - `bankaccount-<bankAccountId>`: BankAccountRegistered, then one
+//   StatementImported per statement. The import decision reads this stream
+//   (previous statement, sequence, known periods) and appends with its
+//   expected revision, so two imports to one account are serialized.
+// - `bankaccounts-<ledgerId>`: BankAccountListed per bank account of the
+//   ledger, so identifiers (IBAN, account number) are unique per ledger by
+//   the expected revision of one stream.
+// - `statement-<statementId>`: StatementLinesRecorded batches, written BEFORE
+//   the StatementImported that lists them. A statement's lines count only once
+//   its StatementImported is in the log (readers and projections ignore a
+//   statement stream no StatementImported names), so a crash or outage in the
+//   middle of a large import leaves nothing visible, and a retry with the same
+//   Idempotency-Key writes the same batches (same event ids) and finishes.
+// - `csvprofile-<ledgerId>:<profileId>`: CsvProfileSaved.
+import { z } from "zod";
+import { streamName } from "../ids.ts";
+import type { StreamName } from "../ids.ts";
+import { eventDateSchema } from "../calendar.ts";
+import { SIDES, accountCodeSchema, ledgerIdSchema } from "../ledger/events.ts";
+import { UpcasterRegistry } from "../upcasting.ts";
+import type { StoredEventShape } from "../upcasting.ts";
+import { STATEMENT_FORMATS } from "./statement.ts";
+
+export const BANK_ACCOUNT_KINDS = ["bank", "psp"] as const;
+export type BankAccountKind = (typeof BANK_ACCOUNT_KINDS)[number];
+
+export const BANK_ACCOUNT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/;
+export const bankAccountIdSchema = z.string().regex(BANK_ACCOUNT_ID_PATTERN, "1-64 letters, digits, '_' or '.', starting with a letter or digit");
+/** Statement ids are chosen by the server (UUIDs). */
+export const statementIdSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "a lowercase UUID");
+export const csvProfileIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/, "1-64 letters, digits, '_' or '.', starting with a letter or digit");
+
+/**
+ * Bounds on what one statement line may carry, so every line fits every
+ * store (an EventStoreDB event is at most 16 MiB; a batch of
+ * STATEMENT_LINES_PER_EVENT_MAX lines at these bounds stays below it).
+ */
+export const STATEMENT_LINE_LIMITS = {
+  /** A line's source text (`:61:`+`:86:`, the Ntry/TxDtls XML, the CSV row). */
+  rawLengthMax: 16_384,
+  /** Description, remittance information. */
+  textLengthMax: 2_000,
+  /** References, names, ids, codes. */
+  fieldLengthMax: 500,
+  attributesMax: 32,
+  attributeKeyLengthMax: 64,
+  lineIdLengthMax: 200,
+} as const;
+
+/** Lines per StatementLinesRecorded event: bounds each event's size and the memory of one append. */
+export const STATEMENT_LINES_PER_EVENT_MAX = 500;
+
+const digits = z.string().regex(/^(0|[1-9]\d{0,29})$/, "unsigned minor units as a digit string");
+const currency = z.string().regex(/^[A-Z]{3}$/);
+const field = z.string().max(STATEMENT_LINE_LIMITS.fieldLengthMax).nullable();
+const text = z.string().max(STATEMENT_LINE_LIMITS.textLengthMax).nullable();
+
+export const sourceLocationSchema = z.strictObject({
+  line: z.number().int().min(1),
+  column: z.string().max(200).optional(),
+  element: z.string().max(1000).optional(),
+  record: z.string().max(20).optional(),
+});
+
+export const balanceDataSchema = z.strictObject({
+  amountMinor: digits,
+  side: z.enum(SIDES),
+  currency,
+  date: eventDateSchema.nullable(),
+});
+export type BalanceData = z.infer<typeof balanceDataSchema>;
+
+export const statementLineDataSchema = z.strictObject({
+  /** The line's identity in its bank account: `ref:<bank reference>#<n>` or `hash:<sha-256 hex>#<n>` (n: occurrence in the statement, from 1). */
+  lineId: z.string().min(1).max(STATEMENT_LINE_LIMITS.lineIdLengthMax),
+  /** 1-based position of the line in its statement. */
+  lineNumber: z.number().int().min(1),
+  amountMinor: digits,
+  side: z.enum(SIDES),
+  currency,
+  bookingDate: eventDateSchema.nullable(),
+  valueDate: eventDateSchema.nullable(),
+  reversal: z.boolean(),
+  bankReference: field,
+  endToEndId: field,
+  customerReference: field,
+  creditorReference: field,
+  remittanceInformation: text,
+  description: text,
+  counterparty: z.strictObject({ name: field, iban: field, accountNumber: field, bic: field }),
+  bankCodes: z.strictObject({
+    domain: field,
+    family: field,
+    subFamily: field,
+    proprietary: field,
+    proprietaryIssuer: field,
+    swift: field,
+    bai2: field,
+    ofx: field,
+    psp: field,
+  }),
+  chargesMinor: digits.nullable(),
+  batch: z.strictObject({ id: z.string().max(STATEMENT_LINE_LIMITS.fieldLengthMax), index: z.number().int().min(0), size: z.number().int().min(1), amountMinor: digits, side: z.enum(SIDES) }).nullable(),
+  attributes: z.record(z.string().max(STATEMENT_LINE_LIMITS.attributeKeyLengthMax), z.string().max(STATEMENT_LINE_LIMITS.fieldLengthMax)),
+  raw: z.string().max(STATEMENT_LINE_LIMITS.rawLengthMax),
+  location: sourceLocationSchema,
+});
+export type StatementLineData = z.infer<typeof statementLineDataSchema>;
+
+export const STATEMENT_CHECKS = ["balance", "continuity", "sequence", "currency", "account", "period", "controlTotals"] as const;
+export type StatementCheckName = (typeof STATEMENT_CHECKS)[number];
+
+/** One check's outcome, kept on the statement (failed ones too, when the import accepted them). */
+export const checkResultSchema = z.strictObject({
+  check: z.enum(STATEMENT_CHECKS),
+  /** `skipped`: the file lacks what the check needs (no opening balance, no previous statement). */
+  status: z.enum(["passed", "failed", "skipped"]),
+  /** The error code a failure is reported with, e.g. STATEMENT_UNBALANCED. */
+  code: z.string().max(100).nullable(),
+  message: z.string().max(2000),
+  expected: z.string().max(500).nullable(),
+  actual: z.string().max(500).nullable(),
+  location: sourceLocationSchema.nullable(),
+});
+export type CheckResult = z.infer<typeof checkResultSchema>;
+
+export const reconciliationEventSchemas = {
+  BankAccountRegistered: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    ledgerId: ledgerIdSchema,
+    kind: z.enum(BANK_ACCOUNT_KINDS),
+    name: z.string(),
+    /** Normalised: upper case, no spaces. */
+    iban: z.string().nullable(),
+    /** As registered, trimmed; compared without spaces and case. */
+    accountNumber: z.string().nullable(),
+    bankId: z.string().nullable(),
+    currency,
+    ledgerAccount: accountCodeSchema,
+  }),
+  BankAccountListed: z.strictObject({
+    ledgerId: ledgerIdSchema,
+    bankAccountId: bankAccountIdSchema,
+    /** The normalised identifiers (IBAN, account number) this account holds in the ledger. */
+    identifiers: z.array(z.string().min(1).max(100)).min(1).max(4),
+  }),
+  StatementLinesRecorded: z.strictObject({
+    statementId: statementIdSchema,
+    bankAccountId: bankAccountIdSchema,
+    /** 0-based; a statement's batches are revisions 0..batches-1 of its stream. */
+    batchIndex: z.number().int().min(0),
+    lines: z.array(statementLineDataSchema).min(1).max(STATEMENT_LINES_PER_EVENT_MAX),
+  }),
+  StatementImported: z.strictObject({
+    statementId: statementIdSchema,
+    bankAccountId: bankAccountIdSchema,
+    ledgerId: ledgerIdSchema,
+    format: z.enum(STATEMENT_FORMATS),
+    source: z.strictObject({
+      /** SHA-256 (hex) of the whole file as received. */
+      fileSha256: z.string().regex(/^[0-9a-f]{64}$/),
+      fileBytes: z.number().int().min(0),
+      fileName: z.string().max(500).nullable(),
+      encoding: z.string().max(40),
+      /** 0-based section of the file this statement came from. */
+      section: z.number().int().min(0),
+    }),
+    account: z.strictObject({ iban: field, accountNumber: field, bankId: field }),
+    currency,
+    statementReference: field,
+    sequenceNumber: field,
+    pageNumber: field,
+    createdAt: field,
+    periodStart: eventDateSchema.nullable(),
+    periodEnd: eventDateSchema.nullable(),
+    openingBalance: balanceDataSchema.nullable(),
+    closingBalance: balanceDataSchema.nullable(),
+    availableBalance: balanceDataSchema.nullable(),
+    /** Lines in the file's statement, new and known. */
+    lineCount: z.number().int().min(0),
+    /** Lines recorded by this statement (in its StatementLinesRecorded batches). */
+    newLines: z.number().int().min(0),
+    /** Lines already recorded by an earlier statement of the account (same line id): not recorded again. */
+    knownLines: z.number().int().min(0),
+    /** StatementLinesRecorded events in `statement-<statementId>`. */
+    batches: z.number().int().min(0),
+    totals: z.strictObject({ creditsMinor: digits, debitsMinor: digits, credits: z.number().int().min(0), debits: z.number().int().min(0) }),
+    checks: z.array(checkResultSchema).max(50),
+    /** True when some check failed and the import was made with acceptFailedChecks. */
+    acceptedWithFailedChecks: z.boolean(),
+  }),
+  CsvProfileSaved: z.strictObject({
+    ledgerId: ledgerIdSchema,
+    profileId: csvProfileIdSchema,
+    /** The profile as validated by csvProfileSchema (contracts/src/reconciliation/csv-profile.ts). */
+    profile: z.record(z.string(), z.unknown()),
+  }),
+} as const;
+
+export type ReconciliationEventType = keyof typeof reconciliationEventSchemas;
+export type ReconciliationEvent = {
+  [T in ReconciliationEventType]: { readonly type: T; readonly data: z.infer<(typeof reconciliationEventSchemas)[T]> };
+}[ReconciliationEventType];
+export const RECONCILIATION_EVENT_TYPES = Object.keys(reconciliationEventSchemas) as ReconciliationEventType[];
+
+/** None yet: every reconciliation event is at version 1 (see ledgerUpcasters for the rule). */
+export const reconciliationUpcasters = new UpcasterRegistry();
+
+export function reconciliationSchemaVersion(type: string): number {
+  return reconciliationUpcasters.currentVersion(type);
+}
+
+/** Parses an event read from the log into a typed reconciliation event; throws on what this build does not know. */
+export function parseReconciliationEvent(stored: StoredEventShape): ReconciliationEvent {
+  const { type, data } = reconciliationUpcasters.upcast(stored);
+  if (!(type in reconciliationEventSchemas)) throw new TypeError(`not a reconciliation event type: ${type}`);
+  const schema = reconciliationEventSchemas[type as ReconciliationEventType];
+  return { type, data: schema.parse(data) } as ReconciliationEvent;
+}
+
+export const RECONCILIATION_CATEGORIES = {
+  bankAccount: "bankaccount",
+  ledgerBankAccounts: "bankaccounts",
+  statement: "statement",
+  csvProfile: "csvprofile",
+} as const;
+
+export function bankAccountStream(bankAccountId: string): StreamName {
+  return streamName(RECONCILIATION_CATEGORIES.bankAccount, bankAccountId);
+}
+export function ledgerBankAccountsStream(ledgerId: string): StreamName {
+  return streamName(RECONCILIATION_CATEGORIES.ledgerBankAccounts, ledgerId);
+}
+export function statementStream(statementId: string): StreamName {
+  return streamName(RECONCILIATION_CATEGORIES.statement, statementId);
+}
+export function csvProfileStream(ledgerId: string, profileId: string): StreamName {
+  return streamName(RECONCILIATION_CATEGORIES.csvProfile, `${ledgerId}:${profileId}`);
+}

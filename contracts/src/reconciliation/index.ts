@@ -1,0 +1,3 @@
+export * from "./statement.ts";
+export * from "./events.ts";
+export * from "./csv-profile.ts";
