@@ -14,3 +14,5 @@ export { envelopeOf, outcomeOf, ReceiptConflictError, StaleDecisionError } from 
 export { commandHeaders, commandRunner, outcomeFields } from "./http/command-runner.ts";
 export type { AcceptedBody, CommandRunnerDeps, CommandSpec, ReceiptOf, RunCommand } from "./http/command-runner.ts";
 export { InFlight } from "./in-flight.ts";
+export { reconciliationCommandRoutes } from "./reconciliation/routes.ts";
+export type { ReconciliationCommandRoutesDeps } from "./reconciliation/routes.ts";

@@ -2,10 +2,13 @@
 // format, their lines (command-side/src/reconciliation), the read models of
 // them (projections/src/reconciliation) and their queries
 // (query-side/src/reconciliation).
+import { reconciliationCommandRoutes } from "@trueup/command-side";
 import type { BoundedContextModule } from "./modules.ts";
 
 export const reconciliationModule: BoundedContextModule = {
   name: "reconciliation",
   projections: [],
+  // Imports decide from the log (the bank account's stream and the ledger's).
   commandReads: [],
+  commandRoutes: ({ eventStore, idempotency, atomic, inFlight }) => reconciliationCommandRoutes({ eventStore, idempotency, atomic, inFlight }),
 };

@@ -3,3 +3,5 @@ export type { AccountRow, BalanceRow, EntryRow, ReaderHooks, ReaderLimits, Reade
 export { ledgerQueryRoutes, trialBalanceJson, trialBalanceResponse, QUERY_LIMITS } from "./ledger/routes.ts";
 export type { LedgerQueryRoutesDeps } from "./ledger/routes.ts";
 export { hledgerAccount, hledgerEntry, hledgerHeader } from "./ledger/hledger.ts";
+export { reconciliationQueryRoutes } from "./reconciliation/routes.ts";
+export type { ReconciliationQueryRoutesDeps } from "./reconciliation/routes.ts";

@@ -1,0 +1,23 @@
+// The reconciliation context's command API: one plugin that registers each
+// slice's routes (bank accounts, CSV profiles, statement imports). Every
+// command needs an Idempotency-Key, as in the ledger (http/command-runner.ts).
+import type { FastifyInstance } from "fastify";
+import type { EventStore } from "@trueup/event-store";
+import type { IdempotencyStore } from "../idempotency.ts";
+import type { InFlight } from "../in-flight.ts";
+import type { AtomicAppender } from "../stream-writer.ts";
+
+export interface ReconciliationCommandRoutesDeps {
+  readonly eventStore: EventStore;
+  readonly idempotency: IdempotencyStore;
+  readonly atomic: AtomicAppender | undefined;
+  readonly inFlight?: InFlight;
+}
+
+export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDeps) {
+  // Each slice registers its routes here: `await app.register(…Routes(deps));`.
+  return async (app: FastifyInstance): Promise<void> => {
+    app.log.debug({ deps: Object.keys(deps) }, "reconciliation routes");
+    await Promise.resolve();
+  };
+}
