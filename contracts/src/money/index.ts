@@ -24,3 +24,5 @@ export {
   zero,
 } from "./money.ts";
 export type { Money, MoneyError, MoneyErrorCode, ParseMoneyResult } from "./money.ts";
+export { statementCurrencyOf } from "./historic.ts";
+export type { StatementCurrency } from "./historic.ts";

@@ -1,6 +1,6 @@
 // What every importer needs and must do the same way: located errors,
 // bounded line reading, exact decimal amounts, checked dates.
-import { TrueupError, currencyOf, isDateInRange, isCalendarDate, DATE_MIN, DATE_MAX } from "@trueup/contracts";
+import { TrueupError, statementCurrencyOf, isDateInRange, isCalendarDate, DATE_MIN, DATE_MAX } from "@trueup/contracts";
 import type { ErrorCode, SourceLocation } from "@trueup/contracts";
 import type { ImportLimits } from "./types.ts";
 
@@ -74,7 +74,8 @@ export function parseUnsignedAmount(
   text: string,
   options: { currency: string; decimal: "." | ","; thousands?: string; location: SourceLocation },
 ): bigint {
-  const currency = currencyOf(options.currency);
+  // Withdrawn codes too (an archive in DEM): the checks, not the parser, say it is not the account's currency.
+  const currency = statementCurrencyOf(options.currency);
   if (currency === undefined) throw statementError("STATEMENT_AMOUNT_INVALID", `unknown currency ${JSON.stringify(options.currency)}`, options.location);
   let body = text;
   if (options.thousands !== undefined && options.thousands !== "") body = body.split(options.thousands).join("");
