@@ -1,0 +1,120 @@
+// Proves `npm run trueup -- import` as an operator runs it: the CLI is a
+// child process (node + tsx, like the npm script) talking HTTP to a real
+// Trueup listening on a random port over a fresh database. Usage mistakes
+// exit 2 with the reason and the usage; --help exits 0; a server that
+// refuses connections is retried a bounded number of times, then exit 3;
+// a problem answer is printed with its code and exits 1.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../src/embedded-postgres.ts";
+import { startPlatform } from "./ledger-support.ts";
+import type { Platform } from "./ledger-support.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const CLI = path.join(root, "platform/src/cli/main.ts");
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let platform: Platform;
+let server: string;
+let folder: string;
+let sample: string;
+
+beforeAll(async () => {
+  platform = await startPlatform();
+  await platform.app.listen({ port: 0, host: "127.0.0.1" });
+  const address = platform.app.server.address();
+  if (address === null || typeof address === "string") throw new Error("no TCP address");
+  server = `http://127.0.0.1:${address.port}`;
+  folder = await mkdtemp(path.join(tmpdir(), "trueup-cli-"));
+  sample = path.join(folder, "one.sta");
+  await writeFile(sample, ":20:X\n:25:DE89370400440532013000\n:28C:1/1\n:60F:C260101EUR0,00\n:62F:C260101EUR0,00\n-\n");
+});
+
+afterAll(async () => {
+  await platform.close();
+  await rm(folder, { recursive: true, force: true });
+});
+
+describe("trueup CLI: usage", () => {
+  it("--help prints the usage on stdout and exits 0", async () => {
+    const run = await cli(["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("usage: npm run trueup -- import <file>");
+    expect(run.stdout).toContain("Exit codes");
+  });
+
+  it.each([
+    ["no command", []],
+    ["an unknown command", ["export", "x"]],
+    ["no file", ["import", "--bank-account", "b1"]],
+    ["neither target", ["import", "f.sta"]],
+    ["both targets", ["import", "f.sta", "--bank-account", "b1", "--ledger", "l1"]],
+    ["an unknown option", ["import", "f.sta", "--bank-account", "b1", "--fromat", "mt940"]],
+    ["an unknown format", ["import", "f.sta", "--bank-account", "b1", "--format", "pdf"]],
+    ["a bad --retries", ["import", "f.sta", "--bank-account", "b1", "--retries", "99"]],
+    ["a server that is no URL", ["import", "f.sta", "--bank-account", "b1", "--server", "localhost"]],
+    ["an Idempotency-Key with a space", ["import", "f.sta", "--bank-account", "b1", "--idempotency-key", "a b"]],
+  ])("%s: exit 2, the reason and the usage on stderr", async (_name, args) => {
+    const run = await cli(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^trueup: .+\n\nusage:/);
+    expect(run.stdout).toBe("");
+  });
+
+  it("a file that does not exist: exit 2 naming it, nothing sent", async () => {
+    const missing = path.join(folder, "missing.sta");
+    const run = await cli(["import", missing, "--bank-account", "b1", "--server", server]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${missing}: no such file`);
+  });
+});
+
+describe("trueup CLI: the server", () => {
+  it("refused connections are retried --retries times with backoff, then exit 3 saying nothing was lost", async () => {
+    const port = await freePort();
+    const run = await cli(["import", sample, "--bank-account", "b1", "--server", `http://127.0.0.1:${port}`, "--retries", "2"]);
+    expect(run.code).toBe(3);
+    expect(run.stderr.match(/unreachable \(ECONNREFUSED/g)?.length).toBe(3);
+    expect(run.stderr).toContain("retry 1 of 2");
+    expect(run.stderr).toContain("retry 2 of 2");
+    expect(run.stderr).toContain("gave up after 3 attempts (--retries 2)");
+    expect(run.stdout).toBe("");
+  });
+
+  it("TRUEUP_URL is the default server", async () => {
+    const port = await freePort();
+    const run = await cli(["import", sample, "--bank-account", "b1", "--retries", "0"], { TRUEUP_URL: `http://127.0.0.1:${port}` });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(`server http://127.0.0.1:${port} unreachable`);
+    expect(run.stderr).toContain("gave up after 1 attempt (--retries 0)");
+  });
+
+  it("an unknown bank account: exit 1 with the problem's status and code", async () => {
+    const run = await cli(["import", sample, "--bank-account", "no-such-account", "--server", server]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^rejected \(404\) [A-Z_]*NOT_FOUND: /);
+    expect(run.stdout).toBe("");
+  });
+});
