@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
   BANK_ACCOUNT_NOT_FOUND: { status: 404, title: "No such bank account" },
   BANK_ACCOUNT_ALREADY_EXISTS: { status: 409, title: "A bank account with this id exists" },
   BANK_ACCOUNT_IDENTIFIER_TAKEN: { status: 409, title: "Another bank account of this ledger has this IBAN or account number" },
+  BANK_ACCOUNTS_LIMIT_REACHED: { status: 422, title: "The ledger has as many bank accounts as allowed" },
   IBAN_INVALID: { status: 400, title: "Not a valid IBAN (country, length or mod-97 check digits)" },
   CSV_PROFILE_NOT_FOUND: { status: 404, title: "No such CSV profile in this ledger" },
   CSV_PROFILE_ALREADY_EXISTS: { status: 409, title: "A CSV profile with this id exists in this ledger" },

@@ -6,6 +6,7 @@ import type { EventStore } from "@trueup/event-store";
 import type { IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { AtomicAppender } from "../stream-writer.ts";
+import { BankAccountCommandService, bankAccountCommandRoutes } from "./bank-accounts/index.ts";
 
 export interface ReconciliationCommandRoutesDeps {
   readonly eventStore: EventStore;
@@ -18,6 +19,6 @@ export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDep
   // Each slice registers its routes here: `await app.register(…Routes(deps));`.
   return async (app: FastifyInstance): Promise<void> => {
     app.log.debug({ deps: Object.keys(deps) }, "reconciliation routes");
-    await Promise.resolve();
+    await app.register(bankAccountCommandRoutes({ service: new BankAccountCommandService({ store: deps.eventStore, atomic: deps.atomic }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
   };
 }

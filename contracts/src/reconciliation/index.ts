@@ -1,3 +1,5 @@
 export * from "./statement.ts";
 export * from "./events.ts";
 export * from "./csv-profile.ts";
+export * from "./iban.ts";
+export * from "./commands.ts";
