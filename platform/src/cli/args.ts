@@ -16,7 +16,8 @@ export const TIMEOUT_SECONDS_MAX = 3_600;
 /** The server's Idempotency-Key bound (command-side/src/idempotency.ts): visible ASCII, 1..200. */
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 const ID_LENGTH_MAX = 200;
-const ENCODINGS = ["utf-8", "iso-8859-1", "windows-1252"] as const;
+/** What the server decodes on request (?encoding=, command-side import/decode.ts). */
+const ENCODINGS = ["utf-8", "iso-8859-1", "windows-1252", "utf-16le", "utf-16be"] as const;
 
 export const USAGE = `usage: npm run trueup -- import <file> (--bank-account <id> | --ledger <id>) [options]
 
