@@ -16,3 +16,5 @@ export type { AcceptedBody, CommandRunnerDeps, CommandSpec, ReceiptOf, RunComman
 export { InFlight } from "./in-flight.ts";
 export { reconciliationCommandRoutes } from "./reconciliation/routes.ts";
 export type { ReconciliationCommandRoutesDeps } from "./reconciliation/routes.ts";
+export { importRoutes, IMPORT_ROUTE_LIMITS } from "./reconciliation/import/routes.ts";
+export type { ImportRouteLimits, ImportRouteOptions } from "./reconciliation/import/routes.ts";

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import { IdempotencyStore, InFlight } from "@trueup/command-side";
+import type { ImportRouteOptions } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { parsePosition } from "@trueup/event-store";
 import { CheckpointWaiters, ProjectionRegistry, ProjectionWorker, RETRY_DEFAULT, WAITER_LIMITS, openProjectionSchema } from "@trueup/projections";
@@ -41,6 +42,8 @@ export interface ComposeOptions {
   readonly readModelGate?: { readonly pollMs?: number; readonly waitMaxMs?: number };
   /** Reads with minPosition that may wait at once per projection; beyond: 503 OVERLOADED (default WAITER_LIMITS.waitersMax). */
   readonly readWaitersMax?: number;
+  /** Limits and spool directory of the statement imports (config TRUEUP_IMPORT_*); defaults: IMPORT_ROUTE_LIMITS, os.tmpdir(). */
+  readonly imports?: ImportRouteOptions;
 }
 
 export interface Composed {
@@ -79,7 +82,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     const atomic = transactional === undefined ? undefined : idempotency.atomicAppender(transactional);
     for (const module of modules) {
       if (module.commandRoutes === undefined) continue;
-      plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands, assertReadModelsReady: () => { gate.assertOpen(); } }));
+      plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands, assertReadModelsReady: () => { gate.assertOpen(); }, imports: options.imports }));
     }
   }
   const waitersMax = options.readWaitersMax ?? WAITER_LIMITS.waitersMax;

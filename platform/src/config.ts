@@ -3,6 +3,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { IMPORT_ROUTE_LIMITS } from "@trueup/command-side";
 
 export const SERVICES = ["command", "projections", "query"] as const;
 export type Service = (typeof SERVICES)[number];
@@ -55,6 +56,11 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRUEUP_SERVICES: servicesSchema.default([...SERVICES]),
   PG_POOL_MAX: intInRange(2, 500).default(20),
+  // Statement imports (README "Statement import limits"); defaults: IMPORT_ROUTE_LIMITS in command-side.
+  TRUEUP_IMPORT_FILE_BYTES_MAX: intInRange(1, 4_294_967_296).default(IMPORT_ROUTE_LIMITS.fileBytesMax),
+  TRUEUP_IMPORT_LINES_MAX: intInRange(1, 100_000_000).default(IMPORT_ROUTE_LIMITS.linesMax),
+  TRUEUP_IMPORT_LINE_LENGTH_MAX: intInRange(80, 1_048_576).default(IMPORT_ROUTE_LIMITS.lineLengthMax),
+  TRUEUP_IMPORT_CONCURRENCY: intInRange(1, 64).default(IMPORT_ROUTE_LIMITS.concurrentImportsMax),
 });
 
 export interface Config {
@@ -67,6 +73,8 @@ export interface Config {
   readonly logLevel: z.infer<typeof configSchema>["LOG_LEVEL"];
   readonly services: readonly Service[];
   readonly pgPoolMax: number;
+  /** Bounds of the statement import routes. */
+  readonly imports: { readonly fileBytesMax: number; readonly linesMax: number; readonly lineLengthMax: number; readonly concurrentImportsMax: number };
 }
 
 export class ConfigError extends Error {
@@ -97,6 +105,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     logLevel: c.LOG_LEVEL,
     services: c.TRUEUP_SERVICES,
     pgPoolMax: c.PG_POOL_MAX,
+    imports: {
+      fileBytesMax: c.TRUEUP_IMPORT_FILE_BYTES_MAX,
+      linesMax: c.TRUEUP_IMPORT_LINES_MAX,
+      lineLengthMax: c.TRUEUP_IMPORT_LINE_LENGTH_MAX,
+      concurrentImportsMax: c.TRUEUP_IMPORT_CONCURRENCY,
+    },
   };
 }
 

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     relaxedPool: storage.relaxedPool,
     eventStore: storage.eventStore,
     ping: () => storage.ping(),
+    imports: { limits: config.imports },
   }).catch(async (error: unknown) => {
     // Never leave the embedded server running behind a failed start.
     await storage.close();

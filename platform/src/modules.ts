@@ -4,7 +4,7 @@
 // here, not another set of lines in compose.ts. A module is only wiring: its
 // domain lives in the workspaces (command-side, projections, query-side).
 import type pg from "pg";
-import type { AtomicAppender, IdempotencyStore, InFlight } from "@trueup/command-side";
+import type { AtomicAppender, IdempotencyStore, ImportRouteOptions, InFlight } from "@trueup/command-side";
 import type { EventStore } from "@trueup/event-store";
 import type { RegisteredProjection } from "@trueup/projections";
 import type { RoutesPlugin } from "./app.ts";
@@ -22,6 +22,8 @@ export interface CommandRouteDeps {
   readonly inFlight: InFlight;
   /** Throws READ_MODEL_NOT_READY (503) until the module's `commandReads` exist at their version; call before reading one. */
   readonly assertReadModelsReady: () => void;
+  /** Limits and spool directory of the statement imports (config TRUEUP_IMPORT_*). */
+  readonly imports?: ImportRouteOptions | undefined;
 }
 
 /** What a context's query routes get from the platform. */

@@ -10,5 +10,5 @@ export const reconciliationModule: BoundedContextModule = {
   projections: [],
   // Imports decide from the log (the bank account's stream and the ledger's).
   commandReads: [],
-  commandRoutes: ({ eventStore, idempotency, atomic, inFlight }) => reconciliationCommandRoutes({ eventStore, idempotency, atomic, inFlight }),
+  commandRoutes: ({ eventStore, idempotency, atomic, inFlight, imports }) => reconciliationCommandRoutes({ eventStore, idempotency, atomic, inFlight, imports }),
 };

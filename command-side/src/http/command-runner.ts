@@ -60,6 +60,12 @@ export interface CommandSpec<F extends Fields> {
   readonly execute: (ctx: CommandContext, receipt?: ReceiptOf<F>) => Promise<F & CommandOutcome>;
   /** The command's writer can store its answer in its events' transaction (see IdempotencyStore.receiptWrite). */
   readonly withReceipts?: boolean | undefined;
+  /**
+   * What the request asks, hashed by the route, when the body is not JSON (a
+   * statement file: its SHA-256 with the route, params and query). Default: a
+   * hash of method, URL and the parsed body.
+   */
+  readonly requestHash?: string | undefined;
 }
 
 export type RunCommand = <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>) => Promise<void>;
@@ -115,7 +121,7 @@ function acceptedBody<F extends Fields>({ revision, position, replayed, recorded
  */
 function runner(idempotency: IdempotencyStore): RunCommand {
   const held = new KeyHolds();
-  const claimed = async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>, identity: Identity = identify(request)): Promise<void> => {
+  const claimed = async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>, identity: Identity = identify(request, spec.requestHash)): Promise<void> => {
     const { scope, status, execute } = spec;
     const { key, hash, origin } = identity;
     const begun = await idempotency.begin(scope, key, hash, origin);
@@ -144,7 +150,7 @@ function runner(idempotency: IdempotencyStore): RunCommand {
   const unheld = async <F extends Fields>(request: FastifyRequest, reply: FastifyReply, spec: CommandSpec<F>): Promise<void> => {
     if (spec.withReceipts !== true) return claimed(request, reply, spec);
     const { scope, status, execute } = spec;
-    const identity = identify(request);
+    const identity = identify(request, spec.requestHash);
     const { key, hash, origin } = identity;
     const known = await idempotency.lookup(scope, key, hash);
     if (known.kind === "conflict") throw conflictError(key);
@@ -237,11 +243,11 @@ interface Identity {
   readonly origin: Origin;
 }
 
-function identify(request: FastifyRequest): Identity {
+function identify(request: FastifyRequest, hash: string | undefined): Identity {
   const headers = request.headers;
   return {
     key: String(headers["idempotency-key"]),
-    hash: requestHash({ method: request.method, route: request.url, body: request.body }),
+    hash: hash ?? requestHash({ method: request.method, route: request.url, body: request.body }),
     origin: {
       actor: typeof headers["x-actor"] === "string" ? headers["x-actor"] : "anonymous",
       correlationId: typeof headers["x-correlation-id"] === "string" ? headers["x-correlation-id"] : request.id,

@@ -7,12 +7,16 @@ import type { IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { AtomicAppender } from "../stream-writer.ts";
 import { BankAccountCommandService, bankAccountCommandRoutes } from "./bank-accounts/index.ts";
+import { importRoutes } from "./import/routes.ts";
+import type { ImportRouteOptions } from "./import/routes.ts";
 
 export interface ReconciliationCommandRoutesDeps {
   readonly eventStore: EventStore;
   readonly idempotency: IdempotencyStore;
   readonly atomic: AtomicAppender | undefined;
   readonly inFlight?: InFlight;
+  /** Limits and spool directory of the statement import routes (defaults: IMPORT_ROUTE_LIMITS, os.tmpdir()). */
+  readonly imports?: ImportRouteOptions | undefined;
 }
 
 export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDeps) {
@@ -20,5 +24,6 @@ export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDep
   return async (app: FastifyInstance): Promise<void> => {
     app.log.debug({ deps: Object.keys(deps) }, "reconciliation routes");
     await app.register(bankAccountCommandRoutes({ service: new BankAccountCommandService({ store: deps.eventStore, atomic: deps.atomic }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
+    await app.register(importRoutes({ eventStore: deps.eventStore, idempotency: deps.idempotency, inFlight: deps.inFlight, ...deps.imports }));
   };
 }

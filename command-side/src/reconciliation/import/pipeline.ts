@@ -1,0 +1,624 @@
+// The statement import (design9.md, "The import"): a spooled file in, its
+// statements recorded on their bank accounts, or a problem and nothing
+// written. The steps and why they are in this order:
+//   1. the target: the bank account (per-account route) or the ledger's
+//      listing (multi-account route), read from the log;
+//   2. encoding, format (and the CSV profile), from the file's head;
+//   3. pass 1 (scan.ts): the whole file parsed and every line validated, so
+//      a bad line anywhere rejects the file before anything is written;
+//   4. every section routed to its bank account and decided (decide()):
+//      which lines are already known, whether it is a re-import, and its
+//      statement checks; one failed check rejects the whole file (unless
+//      acceptFailedChecks) — still nothing written;
+//   5. pass 2 (write()): per section, its new lines appended in batches to
+//      `statement-<statementId>`, then its StatementImported to the bank
+//      account's stream at the revision step 4 read. That append is the
+//      commit point: until it lands nothing is visible (readers ignore a
+//      statement stream no StatementImported names), so a crash or an
+//      outage anywhere before it leaves nothing, and a retry with the same
+//      Idempotency-Key writes the same batches (same event ids and data:
+//      the store answers them as replays) and commits.
+// Concurrency: two imports to one account (two keys, the same file or
+// overlapping statements) both pass step 4 against the same revision; the
+// expected revision of the commit lets one through and the other fails with
+// WrongExpectedRevision, re-reads the account and decides again: now the
+// winner's lines are known (the same file: a re-import, nothing written;
+// an overlap: only its remaining lines). Its batches already written stay in
+// a statement stream no StatementImported will name, invisible. Because such
+// a stream may hold batches of a decision that is no longer ours, a section
+// writes to a stream only when the stream holds nothing or exactly the
+// batches it is writing (the store's replay check, below); otherwise it moves
+// to the section's next statement id: uuid(commandId, section, n), n = 0 first.
+import { TrueupError, reconciliationEventSchemas, reconciliationSchemaVersion, statementStream, bankAccountStream, formatDigits, statementCurrencyOf } from "@trueup/contracts";
+import type { BalanceData, CheckResult, CsvProfile, EventId, ParsedBalance, StatementFormat, StatementLineData } from "@trueup/contracts";
+import type { EventStore, NewEvent } from "@trueup/event-store";
+import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
+import { STATEMENT_LINES_PER_EVENT_MAX } from "@trueup/contracts";
+import type { CommandContext } from "../../command.ts";
+import { envelopeOf } from "../../command.ts";
+import { deterministicUuid } from "../../ids.ts";
+import { detectFormat, importerFor } from "../importers/index.ts";
+import type { Importer, ImportLimits } from "../importers/types.ts";
+import { statementError } from "../importers/shared.ts";
+import { checkFailure, checkStatement } from "../checks.ts";
+import { previousStatement, readBankAccount, readLedgerBankAccounts, routeAccount } from "../bank-accounts/index.ts";
+import type { BankAccountState, StatementSummary } from "../bank-accounts/index.ts";
+import { batchEventId, importedEventId, readImported, readLineIds } from "./account.ts";
+import type { ImportedData } from "./account.ts";
+import { chooseEncoding } from "./decode.ts";
+import type { EncodingChoice, RequestableEncoding } from "./decode.ts";
+import { LineIdCounter } from "./line-id.ts";
+import { fileText, lineData, scanFile } from "./scan.ts";
+import type { CurrencyTotals, FileScan, SectionScan } from "./scan.ts";
+import type { SpooledFile } from "./spool.ts";
+
+export interface ImportPipelineLimits extends ImportLimits {
+  /** Files up to this size keep pass 1's lines in memory for pass 2; larger ones are parsed twice (bounded memory). */
+  readonly inMemoryBytesMax: number;
+  /** Re-decisions after a concurrent import moved the account (or a stream held another decision's batches); beyond: 409 CONCURRENCY_CONFLICT, retryable. */
+  readonly conflictRetriesMax: number;
+  /** Statement ids tried per section (see the top of this file); beyond: 409 CONCURRENCY_CONFLICT. */
+  readonly statementIdsMax: number;
+}
+
+export const IMPORT_PIPELINE_LIMITS: ImportPipelineLimits = {
+  linesMax: 1_000_000,
+  lineLengthMax: 16_384,
+  inMemoryBytesMax: 4 * 1_048_576,
+  conflictRetriesMax: 8,
+  statementIdsMax: 8,
+};
+
+export type ImportTarget = { readonly kind: "bankAccount"; readonly bankAccountId: string } | { readonly kind: "ledger"; readonly ledgerId: string };
+
+export interface ImportRequest {
+  readonly target: ImportTarget;
+  readonly file: SpooledFile;
+  readonly format?: StatementFormat | undefined;
+  readonly profile?: string | undefined;
+  readonly encoding?: RequestableEncoding | undefined;
+  readonly acceptFailedChecks: boolean;
+  readonly fileName: string | null;
+}
+
+export interface ImportDeps {
+  readonly store: EventStore;
+  readonly limits: ImportPipelineLimits;
+  /** The CSV mapping `profileId` of the ledger (saved, or built in), or undefined. */
+  readonly csvProfile: (ledgerId: string, profileId: string) => Promise<CsvProfile | undefined>;
+}
+
+export interface TotalsJson {
+  readonly currency: string;
+  readonly credits: { readonly count: number; readonly amount: string };
+  readonly debits: { readonly count: number; readonly amount: string };
+}
+
+export interface StatementAnswer {
+  readonly statementId: string;
+  readonly bankAccountId: string;
+  readonly section: number;
+  readonly lineCount: number;
+  readonly newLines: number;
+  readonly knownLines: number;
+  readonly totals: readonly TotalsJson[];
+  readonly checks: readonly CheckResult[];
+  /** The same file's statement was imported before: nothing was written for it. */
+  readonly reimport: boolean;
+}
+
+export interface ImportAnswer {
+  readonly statementIds: readonly string[];
+  readonly format: StatementFormat;
+  readonly lineCount: number;
+  readonly newLines: number;
+  readonly knownLines: number;
+  readonly totals: readonly TotalsJson[];
+  readonly checks: readonly (CheckResult & { readonly statementId: string; readonly section: number })[];
+  readonly statements: readonly StatementAnswer[];
+  /** Bank account stream revision and log position of the last statement recorded (or found, on a re-import). */
+  readonly revision: bigint | undefined;
+  readonly position: string | undefined;
+  /** Nothing was written because this command's statements are in the log already (a retry after its answer was lost). */
+  readonly replayed: boolean;
+}
+
+// ---------------------------------------------------------------------------
+
+/** Runs an import: see the top of this file. Throws TrueupError for every refusal; nothing is written then. */
+export async function importStatements(deps: ImportDeps, ctx: CommandContext, request: ImportRequest): Promise<ImportAnswer> {
+  const target = await resolveTarget(deps.store, request.target);
+  const profile = request.profile === undefined ? undefined : await loadProfile(deps, target.ledgerId, request.profile);
+  const encoding = chooseEncoding(request.file.head, { requested: request.encoding, profile: profile?.encoding });
+  const format = chooseFormat(request, encoding, profile);
+  const importer = importerFor(format);
+  if (importer === undefined) throw new TrueupError("STATEMENT_FORMAT_UNKNOWN", `this build has no importer for ${format}`, { in: "querystring", path: ["format"] });
+  const keepLines = request.file.bytes <= deps.limits.inMemoryBytesMax;
+  const options = { limits: { linesMax: deps.limits.linesMax, lineLengthMax: deps.limits.lineLengthMax }, csvProfile: profile, format };
+  const scan = await scanFile(importer, fileText(request.file.path, encoding), { ...options, keepLines });
+  const routed = routeSections(scan, target);
+  const job: Job = { deps, ctx, request, encoding, importer, options, scan, routed, ledgerId: target.ledgerId, first: target.account, known: new Map(), attempt: new Map() };
+  return run(job, format);
+}
+
+interface Target {
+  readonly ledgerId: string;
+  /** The per-account route's account (read once here, reused by the first decision); every section goes to it. */
+  readonly account: BankAccountState | undefined;
+  /** The ledger's routing table: normalised identifier → bank account. */
+  readonly table: ReadonlyMap<string, string>;
+}
+
+async function resolveTarget(store: EventStore, target: ImportTarget): Promise<Target> {
+  if (target.kind === "ledger") return { ledgerId: target.ledgerId, account: undefined, table: await readLedgerBankAccounts(store, target.ledgerId) };
+  // Undefined too when registered but not listed (a registration cut short): not an active account.
+  const account = await readBankAccount(store, target.bankAccountId);
+  if (account === undefined) throw new TrueupError("BANK_ACCOUNT_NOT_FOUND", `no bank account ${target.bankAccountId}`, { in: "params", path: ["bankAccountId"] });
+  return { ledgerId: account.ledgerId, account, table: new Map() };
+}
+
+async function loadProfile(deps: ImportDeps, ledgerId: string, profileId: string): Promise<CsvProfile> {
+  const profile = await deps.csvProfile(ledgerId, profileId);
+  if (profile === undefined) throw new TrueupError("CSV_PROFILE_NOT_FOUND", `no CSV profile ${profileId} in ledger ${ledgerId}`, { in: "querystring", path: ["profile"] });
+  return profile;
+}
+
+function chooseFormat(request: ImportRequest, encoding: EncodingChoice, profile: CsvProfile | undefined): StatementFormat {
+  const format = request.format ?? (profile === undefined ? detectFormat(headText(request.file.head, encoding)) : "csv");
+  if (format === undefined) {
+    throw new TrueupError("STATEMENT_FORMAT_UNKNOWN", "the file is not in a format Trueup recognises (camt.052/053/054, MT940/MT942, BAI2, OFX); for CSV pass ?profile=, or name the format with ?format=");
+  }
+  if (format === "csv" && profile === undefined) throw new TrueupError("CSV_PROFILE_REQUIRED", "a CSV file needs its mapping: pass ?profile=", { in: "querystring", path: ["profile"] });
+  return format;
+}
+
+/** The head's text for detection: decoded leniently (a character cut at the head's end is no fault). */
+function headText(head: Buffer, encoding: EncodingChoice): string {
+  return new TextDecoder(encoding.decoder).decode(head, { stream: true });
+}
+
+/**
+ * Each section's bank account: the route's, or the one the ledger lists for
+ * the identifier the section names. All sections are routed before anything
+ * is decided, so one unknown account rejects the file with nothing written.
+ */
+function routeSections(scan: FileScan, target: Target): string[] {
+  return scan.sections.map(({ statement }) => {
+    if (target.account !== undefined) return target.account.bankAccountId;
+    const found = routeAccount(target.table, statement.account);
+    if (found !== undefined) return found;
+    const { iban, accountNumber, location } = statement.account;
+    const named = [iban === null ? undefined : `IBAN ${iban}`, accountNumber === null ? undefined : `account number ${accountNumber}`].filter((n) => n !== undefined);
+    const what = named.length === 0 ? "names no account (import it to its bank account: POST /bank-accounts/{bankAccountId}/statements)" : `names ${named.join(" and ")}, no bank account of ledger ${target.ledgerId}`;
+    throw statementError("STATEMENT_ACCOUNT_UNKNOWN", `statement ${statement.section + 1} of the file ${what}`, location, { section: statement.section, iban, accountNumber });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Deciding
+
+interface Job {
+  readonly deps: ImportDeps;
+  readonly ctx: CommandContext;
+  readonly request: ImportRequest;
+  readonly encoding: EncodingChoice;
+  readonly importer: Importer;
+  readonly options: { readonly limits: ImportLimits; readonly csvProfile: CsvProfile | undefined; readonly format: StatementFormat };
+  readonly scan: FileScan;
+  /** Bank account of each section. */
+  readonly routed: readonly string[];
+  readonly ledgerId: string;
+  /** The per-account route's account as read at the start: the first decision's state. */
+  first: BankAccountState | undefined;
+  /** Line ids of committed statements, by statement id (they never change once committed). */
+  readonly known: Map<string, ReadonlySet<string>>;
+  /** Per section: the index of the statement id it writes to (see the top of this file). */
+  readonly attempt: Map<number, number>;
+}
+
+type Stored = NonNullable<Awaited<ReturnType<typeof readImported>>>;
+
+/** What a section comes to. */
+type Plan =
+  /** This command committed it already (a retry, or a concurrent request with the same key). */
+  | { readonly kind: "ours"; readonly scan: SectionScan; readonly stored: Stored }
+  /** The same file's section is recorded already and all its lines are known: nothing to write. */
+  | { readonly kind: "reimport"; readonly scan: SectionScan; readonly stored: Stored }
+  | {
+      readonly kind: "new";
+      readonly scan: SectionScan;
+      readonly statementId: string;
+      readonly known: ReadonlySet<string>;
+      readonly newLines: number;
+      readonly checks: readonly CheckResult[];
+      readonly data: ImportedData;
+      /** The bank account stream's revision this decision read (plus this file's earlier commits to it): the commit's expected revision. */
+      readonly expectedRevision: bigint;
+    };
+
+type NewPlan = Extract<Plan, { kind: "new" }>;
+
+export function statementIdOf(commandId: string, section: number, attempt: number): string {
+  return attempt === 0 ? deterministicUuid(`${commandId}:${section}`) : deterministicUuid(`${commandId}:${section}`, String(attempt));
+}
+
+/** Periods overlap, an unknown bound counting as open (so such a statement is always compared). */
+function overlaps(a: { periodStart: string | null; periodEnd: string | null }, b: { periodStart: string | null; periodEnd: string | null }): boolean {
+  const startsBeforeEnd = a.periodStart === null || b.periodEnd === null || a.periodStart <= b.periodEnd;
+  const endsAfterStart = a.periodEnd === null || b.periodStart === null || a.periodEnd >= b.periodStart;
+  return startsBeforeEnd && endsAfterStart;
+}
+
+/**
+ * The account's statements as this file's later sections see them: the
+ * recorded ones, then this file's earlier sections to the same account
+ * (planned, not yet committed: their new line ids are kept beside).
+ */
+interface AccountView {
+  readonly account: BankAccountState;
+  readonly statements: StatementSummary[];
+  readonly planned: Map<string, ReadonlySet<string>>;
+  nextRevision: bigint;
+}
+
+/** Decides every section, reading each account's stream once. Throws the first failed check (unless accepted): nothing is written then. */
+async function decide(job: Job): Promise<Plan[]> {
+  const views = new Map<string, AccountView>();
+  for (const bankAccountId of new Set(job.routed)) {
+    const account = job.first?.bankAccountId === bankAccountId ? job.first : await readBankAccount(job.deps.store, bankAccountId);
+    if (account === undefined) throw new TrueupError("BANK_ACCOUNT_NOT_FOUND", `no bank account ${bankAccountId}`);
+    views.set(bankAccountId, { account, statements: [...account.statements], planned: new Map(), nextRevision: account.revision });
+  }
+  // Read once: a re-decision reads the account again.
+  job.first = undefined;
+  const plans: Plan[] = [];
+  let failure: TrueupError | undefined;
+  for (const [i, scan] of job.scan.sections.entries()) {
+    const view = views.get(job.routed[i] ?? "");
+    if (view === undefined) throw new Error(`section ${i} has no bank account`);
+    const plan = await decideSection(job, scan, view);
+    plans.push(plan);
+    if (plan.kind !== "new") continue;
+    view.statements.push(summaryOf(plan));
+    view.planned.set(plan.statementId, newIdsOf(plan));
+    view.nextRevision += 1n;
+    failure ??= checkFailure(plan.checks, { acceptFailedChecks: job.request.acceptFailedChecks, section: scan.section });
+  }
+  if (failure !== undefined) throw failure;
+  return plans;
+}
+
+function summaryOf(plan: NewPlan): StatementSummary {
+  const { data } = plan;
+  return {
+    statementId: data.statementId,
+    format: data.format,
+    periodStart: data.periodStart,
+    periodEnd: data.periodEnd,
+    sequenceNumber: data.sequenceNumber,
+    pageNumber: data.pageNumber,
+    openingBalance: data.openingBalance,
+    closingBalance: data.closingBalance,
+    fileSha256: data.source.fileSha256,
+    section: data.source.section,
+    lineCount: data.lineCount,
+    newLines: data.newLines,
+    knownLines: data.knownLines,
+    batches: data.batches,
+    revision: plan.expectedRevision + 1n,
+  };
+}
+
+function newIdsOf(plan: NewPlan): Set<string> {
+  const ids = new Set<string>();
+  for (const id of plan.scan.ids) if (!plan.known.has(id)) ids.add(id);
+  return ids;
+}
+
+async function storedOf(job: Job, statementId: string): Promise<Stored> {
+  const stored = await readImported(job.deps.store, statementId);
+  // The account's stream names it, so its event is in the log: anything else is a broken invariant.
+  if (stored === undefined) throw new Error(`statement ${statementId} is on its account but its StatementImported is not in the log`);
+  return stored;
+}
+
+/** The ids of `scan` that statements of the account overlapping it recorded already (or this file's earlier sections will). */
+async function knownIds(job: Job, scan: SectionScan, view: AccountView): Promise<Set<string>> {
+  const known = new Set<string>();
+  for (const other of view.statements) {
+    if (!overlaps(other, scan.statement)) continue;
+    let ids = view.planned.get(other.statementId) ?? job.known.get(other.statementId);
+    if (ids === undefined) {
+      const read = new Set<string>();
+      await readLineIds(job.deps.store, other.statementId, other.batches, read);
+      ids = read;
+      job.known.set(other.statementId, ids);
+    }
+    for (const id of ids) if (scan.ids.has(id)) known.add(id);
+  }
+  return known;
+}
+
+async function decideSection(job: Job, scan: SectionScan, view: AccountView): Promise<Plan> {
+  const { statement } = scan;
+  const { account } = view;
+  const candidates = new Set(Array.from({ length: job.deps.limits.statementIdsMax }, (_, n) => statementIdOf(job.ctx.commandId, scan.section, n)));
+  const ours = account.statements.find((s) => candidates.has(s.statementId));
+  if (ours !== undefined) return { kind: "ours", scan, stored: await storedOf(job, ours.statementId) };
+  const known = await knownIds(job, scan, view);
+  const newLines = scan.ids.size - known.size;
+  if (newLines === 0) {
+    const same = account.statements.find((s) => s.fileSha256 === job.request.file.sha256 && s.section === scan.section);
+    if (same !== undefined) return { kind: "reimport", scan, stored: await storedOf(job, same.statementId) };
+  }
+  const previous = previousStatement(view.statements, { fileSha256: job.request.file.sha256, section: scan.section }) ?? null;
+  const checks = checkStatement({
+    statement,
+    tally: scan.tally,
+    bankAccount: { currency: account.currency, iban: account.iban, accountNumber: account.accountNumber },
+    previous,
+    fileControlTotals: job.scan.fileControlTotals,
+  });
+  const failed = checks.some((c) => c.status === "failed");
+  const statementId = statementIdOf(job.ctx.commandId, scan.section, job.attempt.get(scan.section) ?? 0);
+  const batches = Math.ceil(newLines / STATEMENT_LINES_PER_EVENT_MAX);
+  const data = importedData(job, { scan, statementId, bankAccountId: account.bankAccountId, newLines, batches, checks, accepted: failed && job.request.acceptFailedChecks });
+  return { kind: "new", scan, statementId, known, newLines, checks, data, expectedRevision: view.nextRevision };
+}
+
+function balanceData(balance: ParsedBalance | null): BalanceData | null {
+  return balance === null ? null : { amountMinor: balance.amountMinor.toString(), side: balance.side, currency: balance.currency, date: balance.date };
+}
+
+function importedData(
+  job: Job,
+  input: { scan: SectionScan; statementId: string; bankAccountId: string; newLines: number; batches: number; checks: readonly CheckResult[]; accepted: boolean },
+): ImportedData {
+  const { statement } = input.scan;
+  let creditsMinor = 0n;
+  let debitsMinor = 0n;
+  let credits = 0;
+  let debits = 0;
+  for (const t of input.scan.totals.values()) {
+    creditsMinor += t.creditsMinor;
+    debitsMinor += t.debitsMinor;
+    credits += t.credits;
+    debits += t.debits;
+  }
+  const candidate = {
+    statementId: input.statementId,
+    bankAccountId: input.bankAccountId,
+    ledgerId: job.ledgerId,
+    format: statement.format,
+    source: { fileSha256: job.request.file.sha256, fileBytes: job.request.file.bytes, fileName: job.request.fileName, encoding: job.encoding.name, section: statement.section },
+    account: { iban: statement.account.iban, accountNumber: statement.account.accountNumber, bankId: statement.account.bankId },
+    currency: statement.currency,
+    statementReference: statement.statementReference,
+    sequenceNumber: statement.sequenceNumber,
+    pageNumber: statement.pageNumber,
+    createdAt: statement.createdAt,
+    periodStart: statement.periodStart,
+    periodEnd: statement.periodEnd,
+    openingBalance: balanceData(statement.openingBalance),
+    closingBalance: balanceData(statement.closingBalance),
+    availableBalance: balanceData(statement.availableBalance),
+    lineCount: input.scan.ids.size,
+    newLines: input.newLines,
+    knownLines: input.scan.ids.size - input.newLines,
+    batches: input.batches,
+    totals: { creditsMinor: creditsMinor.toString(), debitsMinor: debitsMinor.toString(), credits, debits },
+    checks: [...input.checks],
+    acceptedWithFailedChecks: input.accepted,
+  };
+  // The header must fit every store as the lines do: a reference too long is the file's fault, at the statement.
+  const parsed = reconciliationEventSchemas.StatementImported.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue === undefined ? "a field" : issue.path.map(String).join(".");
+    throw statementError("STATEMENT_MALFORMED", `the statement's ${field} cannot be recorded: ${issue?.message ?? "invalid"}`, statement.location, { field });
+  }
+  return parsed.data;
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+/** Why a write must decide again: the account moved, or a statement stream held another decision's batches. */
+class Redecide extends Error {
+  override readonly name = "Redecide";
+}
+
+async function run(job: Job, format: StatementFormat): Promise<ImportAnswer> {
+  for (let attempt = 0; ; attempt++) {
+    const plans = await decide(job);
+    try {
+      const committed = await write(job, plans);
+      return answerOf(job, format, plans, committed);
+    } catch (error) {
+      if (!(error instanceof Redecide)) throw error;
+      if (attempt >= job.deps.limits.conflictRetriesMax) {
+        throw new TrueupError("CONCURRENCY_CONFLICT", `the bank account kept changing while the file was imported; gave up after ${job.deps.limits.conflictRetriesMax} retries (retry with the same Idempotency-Key)`);
+      }
+    }
+  }
+}
+
+interface Committed {
+  readonly revision: bigint;
+  readonly position: string;
+}
+
+/** Pass 2: every "new" plan's lines and commit, in file order. Returns the commits by section. */
+async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Committed>> {
+  const committed = new Map<number, Committed>();
+  const pending = plans.filter((p): p is Extract<Plan, { kind: "new" }> => p.kind === "new");
+  if (pending.length === 0) return committed;
+  const writers = new Map(pending.map((plan) => [plan.scan.section, new SectionWriter(job, plan)]));
+  if (pending.every((plan) => plan.scan.lines !== undefined)) {
+    for (const plan of pending) {
+      const writer = writers.get(plan.scan.section);
+      for (const line of plan.scan.lines ?? []) await writer?.add(line);
+      if (writer !== undefined) committed.set(plan.scan.section, await writer.commit());
+    }
+    return committed;
+  }
+  // A large file: parsed again, lines recomputed exactly as in pass 1 (same importer, same text, same ids).
+  let counter = new LineIdCounter();
+  let section = -1;
+  let number = 0;
+  for await (const item of job.importer.parse(fileText(job.request.file.path, job.encoding), job.options)) {
+    if (item.kind === "line") {
+      if (item.section !== section) {
+        section = item.section;
+        counter = new LineIdCounter();
+        number = 0;
+      }
+      const writer = writers.get(item.section);
+      const id = counter.next(item.line);
+      number++;
+      if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(lineData(item.line, id, number));
+    } else if (item.kind === "statement") {
+      const writer = writers.get(item.statement.section);
+      if (writer !== undefined) committed.set(item.statement.section, await writer.commit());
+      section = -1;
+    }
+  }
+  return committed;
+}
+
+/** One section's pass 2: its new lines in batches, then its commit. */
+class SectionWriter {
+  private batch: StatementLineData[] = [];
+  private batchIndex = 0;
+  private readonly envelope: (event: { type: string; data: never }, index: number) => NewEvent;
+
+  constructor(
+    private readonly job: Job,
+    readonly plan: Extract<Plan, { kind: "new" }>,
+  ) {
+    this.envelope = envelopeOf({ ctx: job.ctx, stream: statementStream(plan.statementId), schemaVersionOf: reconciliationSchemaVersion });
+  }
+
+  async add(line: StatementLineData): Promise<void> {
+    if (this.plan.known.has(line.lineId)) return;
+    this.batch.push(line);
+    if (this.batch.length >= STATEMENT_LINES_PER_EVENT_MAX) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const { statementId, data } = this.plan;
+    const batchIndex = this.batchIndex;
+    const event = this.event(batchEventId(statementId, batchIndex), "StatementLinesRecorded", { statementId, bankAccountId: data.bankAccountId, batchIndex, lines: this.batch });
+    try {
+      // Batch k at revision k: a retry writes the same event (same id, same data) and the store answers it as a replay.
+      await this.job.deps.store.append(statementStream(statementId), [event], { expectedRevision: batchIndex === 0 ? "no-stream" : BigInt(batchIndex - 1) });
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError || error instanceof DuplicateEventIdError) throw this.otherBatches();
+      throw error;
+    }
+    this.batch = [];
+    this.batchIndex++;
+  }
+
+  /** The stream holds batches of another decision: this section moves to its next statement id, and the file is decided again. */
+  private otherBatches(): Error {
+    const section = this.plan.scan.section;
+    const next = (this.job.attempt.get(section) ?? 0) + 1;
+    this.job.attempt.set(section, next);
+    if (next >= this.job.deps.limits.statementIdsMax) {
+      return new TrueupError("CONCURRENCY_CONFLICT", `statement ${section + 1} of the file: every statement id of this command holds another attempt's lines; retry`);
+    }
+    return new Redecide(`statement ${section + 1}: its stream holds other batches`);
+  }
+
+  async commit(): Promise<Committed> {
+    await this.flush();
+    const { statementId, data, expectedRevision } = this.plan;
+    if (this.batchIndex !== data.batches) throw new Error(`statement ${statementId}: wrote ${this.batchIndex} batches, decided ${data.batches}`);
+    await this.assertNoOtherBatches();
+    const event = this.event(importedEventId(statementId), "StatementImported", data);
+    try {
+      // The commit point (see the top of this file): at the revision the decision read, or not at all.
+      const result = await this.job.deps.store.append(bankAccountStream(data.bankAccountId), [event], { expectedRevision });
+      return { revision: result.nextExpectedRevision, position: result.position };
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) throw new Redecide("the bank account moved");
+      // Our commit, already there at another revision: cannot be (its id is ours and decisions are read at the head); decide again to find it.
+      if (error instanceof DuplicateEventIdError) throw new Redecide("the commit exists");
+      throw error;
+    }
+  }
+
+  /** A stream longer than the batches decided holds another attempt's lines beyond them, which readers would see: not ours to name. */
+  private async assertNoOtherBatches(): Promise<void> {
+    const stream = statementStream(this.plan.statementId);
+    const last = await this.job.deps.store.readStream(stream, { direction: "backwards", maxCount: 1 }).catch((error: unknown) => {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    });
+    const head = last[0]?.revision ?? -1n;
+    if (head !== BigInt(this.plan.data.batches) - 1n) throw this.otherBatches();
+  }
+
+  private event(eventId: EventId, type: string, data: unknown): NewEvent {
+    return { ...this.envelope({ type, data: data as never }, 0), eventId };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The answer
+
+export function formatAmount(minor: bigint, currency: string): string {
+  const exponent = statementCurrencyOf(currency)?.exponent ?? 2;
+  return formatDigits(minor.toString(), exponent);
+}
+
+function totalsJson(totals: ReadonlyMap<string, CurrencyTotals>): TotalsJson[] {
+  return [...totals.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([currency, t]) => ({ currency, credits: { count: t.credits, amount: formatAmount(t.creditsMinor, currency) }, debits: { count: t.debits, amount: formatAmount(t.debitsMinor, currency) } }));
+}
+
+function answerOf(job: Job, format: StatementFormat, plans: readonly Plan[], committed: ReadonlyMap<number, Committed>): ImportAnswer {
+  const statements: StatementAnswer[] = [];
+  const merged = new Map<string, CurrencyTotals>();
+  let last: Committed | undefined;
+  let wrote = false;
+  for (const plan of plans) {
+    const scan = plan.scan;
+    for (const [currency, t] of scan.totals) {
+      const entry = merged.get(currency) ?? { credits: 0, creditsMinor: 0n, debits: 0, debitsMinor: 0n };
+      merged.set(currency, { credits: entry.credits + t.credits, creditsMinor: entry.creditsMinor + t.creditsMinor, debits: entry.debits + t.debits, debitsMinor: entry.debitsMinor + t.debitsMinor });
+    }
+    const data = plan.kind === "new" ? plan.data : plan.stored.data;
+    const reimport = plan.kind === "reimport";
+    const commit = plan.kind === "new" ? committed.get(scan.section) : { revision: plan.stored.revision, position: plan.stored.position };
+    if (commit !== undefined && (last === undefined || commit.position > last.position)) last = commit;
+    if (plan.kind === "new") wrote = true;
+    statements.push({
+      statementId: data.statementId,
+      bankAccountId: data.bankAccountId,
+      section: scan.section,
+      lineCount: scan.ids.size,
+      newLines: reimport ? 0 : data.newLines,
+      knownLines: reimport ? scan.ids.size : data.knownLines,
+      totals: totalsJson(scan.totals),
+      checks: data.checks,
+      reimport,
+    });
+  }
+  return {
+    statementIds: statements.map((s) => s.statementId),
+    format,
+    lineCount: statements.reduce((n, s) => n + s.lineCount, 0),
+    newLines: statements.reduce((n, s) => n + s.newLines, 0),
+    knownLines: statements.reduce((n, s) => n + s.knownLines, 0),
+    totals: totalsJson(merged),
+    checks: statements.flatMap((s) => s.checks.filter((c) => c.status !== "passed").map((c) => ({ ...c, statementId: s.statementId, section: s.section }))),
+    statements,
+    revision: last?.revision,
+    position: last?.position,
+    replayed: !wrote && plans.every((p) => p.kind === "ours"),
+  };
+}

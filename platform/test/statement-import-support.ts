@@ -1,0 +1,165 @@
+// Test support for the statement import: a composed Trueup (every service)
+// over a fresh database, its event store optionally wrapped (faults), import
+// limits as the test needs them; a ledger with a registered bank account
+// (through the HTTP API, like a client); MT940 files written from a short
+// description, their balances adding up unless told otherwise.
+import { expect } from "vitest";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import type { EventStore, RecordedEvent } from "@trueup/event-store";
+import { PostgresEventStore } from "@trueup/event-store";
+import type { ImportRouteOptions } from "@trueup/command-side";
+import { createTestDatabase } from "../../test-support/postgres.ts";
+import type { TestDatabase } from "../../test-support/postgres.ts";
+import { compose } from "../src/compose.ts";
+import type { Composed } from "../src/compose.ts";
+import { command, key } from "./ledger-support.ts";
+
+export interface ImportPlatform {
+  readonly app: FastifyInstance;
+  readonly db: TestDatabase;
+  /** The real store (faults, if any, are only on the one the platform uses). */
+  readonly store: PostgresEventStore;
+  readonly composed: Composed;
+  close(): Promise<void>;
+}
+
+export async function startImportPlatform(options: { imports?: ImportRouteOptions; wrap?: (store: PostgresEventStore) => EventStore; poolMax?: number } = {}): Promise<ImportPlatform> {
+  const db = await createTestDatabase({ poolMax: options.poolMax ?? 20, ownRole: false });
+  const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  const composed = await compose({
+    services: ["command", "projections", "query"],
+    logLevel: "silent",
+    pool: db.pool,
+    eventStore: options.wrap?.(store) ?? store,
+    ...(options.imports === undefined ? {} : { imports: options.imports }),
+    ping: async () => {
+      await db.pool.query("SELECT 1");
+    },
+  });
+  return {
+    app: composed.app,
+    db,
+    store,
+    composed,
+    close: async () => {
+      await composed.close();
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+export const IBAN = "DE89370400440532013000";
+export const IBAN_2 = "GB82WEST12345698765432";
+
+/** A ledger with account 1000 and a bank account on it (registered through the API). */
+export async function setupBankAccount(app: FastifyInstance, options: { ledgerId: string; bankAccountId: string; iban?: string; accountNumber?: string; currency?: string; createLedger?: boolean }): Promise<void> {
+  const currency = options.currency ?? "EUR";
+  if (options.createLedger !== false) {
+    expect((await command(app, "/ledgers", { ledgerId: options.ledgerId, name: options.ledgerId, baseCurrency: currency })).statusCode).toBe(201);
+    expect((await command(app, `/ledgers/${options.ledgerId}/accounts`, { code: "1000", name: "Bank", type: "asset" })).statusCode).toBe(201);
+  }
+  const registered = await command(app, `/ledgers/${options.ledgerId}/bank-accounts`, {
+    bankAccountId: options.bankAccountId,
+    kind: "bank",
+    name: options.bankAccountId,
+    currency,
+    ledgerAccount: "1000",
+    ...(options.iban === undefined ? {} : { iban: options.iban }),
+    ...(options.accountNumber === undefined ? {} : { accountNumber: options.accountNumber }),
+  });
+  expect(registered.statusCode, registered.body).toBe(201);
+}
+
+export function importFile(
+  app: FastifyInstance,
+  url: string,
+  file: string | Buffer,
+  options: { key?: string; query?: Record<string, string>; contentType?: string } = {},
+): Promise<LightMyRequestResponse> {
+  const query = new URLSearchParams(options.query ?? {}).toString();
+  return app.inject({
+    method: "POST",
+    url: query === "" ? url : `${url}?${query}`,
+    payload: typeof file === "string" ? Buffer.from(file, "utf8") : file,
+    headers: { "idempotency-key": options.key ?? key(), "content-type": options.contentType ?? "application/octet-stream" },
+  });
+}
+
+/** Every event of the reconciliation streams an import writes (statement batches and account commits). */
+export async function importEvents(store: EventStore): Promise<RecordedEvent[]> {
+  const all: RecordedEvent[] = [];
+  for (let after: RecordedEvent["position"] | undefined; ; ) {
+    const page = await store.readAll({ after, filter: { categories: ["statement", "bankaccount"] }, maxCount: 1000 });
+    all.push(...page);
+    const last = page.at(-1);
+    if (last === undefined || page.length < 1000) return all;
+    after = last.position;
+  }
+}
+
+export function countByType(events: readonly RecordedEvent[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const e of events) counts[e.type] = (counts[e.type] ?? 0) + 1;
+  return counts;
+}
+
+// --- MT940 files --------------------------------------------------------------
+
+export interface SampleLine {
+  /** YYMMDD. */
+  readonly date: string;
+  readonly side: "C" | "D";
+  /** Minor units. */
+  readonly amountMinor: bigint;
+  /** The bank's reference (after //), or none. */
+  readonly ref?: string | undefined;
+  readonly text?: string | undefined;
+}
+
+function mtAmount(minor: bigint): string {
+  const digits = minor.toString().padStart(3, "0");
+  return `${digits.slice(0, -2)},${digits.slice(-2)}`;
+}
+
+function mtBalance(tag: string, minor: bigint, date: string, currency: string): string {
+  return `${tag}${minor < 0n ? "D" : "C"}${date}${currency}${mtAmount(minor < 0n ? -minor : minor)}`;
+}
+
+/** One MT940 message; its closing balance is opening + lines unless `closingMinor` says otherwise. */
+export function mt940Message(options: {
+  reference?: string;
+  account?: string;
+  sequence?: string;
+  currency?: string;
+  openingMinor?: bigint;
+  openingDate: string;
+  closingDate: string;
+  closingMinor?: bigint;
+  lines: readonly SampleLine[];
+}): string {
+  const currency = options.currency ?? "EUR";
+  const opening = options.openingMinor ?? 0n;
+  let closing = opening;
+  for (const line of options.lines) closing += line.side === "C" ? line.amountMinor : -line.amountMinor;
+  const out = [`:20:${options.reference ?? "STMT"}`, `:25:${options.account ?? IBAN}`, `:28C:${options.sequence ?? "1"}/1`, mtBalance(":60F:", opening, options.openingDate, currency)];
+  for (const line of options.lines) {
+    out.push(`:61:${line.date}${line.date.slice(2)}${line.side}${mtAmount(line.amountMinor)}NTRFNONREF${line.ref === undefined ? "" : `//${line.ref}`}`);
+    out.push(`:86:${line.text ?? "payment"}`);
+  }
+  out.push(mtBalance(":62F:", options.closingMinor ?? closing, options.closingDate, currency));
+  out.push("-");
+  return out.join("\r\n") + "\r\n";
+}
+
+/** `count` lines on one day, alternating credits and debits of distinct amounts, each with its own bank reference. */
+export function sampleLines(count: number, options: { date?: string; refPrefix?: string; from?: number } = {}): SampleLine[] {
+  const from = options.from ?? 0;
+  return Array.from({ length: count }, (_, i) => ({
+    date: options.date ?? "240102",
+    side: (from + i) % 2 === 0 ? ("C" as const) : ("D" as const),
+    amountMinor: BigInt(100 + from + i),
+    ref: `${options.refPrefix ?? "R"}${from + i}`,
+    text: `line ${from + i}`,
+  }));
+}
