@@ -4,8 +4,9 @@
 import type { StatementFormat } from "@trueup/contracts";
 import type { Importer } from "./types.ts";
 import { DETECT_HEAD_CHARS } from "./types.ts";
+import { camtImporter } from "./camt/index.ts";
 
-export const IMPORTERS: readonly Importer[] = [];
+export const IMPORTERS: readonly Importer[] = [camtImporter];
 
 /** The importer that reads `format`. */
 export function importerFor(format: StatementFormat): Importer | undefined {
