@@ -5,8 +5,14 @@ import type { StatementFormat } from "@trueup/contracts";
 import type { Importer } from "./types.ts";
 import { DETECT_HEAD_CHARS } from "./types.ts";
 import { camtImporter } from "./camt/index.ts";
+import { ofxImporter } from "./ofx/index.ts";
+import { bai2Importer } from "./bai2/index.ts";
 
-export const IMPORTERS: readonly Importer[] = [camtImporter];
+export const IMPORTERS: readonly Importer[] = [
+  camtImporter,
+  ofxImporter,
+  bai2Importer,
+];
 
 /** The importer that reads `format`. */
 export function importerFor(format: StatementFormat): Importer | undefined {
