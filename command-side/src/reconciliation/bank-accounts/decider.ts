@@ -71,10 +71,15 @@ export interface LedgerListingState {
 
 /**
  * Bank accounts per ledger. Every import reads its ledger's listing (the
- * account must be listed to be active), so the listing's length is a cost
- * of every import: bounded here, refused with BANK_ACCOUNTS_LIMIT_REACHED.
+ * account must be listed to be active), and the stream writer folds it into
+ * immutable maps (a copy per event, so a first load is quadratic: about
+ * 0.3 s at this bound, once per process), so its length is a cost of every
+ * registration and import: bounded here, refused with
+ * BANK_ACCOUNTS_LIMIT_REACHED. Generous for one set of books (banks and
+ * PSPs); a marketplace with an account per merchant needs a ledger per
+ * merchant group, or an index that is not one stream.
  */
-export const BANK_ACCOUNTS_PER_LEDGER_MAX = 10_000;
+export const BANK_ACCOUNTS_PER_LEDGER_MAX = 1_000;
 
 export const initialListingState = (): LedgerListingState => ({ byIdentifier: new Map(), accounts: new Map() });
 

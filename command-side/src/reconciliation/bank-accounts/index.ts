@@ -10,7 +10,7 @@ import type { BalanceData, BankAccountKind, ReconciliationEvent, StatementFormat
 import type { EventStore, RecordedEvent } from "@trueup/event-store";
 import { StreamNotFoundError } from "@trueup/event-store";
 import { INTERIM_FORMATS } from "../checks.ts";
-import { BANK_ACCOUNTS_PER_LEDGER_MAX, evolveListing, initialListingState } from "./decider.ts";
+import { BANK_ACCOUNTS_PER_LEDGER_MAX } from "./decider.ts";
 import type { LedgerListingState } from "./decider.ts";
 
 export { BankAccountCommandService } from "./service.ts";
@@ -154,14 +154,18 @@ function summaryOf(data: Extract<ReconciliationEvent, { type: "StatementImported
   };
 }
 
+/** Folded in place (evolveListing copies its maps per event, for the stream writer's immutable states): linear in the listing. */
 async function readListing(store: EventStore, ledgerId: string): Promise<LedgerListingState> {
-  let state = initialListingState();
+  const byIdentifier = new Map<string, string>();
+  const accounts = new Map<string, readonly string[]>();
   for await (const { event } of readEvents(store, ledgerBankAccountsStream(ledgerId))) {
-    if (event.type === "BankAccountListed") state = evolveListing(state, event);
+    if (event.type !== "BankAccountListed") continue;
+    for (const identifier of event.data.identifiers) byIdentifier.set(identifier, event.data.bankAccountId);
+    accounts.set(event.data.bankAccountId, event.data.identifiers);
   }
   // The decider refuses a listing beyond the limit; more here is a broken invariant.
-  assert.ok(state.accounts.size <= BANK_ACCOUNTS_PER_LEDGER_MAX, `ledger ${ledgerId} lists ${state.accounts.size} bank accounts`);
-  return state;
+  assert.ok(accounts.size <= BANK_ACCOUNTS_PER_LEDGER_MAX, `ledger ${ledgerId} lists ${accounts.size} bank accounts`);
+  return { byIdentifier, accounts };
 }
 
 /** A stream's events, page by page; none for a stream that does not exist. */
