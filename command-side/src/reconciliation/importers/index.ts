@@ -7,11 +7,13 @@ import { DETECT_HEAD_CHARS } from "./types.ts";
 import { camtImporter } from "./camt/index.ts";
 import { ofxImporter } from "./ofx/index.ts";
 import { bai2Importer } from "./bai2/index.ts";
+import { csvImporter } from "./csv/index.ts";
 
 export const IMPORTERS: readonly Importer[] = [
   camtImporter,
   ofxImporter,
   bai2Importer,
+  csvImporter,
 ];
 
 /** The importer that reads `format`. */
