@@ -67,8 +67,8 @@ export function declaredEncoding(head: Buffer): { label: string; line: number } 
   const xml = /^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']{1,40})["']/.exec(text);
   if (xml?.[1] !== undefined) return { label: xml[1], line: lineAt(text, xml.index) };
   if (!/^\s*OFXHEADER\s*:/.test(text)) return undefined;
-  const encoding = /^\s*ENCODING\s*:\s*(\S{1,40})/m.exec(text);
-  const charset = /^\s*CHARSET\s*:\s*(\S{1,40})/m.exec(text);
+  const encoding = /^[ \t]*ENCODING[ \t]*:[ \t]*(\S{1,40})/m.exec(text);
+  const charset = /^[ \t]*CHARSET[ \t]*:[ \t]*(\S{1,40})/m.exec(text);
   const encodingLabel = encoding?.[1]?.toUpperCase();
   if (encodingLabel === "UTF-8" || encodingLabel === "UTF8") return { label: "utf-8", line: lineAt(text, encoding?.index ?? 0) };
   const charsetLabel = charset?.[1]?.toUpperCase();
@@ -84,10 +84,10 @@ function lineAt(text: string, index: number): number {
   return line;
 }
 
-/** True when `bytes` is valid UTF-8, a sequence cut off at the end allowed (the head is a prefix of the file). */
-export function isUtf8Prefix(bytes: Uint8Array): boolean {
+/** True when `bytes` is valid UTF-8; a sequence cut off at the end is allowed unless `bytes` is the whole file. */
+export function isUtf8Prefix(bytes: Uint8Array, wholeFile = false): boolean {
   try {
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: true });
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: !wholeFile });
     return true;
   } catch {
     return false;
@@ -95,7 +95,7 @@ export function isUtf8Prefix(bytes: Uint8Array): boolean {
 }
 
 /** Chooses the encoding of a file from its head: see the top of this file for the order. */
-export function chooseEncoding(head: Buffer, options: { requested?: RequestableEncoding | undefined; profile?: string | undefined }): EncodingChoice {
+export function chooseEncoding(head: Buffer, options: { requested?: RequestableEncoding | undefined; profile?: string | undefined; wholeFile?: boolean | undefined }): EncodingChoice {
   if (options.requested !== undefined) return { decoder: decoderOrFail(options.requested, 1), name: options.requested, source: "requested" };
   const bom = bomOf(head);
   if (bom !== undefined) return bom;
@@ -106,7 +106,7 @@ export function chooseEncoding(head: Buffer, options: { requested?: RequestableE
     if (!/^(us-?)?ascii$/.test(name)) return { decoder: decoderOrFail(name, declared.line), name, source: "declared" };
   }
   if (options.profile !== undefined) return { decoder: decoderOrFail(options.profile, 1), name: options.profile, source: "profile" };
-  return isUtf8Prefix(head) ? { decoder: "utf-8", name: "utf-8", source: "sniffed" } : { decoder: "windows-1252", name: "windows-1252", source: "sniffed" };
+  return isUtf8Prefix(head, options.wholeFile) ? { decoder: "utf-8", name: "utf-8", source: "sniffed" } : { decoder: "windows-1252", name: "windows-1252", source: "sniffed" };
 }
 
 function decoderOrFail(label: string, line: number): string {

@@ -129,7 +129,7 @@ export interface ImportAnswer {
 export async function importStatements(deps: ImportDeps, ctx: CommandContext, request: ImportRequest): Promise<ImportAnswer> {
   const target = await resolveTarget(deps.store, request.target);
   const profile = request.profile === undefined ? undefined : await loadProfile(deps, target.ledgerId, request.profile);
-  const encoding = chooseEncoding(request.file.head, { requested: request.encoding, profile: profile?.encoding });
+  const encoding = chooseEncoding(request.file.head, { requested: request.encoding, profile: profile?.encoding, wholeFile: request.file.head.length === request.file.bytes });
   const format = chooseFormat(request, encoding, profile);
   const importer = importerFor(format);
   if (importer === undefined) throw new TrueupError("STATEMENT_FORMAT_UNKNOWN", `this build has no importer for ${format}`, { in: "querystring", path: ["format"] });

@@ -28,6 +28,7 @@ import { REQUESTABLE_ENCODINGS } from "./decode.ts";
 import { IMPORT_PIPELINE_LIMITS, importStatements } from "./pipeline.ts";
 import type { ImportAnswer, ImportPipelineLimits, ImportTarget } from "./pipeline.ts";
 import { fileTooLarge, spool } from "./spool.ts";
+import type { SpooledFile } from "./spool.ts";
 import { IMPORT_DOCS, importAnswerSchema } from "./docs.ts";
 
 /**
@@ -110,38 +111,50 @@ export function importRoutes(deps: ImportRoutesDeps) {
     const run = commandRunner(app, deps);
     const tags = ["reconciliation commands"];
 
+    // A request's temporary file and slot are given back before its answer is sent (onSend runs for
+    // errors too), so a client that sends its next file on the answer never finds its own slot taken.
+    const cleanups = new WeakMap<FastifyRequest, () => Promise<void>>();
+    app.addHook("onSend", async (request, _reply, payload) => {
+      await cleanups.get(request)?.();
+      return payload;
+    });
+
     const handle = async (request: FastifyRequest, reply: Parameters<typeof run>[1], target: ImportTarget, query: z.infer<typeof importQuery>, scope: string): Promise<void> => {
       const release = slots.tryAcquire();
       if (release === undefined) throw new TrueupError("OVERLOADED", `${limits.concurrentImportsMax} imports are running in this process; retry shortly`);
+      let file: SpooledFile | undefined;
+      let cleaned: Promise<void> | undefined;
+      const cleanup = (): Promise<void> => {
+        cleaned ??= (file?.remove() ?? Promise.resolve()).finally(release);
+        return cleaned;
+      };
+      cleanups.set(request, cleanup);
       try {
         const declared = Number(request.headers["content-length"]);
         if (Number.isFinite(declared) && declared > limits.fileBytesMax) throw fileTooLarge(limits.fileBytesMax);
         const body = request.body instanceof Readable ? request.body : Readable.from([]);
-        const file = await spool(body, { directory, limitBytes: limits.fileBytesMax });
-        try {
-          const hash = requestHash({ method: request.method, route: request.routeOptions.url ?? request.url, body: { params: request.params, query, fileSha256: file.sha256 } });
-          await run(request, reply, {
-            scope,
-            status: 201,
-            requestHash: hash,
-            execute: async (ctx) => {
-              const answer = await importStatements({ store: deps.eventStore, limits, csvProfile }, ctx, {
-                target,
-                file,
-                format: query.format,
-                profile: query.profile,
-                encoding: query.encoding,
-                acceptFailedChecks: query.acceptFailedChecks ?? false,
-                fileName: query.fileName ?? null,
-              });
-              return { ...answerFields(answer), recorded: false };
-            },
-          });
-        } finally {
-          await file.remove();
-        }
+        const spooled = await spool(body, { directory, limitBytes: limits.fileBytesMax });
+        file = spooled;
+        const hash = requestHash({ method: request.method, route: request.routeOptions.url ?? request.url, body: { params: request.params, query, fileSha256: spooled.sha256 } });
+        await run(request, reply, {
+          scope,
+          status: 201,
+          requestHash: hash,
+          execute: async (ctx) => {
+            const answer = await importStatements({ store: deps.eventStore, limits, csvProfile }, ctx, {
+              target,
+              file: spooled,
+              format: query.format,
+              profile: query.profile,
+              encoding: query.encoding,
+              acceptFailedChecks: query.acceptFailedChecks ?? false,
+              fileName: query.fileName ?? null,
+            });
+            return { ...answerFields(answer), recorded: false };
+          },
+        });
       } finally {
-        release();
+        await cleanup();
       }
     };
 

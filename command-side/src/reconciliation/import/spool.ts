@@ -11,6 +11,7 @@ import { createWriteStream } from "node:fs";
 import { unlink } from "node:fs/promises";
 import path from "node:path";
 import { Transform } from "node:stream";
+import type { Readable } from "node:stream";
 import type { TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TrueupError } from "@trueup/contracts";
@@ -73,7 +74,7 @@ class Meter extends Transform {
  * STATEMENT_FILE_TOO_LARGE at the limit, or with the stream's own error when
  * the upload breaks off; either way the partial file is gone.
  */
-export async function spool(body: NodeJS.ReadableStream, options: { directory: string; limitBytes: number }): Promise<SpooledFile> {
+export async function spool(body: Readable, options: { directory: string; limitBytes: number }): Promise<SpooledFile> {
   const file = path.join(options.directory, `trueup-import-${randomUUID()}`);
   const remove = async (): Promise<void> => {
     await unlink(file).catch((error: unknown) => {
@@ -81,12 +82,28 @@ export async function spool(body: NodeJS.ReadableStream, options: { directory: s
     });
   };
   const meter = new Meter(options.limitBytes);
+  // The body is piped, not put in the pipeline: a refusal (too large) must not destroy the request,
+  // or the client would see a reset connection instead of the 413. A broken upload (the client gone)
+  // fails the meter, and with it the pipeline.
+  const broken = (error: unknown): void => {
+    meter.destroy(error instanceof Error ? error : new Error("the upload broke off"));
+  };
+  const closed = (): void => {
+    if (!body.readableEnded) broken(new Error("the client closed the connection before the end of the file"));
+  };
+  body.once("error", broken);
+  body.once("close", closed);
+  body.pipe(meter);
   try {
     // `wx`: never write into a file someone else put there; 0o600: statements are confidential.
-    await pipeline(body, meter, createWriteStream(file, { flags: "wx", mode: 0o600 }));
+    await pipeline(meter, createWriteStream(file, { flags: "wx", mode: 0o600 }));
   } catch (error) {
+    body.unpipe(meter);
     await remove();
     throw error;
+  } finally {
+    body.removeListener("error", broken);
+    body.removeListener("close", closed);
   }
   return { path: file, bytes: meter.bytes, sha256: meter.digest(), head: meter.head(), remove };
 }
