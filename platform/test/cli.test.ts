@@ -112,9 +112,15 @@ describe("trueup CLI: the server", () => {
   });
 
   it("an unknown bank account: exit 1 with the problem's status and code", async () => {
-    const run = await cli(["import", sample, "--bank-account", "no-such-account", "--server", server]);
+    const run = await cli(["import", sample, "--bank-account", "nosuchaccount", "--server", server]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^rejected \(404\) [A-Z_]*NOT_FOUND: /);
+    expect(run.stderr).toMatch(/^rejected \(404\) BANK_ACCOUNT_NOT_FOUND: /);
     expect(run.stdout).toBe("");
+  });
+
+  it("an id the server refuses: exit 1 naming the parameter", async () => {
+    const run = await cli(["import", sample, "--bank-account", "no such account", "--server", server]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^rejected \(400\) VALIDATION_FAILED: params\/bankAccountId: .*\n {2}in params \/bankAccountId\n$/);
   });
 });
