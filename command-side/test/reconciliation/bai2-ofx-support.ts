@@ -59,6 +59,23 @@ export async function itemsOrLocatedError(importer: Importer, text: string, opti
   }
 }
 
+/**
+ * The fuzz property: the text read whole and read in `chunkSize` chunks
+ * gives the same items, or fails with the same code at the same place; and
+ * never with anything but a located TrueupError.
+ */
+export async function sameResultWhateverTheChunks(importer: Importer, text: string, chunkSize: number): Promise<void> {
+  const whole = await itemsOrLocatedError(importer, text);
+  const chunked = await itemsOrLocatedError(importer, text, { chunkSize });
+  if (whole instanceof TrueupError || chunked instanceof TrueupError) {
+    const describe = (result: StatementItem[] | TrueupError) => (result instanceof TrueupError ? [result.code, result.detail?.location] : "items");
+    expect(describe(chunked)).toEqual(describe(whole));
+    return;
+  }
+  expect(chunked).toEqual(whole);
+  expect(whole[whole.length - 1]?.kind).toBe("file");
+}
+
 export function lines(items: readonly StatementItem[]) {
   return items.flatMap((item) => (item.kind === "line" ? [item.line] : []));
 }

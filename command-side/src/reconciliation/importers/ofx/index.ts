@@ -152,7 +152,9 @@ class StatementBuilder {
         lineCount: 0,
       };
     } else if (name === "STMTTRN" && this.section !== undefined) {
-      if (parent !== "BANKTRANLIST" || this.transaction !== undefined) throw statementError("STATEMENT_MALFORMED", "<STMTTRN> outside a BANKTRANLIST", location);
+      const open = this.transaction;
+      if (open !== undefined) throw statementError("STATEMENT_MALFORMED", `<STMTTRN> is not closed before the next <STMTTRN> (line ${location.line})`, open.location);
+      if (parent !== "BANKTRANLIST") throw statementError("STATEMENT_MALFORMED", "<STMTTRN> outside a BANKTRANLIST", location);
       this.transaction = {
         location,
         leaves: new Leaves(TRANSACTION_LEAVES),

@@ -100,9 +100,12 @@ export class OfxTokenizer {
     return this.line;
   }
 
-  /** Reads a chunk; returns the tokens it completed. */
-  feed(chunk: string): OfxToken[] {
-    this.tokens.length = 0;
+  /**
+   * Reads a chunk, yielding each token as soon as its tag is read, so a
+   * consumer's error about an earlier token comes before the tokenizer's
+   * about a later one whatever the chunk size.
+   */
+  *feed(chunk: string): Generator<OfxToken, void, undefined> {
     let i = 0;
     while (i < chunk.length) {
       if (this.tag === undefined) {
@@ -131,9 +134,10 @@ export class OfxTokenizer {
         }
         this.tag = undefined;
         this.onTag(body);
+        yield* this.tokens;
+        this.tokens.length = 0;
       }
     }
-    return [...this.tokens];
   }
 
   /** The end of the text: anything still open means the file was cut short. */
