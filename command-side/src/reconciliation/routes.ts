@@ -7,6 +7,7 @@ import type { IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { AtomicAppender } from "../stream-writer.ts";
 import { BankAccountCommandService, bankAccountCommandRoutes } from "./bank-accounts/index.ts";
+import { CsvProfileCommandService, csvProfileCommandRoutes, readCsvProfile } from "./csv-profiles/index.ts";
 import { importRoutes } from "./import/routes.ts";
 import type { ImportRouteOptions } from "./import/routes.ts";
 
@@ -24,6 +25,8 @@ export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDep
   return async (app: FastifyInstance): Promise<void> => {
     app.log.debug({ deps: Object.keys(deps) }, "reconciliation routes");
     await app.register(bankAccountCommandRoutes({ service: new BankAccountCommandService({ store: deps.eventStore, atomic: deps.atomic }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
-    await app.register(importRoutes({ eventStore: deps.eventStore, idempotency: deps.idempotency, inFlight: deps.inFlight, ...deps.imports }));
+    await app.register(csvProfileCommandRoutes({ service: new CsvProfileCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
+    const csvProfile = (ledgerId: string, profileId: string) => readCsvProfile(deps.eventStore, ledgerId, profileId);
+    await app.register(importRoutes({ eventStore: deps.eventStore, idempotency: deps.idempotency, inFlight: deps.inFlight, csvProfile, ...deps.imports }));
   };
 }

@@ -5,7 +5,7 @@
 // passes here reads every well-formed file of its bank, and a row that does
 // not fit it is a located error, never a silent misreading.
 import { z } from "zod";
-import { STATEMENT_LINE_LIMITS } from "./events.ts";
+import { STATEMENT_LINE_LIMITS, csvProfileIdSchema } from "./events.ts";
 import { textSchema } from "../text.ts";
 
 export const CSV_DATE_FORMATS = ["YYYY-MM-DD", "DD.MM.YYYY", "DD/MM/YYYY", "MM/DD/YYYY", "YYYYMMDD", "DD-MM-YYYY", "YYYY-MM-DD HH:mm:ss", "unix-seconds"] as const;
@@ -166,3 +166,17 @@ export function mappedColumns(columns: CsvColumnMap): [string, CsvColumn][] {
 
 export const csvProfileSchema = z.strictObject(csvProfileFields).superRefine(csvProfileRules);
 export type CsvProfile = z.infer<typeof csvProfileSchema>;
+
+/**
+ * The body of POST /ledgers/{ledgerId}/csv-profiles: a profile and, optionally,
+ * its id (derived from the Idempotency-Key otherwise). `stripe` is built in.
+ */
+export const saveCsvProfileBody = z
+  .strictObject({
+    profileId: csvProfileIdSchema
+      .refine((id) => !(CSV_PROFILES_BUILT_IN as readonly string[]).includes(id.toLowerCase()), { error: "is a built-in profile's id (usable as ?profile= without saving it)" })
+      .optional(),
+    ...csvProfileFields,
+  })
+  .superRefine(csvProfileRules);
+export type SaveCsvProfileBody = z.infer<typeof saveCsvProfileBody>;
