@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { NO_BANK_CODES, NO_COUNTERPARTY, STATEMENT_LINE_LIMITS } from "@trueup/contracts";
 import type { ParsedBankCodes, ParsedControlTotal, ParsedCounterparty, ParsedLine, Side } from "@trueup/contracts";
 import { statementError } from "../shared.ts";
+import { positionOf } from "./xml-reader.ts";
 import type { XmlElement } from "./xml-reader.ts";
 import { all, amountOf, at, booleanAt, choiceDateAt, cut, freeText, identifierAt, nameAt, one, requiredSide, sideAt, textAt, where } from "./fields.ts";
 import type { CamtAmount } from "./fields.ts";
@@ -158,7 +159,7 @@ function batchLine(options: { ntry: XmlElement; entry: EntryFacts; common: Entry
     counterparty: counterpartyOf(transaction, side, common.reversal),
     bankCodes: transaction.bankCodes ?? common.bankCodes ?? NO_BANK_CODES,
     chargesMinor: chargesOf(transaction.chargesGroup, amount.currency, attributes),
-    batch: { id: common.reference ?? `Ntry[${ntry.index}]`, index: options.index, size: options.size, amountMinor: entry.amountMinor, side: entry.side },
+    batch: { id: common.reference ?? `Ntry[${positionOf(ntry)}]`, index: options.index, size: options.size, amountMinor: entry.amountMinor, side: entry.side },
     attributes,
     // The transaction's own text, after the entry's text up to its NtryDtls
     // (amount, dates, AcctSvcrRef): both exact excerpts of the file, so an
@@ -211,7 +212,7 @@ function batchMismatch(ntry: XmlElement, entry: EntryFacts, transactions: readon
     computedMinor += side === entry.side ? transaction.amount.amountMinor : -transaction.amount.amountMinor;
   }
   if (computedMinor === entry.amountMinor) return null;
-  return { scope: `${scope}/Ntry[${ntry.index}]/TxDtls`, declaredMinor: entry.amountMinor, computedMinor, location: where(ntry) };
+  return { scope: `${scope}/Ntry[${positionOf(ntry)}]/TxDtls`, declaredMinor: entry.amountMinor, computedMinor, location: where(ntry) };
 }
 
 function readTransaction(tx: XmlElement, details: XmlElement): Transaction {

@@ -162,10 +162,22 @@ export function dateTimeDate(element: XmlElement): string {
   return isoDate(element, DATE_TIME);
 }
 
+/**
+ * Dates already checked: a statement has few distinct days and many
+ * entries, and checking one (a Date round trip) costs more than the rest of
+ * reading it. Bounded: cleared when full.
+ */
+const checkedDates = new Set<string>();
+const CHECKED_DATES_MAX = 4096;
+
 function isoDate(element: XmlElement, pattern: RegExp): string {
   const text = element.text.trim();
   const match = pattern.exec(text);
-  const location = where(element);
-  if (match === null) throw statementError("STATEMENT_DATE_INVALID", `${JSON.stringify(text.slice(0, 40))} is not an ISO ${pattern === DATE ? "date" : "date-time"}`, location);
-  return checkedDate(Number(match[1]), Number(match[2]), Number(match[3]), location);
+  if (match === null) throw statementError("STATEMENT_DATE_INVALID", `${JSON.stringify(text.slice(0, 40))} is not an ISO ${pattern === DATE ? "date" : "date-time"}`, where(element));
+  const date = text.slice(0, 10);
+  if (checkedDates.has(date)) return date;
+  const checked = checkedDate(Number(match[1]), Number(match[2]), Number(match[3]), where(element));
+  if (checkedDates.size >= CHECKED_DATES_MAX) checkedDates.clear();
+  checkedDates.add(checked);
+  return checked;
 }

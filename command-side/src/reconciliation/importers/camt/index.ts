@@ -131,6 +131,7 @@ class CamtDocument implements XmlReaderHooks {
       this.#supplementary = element;
       return "drop";
     }
+    if (element.depth > 3) return "pass";
     const names = MESSAGES[this.#requireFormat()];
     if (element.depth === 1) {
       if (element.name !== names.message) throw statementError("STATEMENT_MALFORMED", `a ${this.#format ?? ""} Document holds ${names.message}, not ${element.name}`, where(element));

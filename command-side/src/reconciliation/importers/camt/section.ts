@@ -3,6 +3,7 @@
 // and lines (never the lines themselves), and at its end the ParsedStatement.
 import type { ParsedAccount, ParsedBalance, ParsedControlTotal, ParsedLine, ParsedStatement, StatementFormat } from "@trueup/contracts";
 import { statementError } from "../shared.ts";
+import { positionOf } from "./xml-reader.ts";
 import type { XmlElement } from "./xml-reader.ts";
 import type { EntryResult } from "./entry.ts";
 import { amountOf, at, choiceDateAt, currencyAt, dateTimeDate, decimalIn, identifierAt, identifierOf, one, requiredSide, textAt, where } from "./fields.ts";
@@ -57,7 +58,7 @@ export class CamtSection {
 
   /** `Stmt[1]`: the section's name in control-total scopes. */
   get scope(): string {
-    return `${this.#element.name}[${this.#element.index}]`;
+    return `${this.#element.name}[${positionOf(this.#element)}]`;
   }
 
   /** A closed header child of the section (anything in SECTION_CHILDREN but Ntry). */
