@@ -202,6 +202,8 @@ export class XmlReader {
     assert.ok(element !== undefined, "saxes closes only open elements");
     element.end = this.#parser.position;
     this.#lastTagEnd = element.end;
+    // Checked after every write too, so a subtree never grows far beyond it; here exactly.
+    if (element === this.#kept && element.end - element.start > this.#limits.subtreeLengthMax) throw this.#subtreeTooLong(element);
     this.#hooks.close(element);
     if (element === this.#kept) this.#kept = null;
   }
@@ -219,14 +221,16 @@ export class XmlReader {
       throw this.#tooLong(`more than ${this.#limits.textLengthMax} characters without a complete tag`, this.#limits.textLengthMax);
     }
     const kept = this.#kept;
-    if (kept !== null && position - kept.start > this.#limits.subtreeLengthMax) {
-      throw statementError(
-        "STATEMENT_LINE_TOO_LONG",
-        `the ${kept.name} element is longer than the limit of ${this.#limits.subtreeLengthMax} characters`,
-        { line: kept.line, element: pathOf(kept, this.#indexed) },
-        { limit: this.#limits.subtreeLengthMax },
-      );
-    }
+    if (kept !== null && position - kept.start > this.#limits.subtreeLengthMax) throw this.#subtreeTooLong(kept);
+  }
+
+  #subtreeTooLong(kept: XmlElement) {
+    return statementError(
+      "STATEMENT_LINE_TOO_LONG",
+      `the ${kept.name} element is longer than the limit of ${this.#limits.subtreeLengthMax} characters`,
+      { line: kept.line, element: pathOf(kept, this.#indexed) },
+      { limit: this.#limits.subtreeLengthMax },
+    );
   }
 
   #tooLong(message: string, limit: number) {
