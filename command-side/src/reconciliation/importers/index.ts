@@ -6,12 +6,14 @@ import type { Importer } from "./types.ts";
 import { DETECT_HEAD_CHARS } from "./types.ts";
 import { camtImporter } from "./camt/index.ts";
 import { ofxImporter } from "./ofx/index.ts";
+import { mt940Importer } from "./mt940/index.ts";
 import { bai2Importer } from "./bai2/index.ts";
 import { csvImporter } from "./csv/index.ts";
 
 export const IMPORTERS: readonly Importer[] = [
   camtImporter,
   ofxImporter,
+  mt940Importer,
   bai2Importer,
   csvImporter,
 ];
