@@ -1,6 +1,6 @@
 // What every importer needs and must do the same way: located errors,
 // bounded line reading, exact decimal amounts, checked dates.
-import { TrueupError, statementCurrencyOf, isDateInRange, isCalendarDate, DATE_MIN, DATE_MAX } from "@trueup/contracts";
+import { TrueupError, amountMinorAbsMax, statementCurrencyOf, isDateInRange, isCalendarDate, DATE_MIN, DATE_MAX } from "@trueup/contracts";
 import type { ErrorCode, SourceLocation } from "@trueup/contracts";
 import type { ImportLimits } from "./types.ts";
 
@@ -63,6 +63,9 @@ export function tooManyLines(location: SourceLocation, linesMax: number): Trueup
   return statementError("STATEMENT_TOO_MANY_LINES", `the file has more than the limit of ${linesMax} statement lines`, location, { limit: linesMax });
 }
 
+/** Digits of minor units an amount may have: amountMinorAbsMax (10^30 - 1), what the events' digit strings hold. */
+export const AMOUNT_DIGITS_MAX = String(amountMinorAbsMax).length;
+
 /**
  * An unsigned decimal as banks write it ("1234,56", "1.234,56" with
  * `thousands: "."`, "12.5", ",50", "100,") in minor units of `currency`.
@@ -82,7 +85,7 @@ export function parseUnsignedAmount(
   const separator = body.indexOf(options.decimal);
   const whole = separator < 0 ? body : body.slice(0, separator);
   const fraction = separator < 0 ? "" : body.slice(separator + 1);
-  if (!/^\d*$/.test(whole) || !/^\d*$/.test(fraction) || whole.length + fraction.length === 0 || whole.length > 30) {
+  if (!/^\d*$/.test(whole) || !/^\d*$/.test(fraction) || whole.length + fraction.length === 0) {
     throw statementError("STATEMENT_AMOUNT_INVALID", `${JSON.stringify(text)} is not an amount`, options.location);
   }
   const exponent = currency.exponent;
@@ -90,7 +93,12 @@ export function parseUnsignedAmount(
   if (significant.length > exponent) {
     throw statementError("STATEMENT_AMOUNT_INVALID", `${JSON.stringify(text)} has more decimals than ${options.currency} allows (${exponent})`, options.location);
   }
-  return BigInt((whole === "" ? "0" : whole) + significant.padEnd(exponent, "0"));
+  // Leading zeros do not count; beyond AMOUNT_DIGITS_MAX digits of minor units the amount fits no store (and no bank).
+  const digits = ((whole === "" ? "0" : whole) + significant.padEnd(exponent, "0")).replace(/^0+(?=\d)/, "");
+  if (digits.length > AMOUNT_DIGITS_MAX) {
+    throw statementError("STATEMENT_AMOUNT_INVALID", `${JSON.stringify(text)} is larger than any amount Trueup stores (${AMOUNT_DIGITS_MAX} digits of minor units)`, options.location);
+  }
+  return BigInt(digits);
 }
 
 /** A signed decimal ("-12.30", "+5", "12.30-"): its unsigned minor units and whether it was negative. */

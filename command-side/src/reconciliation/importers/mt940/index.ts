@@ -1,9 +1,9 @@
 // SWIFT MT940 (customer statement) and MT942 (interim transaction report).
 //
-// Our own parser rather than an npm one: the JS MT940 packages we looked at
-// (mt940-js, mt940js, mt940-nodejs) read the whole file into memory, return
-// amounts as floats, take RC for a credit, drop the entry date's year
-// rollover, and know no MT942; fixing that would be rewriting them.
+// Our own parser rather than an npm one: the JS MT940 packages are small
+// single-maintainer projects, none promising streaming input, bigint
+// amounts, RC as a debit booking, the entry date's year rollover or MT942
+// sums; the format is small enough to parse exactly ourselves.
 //
 // Per message, in file order: each :61: (with its :86:) becomes a line, the
 // moment its :86: (or the next field) arrives; the statement follows at the
