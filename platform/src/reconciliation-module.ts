@@ -3,12 +3,18 @@
 // them (projections/src/reconciliation) and their queries
 // (query-side/src/reconciliation).
 import { reconciliationCommandRoutes } from "@trueup/command-side";
+import { reconciliationProjection } from "@trueup/projections";
+import { ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
 import type { BoundedContextModule } from "./modules.ts";
 
 export const reconciliationModule: BoundedContextModule = {
   name: "reconciliation",
-  projections: [],
+  projections: [reconciliationProjection],
   // Imports decide from the log (the bank account's stream and the ledger's).
   commandReads: [],
   commandRoutes: ({ eventStore, idempotency, atomic, inFlight, imports }) => reconciliationCommandRoutes({ eventStore, idempotency, atomic, inFlight, imports }),
+  queryRoutes: ({ pool, waitForPosition }) => {
+    const reader = new ReconciliationReader(pool, reconciliationProjection.schemaName);
+    return reconciliationQueryRoutes({ reader, waitForPosition: (position, timeoutMs) => waitForPosition(reconciliationProjection, position, timeoutMs) });
+  },
 };

@@ -15,6 +15,12 @@ export interface ProjectionDefinition<Plan = unknown> {
   readonly version: number;
   readonly filter: EventFilter;
   /**
+   * Events per batch when the worker or rebuild is not told otherwise
+   * (default BATCH_SIZE_DEFAULT): a projection whose events are large (a
+   * statement's line batches) bounds its memory with it.
+   */
+  readonly batchSizeMax?: number;
+  /**
    * Pure work on one batch (in position order), before its transaction: parse,
    * check, aggregate. Throws on an event it cannot understand: nothing of the
    * batch is kept, and the worker isolates the event (see onUnprojectable).

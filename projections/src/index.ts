@@ -24,3 +24,7 @@ export { ledgerProjection } from "./ledger/projection.ts";
 export { LEDGER_SCHEMA_NAME, ledgerDdl } from "./ledger/schema.ts";
 export { assertBalanced, planLedgerBatch } from "./ledger/plan.ts";
 export type { LedgerBatchPlan } from "./ledger/plan.ts";
+export { RECONCILIATION_BATCH_EVENTS_MAX, reconciliationProjection } from "./reconciliation/projection.ts";
+export { LINE_COLUMNS, RECONCILIATION_SCHEMA_NAME, reconciliationDdl } from "./reconciliation/schema.ts";
+export { UNDATED_SORT_DATE, planReconciliationBatch } from "./reconciliation/plan.ts";
+export type { ReconciliationBatchPlan } from "./reconciliation/plan.ts";

@@ -126,7 +126,7 @@ export const READ_AHEAD_BATCHES = 2;
  */
 export async function catchUp(options: RebuildOptions & { readonly schemaName: string }): Promise<Checkpoint> {
   const { pool, eventStore, projection, schemaName } = options;
-  const batchSizeMax = checkBatchSize(options.batchSizeMax ?? BATCH_SIZE_DEFAULT);
+  const batchSizeMax = checkBatchSize(options.batchSizeMax ?? options.projection.batchSizeMax ?? BATCH_SIZE_DEFAULT);
   const policy = options.retry ?? RETRY_DEFAULT;
   const read = (after: Position | undefined): Promise<Batch> => readBatch(eventStore, projection, { after, batchSizeMax });
   let reader: ReadAhead | undefined;
@@ -260,7 +260,7 @@ async function readerTables(tx: pg.PoolClient, schemaName: string): Promise<stri
 /** Inside the swap transaction: applies what was appended since the last catch-up. */
 async function finishBuild(tx: pg.PoolClient, options: RebuildOptions & { readonly schemaName: string }): Promise<void> {
   const { eventStore, projection, schemaName } = options;
-  const batchSizeMax = checkBatchSize(options.batchSizeMax ?? BATCH_SIZE_DEFAULT);
+  const batchSizeMax = checkBatchSize(options.batchSizeMax ?? options.projection.batchSizeMax ?? BATCH_SIZE_DEFAULT);
   for (let batches = 0; batches < SWAP_BATCHES_MAX; batches++) {
     const after = await currentPosition(tx, projection, schemaName);
     const batch = await readBatch(eventStore, projection, { after, batchSizeMax });

@@ -108,7 +108,7 @@ export class ProjectionWorker {
     this.projection = options.projection;
     this.pool = options.pool;
     this.eventStore = options.eventStore;
-    this.batchSizeMax = checkBatchSize(options.batchSizeMax ?? BATCH_SIZE_DEFAULT);
+    this.batchSizeMax = checkBatchSize(options.batchSizeMax ?? options.projection.batchSizeMax ?? BATCH_SIZE_DEFAULT);
     this.retry = checkRetryPolicy(options.retry ?? RETRY_DEFAULT);
     this.waiters = new CheckpointWaiters({ pool: this.pool, projection: this.projection, pollIntervalMs: options.waitPollIntervalMs ?? WAITER_LIMITS.fedPollIntervalMs, waitersMax: options.waitersMax ?? WAITER_LIMITS.waitersMax });
     this.haltRecheckMs = options.haltRecheckMs ?? HALT_RECHECK_MS_DEFAULT;

@@ -1,18 +1,24 @@
 // The reconciliation context's query API: bank accounts, statements and
-// their lines, read from the reconciliation read model.
+// their lines, read from the reconciliation read model, one module per
+// resource under ./http. Lists are cursor-paginated with a bounded page size;
+// every query takes `minPosition` to read its own writes without sleeping,
+// and refuses parameters it does not know.
 import type { FastifyInstance } from "fastify";
-import type pg from "pg";
+import { bankAccountRoutes } from "./http/bank-accounts.ts";
+import { lineRoutes } from "./http/lines.ts";
+import { ReconciliationGuards } from "./http/shared.ts";
+import type { ReconciliationQueryRoutesDeps } from "./http/shared.ts";
+import { statementRoutes } from "./http/statements.ts";
 
-export interface ReconciliationQueryRoutesDeps {
-  readonly pool: pg.Pool;
-  /** Resolves true once the reconciliation read model has applied the log up to `position`; false after `timeoutMs`. */
-  readonly waitForPosition: (position: string, timeoutMs: number) => Promise<boolean>;
-}
+export { RECONCILIATION_QUERY_LIMITS } from "./http/shared.ts";
+export type { ReconciliationQueryRoutesDeps } from "./http/shared.ts";
+
+const RESOURCES = [bankAccountRoutes, statementRoutes, lineRoutes];
 
 export function reconciliationQueryRoutes(deps: ReconciliationQueryRoutesDeps) {
-  // Each slice registers its routes here: `await app.register(…Routes(deps));`.
+  const guards = new ReconciliationGuards(deps);
   return async (app: FastifyInstance): Promise<void> => {
-    app.log.debug({ deps: Object.keys(deps) }, "reconciliation routes");
+    for (const register of RESOURCES) register({ app, reader: deps.reader, guards });
     await Promise.resolve();
   };
 }
