@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PostgresEventStore } from "@trueup/event-store";
 import type { RecordedEvent } from "@trueup/event-store";
-import { LAG_COUNT_MAX_DEFAULT, ledgerProjection, openProjectionSchema } from "@trueup/projections";
+import { LAG_COUNT_MAX_DEFAULT, ledgerProjection, openProjectionSchema, reconciliationProjection } from "@trueup/projections";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { LedgerWriter } from "../../projections/test/fixtures/ledger-events.ts";
@@ -28,7 +28,9 @@ beforeAll(async () => {
   db = await createTestDatabase();
   store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
   // The schema at the start of the log, and no worker anywhere: the projection stays behind.
+  // (The reconciliation read model too: every registered projection is looked at; it has nothing to read here.)
   await openProjectionSchema({ pool: db.pool, eventStore: store, projection: ledgerProjection });
+  await openProjectionSchema({ pool: db.pool, eventStore: store, projection: reconciliationProjection });
   const writer = new LedgerWriter(store, "far");
   await writer.create();
   await writer.openAccount("1000", "asset");
@@ -77,7 +79,7 @@ describe("lag scrapes when far behind", () => {
   it(`GET /projections reads at most ${SCRAPE_EVENTS_MAX} events`, async () => {
     const read = countEventsRead();
     const response = await composed.app.inject({ method: "GET", url: "/projections" });
-    expect(response.json()).toMatchObject({ items: [{ name: "ledger", eventsBehind: LAG_COUNT_MAX_DEFAULT, eventsBehindCapped: true, checkpoint: null }] });
+    expect(response.json()).toMatchObject({ items: expect.arrayContaining([expect.objectContaining({ name: "ledger", eventsBehind: LAG_COUNT_MAX_DEFAULT, eventsBehindCapped: true, checkpoint: null })]) as unknown });
     expect(await read()).toBeLessThanOrEqual(SCRAPE_EVENTS_MAX);
   });
 
