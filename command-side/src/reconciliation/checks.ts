@@ -145,11 +145,36 @@ type Outcome =
 const passed = (message: string): Outcome => ({ status: "passed", message });
 const skipped = (message: string): Outcome => ({ status: "skipped", message });
 
+/**
+ * Bounds of a result's texts: checkResultSchema's, so every result fits the
+ * StatementImported it is recorded in, whatever the file put in an account
+ * number or an element path.
+ */
+export const CHECK_RESULT_LIMITS = { messageLengthMax: 2_000, figureLengthMax: 500 } as const;
+
 function resultOf(check: StatementCheckName, outcome: Outcome): CheckResult {
-  if (outcome.status !== "failed") return { check, status: outcome.status, code: null, message: outcome.message, expected: null, actual: null, location: null };
+  const { messageLengthMax, figureLengthMax } = CHECK_RESULT_LIMITS;
+  if (outcome.status !== "failed") return { check, status: outcome.status, code: null, message: cut(outcome.message, messageLengthMax), expected: null, actual: null, location: null };
   const location = outcome.location === null ? null : plainLocation(outcome.location);
   const at = location === null ? "" : `${describeLocation(location)}: `;
-  return { check, status: "failed", code: CHECK_CODES[check], message: `${at}${outcome.message}`, expected: outcome.expected, actual: outcome.actual, location };
+  return {
+    check,
+    status: "failed",
+    code: CHECK_CODES[check],
+    message: cut(`${at}${outcome.message}`, messageLengthMax),
+    expected: cut(outcome.expected, figureLengthMax),
+    actual: cut(outcome.actual, figureLengthMax),
+    location,
+  };
+}
+
+/** At most `lengthMax` UTF-16 units, ending in "…" when cut, never inside a surrogate pair (a lone half has no UTF-8 form). */
+function cut(text: string, lengthMax: number): string {
+  if (text.length <= lengthMax) return text;
+  let end = lengthMax - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
 }
 
 /** opening + Σ credits − Σ debits = closing. */
@@ -211,8 +236,9 @@ function checkSequence(input: CheckInput): Outcome {
   if (now === before && pages.every((p) => p !== null && SEQUENCE_DIGITS.test(p)) && BigInt(pages[1] ?? "0") === BigInt(pages[0] ?? "0") + 1n) {
     return passed(`page ${pages[1] ?? ""} of statement ${current} follows page ${pages[0] ?? ""}`);
   }
-  // Many banks number statements within the year (MT940 :28C: 1/1 each January).
-  const year = statement.periodStart?.slice(0, 4);
+  // Many banks number statements within the year (MT940 :28C: 1/1 each January). By the period's end: an MT940's
+  // period may start at its opening balance's date, the last day of the old year.
+  const year = (statement.periodEnd ?? statement.periodStart)?.slice(0, 4);
   if (now === 1n && year !== undefined && previous.periodEnd !== null && year > previous.periodEnd.slice(0, 4)) return passed(`statement 1 of ${year}: the numbering restarts with the year`);
   const gap = now > before ? `statements ${(before + 1n).toString()}${now - before > 2n ? `..${(now - 1n).toString()}` : ""} are missing` : "the number does not advance";
   return {

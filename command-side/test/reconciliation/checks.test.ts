@@ -5,9 +5,15 @@
 // one-minor-unit difference found); debit (overdraft) balances are signed
 // right; a historic currency (DEM) on a EUR account is a currency mismatch;
 // checkFailure reports the first failed check with every result, and nothing
-// when all pass or failed checks are accepted.
+// when all pass or failed checks are accepted. As properties: the balance
+// check passes exactly when the closing balance is the exact sum, the tally
+// does not depend on the lines' order, and whatever a file's header holds
+// (long account numbers and element paths, odd sequence numbers, unknown
+// currencies) the checks never throw and every result fits the event schema
+// it is recorded in.
 import { describe, expect, it } from "vitest";
-import { NO_BANK_CODES, NO_COUNTERPARTY, STATEMENT_CHECKS, TrueupError } from "@trueup/contracts";
+import fc from "fast-check";
+import { NO_BANK_CODES, NO_COUNTERPARTY, STATEMENT_CHECKS, TrueupError, checkResultSchema } from "@trueup/contracts";
 import type { CheckResult, ParsedBalance, ParsedLine, ParsedStatement, Side } from "@trueup/contracts";
 import { checkFailure, checkStatement, emptyTally, formatAmount, tallyLine } from "../../src/reconciliation/checks.ts";
 import type { CheckInput, LineTally, PreviousStatement } from "../../src/reconciliation/checks.ts";
@@ -176,6 +182,9 @@ describe("statement checks", () => {
     it("accepts a restart at 1 in a new year (numbering per year), not within the year", () => {
       const january = statement({ sequenceNumber: "1", periodStart: "2027-01-01", periodEnd: "2027-01-31" });
       expect(resultOf(run({ statement: january, previous: { ...previous, sequenceNumber: "250", periodEnd: "2026-12-31" } }), "sequence").status).toBe("passed");
+      // An MT940 whose period starts at its opening balance's date, the old year's last day.
+      const fromOpening = statement({ sequenceNumber: "1", periodStart: "2026-12-31", periodEnd: "2027-01-04" });
+      expect(resultOf(run({ statement: fromOpening, previous: { ...previous, sequenceNumber: "250", periodEnd: "2026-12-31" } }), "sequence").status).toBe("passed");
       expect(resultOf(run({ statement: statement({ sequenceNumber: "1" }), previous: { ...previous, sequenceNumber: "250" } }), "sequence").status).toBe("failed");
     });
 
@@ -285,6 +294,85 @@ describe("statement checks", () => {
     it("is undefined when failed checks are accepted", () => {
       const results = run({ statement: statement({ closingBalance: balance(1n) }) });
       expect(checkFailure(results, { acceptFailedChecks: true })).toBeUndefined();
+    });
+  });
+
+  describe("properties", () => {
+    const side = fc.constantFrom<Side>("credit", "debit");
+    const amount = fc.bigInt({ min: 0n, max: 10n ** 25n });
+    const date = fc.date({ min: new Date("2026-01-01T00:00:00Z"), max: new Date("2026-12-31T00:00:00Z"), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
+    const parsedLine = fc.record({ amountMinor: amount, side, bookingDate: fc.option(date), valueDate: fc.option(date), currency: fc.constantFrom("EUR", "EUR", "EUR", "USD", "DEM") }).map((l) => line(l.amountMinor, l.side, l));
+    const asBalance = (signedMinor: bigint) => balance(signedMinor < 0n ? -signedMinor : signedMinor, signedMinor < 0n ? "debit" : "credit");
+
+    it("balance passes exactly when closing = opening + Σ credits − Σ debits, and reports both figures otherwise", () => {
+      fc.assert(
+        fc.property(fc.array(parsedLine, { maxLength: 40 }), fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }), fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), (lines, openingMinor, delta) => {
+          const sum = lines.reduce((acc, l) => acc + (l.side === "credit" ? l.amountMinor : -l.amountMinor), openingMinor);
+          const s = statement({ openingBalance: asBalance(openingMinor), closingBalance: asBalance(sum + delta) });
+          const r = resultOf(run({ statement: s, tally: tallyOf(lines) }), "balance");
+          if (delta === 0n) {
+            expect(r.status).toBe("passed");
+          } else {
+            expect(r).toMatchObject({ status: "failed", expected: formatAmount(sum, "EUR"), actual: formatAmount(sum + delta, "EUR") });
+          }
+        }),
+        { numRuns: 1500 },
+      );
+    });
+
+    it("the tally does not depend on the lines' order", () => {
+      fc.assert(
+        fc.property(fc.array(parsedLine, { minLength: 1, maxLength: 30 }).chain((lines) => fc.tuple(fc.constant(lines), fc.shuffledSubarray(lines, { minLength: lines.length, maxLength: lines.length }))), ([lines, shuffled]) => {
+          const [a, b] = [tallyOf(lines), tallyOf(shuffled)];
+          expect([b.lines, b.credits, b.debits, b.creditsMinor, b.debitsMinor, b.earliest?.date, b.latest?.date, [...b.currencies].sort()]).toEqual([a.lines, a.credits, a.debits, a.creditsMinor, a.debitsMinor, a.earliest?.date, a.latest?.date, [...a.currencies].sort()]);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it("whatever the header holds, the checks never throw, and every result fits checkResultSchema", () => {
+      // Sized up to their bounds (fast-check keeps strings short by default): the longest texts are the point.
+      const text = (lengthMax: number) => fc.option(fc.string({ maxLength: lengthMax, unit: "grapheme", size: "max" }));
+      const location = fc.record({ line: fc.integer({ min: 1, max: 10_000_000 }), element: fc.string({ maxLength: 1000, size: "max" }), record: fc.string({ maxLength: 20 }) });
+      fc.assert(
+        fc.property(
+          fc.record({
+            iban: text(500),
+            accountNumber: text(500),
+            sequenceNumber: text(40),
+            pageNumber: text(10),
+            periodStart: fc.option(date),
+            periodEnd: fc.option(date),
+            currency: fc.constantFrom("EUR", "JPY", "DEM", "XXX", "QQQ"),
+            location,
+            scope: fc.string({ maxLength: 300 }),
+          }),
+          fc.array(parsedLine, { maxLength: 10 }),
+          fc.option(fc.record({ sequenceNumber: text(40), periodEnd: fc.option(date), pageNumber: text(10), amountMinor: amount, side })),
+          (h, lines, prev) => {
+            const s = statement({
+              account: { iban: h.iban, accountNumber: h.accountNumber, bankId: null, currency: h.currency, location: h.location },
+              currency: h.currency,
+              sequenceNumber: h.sequenceNumber,
+              pageNumber: h.pageNumber,
+              periodStart: h.periodStart,
+              periodEnd: h.periodEnd,
+              closingBalance: balance(1n, "credit", { currency: h.currency, location: h.location }),
+              controlTotals: [{ scope: h.scope, declaredMinor: -(10n ** 29n), computedMinor: 10n ** 29n, location: h.location }],
+              location: h.location,
+            });
+            const previousOne = prev === null ? null : { sequenceNumber: prev.sequenceNumber, periodEnd: prev.periodEnd, pageNumber: prev.pageNumber, closingBalance: { amountMinor: prev.amountMinor.toString(), side: prev.side, currency: "EUR", date: null } };
+            const results = run({ statement: s, tally: tallyOf(lines), previous: previousOne, bankAccount: { currency: "EUR", iban: h.iban === null ? null : IBAN, accountNumber: h.accountNumber } });
+            expect(results).toHaveLength(STATEMENT_CHECKS.length);
+            for (const r of results) expect(checkResultSchema.safeParse(r).error).toBeUndefined();
+            const failure = checkFailure(results);
+            if (results.some((r) => r.status === "failed")) expect(failure).toBeInstanceOf(TrueupError);
+            else expect(failure).toBeUndefined();
+          },
+        ),
+        // Shrinking strings of a thousand characters takes minutes: the first counterexample is reported as found.
+        { numRuns: 1000, endOnFailure: true },
+      );
     });
   });
 });
