@@ -9,6 +9,7 @@ import { TrueupError } from "@trueup/contracts";
 import type { SourceLocation, StatementItem } from "@trueup/contracts";
 import { IMPORT_LIMITS_DEFAULT } from "../../src/reconciliation/importers/index.ts";
 import type { Importer, ImportLimits } from "../../src/reconciliation/importers/index.ts";
+import { lineData } from "../../src/reconciliation/import/scan.ts";
 
 export function fixture(path: string): string {
   return readFileSync(fileURLToPath(new URL(`../../../test-support/fixtures/statements/${path}`, import.meta.url)), "utf8");
@@ -62,7 +63,9 @@ export async function itemsOrLocatedError(importer: Importer, text: string, opti
 /**
  * The fuzz property: the text read whole and read in `chunkSize` chunks
  * gives the same items, or fails with the same code at the same place; and
- * never with anything but a located TrueupError.
+ * never with anything but a located TrueupError. Every line it yields fits
+ * what the stores hold (the import's own check, which would otherwise
+ * refuse the line as STATEMENT_MALFORMED).
  */
 export async function sameResultWhateverTheChunks(importer: Importer, text: string, chunkSize: number): Promise<void> {
   const whole = await itemsOrLocatedError(importer, text);
@@ -74,6 +77,7 @@ export async function sameResultWhateverTheChunks(importer: Importer, text: stri
   }
   expect(chunked).toEqual(whole);
   expect(whole[whole.length - 1]?.kind).toBe("file");
+  for (const line of lines(whole)) lineData(line, "ref:x#1", 1);
 }
 
 export function lines(items: readonly StatementItem[]) {
