@@ -7,7 +7,7 @@
 // dates; every refusal is a TrueupError with the location it was given.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { TrueupError } from "@trueup/contracts";
+import { TrueupError, isCalendarDate, isDateInRange } from "@trueup/contracts";
 import type { SourceLocation } from "@trueup/contracts";
 import { AMOUNT_DIGITS_MAX, checkedDate, cleanText, parseSignedAmount, parseUnsignedAmount, readLines } from "../../src/reconciliation/importers/shared.ts";
 
@@ -178,6 +178,27 @@ describe("checkedDate", () => {
       const error = failure(() => checkedDate(y, m, d, at));
       expect([error.code, error.detail?.location]).toEqual(["STATEMENT_DATE_INVALID", at]);
     }
+  });
+
+  it("accepts exactly the dates the calendar and the stored range accept", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 990, max: 10_010 }), fc.integer({ min: -1, max: 14 }), fc.integer({ min: -1, max: 33 }), (year, month, day) => {
+        const iso = `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+        const expected = isCalendarDate(iso) && isDateInRange(iso);
+        let accepted: boolean;
+        try {
+          accepted = checkedDate(year, month, day, at) === iso;
+        } catch (error) {
+          if (!(error instanceof TrueupError)) throw error;
+          accepted = false;
+        }
+        expect([iso, accepted]).toEqual([iso, expected]);
+      }),
+      { numRuns: 3000 },
+    );
+    // Century years: leap only when divisible by 400.
+    expect([checkedDate(2000, 2, 29, at), checkedDate(2400, 2, 29, at)]).toEqual(["2000-02-29", "2400-02-29"]);
+    for (const year of [1900, 2100]) expect(failure(() => checkedDate(year, 2, 29, at)).code).toBe("STATEMENT_DATE_INVALID");
   });
 });
 
