@@ -13,7 +13,7 @@
 //   no new line.
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { csvProfileSchema } from "@trueup/contracts";
+import { csvProfileSchema, statementStream } from "@trueup/contracts";
 import { readCsvProfile } from "@trueup/command-side";
 import { command, key } from "./ledger-support.ts";
 import { importFile, setupBankAccount, startImportPlatform } from "./statement-import-support.ts";
@@ -158,6 +158,16 @@ describe("CSV profiles are saved once per ledger and id, decided from the log", 
     expect(imported.json()).toMatchObject({ format: "csv", lineCount: 5, newLines: 5 });
     const replayed = await importFile(p.app, "/bank-accounts/csvp_stripe/statements", stripe, { query: { profile: "stripe" } });
     expect(replayed.json()).toMatchObject({ lineCount: 5, newLines: 0, knownLines: 5 });
+
+    // The profile's encoding decodes a file without a BOM: windows-1252 ü and € come out as written.
+    const latin = Buffer.from("Buchungstag;Valutadatum;Buchungstext;Verwendungszweck;Beguenstigter/Zahlungspflichtiger;IBAN;BIC;Betrag;Waehrung\r\n01.04.2026;01.04.2026;GUTSCHRIFT;Rechnung 5 \u20ac;M\u00fcller;;;5,00;EUR\r\n", "latin1");
+    latin[latin.indexOf(0xac)] = 0x80; // latin1 cannot write the euro sign: put windows-1252's byte for it in place of U+20AC's low byte
+    const decoded = await importFile(p.app, "/bank-accounts/csvp_bank/statements", Buffer.concat([Buffer.from("x\r\ny\r\n\r\n"), latin]), { query: { profile: "german" } });
+    expect(decoded.statusCode, decoded.body).toBe(201);
+    const [statementId] = decoded.json<{ statementIds: string[] }>().statementIds;
+    const [batch] = await p.store.readStream(statementStream(statementId ?? ""));
+    const lines = (batch?.data as { lines?: { counterparty: { name: string }; remittanceInformation: string }[] } | undefined)?.lines ?? [];
+    expect(lines.map((l) => [l.counterparty.name, l.remittanceInformation])).toEqual([["Müller", "Rechnung 5 €"]]);
 
     const missing = await importFile(p.app, "/bank-accounts/csvp_bank/statements", bank, { query: { profile: "absent" } });
     expect(missing.statusCode).toBe(404);
