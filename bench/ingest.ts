@@ -136,10 +136,10 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
   const server = await startIngestServer({ DATABASE_URL: options.databaseUrl });
   load.watch(server.pid);
   try {
-    const target = await prepareTarget(server.url, name);
+    const target = await prepareTarget(server.url, name, { withCsvProfile: name === "csv" });
     const url = new URL(`${server.url}/bank-accounts/${encodeURIComponent(target.bankAccountId)}/statements`);
     url.searchParams.set("format", FORMATS[name].format);
-    if (name === "csv") url.searchParams.set("profile", target.csvProfileId);
+    if (target.csvProfileId !== undefined) url.searchParams.set("profile", target.csvProfileId);
     load.begin();
     const started = performance.now();
     let uploadedAt = started;

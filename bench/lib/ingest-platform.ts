@@ -76,13 +76,13 @@ function field(body: unknown, name: string): string {
 export interface IngestTarget {
   readonly ledgerId: string;
   readonly bankAccountId: string;
-  /** The CSV profile saved for the generated CSV. */
-  readonly csvProfileId: string;
+  /** The CSV profile saved for the generated CSV, when asked for. */
+  readonly csvProfileId: string | undefined;
 }
 
-/** A ledger with a cash account, the generated files' bank account on it, and the generated CSV's profile. */
-export async function prepareTarget(url: string, name: string): Promise<IngestTarget> {
-  const ledgerId = `ingest-${name}`;
+/** A ledger with a cash account, the generated files' bank account on it, and (`withCsvProfile`) the generated CSV's profile. */
+export async function prepareTarget(url: string, name: string, options: { withCsvProfile: boolean }): Promise<IngestTarget> {
+  const ledgerId = `ingest_${name}`;
   await post(`${url}/ledgers`, { ledgerId, name: `Ingest bench ${name}`, baseCurrency: GENERATED_ACCOUNT.currency });
   await post(`${url}/ledgers/${ledgerId}/accounts`, { code: "1100", name: "Bank", type: "asset", currency: GENERATED_ACCOUNT.currency });
   const account = await post(`${url}/ledgers/${ledgerId}/bank-accounts`, {
@@ -93,6 +93,6 @@ export async function prepareTarget(url: string, name: string): Promise<IngestTa
     currency: GENERATED_ACCOUNT.currency,
     ledgerAccount: "1100",
   });
-  const profile = await post(`${url}/ledgers/${ledgerId}/csv-profiles`, { profileId: "bench", ...GENERATED_CSV_PROFILE });
-  return { ledgerId, bankAccountId: field(account, "bankAccountId"), csvProfileId: field(profile, "profileId") };
+  const profile = options.withCsvProfile ? field(await post(`${url}/ledgers/${ledgerId}/csv-profiles`, { profileId: "bench", ...GENERATED_CSV_PROFILE }), "profileId") : undefined;
+  return { ledgerId, bankAccountId: field(account, "bankAccountId"), csvProfileId: profile };
 }
