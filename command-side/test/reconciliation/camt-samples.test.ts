@@ -41,6 +41,22 @@ describe("camt.052 intraday reports", () => {
   });
 });
 
+describe("a statement in several pages", () => {
+  const page = (balances: readonly string[]) => camtDocument({ sections: [section({ balances, entries: [entry({ amount: "5.00", side: "CRDT" })] })] });
+  const booked = async (text: string) => {
+    const statement = only(statementsOf(await importCamt(text)));
+    return [statement.openingBalance?.amountMinor ?? null, statement.closingBalance?.amountMinor ?? null];
+  };
+
+  it("opens and closes its pages with interim booked balances where OPBD or CLBD are missing", async () => {
+    expect(await booked(page([balance("OPBD", "10.00", "CRDT", "2026-03-31"), balance("ITBD", "15.00", "CRDT", "2026-03-31")]))).toEqual([1000n, 1500n]);
+    expect(await booked(page([balance("ITBD", "15.00", "CRDT", "2026-03-31"), balance("ITBD", "20.00", "CRDT", "2026-03-31")]))).toEqual([1500n, 2000n]);
+    expect(await booked(page([balance("ITBD", "20.00", "CRDT", "2026-03-31"), balance("CLBD", "25.00", "CRDT", "2026-03-31")]))).toEqual([2000n, 2500n]);
+    expect(await booked(page([balance("ITBD", "20.00", "CRDT", "2026-03-31")]))).toEqual([null, 2000n]);
+    expect(await booked(page([balance("PRCD", "3.00", "DBIT", "2026-03-30"), balance("CLBD", "2.00", "CRDT", "2026-03-31")]))).toEqual([300n, 200n]);
+  });
+});
+
 describe("camt.054 notifications", () => {
   it("are read as camt.054 from Ntfctn sections", async () => {
     const text = camtDocument({ message: "054", sections: [section({ entries: [entry({ amount: "1.00", side: "DBIT", reference: "N1" })] })] });
@@ -48,6 +64,12 @@ describe("camt.054 notifications", () => {
     const items = await importCamt(text);
     expect(only(statementsOf(items)).format).toBe("camt.054");
     expect(only(linesOf(items))).toMatchObject({ amountMinor: 100n, side: "debit", bankReference: "N1" });
+  });
+
+  it("keep what a batch without transaction details says of itself (Btch)", async () => {
+    const btch = "<NtryDtls><Btch><MsgId>M-1</MsgId><PmtInfId>P-1</PmtInfId><NbOfTxs>12</NbOfTxs></Btch></NtryDtls>";
+    const text = camtDocument({ message: "054", sections: [section({ entries: [entry({ amount: "120.00", side: "DBIT", reference: "N2" }).replace("</Ntry>", `${btch}</Ntry>`)] })] });
+    expect(only(linesOf(await importCamt(text)))).toMatchObject({ amountMinor: 12000n, batch: null, attributes: { batchMessageId: "M-1", batchPaymentInformationId: "P-1", batchTransactionCount: "12" } });
   });
 });
 

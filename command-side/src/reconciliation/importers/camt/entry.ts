@@ -110,6 +110,7 @@ function singleLine(options: { ntry: XmlElement; entry: EntryFacts; common: Entr
   const { ntry, entry, common, transaction } = options;
   const attributes = { ...common.attributes, ...transaction?.attributes };
   if (options.transactionCount > 1) put(attributes, "transactionCount", String(options.transactionCount));
+  if (transaction === undefined) putBatch(attributes, all(ntry, "NtryDtls")[0]);
   if (transaction?.amount != null && (transaction.amount.currency !== entry.currency || transaction.amount.amountMinor !== entry.amountMinor)) {
     put(attributes, "transactionAmount", `${transaction.amount.currency} ${transaction.amountText ?? ""}`);
   }
@@ -229,9 +230,7 @@ function readTransaction(tx: XmlElement, details: XmlElement): Transaction {
   put(attributes, "clearingSystemReference", identifierAt(refs, "ClrSysRef"));
   const proprietary = all(refs, "Prtry").map((ref) => `${textAt(ref, "Tp") ?? ""}:${textAt(ref, "Ref") ?? ""}`);
   put(attributes, "proprietaryReferences", proprietary.length === 0 ? null : proprietary.join(" "));
-  put(attributes, "batchMessageId", identifierAt(details, "Btch", "MsgId"));
-  put(attributes, "batchPaymentInformationId", identifierAt(details, "Btch", "PmtInfId"));
-  put(attributes, "batchTransactionCount", textAt(details, "Btch", "NbOfTxs"));
+  putBatch(attributes, details);
 
   const amountElement = one(tx, "Amt") ?? at(tx, "AmtDtls", "TxAmt", "Amt");
   const instructed = at(tx, "AmtDtls", "InstdAmt", "Amt");
@@ -348,6 +347,14 @@ function chargesOf(parent: XmlElement, currency: string, attributes: Record<stri
   }
   put(attributes, "chargesInOtherCurrencies", foreign.length === 0 ? null : foreign.join(" "));
   return sumMinor;
+}
+
+/** What NtryDtls/Btch says of the batch (a bank may state only this, without TxDtls). */
+function putBatch(attributes: Record<string, string>, details: XmlElement | undefined): void {
+  if (details === undefined) return;
+  put(attributes, "batchMessageId", identifierAt(details, "Btch", "MsgId"));
+  put(attributes, "batchPaymentInformationId", identifierAt(details, "Btch", "PmtInfId"));
+  put(attributes, "batchTransactionCount", textAt(details, "Btch", "NbOfTxs"));
 }
 
 /** Sets an attribute when there is a value, cut to the stored bound (attributes describe; they never identify a line). */

@@ -39,7 +39,9 @@ export class CamtSection {
   #previousClosing: ParsedBalance | null = null;
   #closing: ParsedBalance | null = null;
   #available: ParsedBalance | null = null;
-  #interimBooked: ParsedBalance | null = null;
+  /** The first and the last ITBD of the section (pages and intraday reports carry interim balances). */
+  #firstInterimBooked: ParsedBalance | null = null;
+  #lastInterimBooked: ParsedBalance | null = null;
   #interimAvailable: ParsedBalance | null = null;
   #summary: XmlElement | null = null;
   #lineCount = 0;
@@ -106,7 +108,7 @@ export class CamtSection {
   finish(): ParsedStatement {
     const currency = this.#account?.currency ?? this.#opening?.currency ?? this.#closing?.currency ?? this.#firstEntryCurrency;
     if (currency === null) throw statementError("STATEMENT_MALFORMED", "the section names no currency: no Acct/Ccy, no balance, no entry", where(this.#element));
-    const closing = this.#closing ?? this.#interimBooked;
+    const { opening, closing } = this.#bookedBalances();
     return {
       format: this.#format,
       section: this.#section,
@@ -117,9 +119,7 @@ export class CamtSection {
       pageNumber: this.#pageNumber,
       createdAt: this.#createdAt,
       ...this.#period(closing),
-      openingBalance: this.#opening ?? this.#previousClosing,
-      // camt.052 reports carry interim balances (ITBD/ITAV) where a statement has closing ones: the
-      // latest interim booked balance is where the report ends, so it closes the report.
+      openingBalance: opening,
       closingBalance: closing,
       availableBalance: this.#available ?? this.#interimAvailable,
       balanceKind: null,
@@ -127,6 +127,23 @@ export class CamtSection {
       lineCount: this.#lineCount,
       location: where(this.#element),
     };
+  }
+
+  /**
+   * Opening and closing booked balances. OPBD (else PRCD) opens and CLBD
+   * closes; interim booked balances (ITBD) stand in where they are missing,
+   * as banks use them: a page of a statement in several pages opens and/or
+   * closes with ITBD (first page OPBD…ITBD, middle pages ITBD…ITBD, last
+   * page ITBD…CLBD), and a camt.052 intraday report closes with the ITBD of
+   * the moment it was made. A single ITBD closes, unless CLBD does.
+   */
+  #bookedBalances(): { opening: ParsedBalance | null; closing: ParsedBalance | null } {
+    const first = this.#firstInterimBooked;
+    const last = this.#lastInterimBooked;
+    const closing = this.#closing ?? last;
+    let opening = this.#opening ?? this.#previousClosing;
+    if (opening === null && first !== null && first !== closing) opening = first;
+    return { opening, closing };
   }
 
   #addLine(line: ParsedLine): void {
@@ -162,7 +179,7 @@ export class CamtSection {
       if (start === null || closingDate < start) start = closingDate;
       if (end === null || closingDate > end) end = closingDate;
     }
-    const openingDate = (this.#opening ?? this.#previousClosing)?.date ?? null;
+    const openingDate = this.#bookedBalances().opening?.date ?? null;
     return { periodStart: start ?? openingDate, periodEnd: end ?? openingDate };
   }
 
@@ -186,7 +203,8 @@ export class CamtSection {
         this.#available = this.#single(this.#available, balance, bal);
         return;
       case "ITBD":
-        this.#interimBooked = balance;
+        this.#firstInterimBooked ??= balance;
+        this.#lastInterimBooked = balance;
         return;
       case "ITAV":
         this.#interimAvailable = balance;
