@@ -191,6 +191,19 @@ describe("messages and line endings", () => {
     expect((await parse(enveloped)).statements.map((s) => s.format)).toEqual(["mt940", "mt940"]);
   });
 
+  it("skips ABN AMRO's BIC / 940 / BIC header before each message, and detects the file by it", async () => {
+    const abn = `ABNANL2A\r\n940\r\nABNANL2A\r\n${YEAR_END.replace(/\n/g, "\r\n")}\r\nABNANL2A\r\n940\r\nABNANL2A\r\n${YEAR_END.replace(/\n/g, "\r\n")}`;
+    const { statements } = await parse(abn);
+    expect(statements.map((s) => [s.section, s.statementReference, s.lineCount, s.location.line])).toEqual([
+      [0, "STMT-YE", 4, 4],
+      [1, "STMT-YE", 4, 23],
+    ]);
+    expect(detectFormat(abn)).toBe("mt940");
+    // Outside that header position, a bare BIC line inside a message is still a continuation, and text before a message is refused.
+    const stray = await parseError(`HELLO\n${YEAR_END}`);
+    expect([stray.code, locationOf(stray)]).toEqual(["STATEMENT_MALFORMED", { line: 1 }]);
+  });
+
   it("gives the same items with LF, CRLF, CR, trailing blank lines, no final newline, and in 1-character chunks", async () => {
     const reference = itemsJson((await parse(YEAR_END)).items);
     const variants = [YEAR_END.replace(/\n/g, "\r\n"), YEAR_END.replace(/\n/g, "\r"), `${YEAR_END}\n\n\n`, YEAR_END.replace(/\n-$/, "")];

@@ -15,6 +15,9 @@ import { readLines, statementError } from "../shared.ts";
 /** `:20:`, `:28C:`, `:60F:`, `:NS:` (non-SWIFT, ignored). */
 const TAG_PATTERN = /^:([0-9]{2}[A-Z]?|NS):/;
 
+/** A line of a bank's own message header (`ABNANL2A`, `940`): a BIC or the message type. */
+export const BANK_HEADER_LINE = /^([A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?|94[02]|950)$/;
+
 /** Characters of one field's text, all its lines together (a :61: + :86: pair must fit a line's raw). */
 export const FIELD_LENGTH_MAX = STATEMENT_LINE_LIMITS.rawLengthMax;
 
@@ -91,6 +94,8 @@ export async function* readFields(chunks: AsyncIterable<string>, limits: Pick<Im
       yield* startOrContinue(envelope.textBlock, number);
       continue;
     }
+    // ABN AMRO heads each message with its BIC, the type and the BIC again, outside any tag.
+    if (!state.messageOpen && !state.inTextBlock && BANK_HEADER_LINE.test(trimmed)) continue;
     yield* startOrContinue(text, number);
   }
   yield* close(Math.max(lastLine, 1));

@@ -14,7 +14,7 @@ import type { ParsedBalance, ParsedControlTotal, ParsedLine, ParsedStatement, So
 import type { Importer, ImportOptions } from "../types.ts";
 import { statementError, tooManyLines } from "../shared.ts";
 import type { MtField } from "./fields.ts";
-import { fieldText, readFields } from "./fields.ts";
+import { BANK_HEADER_LINE, fieldText, readFields } from "./fields.ts";
 import type { MtEntry } from "./entry.ts";
 import { parseEntry } from "./entry.ts";
 import { parseDetails } from "./details.ts";
@@ -320,9 +320,18 @@ function controlTotalsOf(message: Message): ParsedControlTotal[] {
 
 const ENVELOPE_TYPE = /\{2:[IO](\d{3})/;
 
+/** The text after a leading ABNANL2A / 940 / ABNANL2A header, when there is one with a message type line. */
+function skipBankHeader(start: string): string {
+  const lines = start.split(/\r\n|\r|\n/, 4);
+  const header = lines.slice(0, 3);
+  if (header.length < 3 || !header.every((line) => BANK_HEADER_LINE.test(line.trim())) || !header.some((line) => /^9[45][02]$/.test(line.trim()))) return start;
+  return start.replace(/^(?:[^\r\n]*(?:\r\n|\r|\n)){3}/, "");
+}
+
 /**
  * Certain, from the head only: an envelope whose {2:} says 940/942/950, or
- * a first line `:20:` with a `:25:` line soon after. MT942 when the first
+ * a first line `:20:` (after ABN AMRO's BIC / 940 / BIC header lines) with
+ * a `:25:` line soon after. MT942 when the first
  * message has :13D:/:34F:/:90D:/:90C: and no opening balance.
  */
 function detect(head: string): StatementFormat | undefined {
@@ -332,8 +341,9 @@ function detect(head: string): StatementFormat | undefined {
     if (type === "942") return "mt942";
     return type === "940" || type === "950" ? "mt940" : undefined;
   }
-  if (!start.startsWith(":20:") || !/(^|[\r\n]):25[A-Z]?:/.test(start)) return undefined;
-  const firstMessage = start.split(/\r?\n-\s*(\r?\n|$)|[\r\n](?=:20:)/)[0] ?? start;
+  const body = skipBankHeader(start);
+  if (!body.startsWith(":20:") || !/(^|[\r\n]):25[A-Z]?:/.test(body)) return undefined;
+  const firstMessage = body.split(/\r?\n-\s*(\r?\n|$)|[\r\n](?=:20:)/)[0] ?? start;
   const hasOpening = /(^|[\r\n]):60[FM]:/.test(firstMessage);
   const hasMt942Fields = /(^|[\r\n]):(13D|34F|90D|90C):/.test(firstMessage);
   return hasMt942Fields && !hasOpening ? "mt942" : "mt940";
