@@ -128,6 +128,8 @@ async function readBack(url: string, bankAccountId: string): Promise<number> {
 interface EndToEnd {
   readonly elapsedMs: number;
   readonly uploadMs: number;
+  /** From the first byte until the import's answer: spooling, two parses, checks, appends. */
+  readonly answerMs: number;
   readonly peakRssBytes: number;
 }
 
@@ -153,6 +155,7 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
         if (sent === generated.bytes) uploadedAt = performance.now();
       },
     });
+    const answeredAt = performance.now();
     if (answer.kind !== "answer") throw new Error(`import of ${generated.path}: ${answer.reason}`);
     if (answer.status !== 201) throw new Error(`import of ${generated.path}: ${answer.status} ${answer.body.slice(0, 4_000)}`);
     const body = importAnswerSchema.parse(JSON.parse(answer.body));
@@ -169,7 +172,7 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
     const shown = await readBack(server.url, target.bankAccountId);
     if (shown !== generated.lines) throw new Error(`the read model shows ${shown} lines of ${generated.lines}`);
     log(`${name}: ${count(generated.lines)} lines in ${body.statements.length} statement(s) recorded and queryable; read back ${count(shown)}`);
-    return { elapsedMs, uploadMs: uploadedAt - started, peakRssBytes: peak };
+    return { elapsedMs, uploadMs: uploadedAt - started, answerMs: answeredAt - started, peakRssBytes: peak };
   } finally {
     await stopIngestServer(server);
     load.unwatch(server.pid);
@@ -203,7 +206,10 @@ async function measureFormat(options: { name: GeneratedFormat; lines: number; fo
     below(`${what}: server peak RSS (VmHWM)`, e2e.peakRssBytes / 1024 / 1024, "MB", TARGETS.peakRssMbMax),
     info(`${what}: limit: parse only (decode + importer, best of ${parses.length})`, parseRate, "lines/s"),
     info(`${what}: end to end / parse only`, e2eRate / parseRate, "x"),
+    info(`${what}: end to end`, e2e.elapsedMs / 1000, "s"),
     info(`${what}: of which upload (bytes sent)`, e2e.uploadMs / 1000, "s"),
+    info(`${what}: of which until the answer (spool, parse twice, check, append)`, e2e.answerMs / 1000, "s"),
+    info(`${what}: of which answer to queryable (projection)`, (e2e.elapsedMs - e2e.answerMs) / 1000, "s"),
     info(`${what}: file size`, generated.bytes / 1024 / 1024, "MiB"),
   ];
 }
