@@ -16,7 +16,7 @@ import type { TestDatabase } from "../../test-support/postgres.ts";
 import { balanceData, commitStatement, importStatement, lineData, registerBankAccount, uuidOf } from "../../test-support/reconciliation-events.ts";
 
 const BIG = "123456789012345678901234567890"; // 30 digits: far beyond any 64-bit integer
-const TABLES = ["bank_accounts", "statements", "staged_lines", "statement_lines"] as const;
+const TABLES = ["bank_accounts", "statements", "staged_batches", "statement_lines"] as const;
 
 async function snapshot(pool: pg.Pool, schemaName: string): Promise<Record<string, string[]>> {
   const result: Record<string, string[]> = {};
@@ -62,11 +62,11 @@ describe("reconciliation projection: given events, then read model", () => {
     await project();
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statement_lines")).toEqual([{ n: 0 }]);
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statements")).toEqual([{ n: 0 }]);
-    expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.staged_lines")).toEqual([{ n: 7 }]);
+    expect(await rows("SELECT sum(line_count)::int AS n, count(*)::int AS batches FROM rm_reconciliation.staged_batches")).toEqual([{ n: 7, batches: 3 }]);
 
     await commitStatement(store, { statementId, bankAccountId: "ba1", ledgerId: "L1", lines, linesPerBatch: 3 });
     await project();
-    expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.staged_lines")).toEqual([{ n: 0 }]);
+    expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.staged_batches")).toEqual([{ n: 0 }]);
     expect(await rows("SELECT line_number, line_id, ledger_id, status FROM rm_reconciliation.statement_lines ORDER BY line_number")).toEqual(
       lines.map((l) => ({ line_number: l.lineNumber, line_id: l.lineId, ledger_id: "L1", status: "unmatched" })),
     );
@@ -140,7 +140,7 @@ describe("reconciliation projection: every field, crashed imports, duplicates, b
   it("never shows a crashed import's lines, and keeps them staged", async () => {
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statement_lines WHERE statement_id = $1", [uuidOf("crashed")])).toEqual([{ n: 0 }]);
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statements WHERE statement_id = $1", [uuidOf("crashed")])).toEqual([{ n: 0 }]);
-    expect(await rows("SELECT statement_id, count(*)::int AS n FROM rm_reconciliation.staged_lines GROUP BY 1")).toEqual([{ statement_id: uuidOf("crashed"), n: 2 }]);
+    expect(await rows("SELECT statement_id, sum(line_count)::int AS n FROM rm_reconciliation.staged_batches GROUP BY 1")).toEqual([{ statement_id: uuidOf("crashed"), n: 2 }]);
   });
 
   it("keeps the first row of a line id the account already shows", async () => {

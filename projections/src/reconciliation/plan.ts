@@ -1,6 +1,6 @@
 // The pure half of the reconciliation projection: parses a batch of
 // recorded events against the contracts' schemas and turns them into what
-// the SQL half writes: bank accounts, their listings, staged line rows as
+// the SQL half writes: bank accounts, their listings, each line batch as
 // COPY text (built here, outside the transaction), and imported statements.
 // A failure names the event (a bug or a missing upcaster, never skipped).
 import assert from "node:assert/strict";
@@ -18,12 +18,20 @@ export interface BankAccountRow extends Data<"BankAccountRegistered"> { readonly
 export interface ListingRow extends Data<"BankAccountListed"> { readonly position: string }
 export interface StatementRow extends Data<"StatementImported"> { readonly position: string; readonly recordedAt: Date }
 
+/** One StatementLinesRecorded, ready to stage: its rows as COPY text in LINE_COLUMNS order (without ledger_id, which only the StatementImported names). */
+export interface StagedBatch {
+  readonly statementId: string;
+  readonly bankAccountId: string;
+  readonly batchIndex: number;
+  readonly lineCount: number;
+  readonly rows: string;
+  readonly position: string;
+}
+
 export interface ReconciliationBatchPlan {
   readonly bankAccounts: BankAccountRow[];
   readonly listings: ListingRow[];
-  /** Staged line rows of every StatementLinesRecorded in the batch, as COPY text in LINE_COLUMNS order. */
-  readonly stagedText: string;
-  readonly stagedCount: number;
+  readonly staged: StagedBatch[];
   /** In log order: their staged lines (earlier batches or this one) become visible. */
   readonly statements: StatementRow[];
 }
@@ -37,8 +45,7 @@ export function parseReconciliationRecorded(event: RecordedEvent): Reconciliatio
 
 export function planReconciliationBatch(events: readonly RecordedEvent[]): ReconciliationBatchPlan {
   const parsed = parseEach(events, parseReconciliationRecorded);
-  const plan = { bankAccounts: [] as BankAccountRow[], listings: [] as ListingRow[], statements: [] as StatementRow[] };
-  const staged: CopyCell[][] = [];
+  const plan: ReconciliationBatchPlan = { bankAccounts: [], listings: [], staged: [], statements: [] };
   parsed.forEach((reconciliationEvent, index) => {
     const event = events[index];
     assert.ok(event !== undefined);
@@ -51,8 +58,9 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
         plan.listings.push({ ...reconciliationEvent.data, position });
         return;
       case "StatementLinesRecorded": {
-        const { statementId, bankAccountId, lines } = reconciliationEvent.data;
-        for (const line of lines) staged.push(lineCells({ bankAccountId, statementId, position }, line));
+        const { statementId, bankAccountId, batchIndex, lines } = reconciliationEvent.data;
+        const rows = copyText(LINE_COLUMNS.length, lines.map((line) => lineCells({ bankAccountId, statementId, position }, line)));
+        plan.staged.push({ statementId, bankAccountId, batchIndex, lineCount: lines.length, rows, position });
         return;
       }
       case "StatementImported":
@@ -67,7 +75,7 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
       }
     }
   });
-  return { ...plan, stagedText: copyText(LINE_COLUMNS.length, staged), stagedCount: staged.length };
+  return plan;
 }
 
 /** One line's cells in LINE_COLUMNS order. Fields spelled out: the hot path of a 200,000-line import. */

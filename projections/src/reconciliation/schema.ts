@@ -6,8 +6,9 @@
 // position is log order.
 //
 // Visibility: a statement's lines are written (StatementLinesRecorded) before
-// the StatementImported that commits them. They wait in `staged_lines` and
-// move to `statement_lines` when that StatementImported arrives, so
+// the StatementImported that commits them. They wait in `staged_batches`
+// (one row per event: its rows as COPY text, cheap to write and read back)
+// and are copied to `statement_lines` when that StatementImported arrives, so
 // `statement_lines` holds only the lines of imported statements: a reader (or
 // the matcher) needs no join to leave out a crashed import's lines, and the
 // line identity can be unique per bank account over what is visible. A
@@ -16,7 +17,7 @@ import { qualified } from "../postgres/definition.ts";
 
 export const RECONCILIATION_SCHEMA_NAME = "rm_reconciliation";
 
-/** The line columns shared by the staging table and the visible one, in COPY order. */
+/** The columns of a staged line row, in COPY order (statement_lines adds ledger_id after them). */
 export const LINE_COLUMNS = [
   "bank_account_id", "statement_id", "line_number", "line_id", "recorded_position",
   "amount_minor", "side", "currency", "booking_date", "value_date", "sort_date", "reversal",
@@ -131,12 +132,20 @@ export function reconciliationDdl(schemaName: string): readonly string[] {
        position text COLLATE "C" NOT NULL,
        recorded_at timestamptz NOT NULL)`,
     `CREATE UNIQUE INDEX statements_by_account ON ${t("statements")} (bank_account_id, position)`,
-    `CREATE TABLE ${t("staged_lines")} (${LINE_COLUMN_DDL},
-       PRIMARY KEY (statement_id, line_number))`,
+    `CREATE TABLE ${t("staged_batches")} (
+       statement_id text COLLATE "C" NOT NULL,
+       batch_index integer NOT NULL,
+       bank_account_id text COLLATE "C" NOT NULL,
+       line_count integer NOT NULL,
+       rows text NOT NULL,
+       position text COLLATE "C" NOT NULL,
+       PRIMARY KEY (statement_id, batch_index))`,
+    // Written once, read once, deleted: compressing it would only cost time.
+    `ALTER TABLE ${t("staged_batches")} ALTER COLUMN rows SET STORAGE EXTERNAL`,
     // status: `unmatched` until the matcher (next issue) changes it.
-    `CREATE TABLE ${t("statement_lines")} (
+    `CREATE TABLE ${t("statement_lines")} (${LINE_COLUMN_DDL},
        ledger_id text COLLATE "C" NOT NULL,
-       status text NOT NULL DEFAULT 'unmatched',${LINE_COLUMN_DDL},
+       status text NOT NULL DEFAULT 'unmatched',
        PRIMARY KEY (bank_account_id, line_id))`,
     `CREATE UNIQUE INDEX statement_lines_by_statement ON ${t("statement_lines")} (statement_id, line_number)`,
     `CREATE UNIQUE INDEX statement_lines_by_date ON ${t("statement_lines")} (bank_account_id, sort_date, recorded_position, line_number)`,

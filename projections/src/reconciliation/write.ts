@@ -1,20 +1,22 @@
-// The SQL half of the reconciliation projection: a constant number of
-// set-based statements per batch, whatever it holds. Line rows go in with
-// COPY (they are most of the volume: a 200,000-line import is 400 batches
-// of 500); the rest travel as one JSON array of arrays per statement.
+// The SQL half of the reconciliation projection. Line rows are most of the
+// volume (a 200,000-line import is 400 batches of 500), so each is written
+// once where readers see it: a line batch is staged as one row holding its
+// COPY text (no per-line work until it counts), and the StatementImported
+// COPYs that text into statement_lines. Everything else is a few set-based
+// statements per batch, rows travelling as one JSON array of arrays.
 //
 // Order inside the batch's transaction follows the log's dependencies:
 // accounts are registered before they are listed and before any statement of
 // theirs; a statement's lines are staged before the StatementImported that
 // makes them visible (in an earlier batch or this one). So: accounts,
-// listings, staging, then each imported statement's lines moved from staging
-// to statement_lines, the statements, and the accounts' counters.
+// listings, staging, then each imported statement's lines copied from
+// staging to statement_lines, the statements, and the accounts' counters.
 import assert from "node:assert/strict";
 import type pg from "pg";
-import { copyIn } from "../postgres/copy.ts";
+import { copyCell, copyIn } from "../postgres/copy.ts";
 import { qualified } from "../postgres/definition.ts";
 import { balanceCells } from "./plan.ts";
-import type { ListingRow, ReconciliationBatchPlan, StatementRow } from "./plan.ts";
+import type { ListingRow, ReconciliationBatchPlan, StagedBatch, StatementRow } from "./plan.ts";
 import { LINE_COLUMNS } from "./schema.ts";
 
 type Column = readonly [name: string, type: "text" | "date" | "integer" | "bigint" | "numeric" | "boolean" | "jsonb" | "timestamptz"];
@@ -37,6 +39,16 @@ const STATEMENT_COLUMNS: readonly Column[] = [
   ["checks", "jsonb"], ["accepted_with_failed_checks", "boolean"], ["position", "text"], ["recorded_at", "timestamptz"],
 ];
 
+/**
+ * Staged batches read back per query while a statement's lines are copied:
+ * bounds the memory of making one statement visible (at most 20 × 500
+ * lines), however large the statement.
+ */
+export const VISIBLE_BATCHES_PER_READ = 20;
+
+/** Columns of a statement_lines row as copied in: the staged row, then the ledger the StatementImported names. */
+const VISIBLE_COLUMNS = [...LINE_COLUMNS, "ledger_id"] as const;
+
 export async function writeReconciliationBatch(tx: pg.PoolClient, plan: ReconciliationBatchPlan, schemaName: string): Promise<void> {
   const t = (table: string): string => qualified(schemaName, table);
   if (plan.bankAccounts.length > 0) {
@@ -44,8 +56,18 @@ export async function writeReconciliationBatch(tx: pg.PoolClient, plan: Reconcil
     await tx.query(`INSERT INTO ${t("bank_accounts")} (${names(BANK_ACCOUNT_COLUMNS)}) ${selectRows(BANK_ACCOUNT_COLUMNS)}`, [JSON.stringify(rows)]);
   }
   await writeListings(tx, t("bank_accounts"), plan.listings);
-  await copyIn(tx, t("staged_lines"), LINE_COLUMNS, plan.stagedText);
+  await stage(tx, t("staged_batches"), plan.staged);
   if (plan.statements.length > 0) await writeStatements(tx, t, plan.statements);
+}
+
+/** One row per StatementLinesRecorded; a second copy of a batch (same statement and index) fails the batch loudly. */
+async function stage(tx: pg.PoolClient, table: string, staged: readonly StagedBatch[]): Promise<void> {
+  if (staged.length === 0) return;
+  await tx.query(
+    `INSERT INTO ${table} (statement_id, batch_index, bank_account_id, line_count, rows, position)
+     SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::integer[], $5::text[], $6::text[])`,
+    [staged.map((b) => b.statementId), staged.map((b) => b.batchIndex), staged.map((b) => b.bankAccountId), staged.map((b) => b.lineCount), staged.map((b) => b.rows), staged.map((b) => b.position)],
+  );
 }
 
 /** An account is listed once (a second listing, if the log ever held one, keeps the first identifiers). */
@@ -63,42 +85,9 @@ async function writeListings(tx: pg.PoolClient, table: string, listings: readonl
   assert.equal(result.rowCount, rows.length, "every BankAccountListed lists an account registered before it in the same ledger");
 }
 
-interface CountRow { statement_id: string; n: string }
-
-/**
- * The statements' staged lines become visible, in statement then line order.
- * A line whose id the account already shows (the same bank line in two
- * statements: by definition of the line identity it is one item) keeps its
- * first row; `lines_visible` says how many of the statement's new lines are
- * its own rows.
- */
 async function writeStatements(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<void> {
-  const keys = JSON.stringify(statements.map((s) => [s.statementId, s.bankAccountId, s.ledgerId, s.position]));
-  const keyRows = selectRows([["statement_id", "text"], ["bank_account_id", "text"], ["ledger_id", "text"], ["position", "text"]]);
-  const lineColumns = LINE_COLUMNS.join(", ");
-  const moved = await tx.query<CountRow>(
-    `WITH moved AS (
-       INSERT INTO ${t("statement_lines")} (ledger_id, ${lineColumns})
-       SELECT k.ledger_id, ${LINE_COLUMNS.map((c) => `l.${c}`).join(", ")}
-         FROM ${t("staged_lines")} l JOIN (${keyRows}) k ON l.statement_id = k.statement_id
-        ORDER BY k.position COLLATE "C", l.line_number
-       ON CONFLICT (bank_account_id, line_id) DO NOTHING
-       RETURNING statement_id)
-     SELECT statement_id, count(*)::text AS n FROM moved GROUP BY statement_id`,
-    [keys],
-  );
-  const staged = await tx.query<CountRow & { elsewhere: string }>(
-    `WITH gone AS (DELETE FROM ${t("staged_lines")} l USING (${keyRows}) k WHERE l.statement_id = k.statement_id
-                   RETURNING l.statement_id, l.bank_account_id <> k.bank_account_id AS elsewhere)
-     SELECT statement_id, count(*)::text AS n, count(*) FILTER (WHERE elsewhere)::text AS elsewhere FROM gone GROUP BY statement_id`,
-    [keys],
-  );
-  const visible = counts(moved.rows);
-  const stagedCounts = counts(staged.rows);
-  for (const s of statements) {
-    assert.equal(stagedCounts.get(s.statementId) ?? 0, s.newLines, `statement ${s.statementId}: its StatementLinesRecorded batches hold every new line it names`);
-  }
-  for (const row of staged.rows) assert.equal(row.elsewhere, "0", `statement ${row.statement_id}: its line batches name the bank account its StatementImported names`);
+  const visible = await makeLinesVisible(tx, t, statements);
+  await tx.query(`DELETE FROM ${t("staged_batches")} WHERE statement_id = ANY($1::text[])`, [statements.map((s) => s.statementId)]);
   const rows = statements.map((s) => [
     s.statementId, s.bankAccountId, s.ledgerId, s.format,
     s.source.fileSha256, s.source.fileBytes, s.source.fileName, s.source.encoding, s.source.section,
@@ -111,6 +100,75 @@ async function writeStatements(tx: pg.PoolClient, t: (table: string) => string, 
   ]);
   await tx.query(`INSERT INTO ${t("statements")} (${names(STATEMENT_COLUMNS)}) ${selectRows(STATEMENT_COLUMNS)}`, [JSON.stringify(rows)]);
   await updateAccounts(tx, t("bank_accounts"), statements, visible);
+}
+
+/**
+ * The statements' staged lines become visible, in statement (log) then line
+ * order; returns how many lines each statement shows. A line whose id the
+ * account already shows (the same bank line recorded by two statements: by
+ * definition of the line identity it is one item) keeps its first row.
+ *
+ * The import records only lines it does not know, so that is rare, and the
+ * usual case is one COPY straight into statement_lines under a savepoint. A
+ * unique violation rolls back to the savepoint and takes the slow path: the
+ * same rows through a temporary table into an INSERT that skips the ids
+ * already there. Both give the same rows (first one wins, in the same order).
+ */
+async function makeLinesVisible(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<Map<string, number>> {
+  await tx.query("SAVEPOINT visible_lines");
+  try {
+    await copyStagedLines(tx, t, statements, t("statement_lines"));
+    await tx.query("RELEASE SAVEPOINT visible_lines");
+    return new Map(statements.map((s) => [s.statementId, s.newLines]));
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    await tx.query("ROLLBACK TO SAVEPOINT visible_lines");
+  }
+  const pending = "reconciliation_pending_lines";
+  await tx.query(`CREATE TEMPORARY TABLE ${pending} (LIKE ${t("statement_lines")} INCLUDING DEFAULTS, seq bigserial) ON COMMIT DROP`);
+  await copyStagedLines(tx, t, statements, pending);
+  const columns = VISIBLE_COLUMNS.join(", ");
+  const moved = await tx.query<{ statement_id: string; n: string }>(
+    `WITH moved AS (
+       INSERT INTO ${t("statement_lines")} (${columns}) SELECT ${columns} FROM ${pending} ORDER BY seq
+       ON CONFLICT (bank_account_id, line_id) DO NOTHING RETURNING statement_id)
+     SELECT statement_id, count(*)::text AS n FROM moved GROUP BY statement_id`,
+  );
+  await tx.query(`DROP TABLE ${pending}`);
+  return new Map(moved.rows.map((r) => [r.statement_id, Number(r.n)]));
+}
+
+/** COPYs each statement's staged rows into `target`, a few batches per read; checks every batch is there and is the statement's account's. */
+async function copyStagedLines(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[], target: string): Promise<void> {
+  for (const s of statements) {
+    // The ledger id is the row's last cell: appended to each row (COPY text escapes newlines inside cells, so "\n" ends a row).
+    const rowEnd = `\t${copyCell(s.ledgerId)}\n`;
+    let batches = 0;
+    let lines = 0;
+    for (;;) {
+      const { rows } = await tx.query<{ batch_index: number; bank_account_id: string; line_count: number; rows: string }>(
+        `SELECT batch_index, bank_account_id, line_count, rows FROM ${t("staged_batches")}
+          WHERE statement_id = $1 AND batch_index >= $2 ORDER BY batch_index LIMIT $3`,
+        [s.statementId, batches, VISIBLE_BATCHES_PER_READ],
+      );
+      let text = "";
+      for (const r of rows) {
+        assert.equal(r.batch_index, batches, `statement ${s.statementId}: its line batches are numbered from 0 without gaps`);
+        assert.equal(r.bank_account_id, s.bankAccountId, `statement ${s.statementId}: its line batches name the bank account its StatementImported names`);
+        text += r.rows.replaceAll("\n", rowEnd);
+        batches += 1;
+        lines += r.line_count;
+      }
+      await copyIn(tx, target, VISIBLE_COLUMNS, text);
+      if (rows.length < VISIBLE_BATCHES_PER_READ) break;
+    }
+    assert.equal(batches, s.batches, `statement ${s.statementId}: every StatementLinesRecorded batch it names is in the log before it`);
+    assert.equal(lines, s.newLines, `statement ${s.statementId}: its batches hold every new line it names`);
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "23505";
 }
 
 /** Per account: statements and visible lines added, and the batch's latest statement as a candidate for the last one. */
@@ -147,10 +205,6 @@ async function updateAccounts(tx: pg.PoolClient, table: string, statements: read
              OR (coalesce(d.period_end, '-infinity'::date), d.position COLLATE "C") > (coalesce(b.last_period_end, '-infinity'::date), b.last_position))`,
     [JSON.stringify(rows)],
   );
-}
-
-function counts(rows: readonly CountRow[]): Map<string, number> {
-  return new Map(rows.map((r) => [r.statement_id, Number(r.n)]));
 }
 
 /** `SELECT <typed columns> FROM <rows>`: the rows are parameter $1, a JSON array of arrays in column order. */
