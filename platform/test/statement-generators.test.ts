@@ -6,7 +6,9 @@
 // in every statement, and MT940 statements chain (each :60F: is the previous
 // :62F:, :28C: numbers without gaps, no statement above its size); the
 // camt TxsSummry agrees with the entries; CSV fields with quotes and commas
-// are quoted as RFC 4180 says.
+// are quoted as RFC 4180 says. And through the real importers and statement
+// checks (statement after statement, each following the previous): the
+// same lines and totals, and no check fails.
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +16,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GENERATED_ACCOUNT, GENERATED_CSV_PROFILE, germanIban, writeCamt053, writeCsv, writeMt940 } from "../../bench/lib/statement-generators.ts";
 import { csvProfileSchema } from "@trueup/contracts";
+import type { CheckResult, StatementFormat } from "@trueup/contracts";
+import { checkStatement, emptyTally, tallyLine } from "../../command-side/src/reconciliation/checks.ts";
+import type { PreviousStatement } from "../../command-side/src/reconciliation/checks.ts";
+import { IMPORT_LIMITS_DEFAULT, importerFor } from "../../command-side/src/reconciliation/importers/index.ts";
 
 let folder: string;
 beforeAll(async () => {
@@ -150,5 +156,52 @@ describe("statement generators", () => {
     expect({ credits, debits }).toEqual({ credits: generated.credits.amountMinor, debits: generated.debits.amountMinor });
     expect(quoted).toBeGreaterThan(100);
     expect(csvProfileSchema.safeParse(GENERATED_CSV_PROFILE).success).toBe(true);
+  });
+
+  /** 4 KiB text chunks, as a decoder would hand them over. */
+  async function* chunks(text: string): AsyncGenerator<string> {
+    for (let i = 0; i < text.length; i += 4096) yield text.slice(i, i + 4096);
+  }
+
+  it.each([
+    ["camt.053", () => writeCamt053({ path: file("c.xml"), lines: 400, seed: 11 })],
+    ["mt940", () => writeMt940({ path: file("c.sta"), lines: 400, seed: 12, linesPerStatement: 90 })],
+    ["csv", () => writeCsv({ path: file("c.csv"), lines: 400, seed: 13 })],
+  ] as const)("%s through its importer and the statement checks: the same lines and totals, no check fails", async (format: StatementFormat, write) => {
+    const generated = await write();
+    const importer = importerFor(format);
+    expect(importer?.detect((await readFile(generated.path, "utf8")).slice(0, 4096)) ?? "csv").toBe(format);
+    const csvProfile = format === "csv" ? csvProfileSchema.parse(GENERATED_CSV_PROFILE) : undefined;
+    let tally = emptyTally();
+    let previous: PreviousStatement | null = null;
+    let statements = 0;
+    const totals = { credits: 0n, debits: 0n, lines: 0 };
+    const results: CheckResult[] = [];
+    for await (const item of importer?.parse(chunks(await readFile(generated.path, "utf8")), { limits: IMPORT_LIMITS_DEFAULT, format, csvProfile }) ?? []) {
+      if (item.kind === "line") {
+        tallyLine(tally, item.line);
+        totals.lines += 1;
+        if (item.line.side === "credit") totals.credits += item.line.amountMinor;
+        else totals.debits += item.line.amountMinor;
+      } else if (item.kind === "statement") {
+        const { statement } = item;
+        statements += 1;
+        results.push(...checkStatement({ statement, tally, bankAccount: { currency: "EUR", iban: GENERATED_ACCOUNT.iban, accountNumber: null }, previous, fileControlTotals: [] }));
+        const closing = statement.closingBalance;
+        previous = {
+          closingBalance: closing === null ? null : { amountMinor: closing.amountMinor.toString(), side: closing.side, currency: closing.currency, date: closing.date },
+          sequenceNumber: statement.sequenceNumber,
+          periodEnd: statement.periodEnd,
+          pageNumber: statement.pageNumber,
+        };
+        tally = emptyTally();
+      }
+    }
+    expect({ statements, ...totals }).toEqual({ statements: generated.statements, lines: 400, credits: generated.credits.amountMinor, debits: generated.debits.amountMinor });
+    expect(results.filter((r) => r.status === "failed")).toEqual([]);
+    // Balance and period are judged on every format; continuity and sequence on MT940's chained statements.
+    expect(results.filter((r) => r.check === "period").every((r) => r.status === "passed")).toBe(true);
+    if (format !== "csv") expect(results.filter((r) => r.check === "balance").every((r) => r.status === "passed")).toBe(true);
+    if (format === "mt940") expect(results.filter((r) => r.check === "continuity" && r.status === "passed")).toHaveLength(generated.statements - 1);
   });
 });
