@@ -242,6 +242,11 @@ describe("BAI2: what the spec allows beyond the sample", () => {
     ]);
   });
 
+  it("keeps a group status other than update on each line: the importer does not apply deletions or corrections", async () => {
+    const text = clean(bai2File([["03,1,USD/", "16,108,100,,A,,/#100"]])).replace("02,RECEIVER,ORIGIN,1,", "02,RECEIVER,ORIGIN,3,");
+    expect(lines(await parseAll(bai2Importer, text))[0]?.attributes).toEqual({ groupStatus: "correction" });
+  });
+
   it("reports control totals that do not add up without refusing the file: the statement checks judge them", async () => {
     const wrong = SAMPLE.replace("49,+00000000000834000,14/", "49,+00000000000834001,14/").replace("99,+00000000001280000,1,27/", "99,-00000000001280000,1,27/");
     const items = await parseAll(bai2Importer, wrong);

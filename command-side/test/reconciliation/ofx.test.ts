@@ -216,6 +216,19 @@ describe("OFX: what the spec allows beyond the sample", () => {
     expect(lines(items).every((line) => line.location.line === 1)).toBe(true);
   });
 
+  it("keeps a correction's and the bank's other ids as attributes, not applied: the line is what the file states", async () => {
+    const text = replaced(SAMPLE, "<FITID>0000123456782009040100001", "<FITID>0000123456782009040100001<SRVRTID>S-9<CORRECTFITID>OLD-1<CORRECTACTION>REPLACE<SIC>5812<PAYEEID>P7<EXTDNAME>McDonald's Restaurant #112");
+    expect(lines(await parseAll(ofxImporter, text))[0]?.attributes).toEqual({
+      serverTransactionId: "S-9",
+      correctFitId: "OLD-1",
+      correctAction: "REPLACE",
+      sic: "5812",
+      payeeId: "P7",
+      extendedName: "McDonald's Restaurant #112",
+      accountType: "CHECKING",
+    });
+  });
+
   it("keeps unknown elements and aggregates out of the lines, and a numeric reference to a control character as written", async () => {
     const text = replaced(SAMPLE, "<NAME>MCDONALD'S #112", "<INTU.XTRA><X.SUB>1</X.SUB></INTU.XTRA><NAME>MCDONALD&#0;S &#x263A; #112");
     const first = lines(await parseAll(ofxImporter, text))[0];
@@ -311,6 +324,10 @@ describe("OFX: malformed files fail at their line and element", () => {
     const signonOnly = SAMPLE.slice(0, SAMPLE.indexOf("<BANKMSGSRSV1>")) + "</OFX>\n";
     const error = await parseError(ofxImporter, signonOnly);
     expect([error.code, error.location.line]).toEqual(["STATEMENT_EMPTY", 13]);
+    const investmentOnly = "<OFX><INVSTMTMSGSRSV1><INVSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS><INVSTMTRS><DTASOF>20240101<CURDEF>USD" +
+      "<INVACCTFROM><BROKERID>b.com<ACCTID>9</INVACCTFROM><INVTRANLIST><DTSTART>20240101<DTEND>20240131<INVBANKTRAN><STMTTRN><TRNTYPE>CREDIT" +
+      "<DTPOSTED>20240105<TRNAMT>10.00<FITID>I1</STMTTRN><SUBACCTFUND>CASH</INVBANKTRAN></INVTRANLIST></INVSTMTRS></INVSTMTTRNRS></INVSTMTMSGSRSV1></OFX>";
+    expect((await parseError(ofxImporter, investmentOnly)).code).toBe("STATEMENT_EMPTY");
   });
 });
 
