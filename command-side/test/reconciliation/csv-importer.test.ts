@@ -16,6 +16,7 @@
 import { describe, expect, it } from "vitest";
 import { CSV_DATE_FORMATS } from "@trueup/contracts";
 import { detectFormat, importerFor } from "../../src/reconciliation/importers/index.ts";
+import { lineData } from "../../src/reconciliation/import/scan.ts";
 import { failure, parseCsv, profileOf } from "./csv-support.ts";
 
 const signed = profileOf({ currency: "EUR", columns: { bookingDate: "Date", amount: "Amount", description: "Text", bankReference: "Ref" } });
@@ -162,6 +163,9 @@ describe("the CSV importer reads rows with their profile", () => {
     expect(lines[0]).toMatchObject({ currency: "EUR", endToEndId: "E1", customerReference: "C1", chargesMinor: 59n, attributes: { memo: "m", netMinor: "941" } });
     expect(lines[0]?.bankCodes).toMatchObject({ proprietary: "NTRF", psp: "charge" });
     expect(lines[0]?.description?.length).toBe(2000);
+    const longAttribute = await parseCsv(`d,a,c,text,e2e,cref,code,cat,fee,memo,net\n2026-03-01,1,EUR,t,E,C,K,k,0,${"m".repeat(600)},1\n`, profile);
+    expect(longAttribute.lines[0]?.attributes.memo).toHaveLength(500);
+    for (const line of [...lines, ...longAttribute.lines]) lineData(line, "ref:x#1", 1);
     expect(statement.currency).toBe("EUR");
   });
 
