@@ -8,7 +8,7 @@
 // problem names its code, where in the file, expected vs actual and every
 // check.
 import { describe, expect, it } from "vitest";
-import { parseCommandLine } from "../src/cli/args.ts";
+import { UsageError, parseCommandLine } from "../src/cli/args.ts";
 import type { ImportArgs } from "../src/cli/args.ts";
 import { derivedKey, importUrl } from "../src/cli/import-command.ts";
 import { PROGRESS_MIN_BYTES, progressReporter } from "../src/cli/progress.ts";
@@ -19,6 +19,35 @@ function args(extra: string[] = [], target: string[] = ["--bank-account", "ba-1"
   if (parsed.command !== "import") throw new Error("expected import");
   return parsed;
 }
+
+describe("usage mistakes", () => {
+  it.each([
+    ["no command", [], /a command is required/],
+    ["an unknown command", ["export", "x"], /unknown command "export"/],
+    ["no file", ["import", "--bank-account", "b1"], /the file to import is required/],
+    ["two files", ["import", "a", "b", "--bank-account", "b1"], /one file at a time/],
+    ["neither target", ["import", "f.sta"], /exactly one of --bank-account/],
+    ["both targets", ["import", "f.sta", "--bank-account", "b1", "--ledger", "l1"], /exactly one of --bank-account/],
+    ["an unknown option", ["import", "f.sta", "--bank-account", "b1", "--fromat", "mt940"], /--fromat/],
+    ["an option without its value", ["import", "f.sta", "--bank-account"], /--bank-account/],
+    ["an unknown format", ["import", "f.sta", "--bank-account", "b1", "--format", "pdf"], /--format: must be one of/],
+    ["an unknown encoding", ["import", "f.sta", "--bank-account", "b1", "--encoding", "ebcdic"], /--encoding: must be one of/],
+    ["--retries beyond its bound", ["import", "f.sta", "--bank-account", "b1", "--retries", "21"], /--retries: must be a whole number from 0 to 20/],
+    ["--timeout 0", ["import", "f.sta", "--bank-account", "b1", "--timeout", "0"], /--timeout: must be a whole number from 1 to 3600/],
+    ["a server that is no URL", ["import", "f.sta", "--bank-account", "b1", "--server", "localhost"], /--server/],
+    ["a server that is not http", ["import", "f.sta", "--bank-account", "b1", "--server", "ftp://h/"], /--server: must be an http/],
+    ["an Idempotency-Key with a space", ["import", "f.sta", "--bank-account", "b1", "--idempotency-key", "a b"], /--idempotency-key/],
+    ["an Idempotency-Key of 201 characters", ["import", "f.sta", "--bank-account", "b1", "--idempotency-key", "k".repeat(201)], /--idempotency-key/],
+  ] as const)("%s is a UsageError saying what is wrong", (_name, argv, message) => {
+    expect(() => parseCommandLine(argv, {})).toThrow(UsageError);
+    expect(() => parseCommandLine(argv, {})).toThrow(message);
+  });
+
+  it("the bounds themselves are accepted: --retries 20, --timeout 3600, a 200-character key", () => {
+    const parsed = parseCommandLine(["import", "f", "--ledger", "l", "--retries", "20", "--timeout", "3600", "--idempotency-key", "k".repeat(200)], {});
+    expect(parsed).toMatchObject({ retries: 20, timeoutMs: 3_600_000, idempotencyKey: "k".repeat(200) });
+  });
+});
 
 describe("Idempotency-Key and URL", () => {
   const sha = "ab".repeat(32);

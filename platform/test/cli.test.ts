@@ -65,21 +65,11 @@ describe("trueup CLI: usage", () => {
     expect(run.stdout).toContain("Exit codes");
   });
 
-  it.each([
-    ["no command", []],
-    ["an unknown command", ["export", "x"]],
-    ["no file", ["import", "--bank-account", "b1"]],
-    ["neither target", ["import", "f.sta"]],
-    ["both targets", ["import", "f.sta", "--bank-account", "b1", "--ledger", "l1"]],
-    ["an unknown option", ["import", "f.sta", "--bank-account", "b1", "--fromat", "mt940"]],
-    ["an unknown format", ["import", "f.sta", "--bank-account", "b1", "--format", "pdf"]],
-    ["a bad --retries", ["import", "f.sta", "--bank-account", "b1", "--retries", "99"]],
-    ["a server that is no URL", ["import", "f.sta", "--bank-account", "b1", "--server", "localhost"]],
-    ["an Idempotency-Key with a space", ["import", "f.sta", "--bank-account", "b1", "--idempotency-key", "a b"]],
-  ])("%s: exit 2, the reason and the usage on stderr", async (_name, args) => {
-    const run = await cli(args);
+  // Each mistake's message is tested on parseCommandLine (cli-output.test.ts); here, that a mistake is exit 2 with the usage.
+  it("a usage mistake: exit 2, the reason and the usage on stderr, nothing on stdout", async () => {
+    const run = await cli(["import", "f.sta", "--bank-account", "b1", "--ledger", "l1"]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^trueup: .+\n\nusage:/);
+    expect(run.stderr).toMatch(/^trueup: import: give exactly one of --bank-account <id> and --ledger <id>\n\nusage:/);
     expect(run.stdout).toBe("");
   });
 
