@@ -5,7 +5,8 @@
 // description, their balances adding up unless told otherwise.
 import { expect } from "vitest";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
-import type { EventStore, RecordedEvent } from "@trueup/event-store";
+import type { EventStore } from "@trueup/event-store";
+import type { JsonValue } from "@trueup/contracts";
 import { PostgresEventStore } from "@trueup/event-store";
 import type { ImportRouteOptions } from "@trueup/command-side";
 import { createTestDatabase } from "../../test-support/postgres.ts";
@@ -86,19 +87,29 @@ export function importFile(
   });
 }
 
-/** Every event of the reconciliation streams an import writes (statement batches and account commits). */
-export async function importEvents(store: EventStore): Promise<RecordedEvent[]> {
-  const all: RecordedEvent[] = [];
-  for (let after: RecordedEvent["position"] | undefined; ; ) {
-    const page = await store.readAll({ after, filter: { categories: ["statement", "bankaccount"] }, maxCount: 1000 });
-    all.push(...page);
-    const last = page.at(-1);
-    if (last === undefined || page.length < 1000) return all;
-    after = last.position;
-  }
+/** An event an import wrote, as stored. */
+export interface StoredImportEvent {
+  readonly streamName: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: JsonValue;
+  readonly revision: bigint;
 }
 
-export function countByType(events: readonly RecordedEvent[]): Record<string, number> {
+/**
+ * Every event an import writes (statement batches and account commits), read
+ * with SQL from the log's table: every committed row, not only what a log
+ * reader sees below the visibility horizon, so "nothing was written" cannot
+ * pass because a write is still held back.
+ */
+export async function importEvents(db: TestDatabase): Promise<StoredImportEvent[]> {
+  const result = await db.pool.query<{ stream_name: string; type: string; schema_version: number; data: JsonValue; revision: string }>(
+    "SELECT stream_name, type, schema_version, data, revision FROM es_events WHERE type IN ('StatementLinesRecorded', 'StatementImported') ORDER BY seq",
+  );
+  return result.rows.map((r) => ({ streamName: r.stream_name, type: r.type, schemaVersion: r.schema_version, data: r.data, revision: BigInt(r.revision) }));
+}
+
+export function countByType(events: readonly StoredImportEvent[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const e of events) counts[e.type] = (counts[e.type] ?? 0) + 1;
   return counts;

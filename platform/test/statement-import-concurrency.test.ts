@@ -1,0 +1,186 @@
+// The statement import under concurrency, outages and size, over HTTP and a
+// real PostgreSQL. Proves: the same file sent six times at once with six
+// keys is recorded once (the bank account stream's expected revision lets
+// one commit through; the others decide again and find a re-import); the
+// same key six times at once is one import and one answer; an outage in the
+// middle of pass 2 (the k-th append fails) leaves nothing visible (no
+// StatementImported) and the retry with the same key completes with the same
+// statement id and no duplicate line; a 20,000-line file too large to keep
+// in memory goes through two parses with every line recorded exactly once.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseReconciliationEvent, statementStream } from "@trueup/contracts";
+import type { StatementLineData } from "@trueup/contracts";
+import { StoreUnavailableError } from "@trueup/event-store";
+import type { EventStore } from "@trueup/event-store";
+import { withOverrides } from "../../test-support/event-store.ts";
+import { statementIdOf } from "../../command-side/src/reconciliation/import/pipeline.ts";
+import type { ImportPlatform, StoredImportEvent } from "./statement-import-support.ts";
+import { IBAN, importEvents, importFile, mt940Message, sampleLines, setupBankAccount, startImportPlatform } from "./statement-import-support.ts";
+import { key } from "./ledger-support.ts";
+
+interface Answer {
+  statementIds: string[];
+  newLines: number;
+  knownLines: number;
+  lineCount: number;
+  replayed: boolean;
+  statements: { reimport: boolean }[];
+}
+
+function parsed(events: readonly StoredImportEvent[]) {
+  return events.map((e) => parseReconciliationEvent({ type: e.type, schemaVersion: e.schemaVersion, data: e.data }));
+}
+
+/** The lines recorded for the statements the account's StatementImported events name (what readers see). */
+function visibleLines(events: readonly StoredImportEvent[], bankAccountId: string): StatementLineData[] {
+  const all = parsed(events);
+  const committed = new Map<string, number>();
+  for (const e of all) if (e.type === "StatementImported" && e.data.bankAccountId === bankAccountId) committed.set(e.data.statementId, e.data.batches);
+  const lines: StatementLineData[] = [];
+  for (const e of all) {
+    if (e.type !== "StatementLinesRecorded") continue;
+    const batches = committed.get(e.data.statementId);
+    if (batches !== undefined && e.data.batchIndex < batches) lines.push(...e.data.lines);
+  }
+  return lines;
+}
+
+function imported(events: readonly StoredImportEvent[], bankAccountId: string) {
+  return parsed(events).filter((e) => e.type === "StatementImported" && e.data.bankAccountId === bankAccountId);
+}
+
+describe("statement import: concurrent requests", () => {
+  let p: ImportPlatform;
+
+  beforeAll(async () => {
+    p = await startImportPlatform({ imports: { limits: { concurrentImportsMax: 12 } } });
+    await setupBankAccount(p.app, { ledgerId: "conc", bankAccountId: "keys", iban: IBAN });
+    await setupBankAccount(p.app, { ledgerId: "conc2", bankAccountId: "key", iban: IBAN });
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  it("one file, six keys at once: one statement recorded with its lines once; the others answer newLines 0 with its id", async () => {
+    const file = mt940Message({ reference: "C6", sequence: "1", openingDate: "240701", closingDate: "240702", lines: sampleLines(1_200, { date: "240702" }) });
+    const answers = await Promise.all(Array.from({ length: 6 }, () => importFile(p.app, "/bank-accounts/keys/statements", file)));
+    for (const a of answers) expect(a.statusCode, a.body).toBe(201);
+    const bodies = answers.map((a) => a.json<Answer>());
+    const winners = bodies.filter((b) => b.newLines === 1_200);
+    expect(winners).toHaveLength(1);
+    const statementId = winners[0]?.statementIds[0];
+    for (const b of bodies) expect(b.statementIds).toEqual([statementId]);
+    expect(bodies.filter((b) => b.statements[0]?.reimport === true && b.newLines === 0)).toHaveLength(5);
+    const events = await importEvents(p.db);
+    expect(imported(events, "keys")).toHaveLength(1);
+    const lines = visibleLines(events, "keys");
+    expect(lines).toHaveLength(1_200);
+    expect(new Set(lines.map((l) => l.lineId)).size).toBe(1_200);
+  });
+
+  it("one key six times at once: one import, the same answer six times", async () => {
+    const k = key();
+    const file = mt940Message({ reference: "K6", sequence: "1", openingDate: "240701", closingDate: "240702", lines: sampleLines(600, { date: "240702" }) });
+    const answers = await Promise.all(Array.from({ length: 6 }, () => importFile(p.app, "/bank-accounts/key/statements", file, { key: k })));
+    for (const a of answers) expect(a.statusCode, a.body).toBe(201);
+    const bodies = answers.map((a) => ({ ...a.json<Answer>(), replayed: false }));
+    for (const b of bodies) expect(b).toEqual(bodies[0]);
+    expect(bodies[0]?.newLines).toBe(600);
+    expect(answers.filter((a) => a.headers["idempotent-replayed"] === "true")).toHaveLength(5);
+    const events = await importEvents(p.db);
+    expect(imported(events, "key")).toHaveLength(1);
+    expect(visibleLines(events, "key")).toHaveLength(600);
+  });
+});
+
+describe("statement import: an outage in the middle of pass 2", () => {
+  let p: ImportPlatform;
+  /** While set, an append for which it answers true fails as an outage would (nothing written). */
+  let fault: ((stream: string) => boolean) | undefined;
+
+  beforeAll(async () => {
+    p = await startImportPlatform({
+      wrap: (store): EventStore =>
+        withOverrides(store, {
+          append: async (stream, events, options) => {
+            if (fault?.(stream) === true) throw new StoreUnavailableError("injected: the database went away");
+            return store.append(stream, events, options);
+          },
+        }),
+    });
+    await setupBankAccount(p.app, { ledgerId: "outage", bankAccountId: "out", iban: IBAN });
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  it("503 with Retry-After and nothing visible; the retry with the same key completes the same statement, no line twice", async () => {
+    const k = key();
+    const file = mt940Message({ reference: "O1", sequence: "1", openingDate: "240801", closingDate: "240802", lines: sampleLines(1_400, { date: "240802" }) });
+    // Three batches (500, 500, 400): the second fails, after the first was written.
+    let statementAppends = 0;
+    fault = (stream) => stream.startsWith("statement-") && ++statementAppends === 2;
+    const failed = await importFile(p.app, "/bank-accounts/out/statements", file, { key: k });
+    fault = undefined;
+    expect(failed.statusCode, failed.body).toBe(503);
+    expect(failed.headers["retry-after"]).toBeDefined();
+    const expectedId = statementIdOf(`statements:bankaccount:out/${k}`, 0, 0);
+    const afterOutage = await importEvents(p.db);
+    expect(imported(afterOutage, "out")).toHaveLength(0);
+    expect(afterOutage.filter((e) => e.streamName === statementStream(expectedId))).toHaveLength(1);
+
+    const retried = await importFile(p.app, "/bank-accounts/out/statements", file, { key: k });
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.json<Answer>()).toMatchObject({ statementIds: [expectedId], newLines: 1_400 });
+    const events = await importEvents(p.db);
+    expect(events.filter((e) => e.streamName === statementStream(expectedId)).map((e) => e.revision)).toEqual([0n, 1n, 2n]);
+    expect(imported(events, "out")).toHaveLength(1);
+    const lines = visibleLines(events, "out");
+    expect(lines).toHaveLength(1_400);
+    expect(new Set(lines.map((l) => l.lineId)).size).toBe(1_400);
+  });
+
+  it("an outage at the commit itself: nothing visible; the retry with the same key commits once", async () => {
+    const k = key();
+    // Follows O1 (1,400 alternating lines from 0.00: closing −7.00 EUR).
+    const file = mt940Message({ reference: "O2", sequence: "2", openingMinor: -700n, openingDate: "240802", closingDate: "240803", lines: sampleLines(10, { date: "240803", refPrefix: "C" }) });
+    const count = imported(await importEvents(p.db), "out").length;
+    fault = (stream) => stream.startsWith("bankaccount-");
+    const failed = await importFile(p.app, "/bank-accounts/out/statements", file, { key: k });
+    fault = undefined;
+    expect(failed.statusCode, failed.body).toBe(503);
+    expect(imported(await importEvents(p.db), "out")).toHaveLength(count);
+    const retried = await importFile(p.app, "/bank-accounts/out/statements", file, { key: k });
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.json<Answer>().newLines).toBe(10);
+    expect(imported(await importEvents(p.db), "out")).toHaveLength(count + 1);
+  });
+});
+
+describe("statement import: a large file parsed twice", () => {
+  let p: ImportPlatform;
+
+  beforeAll(async () => {
+    // Nothing kept in memory between the passes: the second one parses the file again.
+    p = await startImportPlatform({ imports: { limits: { inMemoryBytesMax: 1024 } } });
+    await setupBankAccount(p.app, { ledgerId: "large", bankAccountId: "big", iban: IBAN });
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  it("20,000 lines: 40 batches, every line once; the re-import writes nothing", async () => {
+    const file = mt940Message({ reference: "L1", sequence: "1", openingDate: "240901", closingDate: "240902", lines: sampleLines(20_000, { date: "240902" }) });
+    const response = await importFile(p.app, "/bank-accounts/big/statements", file);
+    expect(response.statusCode, response.body).toBe(201);
+    expect(response.json<Answer>()).toMatchObject({ lineCount: 20_000, newLines: 20_000 });
+    const events = await importEvents(p.db);
+    const lines = visibleLines(events, "big");
+    expect(lines).toHaveLength(20_000);
+    expect(new Set(lines.map((l) => l.lineId)).size).toBe(20_000);
+    expect(lines.map((l) => l.lineNumber)).toEqual(Array.from({ length: 20_000 }, (_, i) => i + 1));
+    const again = await importFile(p.app, "/bank-accounts/big/statements", file);
+    expect(again.json<Answer>()).toMatchObject({ newLines: 0, knownLines: 20_000 });
+    expect((await importEvents(p.db)).length).toBe(events.length);
+  }, 120_000);
+});
