@@ -6,7 +6,9 @@
 // already shows keeps its first row; amounts stay exact beyond 64 bits and
 // text exactly as sent; the account's counters and last statement follow;
 // the tables are the same whatever the batch size, and a rebuild from zero
-// equals the live tables.
+// equals the live tables; and a StatementImported that names lines the log
+// does not hold stops the projection (halted on it) instead of showing a
+// statement with lines missing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { PostgresEventStore } from "@trueup/event-store";
@@ -180,5 +182,34 @@ describe("reconciliation projection: every field, crashed imports, duplicates, b
     const { builtAs } = await rebuildProjection({ pool: db.pool, eventStore: store, projection: reconciliationProjection });
     expect(builtAs).toMatch(/^rm_reconciliation__build_\d+$/);
     expect(await snapshot(db.pool, "rm_reconciliation")).toEqual(before);
+  });
+});
+
+describe("reconciliation projection: a StatementImported whose lines are not all in the log before it", () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  });
+  afterAll(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  it("stops on it (a dead letter, nothing of it applied) rather than show a statement without some of its lines", async () => {
+    await registerBankAccount(store, { bankAccountId: "acc", ledgerId: "L1" });
+    const lines = [lineData(1), lineData(2)];
+    // The StatementImported names 2 batches and 3 new lines; the log holds one batch of 2.
+    await importStatement(store, { statementId: uuidOf("short"), bankAccountId: "acc", ledgerId: "L1", lines, linesPerBatch: 1, commit: false });
+    await commitStatement(store, { statementId: uuidOf("short"), bankAccountId: "acc", ledgerId: "L1", lines, linesPerBatch: 1, header: { newLines: 3, lineCount: 3 } });
+    const worker = new ProjectionWorker({ pool: db.pool, eventStore: store, projection: reconciliationProjection });
+    await expect(worker.runUntilCaughtUp()).rejects.toThrow(/its batches hold every new line it names/);
+    expect(worker.status.state).toBe("halted");
+    const count = async (table: string): Promise<number> => Number((await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM rm_reconciliation.${table}`)).rows[0]?.n);
+    expect(await count("statements")).toBe(0);
+    expect(await count("statement_lines")).toBe(0);
+    expect(await count("staged_batches")).toBe(2);
+    expect((await db.pool.query("SELECT statement_count FROM rm_reconciliation.bank_accounts")).rows).toEqual([{ statement_count: "0" }]);
   });
 });
