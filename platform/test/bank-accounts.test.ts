@@ -6,7 +6,9 @@
 // 409; one key six times at once: one account, one answer); the readers the
 // import uses (readBankAccount, readLedgerBankAccounts) see an account only
 // once it is registered and listed, and a registration cut short between the
-// two streams is completed by a retry with the same key.
+// two streams is completed by a retry with the same key; a retry whose
+// first answer was lost answers as the first did, never with a refusal of
+// its own success (its ledger account closed since).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LightMyRequestResponse } from "fastify";
 import { bankAccountStream, ledgerBankAccountsStream } from "@trueup/contracts";
@@ -92,6 +94,24 @@ describe("bank accounts: POST /ledgers/{ledgerId}/bank-accounts", () => {
     expect(b).toEqual({ ...a, replayed: true });
     const state = await readBankAccount(p.store, a.bankAccountId);
     expect(state).toMatchObject({ kind: "psp", accountNumber: "acct_1Nv0FGQ9RKHgCVdK", identifiers: ["ACCT_1NV0FGQ9RKHGCVDK"] });
+  });
+
+  it("an answer lost after the registration landed: the retry with the key answers as the first did, though its ledger account was closed since", async () => {
+    expect((await command(p.app, `/ledgers/${ledgerId}/accounts`, { code: "1040", name: "Soon closed", type: "asset" })).statusCode).toBe(201);
+    const k = key();
+    const payload = body({ accountNumber: "LOST-ANSWER-1", ledgerAccount: "1040" });
+    const first = await register(payload, k);
+    expect(first.statusCode, first.body).toBe(201);
+    expect((await command(p.app, `/ledgers/${ledgerId}/accounts/1040/close`, {})).statusCode).toBe(200);
+    // The answer never reached the key (a crash between the events and the answer).
+    await p.db.pool.query("UPDATE cmd_idempotency SET status_code = NULL, response = NULL WHERE key = $1", [k]);
+    const retry = await register(payload, k);
+    expect(retry.statusCode, retry.body).toBe(201);
+    const [a, b] = [first.json<Registered>(), retry.json<Registered>()];
+    expect(b).toMatchObject({ bankAccountId: a.bankAccountId, revision: a.revision, replayed: true });
+    expect((await p.store.readStream(bankAccountStream(a.bankAccountId))).length).toBe(1);
+    // A new registration to the closed account is refused.
+    expect(problemOf(await register(body({ accountNumber: "LOST-ANSWER-2", ledgerAccount: "1040" }))).code).toBe("ACCOUNT_CLOSED");
   });
 
   it("refuses bad input with its code and path: IBAN parts, no identifier, unknown or withdrawn currency", async () => {

@@ -83,12 +83,13 @@ export class BankAccountCommandService {
 
     for (let attempt = 0; ; attempt++) {
       const ledger = await this.ledgers.load(ledgerStream(ledgerId));
-      const ledgerProblem = decider.ledgerAccountProblem(ledger.state, { ledgerId, ledgerAccount: body.ledgerAccount, currency: body.currency });
-      if (ledgerProblem !== undefined) throw ledgerProblem;
-
-      // Step 1: refused here, nothing is written (a retry of a command already listed passes: the writer replays it in step 3).
+      // Step 1: refused here, nothing is written. A command whose listing is in the log already succeeded (its answer
+      // was lost): it is not decided again, so a ledger account closed since cannot refuse its own success; both
+      // writes below replay it.
       const listing = await this.listings.load(listingStream);
       if (!listing.commands.has(ctx.commandId)) {
+        const ledgerProblem = decider.ledgerAccountProblem(ledger.state, { ledgerId, ledgerAccount: body.ledgerAccount, currency: body.currency });
+        if (ledgerProblem !== undefined) throw ledgerProblem;
         const dryRun = decider.decideListing(list, listing.state);
         if ("rejected" in dryRun) throw dryRun.rejected;
       }
