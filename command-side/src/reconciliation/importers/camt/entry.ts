@@ -57,8 +57,8 @@ interface Transaction {
   readonly attributes: Record<string, string>;
 }
 
-/** Reads a closed Ntry. `sourceOf` gives an element's exact text; `scope` names the section (`Stmt[1]`). */
-export function readEntry(ntry: XmlElement, options: { sourceOf: (element: XmlElement) => string; scope: string }): EntryResult {
+/** Reads a closed Ntry. `source` gives an element's exact text; `scope` names the section (`Stmt[1]`). */
+export function readEntry(ntry: XmlElement, options: { source: { sourceOf(element: XmlElement): string }; scope: string }): EntryResult {
   const amountElement = one(ntry, "Amt");
   if (amountElement === null) throw statementError("STATEMENT_MALFORMED", "the entry has no Amt", where(ntry));
   const amount = amountOf(amountElement);
@@ -68,13 +68,13 @@ export function readEntry(ntry: XmlElement, options: { sourceOf: (element: XmlEl
   const mismatch = batchMismatch(ntry, entry, transactions, options.scope);
   const split = transactions.length > 1 && transactions.every((tx) => tx.amount !== null);
   if (!split) {
-    return { entry, mismatch, lines: [singleLine({ ntry, entry, common, transaction: transactions.length === 1 ? transactions[0] : undefined, transactionCount: transactions.length, raw: options.sourceOf(ntry) })] };
+    return { entry, mismatch, lines: [singleLine({ ntry, entry, common, transaction: transactions.length === 1 ? transactions[0] : undefined, transactionCount: transactions.length, raw: options.source.sourceOf(ntry) })] };
   }
   const firstDetails = all(ntry, "NtryDtls")[0];
   assert.ok(firstDetails !== undefined, "a split entry has NtryDtls");
-  const head = options.sourceOf(ntry).slice(0, firstDetails.start - ntry.start);
+  const head = options.source.sourceOf(ntry).slice(0, firstDetails.start - ntry.start);
   const lines = transactions.map((transaction, index) =>
-    batchLine({ ntry, entry, common, transaction, index, size: transactions.length, head, raw: options.sourceOf(transaction.element) }),
+    batchLine({ ntry, entry, common, transaction, index, size: transactions.length, head, raw: options.source.sourceOf(transaction.element) }),
   );
   return { entry, mismatch, lines };
 }

@@ -166,7 +166,7 @@ class CamtDocument implements XmlReaderHooks {
   }
 
   #entry(section: CamtSection, ntry: XmlElement): void {
-    const result = readEntry(ntry, { sourceOf: (element) => this.#reader.sourceOf(element), scope: section.scope });
+    const result = readEntry(ntry, { source: this.#reader, scope: section.scope });
     for (const line of result.lines) {
       this.#lines++;
       if (this.#lines > this.#limits.linesMax) throw tooManyLines(line.location, this.#limits.linesMax);

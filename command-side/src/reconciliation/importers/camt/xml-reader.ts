@@ -158,7 +158,9 @@ export class XmlReader {
     if (this.#stack.length >= XML_DEPTH_MAX) {
       throw statementError("STATEMENT_MALFORMED", `elements nest deeper than ${XML_DEPTH_MAX} levels`, this.#here(), { limit: XML_DEPTH_MAX });
     }
-    const { attributes, scope } = readAttributes(tag.attributes, parent?.scope ?? ROOT_SCOPE);
+    const inherited = parent?.scope ?? ROOT_SCOPE;
+    // Most camt elements have no attributes: no allocation for them.
+    const { attributes, scope } = hasAny(tag.attributes) ? readAttributes(tag.attributes, inherited) : { attributes: NO_ATTRIBUTES, scope: inherited };
     const colon = tag.name.indexOf(":");
     const name = colon < 0 ? tag.name : tag.name.slice(colon + 1);
     // Inside a kept subtree an element joins its parent's children (a dropped one too, as an empty
@@ -291,6 +293,11 @@ function nextIndex(parent: XmlElement | null, name: string): number {
 }
 
 const NO_ATTRIBUTES: ReadonlyMap<string, string> = new Map();
+
+function hasAny(record: Record<string, string>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
 
 /** The element's plain attributes, and its namespace scope: the parent's, or a new one when it declares namespaces. */
 function readAttributes(raw: Record<string, string>, inherited: NamespaceScope): { attributes: ReadonlyMap<string, string>; scope: NamespaceScope } {
