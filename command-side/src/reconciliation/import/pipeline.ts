@@ -242,8 +242,25 @@ export function statementIdOf(commandId: string, section: number, attempt: numbe
   return attempt === 0 ? deterministicUuid(`${commandId}:${section}`) : deterministicUuid(`${commandId}:${section}`, String(attempt));
 }
 
+interface Period {
+  readonly periodStart: string | null;
+  readonly periodEnd: string | null;
+}
+
+/**
+ * A period as a range, its bounds in order: a file may state them the wrong
+ * way round (an MT940 closing dated before its opening), and its re-import
+ * must still be found.
+ */
+function ordered(period: Period): Period {
+  const { periodStart, periodEnd } = period;
+  return periodStart !== null && periodEnd !== null && periodStart > periodEnd ? { periodStart: periodEnd, periodEnd: periodStart } : period;
+}
+
 /** Periods overlap, an unknown bound counting as open (so such a statement is always compared). */
-function overlaps(a: { periodStart: string | null; periodEnd: string | null }, b: { periodStart: string | null; periodEnd: string | null }): boolean {
+function overlaps(first: Period, second: Period): boolean {
+  const a = ordered(first);
+  const b = ordered(second);
   const startsBeforeEnd = a.periodStart === null || b.periodEnd === null || a.periodStart <= b.periodEnd;
   const endsAfterStart = a.periodEnd === null || b.periodStart === null || a.periodEnd >= b.periodStart;
   return startsBeforeEnd && endsAfterStart;
