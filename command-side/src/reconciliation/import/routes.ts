@@ -43,12 +43,21 @@ export interface ImportRouteLimits extends ImportPipelineLimits {
   readonly fileBytesMax: number;
   /** Imports running at once in this process (each holds a temporary file and a parse); beyond: 503 OVERLOADED with Retry-After. */
   readonly concurrentImportsMax: number;
+  /**
+   * How long the connection may stay silent once the file is in, while it is
+   * parsed, checked and appended (the server's idle timeout, 10 s, would cut a
+   * large import's answer off: the client would see a reset for an import that
+   * then completes). Beyond it the connection is closed; the import still
+   * finishes or writes nothing, and the same key answers it.
+   */
+  readonly processingSilenceMsMax: number;
 }
 
 export const IMPORT_ROUTE_LIMITS: ImportRouteLimits = {
   ...IMPORT_PIPELINE_LIMITS,
   fileBytesMax: 256 * 1_048_576,
   concurrentImportsMax: 2,
+  processingSilenceMsMax: 15 * 60_000,
 };
 
 /** What the platform configures of the import routes. */
@@ -135,6 +144,7 @@ export function importRoutes(deps: ImportRoutesDeps) {
         const body = request.body instanceof Readable ? request.body : Readable.from([]);
         const spooled = await spool(body, { directory, limitBytes: limits.fileBytesMax });
         file = spooled;
+        request.raw.setTimeout(limits.processingSilenceMsMax);
         const hash = requestHash({ method: request.method, route: request.routeOptions.url ?? request.url, body: { params: request.params, query, fileSha256: spooled.sha256 } });
         await run(request, reply, {
           scope,
