@@ -79,7 +79,7 @@ export async function readBankAccount(store: EventStore, bankAccountId: string):
       assert.ok(registered === undefined, `${recorded.streamName} holds two BankAccountRegistered`);
       registered = event.data;
     } else if (event.type === "StatementImported") {
-      statements.push(summaryOf(event.data, recorded.revision));
+      statements.push(statementSummaryOf(event.data, recorded.revision));
     }
   }
   if (registered === undefined) return undefined;
@@ -134,7 +134,8 @@ function compareStatements(a: StatementSummary, b: StatementSummary): number {
   return 0;
 }
 
-function summaryOf(data: Extract<ReconciliationEvent, { type: "StatementImported" }>["data"], revision: bigint): StatementSummary {
+/** A StatementImported as the import decides from it; `revision` is its place in the bank account's stream. */
+export function statementSummaryOf(data: Extract<ReconciliationEvent, { type: "StatementImported" }>["data"], revision: bigint): StatementSummary {
   return {
     statementId: data.statementId,
     format: data.format,

@@ -41,7 +41,7 @@ import { detectFormat, importerFor } from "../importers/index.ts";
 import type { Importer, ImportLimits } from "../importers/types.ts";
 import { statementError } from "../importers/shared.ts";
 import { checkFailure, checkStatement } from "../checks.ts";
-import { previousStatement, readBankAccount, readLedgerBankAccounts, routeAccount } from "../bank-accounts/index.ts";
+import { previousStatement, readBankAccount, readLedgerBankAccounts, routeAccount, statementSummaryOf } from "../bank-accounts/index.ts";
 import type { BankAccountState, StatementSummary } from "../bank-accounts/index.ts";
 import { batchEventId, importedEventId, readImported, readLineIds } from "./account.ts";
 import type { ImportedData } from "./account.ts";
@@ -296,7 +296,7 @@ async function decide(job: Job): Promise<Plan[]> {
     const plan = await decideSection(job, scan, view);
     plans.push(plan);
     if (plan.kind !== "new") continue;
-    view.statements.push(summaryOf(plan));
+    view.statements.push(statementSummaryOf(plan.data, plan.expectedRevision + 1n));
     view.planned.set(plan.statementId, newIdsOf(plan));
     view.nextRevision += 1n;
     failure ??= checkFailure(plan.checks, { acceptFailedChecks: job.request.acceptFailedChecks, section: scan.section });
@@ -305,26 +305,6 @@ async function decide(job: Job): Promise<Plan[]> {
   return plans;
 }
 
-function summaryOf(plan: NewPlan): StatementSummary {
-  const { data } = plan;
-  return {
-    statementId: data.statementId,
-    format: data.format,
-    periodStart: data.periodStart,
-    periodEnd: data.periodEnd,
-    sequenceNumber: data.sequenceNumber,
-    pageNumber: data.pageNumber,
-    openingBalance: data.openingBalance,
-    closingBalance: data.closingBalance,
-    fileSha256: data.source.fileSha256,
-    section: data.source.section,
-    lineCount: data.lineCount,
-    newLines: data.newLines,
-    knownLines: data.knownLines,
-    batches: data.batches,
-    revision: plan.expectedRevision + 1n,
-  };
-}
 
 function newIdsOf(plan: NewPlan): Set<string> {
   const ids = new Set<string>();

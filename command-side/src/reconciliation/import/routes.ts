@@ -14,6 +14,7 @@
 // request identity, and a replay costs the upload once more.
 import os from "node:os";
 import { Readable } from "node:stream";
+import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -144,7 +145,9 @@ export function importRoutes(deps: ImportRoutesDeps) {
         const body = request.body instanceof Readable ? request.body : Readable.from([]);
         const spooled = await spool(body, { directory, limitBytes: limits.fileBytesMax });
         file = spooled;
-        request.raw.setTimeout(limits.processingSilenceMsMax);
+        // A real connection's socket; app.inject()'s stand-in has no timeout to lift.
+        const socket: Partial<Pick<Socket, "setTimeout">> = request.raw.socket;
+        socket.setTimeout?.(limits.processingSilenceMsMax);
         const hash = requestHash({ method: request.method, route: request.routeOptions.url ?? request.url, body: { params: request.params, query, fileSha256: spooled.sha256 } });
         await run(request, reply, {
           scope,

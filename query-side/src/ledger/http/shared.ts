@@ -3,8 +3,9 @@
 // naming it, never silently ignored), cursors, and the checks every route
 // makes first (read-your-writes wait, the ledger exists, the account exists).
 import { z } from "zod";
+import { pagingSchemas } from "../../http/paging.ts";
 import type { ErrorCode } from "@trueup/contracts";
-import { TrueupError, accountCodeSchema, currencyOf, dateSchema, decimalAmountDto, documentedDate, formatMinorUnits, ledgerIdSchema, positionDto, problemResponses, unknownCurrencyMessage } from "@trueup/contracts";
+import { TrueupError, accountCodeSchema, currencyOf, dateSchema, decimalAmountDto, documentedDate, formatMinorUnits, ledgerIdSchema, problemResponses, unknownCurrencyMessage } from "@trueup/contracts";
 import type { AccountRow, BalanceRow, LedgerReader } from "../reader.ts";
 
 export const QUERY_LIMITS = {
@@ -33,27 +34,7 @@ export const tags = ["ledger queries"];
 export const ledgerParams = z.strictObject({ ledgerId: ledgerIdSchema.meta({ description: "The ledger's id, as chosen when it was created", example: "acme" }) });
 export const accountParams = ledgerParams.extend({ code: accountCodeSchema.meta({ description: "The account's code in its ledger", example: "1000" }) });
 
-const pageSizeMessage = `a page holds 1 to ${QUERY_LIMITS.pageSizeMax} rows`;
-export const limitSchema = z.coerce
-  .number({ message: pageSizeMessage })
-  .int(pageSizeMessage)
-  .min(1, pageSizeMessage)
-  .max(QUERY_LIMITS.pageSizeMax, pageSizeMessage)
-  .default(QUERY_LIMITS.pageSizeDefault)
-  .meta({ description: `Rows per page, 1 to ${QUERY_LIMITS.pageSizeMax} (default ${QUERY_LIMITS.pageSizeDefault})`, example: 100 });
-
-export const cursorSchema = z
-  .string()
-  .max(QUERY_LIMITS.cursorLengthMax)
-  .optional()
-  .meta({ description: "`nextCursor` of the previous page of the same query; omit for the first page", example: "WyIxMDAwIl0" });
-
-export const consistency = {
-  minPosition: positionDto.optional().meta({
-    description: `Read your writes: wait (up to ${QUERY_LIMITS.minPositionWaitMs} ms) until the read model has applied the log up to this position, as returned by a command; else 503 READ_MODEL_BEHIND`,
-    example: "00000000000002f10000000000000004",
-  }),
-};
+export const { limitSchema, cursorSchema, consistency } = pagingSchemas(QUERY_LIMITS, { cursorExample: "WyIxMDAwIl0" });
 
 export const asOfSchema = documentedDate(dateSchema, "Balances over effective dates up to and including this date; omit for now").optional();
 

@@ -4,6 +4,7 @@
 // return is a 400 at /cursor, never a 500 from a bad cast), amounts as
 // decimal strings with currency and side, and the read-your-writes wait.
 import { z } from "zod";
+import { pagingSchemas } from "../../http/paging.ts";
 import type { ErrorCode } from "@trueup/contracts";
 import {
   POSITION_PATTERN, TrueupError, bankAccountIdSchema, decimalAmountDto, formatDigits, isCalendarDate, ledgerIdSchema, positionDto,
@@ -42,27 +43,7 @@ export const statementParams = z.strictObject({
   statementId: statementIdSchema.meta({ description: "The statement's id (a lowercase UUID, as the import answered)", example: "5f0c6e1a-3b9d-4c2e-8f11-2a7b9c0d4e5f" }),
 });
 
-const pageSizeMessage = `a page holds 1 to ${RECONCILIATION_QUERY_LIMITS.pageSizeMax} rows`;
-export const limitSchema = z.coerce
-  .number({ message: pageSizeMessage })
-  .int(pageSizeMessage)
-  .min(1, pageSizeMessage)
-  .max(RECONCILIATION_QUERY_LIMITS.pageSizeMax, pageSizeMessage)
-  .default(RECONCILIATION_QUERY_LIMITS.pageSizeDefault)
-  .meta({ description: `Rows per page, 1 to ${RECONCILIATION_QUERY_LIMITS.pageSizeMax} (default ${RECONCILIATION_QUERY_LIMITS.pageSizeDefault})`, example: 100 });
-
-export const cursorSchema = z
-  .string()
-  .max(RECONCILIATION_QUERY_LIMITS.cursorLengthMax)
-  .optional()
-  .meta({ description: "`nextCursor` of the previous page of the same query; omit for the first page", example: "WyIyMDI2LTAxLTAzIl0" });
-
-export const consistency = {
-  minPosition: positionDto.optional().meta({
-    description: `Read your writes: wait (up to ${RECONCILIATION_QUERY_LIMITS.minPositionWaitMs} ms) until the read model has applied the log up to this position, as returned by a command; else 503 READ_MODEL_BEHIND`,
-    example: "00000000000002f10000000000000004",
-  }),
-};
+export const { limitSchema, cursorSchema, consistency } = pagingSchemas(RECONCILIATION_QUERY_LIMITS, { cursorExample: "WyIyMDI2LTAxLTAzIl0" });
 
 // --- cursors --------------------------------------------------------------------
 
