@@ -2,6 +2,8 @@
 // the run's embedded PostgreSQL, driven only through app.inject().
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { PostgresEventStore } from "@trueup/event-store";
+import type { EventStore } from "@trueup/event-store";
+import type { ImportRouteOptions } from "@trueup/command-side";
 import type { RetryPolicy } from "@trueup/projections";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
@@ -22,20 +24,32 @@ export interface Accepted {
 export interface Platform {
   readonly app: FastifyInstance;
   readonly db: TestDatabase;
+  /** The real store (faults, if any, are only on the one the platform uses). */
   readonly store: PostgresEventStore;
   readonly composed: Composed;
   close(): Promise<void>;
 }
 
-export async function startPlatform(options: { poolMax?: number; ownRole?: boolean; projectionRetry?: RetryPolicy } = {}): Promise<Platform> {
+export interface PlatformOptions {
+  poolMax?: number;
+  ownRole?: boolean;
+  projectionRetry?: RetryPolicy;
+  /** Statement import limits and spool directory (config TRUEUP_IMPORT_*). */
+  imports?: ImportRouteOptions;
+  /** The store the platform uses, around the real one (faults); `store` stays the real one. */
+  wrap?: (store: PostgresEventStore) => EventStore;
+}
+
+export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   const db = await createTestDatabase({ poolMax: options.poolMax ?? 30, ownRole: options.ownRole ?? false });
   const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
   const composed = await compose({
     services: ["command", "projections", "query"],
     logLevel: "silent",
     pool: db.pool,
-    eventStore: store,
+    eventStore: options.wrap?.(store) ?? store,
     ...(options.projectionRetry === undefined ? {} : { projectionRetry: options.projectionRetry }),
+    ...(options.imports === undefined ? {} : { imports: options.imports }),
     ping: async () => {
       await db.pool.query("SELECT 1");
     },

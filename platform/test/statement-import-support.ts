@@ -5,49 +5,16 @@
 // description, their balances adding up unless told otherwise.
 import { expect } from "vitest";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
-import type { EventStore } from "@trueup/event-store";
 import type { JsonValue } from "@trueup/contracts";
-import { PostgresEventStore } from "@trueup/event-store";
-import type { ImportRouteOptions } from "@trueup/command-side";
-import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
-import { compose } from "../src/compose.ts";
-import type { Composed } from "../src/compose.ts";
-import { command, key } from "./ledger-support.ts";
+import type { Platform, PlatformOptions } from "./ledger-support.ts";
+import { command, key, startPlatform } from "./ledger-support.ts";
 
-export interface ImportPlatform {
-  readonly app: FastifyInstance;
-  readonly db: TestDatabase;
-  /** The real store (faults, if any, are only on the one the platform uses). */
-  readonly store: PostgresEventStore;
-  readonly composed: Composed;
-  close(): Promise<void>;
-}
+/** A composed Trueup over a fresh database (see startPlatform), with the imports' limits as a test needs them. */
+export type ImportPlatform = Platform;
 
-export async function startImportPlatform(options: { imports?: ImportRouteOptions; wrap?: (store: PostgresEventStore) => EventStore; poolMax?: number } = {}): Promise<ImportPlatform> {
-  const db = await createTestDatabase({ poolMax: options.poolMax ?? 20, ownRole: false });
-  const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
-  const composed = await compose({
-    services: ["command", "projections", "query"],
-    logLevel: "silent",
-    pool: db.pool,
-    eventStore: options.wrap?.(store) ?? store,
-    ...(options.imports === undefined ? {} : { imports: options.imports }),
-    ping: async () => {
-      await db.pool.query("SELECT 1");
-    },
-  });
-  return {
-    app: composed.app,
-    db,
-    store,
-    composed,
-    close: async () => {
-      await composed.close();
-      await store.close();
-      await db.drop();
-    },
-  };
+export function startImportPlatform(options: Pick<PlatformOptions, "imports" | "wrap" | "poolMax"> = {}): Promise<ImportPlatform> {
+  return startPlatform({ poolMax: 20, ...options });
 }
 
 export const IBAN = "DE89370400440532013000";

@@ -1,6 +1,6 @@
 // One CSV row read with its profile into a statement line. Every fault names
 // the row's first physical line and the column (its header name or index).
-import { NO_BANK_CODES, STATEMENT_LINE_LIMITS } from "@trueup/contracts";
+import { NO_BANK_CODES, STATEMENT_LINE_LIMITS, isValidIban, normaliseIban } from "@trueup/contracts";
 import type { CsvProfile, ParsedLine, SourceLocation } from "@trueup/contracts";
 import { cleanText, parseSignedAmount, statementError } from "../shared.ts";
 import { parseCsvDate } from "./dates.ts";
@@ -9,7 +9,6 @@ import type { ResolvedColumns } from "./columns.ts";
 /** What banks write where they have no reference: never a line identity (see ParsedLine.bankReference). */
 const PLACEHOLDER_REFERENCES = new Set(["NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE", "N/A", "-"]);
 
-const IBAN_SHAPE = /^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/;
 
 export interface Row {
   readonly fields: readonly string[];
@@ -42,9 +41,10 @@ export function rowToLine(row: Row, options: { profile: CsvProfile; columns: Res
     const amount = signedMinor(`amountAttributes.${name}`);
     if (amount !== undefined) attributes[name] = `${amount.negative && amount.amountMinor > 0n ? "-" : ""}${amount.amountMinor}`;
   }
-  const iban = cleanText(cell.value("counterpartyIban"))?.replace(/\s/g, "").toUpperCase() ?? null;
-  const ibanShaped = iban !== null && IBAN_SHAPE.test(iban);
-  const accountNumber = reference(cell, "counterpartyAccountNumber") ?? (ibanShaped ? null : checkedField(cell, "counterpartyIban", iban));
+  const written = cleanText(cell.value("counterpartyIban"));
+  const iban = written === null ? null : normaliseIban(written);
+  const ibanValid = iban !== null && isValidIban(iban);
+  const accountNumber = reference(cell, "counterpartyAccountNumber") ?? (ibanValid ? null : checkedField(cell, "counterpartyIban", iban));
   return {
     amountMinor,
     side,
@@ -61,7 +61,7 @@ export function rowToLine(row: Row, options: { profile: CsvProfile; columns: Res
     description: text(cell, "description", STATEMENT_LINE_LIMITS.textLengthMax),
     counterparty: {
       name: text(cell, "counterpartyName", STATEMENT_LINE_LIMITS.fieldLengthMax),
-      iban: ibanShaped ? iban : null,
+      iban: ibanValid ? iban : null,
       accountNumber,
       bic: reference(cell, "counterpartyBic")?.toUpperCase() ?? null,
     },

@@ -3,7 +3,7 @@
 // creation time (:13D:), floor limit (:34F:) and entry sums (:90D: :90C:).
 // Each parser takes the field and returns plain values or throws a located
 // STATEMENT_* error; none of them knows about the message around it.
-import { STATEMENT_LINE_LIMITS, statementCurrencyOf } from "@trueup/contracts";
+import { STATEMENT_LINE_LIMITS, isValidIban, normaliseIban, statementCurrencyOf } from "@trueup/contracts";
 import type { ParsedAccount, ParsedBalance, Side, SourceLocation } from "@trueup/contracts";
 import { checkedDate, parseUnsignedAmount, statementError } from "../shared.ts";
 import type { MtField } from "./fields.ts";
@@ -87,20 +87,12 @@ export function referenceOf(value: string, location: SourceLocation, what: strin
   return trimmed;
 }
 
-const IBAN_SHAPE = /^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$/;
 const BIC_SHAPE = /^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/;
 
-/** An IBAN by shape and mod-97 check digits (spaces ignored), normalised; else null. */
+/** The text as a normalised IBAN when it is a valid one (the same check as a bank account's registration), else null. */
 export function ibanOf(text: string): string | null {
-  const compact = text.replace(/ /g, "").toUpperCase();
-  if (!IBAN_SHAPE.test(compact)) return null;
-  const rearranged = compact.slice(4) + compact.slice(0, 4);
-  let remainder = 0;
-  for (const c of rearranged) {
-    const digits = c >= "A" ? String(c.charCodeAt(0) - 55) : c;
-    for (const d of digits) remainder = (remainder * 10 + Number(d)) % 97;
-  }
-  return remainder === 1 ? compact : null;
+  const compact = normaliseIban(text);
+  return isValidIban(compact) ? compact : null;
 }
 
 export function isBic(text: string): boolean {
