@@ -5,6 +5,7 @@
 // refuses connections is retried a bounded number of times, then exit 3;
 // a problem answer is printed with its code and exits 1.
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -112,5 +113,30 @@ describe("trueup CLI: the server", () => {
     const run = await cli(["import", sample, "--bank-account", "no such account", "--server", server]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^rejected \(400\) VALIDATION_FAILED: params\/bankAccountId: .*\n {2}in params \/bankAccountId\n$/);
+  });
+
+  it("an answer that comes before the whole file was sent: printed, and the CLI exits at once (it does not wait on the open socket)", async () => {
+    // A server that refuses on the headers and never reads the body, and keeps idle connections for 10 minutes:
+    // a CLI that left its unfinished request open would outlive this test.
+    const refusing = createServer((request, response) => {
+      response.writeHead(404, { "content-type": "application/problem+json" });
+      response.end(JSON.stringify({ type: "about:blank", title: "Not Found", status: 404, code: "BANK_ACCOUNT_NOT_FOUND", detail: "no bank account b1" }));
+    });
+    refusing.keepAliveTimeout = 600_000;
+    refusing.requestTimeout = 0;
+    refusing.timeout = 0;
+    await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve));
+    const address = refusing.address();
+    if (address === null || typeof address === "string") throw new Error("no TCP address");
+    const large = path.join(folder, "large.sta");
+    await writeFile(large, Buffer.alloc(32 * 1024 * 1024, "x"));
+    try {
+      const run = await cli(["import", large, "--bank-account", "b1", "--server", `http://127.0.0.1:${address.port}`]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("rejected (404) BANK_ACCOUNT_NOT_FOUND: no bank account b1");
+    } finally {
+      refusing.closeAllConnections();
+      await new Promise((resolve) => refusing.close(resolve));
+    }
   });
 });

@@ -53,6 +53,10 @@ export function upload(options: UploadOptions): Promise<Outcome> {
       if (settled) return;
       settled = true;
       file.destroy();
+      // One request per attempt: close its socket. An answer that came before the whole body was sent
+      // leaves the request unfinished, and its open socket would keep the CLI alive until the server's
+      // keep-alive timeout (72 s) after the answer was printed.
+      request.destroy();
       resolve(outcome);
     };
     const file = createReadStream(options.file, { highWaterMark: READ_CHUNK_BYTES });
