@@ -1,7 +1,9 @@
 // What every importer leans on (importers/shared.ts): readLines splits any
 // chunking of LF, CRLF and lone-CR text into the same numbered lines, with
 // or without a final newline, and refuses a line at lineLengthMax + 1 (not
-// at the bound) before buffering it whole; the amount parsers are exact
+// at the bound) before buffering it whole; LineSplitter, its synchronous
+// core, gives a chunk's lines one by one up to a fault, the lines a plain
+// split of the whole text gives; the amount parsers are exact
 // (bigint, never a float), refuse what is not an amount of the currency and
 // what no store can hold; checkedDate refuses impossible and out-of-range
 // dates; every refusal is a TrueupError with the location it was given.
@@ -9,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { TrueupError, isCalendarDate, isDateInRange } from "@trueup/contracts";
 import type { SourceLocation } from "@trueup/contracts";
-import { AMOUNT_DIGITS_MAX, checkedDate, cleanText, parseSignedAmount, parseUnsignedAmount, readLines } from "../../src/reconciliation/importers/shared.ts";
+import { AMOUNT_DIGITS_MAX, checkedDate, cleanText, LineSplitter, parseSignedAmount, parseUnsignedAmount, readLines } from "../../src/reconciliation/importers/shared.ts";
 
 /** One chunk per UTF-16 unit: harsher than per code point (a surrogate pair is split too). */
 function units(text: string): string[] {
@@ -99,6 +101,58 @@ describe("readLines", () => {
       const error = await asyncFailure(() => linesOf(parts, 10));
       expect([error.code, error.detail?.location, error.detail?.limit]).toEqual(["STATEMENT_LINE_TOO_LONG", { line: 2 }, 10]);
     }
+  });
+});
+
+/** Every line LineSplitter gives for `parts`, numbered, then its unfinished last line; a fault ends the list as its code and line. */
+function splitterLines(parts: readonly string[], lineLengthMax = 1000): (readonly [number, string] | string)[] {
+  const splitter = new LineSplitter({ lineLengthMax });
+  const out: (readonly [number, string] | string)[] = [];
+  try {
+    for (const part of parts) {
+      splitter.feed(part);
+      for (let text = splitter.next(); text !== undefined; text = splitter.next()) out.push([splitter.number, text]);
+      // Used up: asking again gives nothing more until the next chunk.
+      expect(splitter.next()).toBeUndefined();
+    }
+    const last = splitter.end();
+    if (last !== undefined) out.push([last.number, last.text]);
+  } catch (error) {
+    if (!(error instanceof TrueupError)) throw error;
+    out.push(`${error.code} at line ${String((error.detail?.location as SourceLocation | undefined)?.line)}`);
+  }
+  return out;
+}
+
+describe("LineSplitter", () => {
+  it("gives the lines before a too-long line of the same chunk, then refuses it with its number, as when it has no newline yet", () => {
+    expect(splitterLines(["a\nb\r\n" + "x".repeat(11) + "\nc\n"], 10)).toEqual([[1, "a"], [2, "b"], "STATEMENT_LINE_TOO_LONG at line 3"]);
+    expect(splitterLines(["a\nb\r\n" + "x".repeat(11)], 10)).toEqual([[1, "a"], [2, "b"], "STATEMENT_LINE_TOO_LONG at line 3"]);
+    expect(splitterLines(["a\n", "xxxxxx", "xxxxx", "\n"], 10)).toEqual([[1, "a"], "STATEMENT_LINE_TOO_LONG at line 2"]);
+    expect(splitterLines(["x".repeat(10), "\r", "\n", "y"], 10)).toEqual([[1, "x".repeat(10)], [2, "y"]]);
+  });
+
+  it("reads empty chunks, a CRLF cut between chunks and a text of line breaks only", () => {
+    expect(splitterLines(["", "a\r", "", "\nb", ""])).toEqual([[1, "a"], [2, "b"]]);
+    expect(splitterLines(["\r", "\n", "\r", "\r\n", "\n"])).toEqual([[1, ""], [2, ""], [3, ""], [4, ""]]);
+    expect(splitterLines([])).toEqual([]);
+  });
+
+  it("gives the lines of a plain split of the whole text, whatever the chunking", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom("a", "b", " ", "\n", "\r", "\r\n", ":61:", "é", "\u2028"), { maxLength: 60 }).map((parts) => parts.join("")),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (text, cuts) => {
+          const split = text.split(/\r\n|\r|\n/);
+          if (split.at(-1) === "") split.pop();
+          const expected = split.map((line, i) => [i + 1, line] as const);
+          expect(splitterLines(splitAt(text, cuts))).toEqual(expected);
+          expect(splitterLines(units(text))).toEqual(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -5,12 +5,14 @@
 // end, the slash-style :86:; CRLF, LF, no final newline and 1-character
 // chunks give the same items; and every broken input (a :61: cut at every
 // position, bad amounts and dates, missing balances, limits at and one past
-// their bound) is a TrueupError naming the line and the record.
+// their bound) is a TrueupError naming the line and the record, after the
+// items before it.
 import { describe, expect, it } from "vitest";
 import { STATEMENT_LINE_LIMITS } from "@trueup/contracts";
-import { detectFormat } from "../../src/reconciliation/importers/index.ts";
+import type { StatementItem } from "@trueup/contracts";
+import { IMPORT_LIMITS_DEFAULT, detectFormat } from "../../src/reconciliation/importers/index.ts";
 import { mt940Importer } from "../../src/reconciliation/importers/mt940/index.ts";
-import { itemsJson, locationOf, parse, parseError } from "./mt940-support.ts";
+import { chunked, itemsJson, locationOf, parse, parseError } from "./mt940-support.ts";
 
 const MT942 = [
   "{1:F01BANKDEFFAXXX0000000000}{2:O9421200231215BANKDEFFAXXX00000000002312151200N}{3:{108:MT942}}{4:",
@@ -214,6 +216,31 @@ describe("messages and line endings", () => {
     expect(itemsJson((await parse(YEAR_END, { chunkSize: 1 })).items)).toBe(reference);
     const mt942 = itemsJson((await parse(MT942)).items);
     expect(itemsJson((await parse(MT942.replace(/\r\n/g, "\n"), { chunkSize: 1 })).items)).toBe(mt942);
+  });
+});
+
+describe("items before a fault", () => {
+  // 150 lines, then a broken one: more than one run of items (ITEMS_PER_RUN_MAX) inside a single chunk.
+  const good = Array.from({ length: 150 }, (_, i) => `:61:240101C${i + 1},NTRFREF${i}\n:86:line ${i}`);
+  const text = [":20:A", ":25:1/1", ":60F:C240101EUR1,", ...good, ":61:240101C1,NTRF", ":62F:C240101EUR2,"].join("\n");
+
+  /** The items the importer yields until it throws, and what it throws. */
+  async function itemsUntilFault(chunkSize: number): Promise<{ items: StatementItem[]; fault: unknown }> {
+    const items: StatementItem[] = [];
+    try {
+      for await (const item of mt940Importer.parse(chunked(text, chunkSize), { format: "mt940", limits: IMPORT_LIMITS_DEFAULT })) items.push(item);
+    } catch (fault) {
+      return { items, fault };
+    }
+    return { items, fault: undefined };
+  }
+
+  it("come out, in file order, before the error, whatever the chunking", async () => {
+    for (const chunkSize of [1 << 20, 7, 1]) {
+      const { items, fault } = await itemsUntilFault(chunkSize);
+      expect(fault).toMatchObject({ code: "STATEMENT_MALFORMED", detail: { location: { line: 304, record: ":61:" } } });
+      expect(items.map((item) => (item.kind === "line" ? item.line.customerReference : item.kind))).toEqual(good.map((_, i) => `REF${i}`));
+    }
   });
 });
 

@@ -9,8 +9,7 @@
 // STATEMENT_LINE_LIMITS.rawLengthMax characters (a :61: plus its :86: is a
 // statement line's raw text, which must fit that bound anyway).
 import { STATEMENT_LINE_LIMITS } from "@trueup/contracts";
-import type { ImportLimits } from "../types.ts";
-import { readLines, statementError } from "../shared.ts";
+import { statementError } from "../shared.ts";
 
 /** `:20:`, `:28C:`, `:60F:`, `:NS:` (non-SWIFT, ignored). */
 const TAG_PATTERN = /^:([0-9]{2}[A-Z]?|NS):/;
@@ -42,12 +41,6 @@ export function fieldText(field: MtField): string {
   return `:${field.tag}:${field.lines.join("\n")}`;
 }
 
-interface ReaderState {
-  field: OpenField | null;
-  messageOpen: boolean;
-  inTextBlock: boolean;
-}
-
 interface OpenField {
   tag: string;
   line: number;
@@ -55,73 +48,99 @@ interface OpenField {
   length: number;
 }
 
-export async function* readFields(chunks: AsyncIterable<string>, limits: Pick<ImportLimits, "lineLengthMax">): AsyncGenerator<MtToken, void, undefined> {
-  // One object, not loose `let`s: the nested generators below change it, and
-  // TypeScript would narrow locals as if they could not.
-  const state: ReaderState = { field: null, messageOpen: false, inTextBlock: false };
-  let lastLine = 0;
-  const close = function* (line: number): Generator<MtToken> {
-    if (state.field !== null) yield { kind: "field", field: { tag: state.field.tag, line: state.field.line, lines: state.field.lines } };
-    state.field = null;
-    if (state.messageOpen) yield { kind: "end", line };
-    state.messageOpen = false;
-  };
-  for await (const { text, number } of readLines(chunks, limits)) {
-    lastLine = number;
+/**
+ * The tokens of the text's lines, fed one by one (`line`) and then `end`:
+ * a plain class, not an async generator, so that a chunk's lines are read
+ * in one synchronous loop (a generator per line and a promise per token
+ * were half of MT940's parse time). Tokens go to `emit` in file order; a
+ * fault throws after the tokens before it.
+ */
+export class FieldReader {
+  private field: OpenField | null = null;
+  private messageOpen = false;
+  private inTextBlock = false;
+  private lastLine = 0;
+
+  constructor(private readonly emit: (token: MtToken) => void) {}
+
+  line(text: string, number: number): void {
+    this.lastLine = number;
     const trimmed = text.trim();
-    if (trimmed === "") continue;
+    if (trimmed === "") return;
     if (trimmed === "-" || trimmed.startsWith("-}")) {
-      yield* close(number);
+      this.close(number);
       if (trimmed.startsWith("-}")) {
-        if (!state.inTextBlock) throw statementError("STATEMENT_MALFORMED", "a `-}` closes no envelope text block `{4:`", { line: number });
-        state.inTextBlock = false;
+        if (!this.inTextBlock) throw statementError("STATEMENT_MALFORMED", "a `-}` closes no envelope text block `{4:`", { line: number });
+        this.inTextBlock = false;
         const after = trimmed.slice(2);
         if (after !== "") {
           const envelope = parseEnvelope(after, number);
           if (envelope.textBlock !== null) throw statementError("STATEMENT_MALFORMED", "a text block `{4:` starts on the line that closes one", { line: number });
         }
       }
-      continue;
+      return;
     }
-    if (text.startsWith("{1:") || (!state.messageOpen && text.startsWith("{"))) {
-      yield* close(number);
-      if (state.inTextBlock) throw statementError("STATEMENT_MALFORMED", "a new envelope starts before the text block `{4:` was closed by `-}`", { line: number });
+    if (text.startsWith("{1:") || (!this.messageOpen && text.startsWith("{"))) {
+      this.close(number);
+      if (this.inTextBlock) throw statementError("STATEMENT_MALFORMED", "a new envelope starts before the text block `{4:` was closed by `-}`", { line: number });
       const envelope = parseEnvelope(text, number);
-      yield { kind: "envelope", messageType: envelope.messageType, line: number };
-      if (envelope.textBlock === null) continue;
-      state.inTextBlock = true;
-      if (envelope.textBlock.trim() === "") continue;
-      yield* startOrContinue(envelope.textBlock, number);
-      continue;
+      this.emit({ kind: "envelope", messageType: envelope.messageType, line: number });
+      if (envelope.textBlock === null) return;
+      this.inTextBlock = true;
+      if (envelope.textBlock.trim() === "") return;
+      this.startOrContinue(envelope.textBlock, number);
+      return;
     }
     // ABN AMRO heads each message with its BIC, the type and the BIC again, outside any tag.
-    if (!state.messageOpen && !state.inTextBlock && BANK_HEADER_LINE.test(trimmed)) continue;
-    yield* startOrContinue(text, number);
+    if (!this.messageOpen && !this.inTextBlock && BANK_HEADER_LINE.test(trimmed)) return;
+    this.startOrContinue(text, number);
   }
-  yield* close(Math.max(lastLine, 1));
-  if (state.inTextBlock) throw statementError("STATEMENT_MALFORMED", "the file ends inside an envelope's text block `{4:` (no closing `-}`): truncated?", { line: Math.max(lastLine, 1) });
 
-  function* startOrContinue(text: string, number: number): Generator<MtToken> {
-    const tag = TAG_PATTERN.exec(text)?.[1];
+  /** After the last line: closes the open field and message. */
+  end(): void {
+    const line = Math.max(this.lastLine, 1);
+    this.close(line);
+    if (this.inTextBlock) throw statementError("STATEMENT_MALFORMED", "the file ends inside an envelope's text block `{4:` (no closing `-}`): truncated?", { line });
+  }
+
+  private close(line: number): void {
+    const field = this.field;
+    this.field = null;
+    if (field !== null) this.emit({ kind: "field", field: { tag: field.tag, line: field.line, lines: field.lines } });
+    if (this.messageOpen) {
+      this.messageOpen = false;
+      this.emit({ kind: "end", line });
+    }
+  }
+
+  private startOrContinue(text: string, number: number): void {
+    // Most lines of a :86: are continuations: no regex match for a line that cannot be a tag.
+    const tag = text.charCodeAt(0) === COLON ? TAG_PATTERN.exec(text)?.[1] : undefined;
+    const field = this.field;
     if (tag === undefined) {
-      if (state.field === null) {
-        throw statementError("STATEMENT_MALFORMED", state.messageOpen || state.inTextBlock ? "expected a `:tag:` line" : "text outside any message", { line: number });
+      if (field === null) {
+        throw statementError("STATEMENT_MALFORMED", this.messageOpen || this.inTextBlock ? "expected a `:tag:` line" : "text outside any message", { line: number });
       }
-      state.field.length += text.length + 1;
-      if (state.field.length > FIELD_LENGTH_MAX) {
-        throw statementError("STATEMENT_LINE_TOO_LONG", `the field :${state.field.tag}: is longer than the limit of ${FIELD_LENGTH_MAX} characters`, { line: state.field.line, record: `:${state.field.tag}:` }, { limit: FIELD_LENGTH_MAX });
+      field.length += text.length + 1;
+      if (field.length > FIELD_LENGTH_MAX) {
+        throw statementError("STATEMENT_LINE_TOO_LONG", `the field :${field.tag}: is longer than the limit of ${FIELD_LENGTH_MAX} characters`, { line: field.line, record: `:${field.tag}:` }, { limit: FIELD_LENGTH_MAX });
       }
-      state.field.lines.push(text);
+      field.lines.push(text);
       return;
     }
     // A :20: opens the next message even without a `-` between them.
-    if (tag === "20" && state.messageOpen) yield* close(number);
-    else if (state.field !== null) yield { kind: "field", field: { tag: state.field.tag, line: state.field.line, lines: state.field.lines } };
-    state.messageOpen = true;
+    if (tag === "20" && this.messageOpen) this.close(number);
+    else if (field !== null) {
+      this.field = null;
+      this.emit({ kind: "field", field: { tag: field.tag, line: field.line, lines: field.lines } });
+    }
+    this.messageOpen = true;
     const value = text.slice(tag.length + 2);
-    state.field = { tag, line: number, lines: [value], length: value.length };
+    this.field = { tag, line: number, lines: [value], length: value.length };
   }
 }
+
+const COLON = 58;
 
 /**
  * The blocks `{1:…}{2:…}{3:{108:…}}` of one envelope line (nested braces
