@@ -263,4 +263,21 @@ describe("cleanText", () => {
     expect(cleanText(null)).toBeNull();
     expect(cleanText(undefined)).toBeNull();
   });
+
+  it("is the regex definition for any mix of every whitespace JavaScript knows, inner, leading and trailing", () => {
+    const spaces = [" ", "\t", "\n", "\r", "\v", "\f", "\u0085", "\u00a0", "\u1680", "\u180e", "\u2000", "\u200a", "\u200b", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff"];
+    const reference = (value: string): string | null => {
+      const cleaned = value.replace(/\s+/g, " ").trim();
+      return cleaned === "" ? null : cleaned;
+    };
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...spaces, "a", "Ü", "\u0000", "\u001f", "-", "\ud83d"), { maxLength: 12 }), (parts) => {
+        const value = parts.join("");
+        expect(cleanText(value)).toBe(reference(value));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(cleanText("")).toBeNull();
+    expect(cleanText("a b")).toBe("a b");
+  });
 });

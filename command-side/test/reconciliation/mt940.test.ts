@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { STATEMENT_LINE_LIMITS } from "@trueup/contracts";
 import type { StatementItem } from "@trueup/contracts";
 import { IMPORT_LIMITS_DEFAULT, detectFormat } from "../../src/reconciliation/importers/index.ts";
+import { parseDetails } from "../../src/reconciliation/importers/mt940/details.ts";
 import { mt940Importer } from "../../src/reconciliation/importers/mt940/index.ts";
 import { chunked, itemsJson, locationOf, parse, parseError } from "./mt940-support.ts";
 
@@ -152,6 +153,22 @@ describe("MT940 line fields", () => {
     expect(lines[1]).toMatchObject({ description: "plain free text line one and line two", attributes: { supplementaryDetails: "SUPPLEMENTARY" } });
     expect(lines[1]?.raw).toBe(":61:2401021231C50,NTRFNONREF//B2\nSUPPLEMENTARY\n:86:plain free text line one\nand line two");
     expect(lines[2]?.raw).toBe(":61:2401020102RC20,NMSCNONREF//B3");
+  });
+
+  it("splits a German :86: only at `?` and two digits, across its lines, joining a repeated code and keeping unknown ones", () => {
+    // `?S`, `?1?` and a `?2` cut at the line end are text; `?123` is code 12 then "3"; ?21 twice is one purpose, in order of appearance.
+    const cut = parseDetails(["166?00GUT?SCHRIFT?1?2031?21EREF+E2E-9 SVWZ+Rech", "nung 42?2", "1 KREF+K1?99odd?32ACME?33 GmbH?123"], { line: 2, record: ":86:" });
+    expect(cut).toMatchObject({
+      description: "GUT?SCHRIFT?1",
+      remittanceInformation: "Rechnung 42",
+      endToEndId: "E2E-9",
+      counterparty: { name: "ACME GmbH", iban: null, bic: null },
+      proprietaryCode: "166",
+      attributes: { bookingText: "GUT?SCHRIFT?1", customerReference: "K1", otherSubfields: "?99odd?123" },
+    });
+    // ?21 before ?20: the purpose follows the file, not the codes' order.
+    const order = parseDetails(["835?21SVWZ+second?20first?20 again?64x?30DEUTDEFF?31DE89370400440532013000"], { line: 2, record: ":86:" });
+    expect(order).toMatchObject({ remittanceInformation: "secondfirst again", counterparty: { iban: "DE89370400440532013000", bic: "DEUTDEFF" }, attributes: { otherSubfields: "?64x" } });
   });
 
   it("maps two-digit years 00-79 to 20xx and 80-99 to 19xx", async () => {

@@ -184,6 +184,30 @@ export function checkedDate(year: number, month: number, day: number, location: 
 /** Trimmed text with inner whitespace runs as one space, or null when empty. */
 export function cleanText(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
+  // Most values are clean already: a scan, not a regex replace and a new string per field of every line.
+  if (isClean(value)) return value === "" ? null : value;
   const cleaned = value.replace(/\s+/g, " ").trim();
   return cleaned === "" ? null : cleaned;
+}
+
+/** True only when `value` has no whitespace but single spaces between other characters, so cleaning gives it back unchanged. */
+function isClean(value: string): boolean {
+  let afterSpace = true; // a leading space is not clean
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 32) {
+      if (afterSpace) return false;
+      afterSpace = true;
+    } else if (c < 32 || (c >= 0x80 && mayBeSpace(c))) {
+      return false;
+    } else {
+      afterSpace = false;
+    }
+  }
+  return !afterSpace || value.length === 0;
+}
+
+/** What `\s` and trim() take beyond ASCII (Unicode Zs, LS, PS, BOM), and NEL and U+180E, which older Unicode counted: erring toward the regex is safe. */
+function mayBeSpace(c: number): boolean {
+  return c === 0x85 || c === 0xa0 || c === 0x1680 || c === 0x180e || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
