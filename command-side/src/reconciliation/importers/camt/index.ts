@@ -98,7 +98,7 @@ class CamtDocument implements XmlReaderHooks {
     this.#reader.write(text);
   }
 
-  /** The text ended: saxes fails here on a truncated document. */
+  /** The text ended: the reader fails here on a truncated document. */
   endOfText(): void {
     this.#reader.close();
   }
