@@ -204,6 +204,15 @@ describe("the CSV importer refuses what does not fit, at the row's line and colu
     });
   }
 
+  it("reports the first fault in the file: a bad row before a csv-parse syntax error of the same chunk, and the syntax error before a bad row after it", async () => {
+    const rows = ["Date,Amount,Text,Ref", "2026-03-01,1.00,a,R1", "2026-03-02,x,b,R2", "2026-03-03,3.00,c,R3", '2026-03-04,4.00,"d"e,R4', "2026-03-05,y,f,R5"];
+    for (const chunkSize of [1 << 20, 5, 1]) {
+      expect(await failure(rows.join("\n"), signed, { chunkSize })).toMatchObject({ code: "STATEMENT_AMOUNT_INVALID", location: { line: 3, column: "Amount" } });
+      const syntaxFirst = [...rows.slice(0, 2), ...rows.slice(3)].join("\n");
+      expect(await failure(syntaxFirst, signed, { chunkSize })).toMatchObject({ code: "STATEMENT_MALFORMED", location: { line: 4 } });
+    }
+  });
+
   it("refuses debit and credit both filled, or neither, and a negative credit", async () => {
     const profile = profileOf({ currency: "EUR", columns: { bookingDate: "d", debit: "out", credit: "in" } });
     expect(await failure("d,out,in\n2026-03-01,1.00,2.00\n", profile)).toMatchObject({ code: "STATEMENT_MALFORMED", location: { line: 2, column: "in" } });

@@ -10,6 +10,7 @@
 // are skipped), the account is the bank account's (ParsedAccount all null),
 // and the period runs from the earliest to the latest line date.
 import { CsvError, Parser } from "csv-parse";
+import type { Options } from "csv-parse";
 import { TrueupError, STATEMENT_LINE_LIMITS } from "@trueup/contracts";
 import type { CsvProfile, ParsedLine, ParsedStatement, StatementItem } from "@trueup/contracts";
 import type { Importer, ImportLimits, ImportOptions } from "../types.ts";
@@ -36,25 +37,25 @@ async function* parseCsv(text: AsyncIterable<string>, options: ImportOptions): A
   const profile = options.csvProfile;
   if (profile === undefined) throw new TrueupError("CSV_PROFILE_REQUIRED", "a CSV file is read with a mapping profile: pass ?profile=<profileId> (or ?profile=stripe)");
   const reader = new RowReader(profile, options.limits);
-  const parser = new Parser({
-    delimiter: profile.delimiter,
-    quote: profile.quote,
-    escape: profile.quote,
-    record_delimiter: ["\r\n", "\n", "\r"],
-    // Field counts are checked by the reader, against the header, with the row's line.
-    relax_column_count: true,
-    // Empty lines come out as one empty field and are skipped as blank rows: csv-parse's own skipping keeps them in the next row's raw text, unbounded.
-    skip_empty_lines: false,
-    raw: true,
-    bom: true,
-    cast: false,
-    max_record_size: options.limits.lineLengthMax * UTF8_BYTES_PER_UNIT_MAX,
-    // Rows are read as csv-parse finds them, in file order, so the first fault in the file is the one reported whatever the chunking.
-    on_record: (record: unknown) => {
-      reader.accept(record);
-      return null;
+  const parser = new RecordParser(
+    {
+      delimiter: profile.delimiter,
+      quote: profile.quote,
+      escape: profile.quote,
+      record_delimiter: ["\r\n", "\n", "\r"],
+      // Field counts are checked by the reader, against the header, with the row's line.
+      relax_column_count: true,
+      // Empty lines come out as one empty field and are skipped as blank rows: csv-parse's own skipping keeps them in the next row's raw text, unbounded.
+      skip_empty_lines: false,
+      raw: true,
+      bom: true,
+      cast: false,
+      max_record_size: options.limits.lineLengthMax * UTF8_BYTES_PER_UNIT_MAX,
     },
-  });
+    (record) => {
+      reader.accept(record);
+    },
+  );
   let failed: Error | undefined;
   parser.on("error", (error) => {
     failed ??= error;
@@ -62,11 +63,11 @@ async function* parseCsv(text: AsyncIterable<string>, options: ImportOptions): A
   try {
     for await (const chunk of afterLines(text, { count: profile.skipRows, lineLengthMax: options.limits.lineLengthMax })) {
       await settled((done) => parser.write(chunk, done));
-      if (failed !== undefined) throw failed;
+      parser.throwFault(failed);
       yield* reader.take();
     }
     await settled((done) => parser.end(done));
-    if (failed !== undefined) throw failed;
+    parser.throwFault(failed);
     yield* reader.take();
   } catch (error) {
     throw located(error, { line: reader.line, lineLengthMax: options.limits.lineLengthMax });
@@ -75,6 +76,43 @@ async function* parseCsv(text: AsyncIterable<string>, options: ImportOptions): A
   }
   yield { kind: "statement", statement: reader.statement() };
   yield { kind: "file", controlTotals: [] };
+}
+
+/**
+ * csv-parse's stream parser whose records go to `onRecord` as it pushes
+ * them, in file order, instead of to its readable side (which nobody reads:
+ * it would buffer the file). Not `on_record`: csv-parse builds an info
+ * object and decodes the raw text a second time for every record it hands
+ * there, a fifth of the CSV parse. The first fault of `onRecord` stops the
+ * reading of records; csv-parse can only fail later in the file, so that
+ * fault comes first.
+ */
+class RecordParser extends Parser {
+  private fault: { error: unknown } | undefined;
+
+  constructor(
+    options: Options,
+    private readonly onRecord: (record: unknown) => void,
+  ) {
+    super(options);
+  }
+
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk === null) return super.push(chunk, encoding);
+    if (this.fault !== undefined) return true;
+    try {
+      this.onRecord(chunk);
+    } catch (error) {
+      this.fault = { error };
+    }
+    return true;
+  }
+
+  /** Throws the first fault: a record's, else csv-parse's own (`failed`). */
+  throwFault(failed: Error | undefined): void {
+    if (this.fault !== undefined) throw this.fault.error;
+    if (failed !== undefined) throw failed;
+  }
 }
 
 /** Resolves when csv-parse has taken what was written (or failed: the error is kept by the caller's listener). */
