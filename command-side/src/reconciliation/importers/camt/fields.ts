@@ -18,9 +18,10 @@ export function where(element: XmlElement): SourceLocation {
 
 /** The only child named `name`, or null; a second one is malformed (which of two amounts would be the amount?). */
 export function one(parent: XmlElement | null, name: string): XmlElement | null {
-  if (parent === null) return null;
+  // No `?? []` nor spread arguments here and below: these run a few dozen times per entry, on the parse's hot path.
+  if (parent?.children == null) return null;
   let found: XmlElement | null = null;
-  for (const child of parent.children ?? []) {
+  for (const child of parent.children) {
     if (child.name !== name) continue;
     if (found !== null) throw statementError("STATEMENT_MALFORMED", `${name} is given more than once in ${parent.name}`, where(child));
     found = child;
@@ -30,18 +31,25 @@ export function one(parent: XmlElement | null, name: string): XmlElement | null 
 
 /** The element at a path of single children, or null when any step is missing. */
 export function at(parent: XmlElement | null, ...names: readonly string[]): XmlElement | null {
+  return walk(parent, names);
+}
+
+function walk(parent: XmlElement | null, names: readonly string[]): XmlElement | null {
   let element = parent;
-  for (const name of names) element = one(element, name);
+  for (let i = 0; i < names.length && element !== null; i++) element = one(element, names[i] ?? "");
   return element;
 }
 
 export function all(parent: XmlElement | null, name: string): XmlElement[] {
-  return (parent?.children ?? []).filter((child) => child.name === name);
+  const found: XmlElement[] = [];
+  if (parent?.children == null) return found;
+  for (const child of parent.children) if (child.name === name) found.push(child);
+  return found;
 }
 
 /** The trimmed text at a path, or null when absent or empty. */
 export function textAt(parent: XmlElement | null, ...names: readonly string[]): string | null {
-  const element = at(parent, ...names);
+  const element = walk(parent, names);
   if (element === null) return null;
   const text = element.text.trim();
   return text === "" ? null : text;
@@ -52,7 +60,7 @@ const PLACEHOLDERS: ReadonlySet<string> = new Set(["NOTPROVIDED", "NONREF", "NON
 
 /** An identifier (reference, IBAN, BIC, code): refused when longer than what is stored, never cut. */
 export function identifierAt(parent: XmlElement | null, ...names: readonly string[]): string | null {
-  return identifierOf(at(parent, ...names));
+  return identifierOf(walk(parent, names));
 }
 
 /** The element's own text as an identifier (see identifierAt). */

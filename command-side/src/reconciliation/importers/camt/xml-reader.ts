@@ -217,7 +217,8 @@ export class XmlReader {
       if (!final) return this.#needMore(buffer.length);
       lt = buffer.length;
     }
-    const top = this.#stack.at(-1);
+    const stack = this.#stack;
+    const top = stack.length === 0 ? undefined : stack[stack.length - 1];
     if (top === undefined) {
       for (let i = at; i < lt; i++) if (!isSpace(buffer.charCodeAt(i))) throw new XmlSyntaxError("text data outside of root node.", i);
       if (lt - at > this.#limits.textLengthMax) this.#text(readText(buffer, at, lt, "text", true), this.#bufferStart + lt);
@@ -301,6 +302,14 @@ export class XmlReader {
   }
 
   #endTag(buffer: string, at: number): number {
+    // The common case first: the end tag of the open element, complete in the buffer.
+    const names = this.#names;
+    const expected = names.length === 0 ? undefined : names[names.length - 1];
+    if (expected !== undefined && buffer.charCodeAt(at + 2 + expected.length) === GT && buffer.startsWith(expected, at + 2)) {
+      const end = at + 3 + expected.length;
+      this.#close(this.#bufferStart + end);
+      return end;
+    }
     const gt = buffer.indexOf(">", this.#resume(at + 2));
     if (gt < 0) return this.#needMore(buffer.length);
     const end = nameEnd(buffer, at + 2, gt);
@@ -392,9 +401,11 @@ export class XmlReader {
     if (stack.length >= XML_DEPTH_MAX) {
       throw statementError("STATEMENT_MALFORMED", `elements nest deeper than ${XML_DEPTH_MAX} levels`, this.#here(end), { limit: XML_DEPTH_MAX });
     }
-    const inherited = parent?.scope ?? ROOT_SCOPE;
+    const inherited = parent === null ? ROOT_SCOPE : parent.scope;
     // Most camt elements have no attributes: no allocation for them.
-    const { attributes, scope } = rawAttributes === null ? { attributes: NO_ATTRIBUTES, scope: inherited } : readAttributes(rawAttributes, inherited);
+    const read = rawAttributes === null ? null : readAttributes(rawAttributes, inherited);
+    const attributes = read === null ? NO_ATTRIBUTES : read.attributes;
+    const scope = read === null ? inherited : read.scope;
     const colon = qualifiedName.indexOf(":");
     const name = colon < 0 ? qualifiedName : qualifiedName.slice(colon + 1);
     // Inside a kept subtree an element joins its parent's children (a dropped one too, as an empty
@@ -450,7 +461,8 @@ export class XmlReader {
   /** A text node (or CDATA section) that ended at `end`, when its element keeps it or it may be too long. */
   #text(text: string, end: number): void {
     if (text.length > this.#limits.textLengthMax) throw this.#tooLong(`a text of ${text.length} characters is longer than the limit of ${this.#limits.textLengthMax}`, this.#limits.textLengthMax, end);
-    const top = this.#stack.at(-1);
+    const stack = this.#stack;
+    const top = stack.length === 0 ? undefined : stack[stack.length - 1];
     if (top?.children?.length === 0) top.text += text;
   }
 
