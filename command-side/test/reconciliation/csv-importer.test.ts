@@ -14,9 +14,12 @@
 //   STATEMENT_LINE_TOO_LONG; linesMax lines pass and one more fails with
 //   STATEMENT_TOO_MANY_LINES; no profile is CSV_PROFILE_REQUIRED.
 import { describe, expect, it } from "vitest";
-import { CSV_DATE_FORMATS } from "@trueup/contracts";
+import fc from "fast-check";
+import { CSV_DATE_FORMATS, TrueupError } from "@trueup/contracts";
 import { detectFormat, importerFor } from "../../src/reconciliation/importers/index.ts";
 import { lineData } from "../../src/reconciliation/import/scan.ts";
+import { parseCsvDate } from "../../src/reconciliation/importers/csv/dates.ts";
+import { checkedDate } from "../../src/reconciliation/importers/shared.ts";
 import { failure, parseCsv, profileOf } from "./csv-support.ts";
 
 const signed = profileOf({ currency: "EUR", columns: { bookingDate: "Date", amount: "Amount", description: "Text", bankReference: "Ref" } });
@@ -211,6 +214,41 @@ describe("the CSV importer refuses what does not fit, at the row's line and colu
       const syntaxFirst = [...rows.slice(0, 2), ...rows.slice(3)].join("\n");
       expect(await failure(syntaxFirst, signed, { chunkSize })).toMatchObject({ code: "STATEMENT_MALFORMED", location: { line: 4 } });
     }
+  });
+
+  it("reads YYYY-MM-DD exactly as its pattern says: ASCII digits only, two-digit month and day, a real date in range", () => {
+    const at = { line: 2, column: "Date" };
+    const outcome = (text: string): string => {
+      try {
+        return parseCsvDate(text, "YYYY-MM-DD", at);
+      } catch (error) {
+        if (!(error instanceof TrueupError)) throw error;
+        return `${error.code}: ${error.message}`;
+      }
+    };
+    // What the date is when the pattern /^(\d{4})-(\d{2})-(\d{2})$/ matches the trimmed text, else the refusal.
+    const reference = (text: string): string => {
+      const value = text.trim();
+      const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+      if (match === null) return `STATEMENT_DATE_INVALID: line 2, column Date: ${JSON.stringify(value)} is not a date in the profile's format YYYY-MM-DD`;
+      try {
+        return checkedDate(Number(match[1]), Number(match[2]), Number(match[3]), at);
+      } catch (error) {
+        if (!(error instanceof TrueupError)) throw error;
+        return `${error.code}: ${error.message}`;
+      }
+    };
+    for (const text of ["2026-03-01", " 2026-03-01\t", "2026-3-01", "2026-03-1", "2026/03/01", "2026-02-29", "2024-02-29", "2026-13-01", "0000-01-01", "2026-03-01T", "\uff12026-03-01", "٢٠٢٦-03-01", "2026-03-0\n1"]) {
+      expect(outcome(text)).toBe(reference(text));
+    }
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom("0", "1", "2", "9", "-", " ", "/", "a", "\u0660"), { minLength: 8, maxLength: 12 }), (parts) => {
+        const text = parts.join("");
+        expect(outcome(text)).toBe(reference(text));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(outcome("2026-03-01")).toBe("2026-03-01");
   });
 
   it("refuses debit and credit both filled, or neither, and a negative credit", async () => {

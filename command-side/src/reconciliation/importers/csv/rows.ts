@@ -22,13 +22,8 @@ export function rowToLine(row: Row, options: { profile: CsvProfile; columns: Res
   const { profile, columns } = options;
   const cell = new Cells(row, columns);
   const currency = rowCurrency(cell, profile);
-  const amountOptions = { currency, decimal: profile.decimalSeparator, thousands: profile.thousandsSeparator };
-  const signedMinor = (field: string): { amountMinor: bigint; negative: boolean } | undefined => {
-    const value = cell.value(field);
-    if (value === "") return undefined;
-    return parseSignedAmount(value, { ...amountOptions, location: cell.at(field) });
-  };
-  const { amountMinor, side } = movement(cell, profile, signedMinor);
+  const amounts = { currency, profile };
+  const { amountMinor, side } = movement(cell, amounts);
   const bookingDate = parseCsvDate(cell.value("bookingDate"), profile.dateFormat, cell.at("bookingDate"));
   const valueText = cell.value("valueDate");
   const attributes: Record<string, string> = {};
@@ -38,7 +33,7 @@ export function rowToLine(row: Row, options: { profile: CsvProfile; columns: Res
     if (value !== null) attributes[name] = truncated(value, STATEMENT_LINE_LIMITS.fieldLengthMax);
   }
   for (const name of Object.keys(profile.columns.amountAttributes ?? {})) {
-    const amount = signedMinor(`amountAttributes.${name}`);
+    const amount = signedAmountOf(cell, `amountAttributes.${name}`, amounts);
     if (amount !== undefined) attributes[name] = `${amount.negative && amount.amountMinor > 0n ? "-" : ""}${amount.amountMinor}`;
   }
   const written = cleanText(cell.value("counterpartyIban"));
@@ -66,13 +61,26 @@ export function rowToLine(row: Row, options: { profile: CsvProfile; columns: Res
       bic: reference(cell, "counterpartyBic")?.toUpperCase() ?? null,
     },
     bankCodes: { ...NO_BANK_CODES, proprietary: reference(cell, "bankCode"), psp: reference(cell, "pspCategory") },
-    chargesMinor: signedMinor("charges")?.amountMinor ?? null,
+    chargesMinor: signedAmountOf(cell, "charges", amounts)?.amountMinor ?? null,
     // A PSP payout's size is known only at the file's end: the payout id is an attribute (Stripe: payoutId), not a batch.
     batch: null,
     attributes,
     raw: row.raw,
     location: { line: row.line },
   };
+}
+
+interface SignedAmount {
+  amountMinor: bigint;
+  negative: boolean;
+}
+
+/** The field's signed amount, or undefined when the cell is empty. */
+function signedAmountOf(cell: Cells, field: string, options: { currency: string; profile: CsvProfile }): SignedAmount | undefined {
+  const value = cell.value(field);
+  if (value === "") return undefined;
+  const { profile } = options;
+  return parseSignedAmount(value, { currency: options.currency, decimal: profile.decimalSeparator, thousands: profile.thousandsSeparator, location: cell.at(field) });
 }
 
 /** The cells of one row by mapped field: "" for a field that is not mapped or whose optional column the file lacks. */
@@ -104,20 +112,17 @@ function rowCurrency(cell: Cells, profile: CsvProfile): string {
 }
 
 /** The row's amount and direction: one signed column, or a debit and a credit column with one of them filled. */
-function movement(
-  cell: Cells,
-  profile: CsvProfile,
-  signedMinor: (field: string) => { amountMinor: bigint; negative: boolean } | undefined,
-): { amountMinor: bigint; side: "debit" | "credit" } {
+function movement(cell: Cells, amounts: { currency: string; profile: CsvProfile }): { amountMinor: bigint; side: "debit" | "credit" } {
+  const { profile } = amounts;
   if (profile.columns.amount !== undefined) {
-    const amount = signedMinor("amount");
+    const amount = signedAmountOf(cell, "amount", amounts);
     if (amount === undefined) throw statementError("STATEMENT_AMOUNT_INVALID", "the row has no amount", cell.at("amount"));
     const positive = profile.positiveMeans;
     const negative = positive === "credit" ? "debit" : "credit";
     return { amountMinor: amount.amountMinor, side: amount.negative && amount.amountMinor > 0n ? negative : positive };
   }
-  const debit = signedMinor("debit");
-  const credit = signedMinor("credit");
+  const debit = signedAmountOf(cell, "debit", amounts);
+  const credit = signedAmountOf(cell, "credit", amounts);
   // Debits are written "12.50" by some banks and "-12.50" by others: both are money out.
   if (credit?.negative === true && credit.amountMinor > 0n) throw statementError("STATEMENT_AMOUNT_INVALID", "a negative amount in the credit column", cell.at("credit"));
   if (debit === undefined && credit === undefined) throw statementError("STATEMENT_MALFORMED", "the row fills neither the debit nor the credit column", cell.at("debit"));
