@@ -40,11 +40,18 @@ function walk(parent: XmlElement | null, names: readonly string[]): XmlElement |
   return element;
 }
 
-export function all(parent: XmlElement | null, name: string): XmlElement[] {
-  const found: XmlElement[] = [];
-  if (parent?.children == null) return found;
-  for (const child of parent.children) if (child.name === name) found.push(child);
-  return found;
+/** What all() finds most often (an entry without charges, a transaction without Prtry references): shared, not allocated per call. */
+const NONE: readonly XmlElement[] = Object.freeze([]);
+
+export function all(parent: XmlElement | null, name: string): readonly XmlElement[] {
+  if (parent?.children == null) return NONE;
+  let found: XmlElement[] | null = null;
+  for (const child of parent.children) {
+    if (child.name !== name) continue;
+    found ??= [];
+    found.push(child);
+  }
+  return found ?? NONE;
 }
 
 /** The trimmed text at a path, or null when absent or empty. */
