@@ -116,6 +116,45 @@ describe("statement import limits and broken uploads", () => {
   });
 });
 
+describe("statement import: its temporary files", () => {
+  let p: ImportPlatform;
+  let spoolDirectory: string;
+
+  beforeAll(async () => {
+    spoolDirectory = await mkdtemp(path.join(os.tmpdir(), "trueup-import-test-"));
+    p = await startImportPlatform({ imports: { spoolDirectory } });
+    await setupBankAccount(p.app, { ledgerId: "files", bankAccountId: "acct", iban: IBAN });
+  });
+  afterAll(async () => {
+    await p.close();
+    await rm(spoolDirectory, { recursive: true, force: true });
+  });
+
+  it("the upload and its line spool are gone after an import, a line refused after thousands were spooled, and a failed check", async () => {
+    const lines = sampleLines(3_000, { date: "240602", refPrefix: "TF" });
+    const good = mt940Message({ reference: "TF1", sequence: "1", openingDate: "240601", closingDate: "240602", lines });
+    const imported = await importFile(p.app, url, good);
+    expect(imported.statusCode, imported.body).toBe(201);
+    expect(await readdir(spoolDirectory)).toEqual([]);
+    const before = (await importEvents(p.db)).length;
+    // The last :61: cut in half: every earlier line was checked and spooled before the refusal.
+    const opening = -1_500n;
+    const whole = mt940Message({ reference: "TF2", sequence: "2", openingMinor: opening, openingDate: "240602", closingDate: "240603", lines: sampleLines(3_000, { date: "240603", refPrefix: "TG" }) });
+    const last = whole.lastIndexOf(":61:");
+    const cut = `${whole.slice(0, last)}:61:2406030603C${whole.slice(whole.indexOf("\r\n", last))}`;
+    const refused = await importFile(p.app, url, cut);
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json<Problem>().code).toBe("STATEMENT_MALFORMED");
+    expect(await readdir(spoolDirectory)).toEqual([]);
+    const unbalanced = mt940Message({ reference: "TF3", sequence: "2", openingMinor: opening, openingDate: "240602", closingDate: "240603", closingMinor: 1n, lines: sampleLines(3_000, { date: "240603", refPrefix: "TH" }) });
+    const failed = await importFile(p.app, url, unbalanced);
+    expect(failed.statusCode, failed.body).toBe(422);
+    expect(failed.json<Problem>().code).toBe("STATEMENT_UNBALANCED");
+    expect(await readdir(spoolDirectory)).toEqual([]);
+    expect((await importEvents(p.db)).length).toBe(before);
+  });
+});
+
 describe("statement import: encodings and malformed files", () => {
   let p: ImportPlatform;
 

@@ -13,6 +13,16 @@ const HASH_HEX_LENGTH = 32;
 /** Room left in a line id for `#<occurrence>`. */
 const OCCURRENCE_SUFFIX_MAX = 12;
 
+/**
+ * A copy of `text` that holds no reference to a larger string. An importer's
+ * field is usually a slice of the chunk it was read from, and V8 keeps the
+ * whole chunk alive for as long as the slice lives: the ids of a 200,000-line
+ * camt file, kept for the import's decision, held the file's whole text.
+ */
+function detached(text: string): string {
+  return Buffer.from(text, "utf8").toString("utf8");
+}
+
 function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, HASH_HEX_LENGTH);
 }
@@ -22,7 +32,7 @@ export function baseLineId(line: ParsedLine): string {
   if (line.bankReference !== null) {
     const id = `ref:${line.bankReference}`;
     // A reference too long for a line id is still the identity: its hash, marked apart from content hashes.
-    return id.length <= STATEMENT_LINE_LIMITS.lineIdLengthMax - OCCURRENCE_SUFFIX_MAX ? id : `refhash:${sha256Hex(line.bankReference)}`;
+    return id.length <= STATEMENT_LINE_LIMITS.lineIdLengthMax - OCCURRENCE_SUFFIX_MAX ? detached(id) : `refhash:${sha256Hex(line.bankReference)}`;
   }
   // An array of strings, booleans and nulls: JSON.stringify of it is canonical (no keys to order).
   const facts = [

@@ -5,12 +5,14 @@
 //      listing (multi-account route), read from the log;
 //   2. encoding, format (and the CSV profile), from the file's head;
 //   3. pass 1 (scan.ts): the whole file parsed and every line validated, so
-//      a bad line anywhere rejects the file before anything is written;
+//      a bad line anywhere rejects the file before anything is written; the
+//      lines as they will be recorded go to a line spool beside the file;
 //   4. every section routed to its bank account and decided (decide()):
 //      which lines are already known, whether it is a re-import, and its
 //      statement checks; one failed check rejects the whole file (unless
 //      acceptFailedChecks) — still nothing written;
-//   5. pass 2 (write()): per section, its new lines appended in batches to
+//   5. pass 2 (write()): per section, its new lines (read back from the
+//      line spool, the known ones skipped) appended in batches to
 //      `statement-<statementId>`, then its StatementImported to the bank
 //      account's stream at the revision step 4 read. That append is the
 //      commit point: until it lands nothing is visible (readers ignore a
@@ -38,7 +40,7 @@ import type { CommandContext } from "../../command.ts";
 import { envelopeOf } from "../../command.ts";
 import { deterministicUuid } from "../../ids.ts";
 import { detectFormat, importerFor } from "../importers/index.ts";
-import type { Importer, ImportLimits } from "../importers/types.ts";
+import type { ImportLimits } from "../importers/types.ts";
 import { statementError } from "../importers/shared.ts";
 import { checkFailure, checkStatement } from "../checks.ts";
 import { previousStatement, readBankAccount, readLedgerBankAccounts, routeAccount, statementSummaryOf } from "../bank-accounts/index.ts";
@@ -47,14 +49,11 @@ import { batchEventId, importedEventId, readImported, readLineIds } from "./acco
 import type { ImportedData } from "./account.ts";
 import { chooseEncoding } from "./decode.ts";
 import type { EncodingChoice, RequestableEncoding } from "./decode.ts";
-import { LineIdCounter } from "./line-id.ts";
-import { fileText, lineData, scanFile } from "./scan.ts";
+import { fileText, scanFile } from "./scan.ts";
 import type { CurrencyTotals, FileScan, SectionScan } from "./scan.ts";
 import type { SpooledFile } from "./spool.ts";
 
 export interface ImportPipelineLimits extends ImportLimits {
-  /** Files up to this size keep pass 1's lines in memory for pass 2; larger ones are parsed twice (bounded memory). */
-  readonly inMemoryBytesMax: number;
   /** Re-decisions after a concurrent import moved the account (or a stream held another decision's batches); beyond: 409 CONCURRENCY_CONFLICT, retryable. */
   readonly conflictRetriesMax: number;
   /** Statement ids tried per section (see the top of this file); beyond: 409 CONCURRENCY_CONFLICT. */
@@ -64,7 +63,6 @@ export interface ImportPipelineLimits extends ImportLimits {
 export const IMPORT_PIPELINE_LIMITS: ImportPipelineLimits = {
   linesMax: 1_000_000,
   lineLengthMax: 16_384,
-  inMemoryBytesMax: 4 * 1_048_576,
   conflictRetriesMax: 8,
   statementIdsMax: 8,
 };
@@ -133,12 +131,15 @@ export async function importStatements(deps: ImportDeps, ctx: CommandContext, re
   const format = chooseFormat(request, encoding, profile);
   const importer = importerFor(format);
   if (importer === undefined) throw new TrueupError("STATEMENT_FORMAT_UNKNOWN", `this build has no importer for ${format}`, { in: "querystring", path: ["format"] });
-  const keepLines = request.file.bytes <= deps.limits.inMemoryBytesMax;
   const options = { limits: { linesMax: deps.limits.linesMax, lineLengthMax: deps.limits.lineLengthMax }, csvProfile: profile, format };
-  const scan = await scanFile(importer, fileText(request.file.path, encoding), { ...options, keepLines });
-  const routed = routeSections(scan, target);
-  const job: Job = { deps, ctx, request, encoding, importer, options, scan, routed, ledgerId: target.ledgerId, first: target.account, known: new Map(), attempt: new Map() };
-  return run(job, format);
+  const scan = await scanFile(importer, fileText(request.file.path, encoding), { ...options, spoolPath: `${request.file.path}.lines` });
+  try {
+    const routed = routeSections(scan, target);
+    const job: Job = { deps, ctx, request, encoding, scan, routed, ledgerId: target.ledgerId, first: target.account, known: new Map(), attempt: new Map() };
+    return await run(job, format);
+  } finally {
+    await scan.lines.remove();
+  }
 }
 
 interface Target {
@@ -202,8 +203,6 @@ interface Job {
   readonly ctx: CommandContext;
   readonly request: ImportRequest;
   readonly encoding: EncodingChoice;
-  readonly importer: Importer;
-  readonly options: { readonly limits: ImportLimits; readonly csvProfile: CsvProfile | undefined; readonly format: StatementFormat };
   readonly scan: FileScan;
   /** Bank account of each section. */
   readonly routed: readonly string[];
@@ -445,41 +444,25 @@ interface Committed {
   readonly position: string;
 }
 
-/** Pass 2: every "new" plan's lines and commit, in file order. Returns the commits by section. */
+/** Pass 2: every "new" plan's lines, read back from the line spool, and its commit, in file order. Returns the commits by section. */
 async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Committed>> {
   const committed = new Map<number, Committed>();
   const pending = plans.filter((p): p is Extract<Plan, { kind: "new" }> => p.kind === "new");
   if (pending.length === 0) return committed;
   const writers = new Map(pending.map((plan) => [plan.scan.section, new SectionWriter(job, plan)]));
-  if (pending.every((plan) => plan.scan.lines !== undefined)) {
-    for (const plan of pending) {
-      const writer = writers.get(plan.scan.section);
-      for (const line of plan.scan.lines ?? []) await writer?.add(line);
-      if (writer !== undefined) committed.set(plan.scan.section, await writer.commit());
+  const rows = job.scan.lines.rowsInOrder()[Symbol.asyncIterator]();
+  for (const scan of job.scan.sections) {
+    const writer = writers.get(scan.section);
+    // Sections follow each other in the spool: a section not written is read past.
+    for (const id of scan.lineIds) {
+      const row = await rows.next();
+      if (row.done === true) throw new Error(`the line spool ends inside statement ${scan.section + 1}`);
+      if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(JSON.parse(row.value) as StatementLineData);
     }
-    return committed;
+    if (writer !== undefined) committed.set(scan.section, await writer.commit());
+    if (committed.size === writers.size) break;
   }
-  // A large file: parsed again, lines recomputed exactly as in pass 1 (same importer, same text, same ids).
-  let counter = new LineIdCounter();
-  let section = -1;
-  let number = 0;
-  for await (const item of job.importer.parse(fileText(job.request.file.path, job.encoding), job.options)) {
-    if (item.kind === "line") {
-      if (item.section !== section) {
-        section = item.section;
-        counter = new LineIdCounter();
-        number = 0;
-      }
-      const writer = writers.get(item.section);
-      const id = counter.next(item.line);
-      number++;
-      if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(lineData(item.line, id, number));
-    } else if (item.kind === "statement") {
-      const writer = writers.get(item.statement.section);
-      if (writer !== undefined) committed.set(item.statement.section, await writer.commit());
-      section = -1;
-    }
-  }
+  await rows.return?.();
   return committed;
 }
 

@@ -2,8 +2,10 @@
 // once, streaming, to validate everything before anything is written. Per
 // section it keeps what the decision needs and nothing per line beyond its
 // id: the tally the statement checks read, per-currency totals for the
-// answer, the set of line ids (for re-import and overlap detection), and,
-// for a small file only, the lines themselves so pass 2 need not parse again.
+// answer, the line ids in order (for re-import and overlap detection, and
+// for pass 2 to skip the known ones). The lines themselves, as they will be
+// recorded, go to a line spool (line-spool.ts) that pass 2 reads instead of
+// parsing the file again.
 import { createReadStream } from "node:fs";
 import { STATEMENT_LINE_LIMITS, TrueupError, isCalendarDate, statementLineDataSchema } from "@trueup/contracts";
 import type { ParsedControlTotal, ParsedLine, ParsedStatement, StatementItem, StatementLineData } from "@trueup/contracts";
@@ -14,6 +16,8 @@ import type { LineTally } from "../checks.ts";
 import { decodeChunks } from "./decode.ts";
 import type { EncodingChoice } from "./decode.ts";
 import { LineIdCounter } from "./line-id.ts";
+import { LineSpoolWriter } from "./line-spool.ts";
+import type { LineSpool } from "./line-spool.ts";
 
 /** Bytes read from the spooled file at a time. */
 export const READ_CHUNK_BYTES = 65_536;
@@ -31,14 +35,16 @@ export interface SectionScan {
   readonly tally: LineTally;
   /** Ids of the section's lines (new and known). */
   readonly ids: ReadonlySet<string>;
+  /** The same ids in file order: the section's rows in the line spool, one for one. */
+  readonly lineIds: readonly string[];
   readonly totals: ReadonlyMap<string, CurrencyTotals>;
-  /** The lines as they will be recorded, when the file was small enough to keep them (else pass 2 parses again). */
-  readonly lines: readonly StatementLineData[] | undefined;
 }
 
 export interface FileScan {
   readonly sections: readonly SectionScan[];
   readonly fileControlTotals: readonly ParsedControlTotal[];
+  /** Every section's lines as recorded, sections in order; the caller removes it. */
+  readonly lines: LineSpool;
 }
 
 /** The file's text, decoded as chosen, read again from the spooled file for every pass. */
@@ -138,33 +144,38 @@ function addTotals(totals: Map<string, CurrencyTotals>, line: ParsedLine): void 
   }
 }
 
-/** Pass 1: parses `text` with `importer`, validating every line and keeping each section's summary. */
-export async function scanFile(importer: Importer, text: AsyncIterable<string>, options: ImportOptions & { readonly keepLines: boolean }): Promise<FileScan> {
+/** Pass 1: parses `text` with `importer`, validating every line, keeping each section's summary and spooling its lines to `spoolPath`. */
+export async function scanFile(importer: Importer, text: AsyncIterable<string>, options: ImportOptions & { readonly spoolPath: string }): Promise<FileScan> {
+  const spool = await LineSpoolWriter.create(options.spoolPath);
+  try {
+    const scanned = await scanInto(importer, text, options, spool);
+    return { ...scanned, lines: await spool.finish() };
+  } catch (error) {
+    await spool.discard();
+    throw error;
+  }
+}
+
+async function scanInto(importer: Importer, text: AsyncIterable<string>, options: ImportOptions, spool: LineSpoolWriter): Promise<Omit<FileScan, "lines">> {
   const sections: SectionScan[] = [];
   let fileControlTotals: readonly ParsedControlTotal[] = [];
-  let open: { section: number; tally: LineTally; ids: Set<string>; totals: Map<string, CurrencyTotals>; lines: StatementLineData[] | undefined; counter: LineIdCounter } | undefined;
-  const start = (section: number): NonNullable<typeof open> => ({
-    section,
-    tally: emptyTally(),
-    ids: new Set(),
-    totals: new Map(),
-    lines: options.keepLines ? [] : undefined,
-    counter: new LineIdCounter(),
-  });
+  let open: { section: number; tally: LineTally; ids: Set<string>; lineIds: string[]; totals: Map<string, CurrencyTotals>; counter: LineIdCounter } | undefined;
+  const start = (section: number): NonNullable<typeof open> => ({ section, tally: emptyTally(), ids: new Set(), lineIds: [], totals: new Map(), counter: new LineIdCounter() });
   for await (const item of importer.parse(text, options) as AsyncIterable<StatementItem>) {
     if (item.kind === "line") {
       open ??= start(item.section);
       assertSection(open.section, item.section, item.line.location.line);
       const id = open.counter.next(item.line);
-      const data = lineData(item.line, id, open.ids.size + 1);
+      const data = lineData(item.line, id, open.lineIds.length + 1);
       open.ids.add(id);
+      open.lineIds.push(id);
       tallyLine(open.tally, item.line);
       addTotals(open.totals, item.line);
-      open.lines?.push(data);
+      await spool.write(JSON.stringify(data));
     } else if (item.kind === "statement") {
       const scan = open ?? start(item.statement.section);
       assertSection(scan.section, item.statement.section, item.statement.location.line);
-      sections.push({ section: scan.section, statement: item.statement, tally: scan.tally, ids: scan.ids, totals: scan.totals, lines: scan.lines });
+      sections.push({ section: scan.section, statement: item.statement, tally: scan.tally, ids: scan.ids, lineIds: scan.lineIds, totals: scan.totals });
       open = undefined;
     } else {
       fileControlTotals = item.controlTotals;
