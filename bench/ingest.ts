@@ -26,6 +26,7 @@ import { upload } from "../platform/src/cli/upload.ts";
 import { importAnswerSchema } from "../platform/src/cli/report.ts";
 import { connectionString, startBenchPostgres } from "./lib/bench-postgres.ts";
 import { peakRssBytes, prepareTarget, startIngestServer, stopIngestServer } from "./lib/ingest-platform.ts";
+import { TICKS_PER_SECOND, cpuSnapshot } from "./lib/cpu-usage.ts";
 import { MachineLoad } from "./lib/machine-load.ts";
 import { atLeast, below, formatTable, info, writeResults } from "./lib/results.ts";
 import type { Figure } from "./lib/results.ts";
@@ -128,12 +129,15 @@ async function readBack(url: string, bankAccountId: string): Promise<number> {
 interface EndToEnd {
   readonly elapsedMs: number;
   readonly uploadMs: number;
-  /** From the first byte until the import's answer: spooling, two parses, checks, appends. */
+  /** From the first byte until the import's answer: spooling, the parse, checks, appends. */
   readonly answerMs: number;
   readonly peakRssBytes: number;
+  /** CPU seconds from the first byte until queryable: the platform's process, and PostgreSQL's server (all backends). */
+  readonly platformCpuS: number;
+  readonly postgresCpuS: number;
 }
 
-async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile; name: GeneratedFormat; load: MachineLoad }): Promise<EndToEnd> {
+async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile; name: GeneratedFormat; load: MachineLoad; postgresPid: () => number | undefined }): Promise<EndToEnd> {
   const { generated, name, load } = options;
   const server = await startIngestServer({ DATABASE_URL: options.databaseUrl });
   load.watch(server.pid);
@@ -143,6 +147,7 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
     url.searchParams.set("format", FORMATS[name].format);
     if (target.csvProfileId !== undefined) url.searchParams.set("profile", target.csvProfileId);
     load.begin();
+    const cpuBefore = { platform: cpuSnapshot(server.pid), postgres: cpuSnapshot(options.postgresPid()) };
     const started = performance.now();
     let uploadedAt = started;
     const answer = await upload({
@@ -163,6 +168,7 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
     if (position === undefined || position === null) throw new Error(`the import's answer has no position: ${answer.body.slice(0, 2_000)}`);
     await waitQueryable(server.url, target.bankAccountId, position);
     const elapsedMs = performance.now() - started;
+    const cpuAfter = { platform: cpuSnapshot(server.pid), postgres: cpuSnapshot(options.postgresPid()) };
     load.end(name);
     const peak = peakRssBytes(server.pid);
     // A bench that imported less than it generated, or flagged its own file, measured something else: fail it.
@@ -172,14 +178,15 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
     const shown = await readBack(server.url, target.bankAccountId);
     if (shown !== generated.lines) throw new Error(`the read model shows ${shown} lines of ${generated.lines}`);
     log(`${name}: ${count(generated.lines)} lines in ${body.statements.length} statement(s) recorded and queryable; read back ${count(shown)}`);
-    return { elapsedMs, uploadMs: uploadedAt - started, answerMs: answeredAt - started, peakRssBytes: peak };
+    const cpuSeconds = (which: "platform" | "postgres"): number => (cpuAfter[which].serverTicks - cpuBefore[which].serverTicks) / TICKS_PER_SECOND;
+    return { elapsedMs, uploadMs: uploadedAt - started, answerMs: answeredAt - started, peakRssBytes: peak, platformCpuS: cpuSeconds("platform"), postgresCpuS: cpuSeconds("postgres") };
   } finally {
     await stopIngestServer(server);
     load.unwatch(server.pid);
   }
 }
 
-async function measureFormat(options: { name: GeneratedFormat; lines: number; folder: string; databaseUrl: string; load: MachineLoad }): Promise<Figure[]> {
+async function measureFormat(options: { name: GeneratedFormat; lines: number; folder: string; databaseUrl: string; load: MachineLoad; postgresPid: () => number | undefined }): Promise<Figure[]> {
   const { name, lines, load } = options;
   const { format, label } = FORMATS[name];
   const file = path.join(options.folder, `ingest.${name}`);
@@ -208,8 +215,10 @@ async function measureFormat(options: { name: GeneratedFormat; lines: number; fo
     info(`${what}: end to end / parse only`, e2eRate / parseRate, "x"),
     info(`${what}: end to end`, e2e.elapsedMs / 1000, "s"),
     info(`${what}: of which upload (bytes sent)`, e2e.uploadMs / 1000, "s"),
-    info(`${what}: of which until the answer (spool, parse twice, check, append)`, e2e.answerMs / 1000, "s"),
+    info(`${what}: of which until the answer (spool, parse, check, append)`, e2e.answerMs / 1000, "s"),
     info(`${what}: of which answer to queryable (projection)`, (e2e.elapsedMs - e2e.answerMs) / 1000, "s"),
+    info(`${what}: CPU of the platform's process, end to end`, e2e.platformCpuS, "s"),
+    info(`${what}: CPU of PostgreSQL (all backends), end to end`, e2e.postgresCpuS, "s"),
     info(`${what}: file size`, generated.bytes / 1024 / 1024, "MiB"),
   ];
 }
@@ -232,7 +241,7 @@ async function main(): Promise<void> {
     for (const [i, name] of formats.entries()) {
       process.stdout.write(`${i + 1}/${formats.length} ${FORMATS[name].label}: generate ${count(lines)} lines, parse only, import end to end, parse only…\n`);
       const databaseUrl = connectionString(await postgres.createDatabase(`ingest_${name}`));
-      figures.push(...(await measureFormat({ name, lines, folder, databaseUrl, load })));
+      figures.push(...(await measureFormat({ name, lines, folder, databaseUrl, load, postgresPid: () => postgres.serverPid() })));
       // The file is gone before the next is written: three 150 MB files need not sit on disk at once.
       await rm(path.join(folder, `ingest.${name}`), { force: true });
     }

@@ -25,7 +25,7 @@ export interface IngestServer {
 
 export async function startIngestServer(env: Record<string, string>): Promise<IngestServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "platform/src/main.ts")], {
+  const child = spawn(process.execPath, [...(process.env.INGEST_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""), "--import", "tsx", path.join(ROOT, "platform/src/main.ts")], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "warn", PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],

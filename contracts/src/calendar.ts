@@ -25,11 +25,23 @@ export const PERIOD_MAX = DATE_MAX.slice(0, 7);
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 export const PERIOD_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
 
-/** A real calendar date, YYYY-MM-DD (no 2026-02-30), whatever its year. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+/**
+ * A real calendar date, YYYY-MM-DD (no 2026-02-30), whatever its year, in the
+ * proleptic Gregorian calendar as a JS Date reads it. By arithmetic, not by a
+ * Date round trip: every statement line has two dates, checked on import and
+ * on projection, and a Date costs a microsecond each.
+ */
 export function isCalendarDate(value: string): boolean {
   if (!DATE_PATTERN.test(value)) return false;
-  const date = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  return day <= days;
 }
 
 /** A calendar date within DATE_MIN..DATE_MAX (fixed-width strings: text order is date order). */

@@ -1,16 +1,18 @@
 // Pass 1's pure parts (import/scan.ts, import/line-id.ts). Proves: the hand
-// check of a line's bounds (lineDataProblem) accepts exactly what the
-// contract's statementLineDataSchema accepts, on thousands of generated
-// lines with fields at, below and beyond every bound; a line that does not
+// check of a line (contracts' statementLineProblem, which the import and the
+// projection use instead of the schema) accepts exactly what the contract's
+// statementLineDataSchema accepts, on thousands of generated lines with
+// fields at, below and beyond every bound, and on lines of the wrong shape
+// (keys missing or extra, values of the wrong type); a line that does not
 // fit is STATEMENT_MALFORMED at its location naming the field; line ids are
 // the bank's reference when there is one (hashed when too long for an id),
 // else a content hash, numbered by occurrence within the statement, and the
 // hash ignores what is not the line's content (raw text, location).
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { NO_BANK_CODES, NO_COUNTERPARTY, STATEMENT_LINE_LIMITS, TrueupError, statementLineDataSchema } from "@trueup/contracts";
+import { NO_BANK_CODES, NO_COUNTERPARTY, STATEMENT_LINE_LIMITS, TrueupError, statementLineDataSchema, statementLineProblem } from "@trueup/contracts";
 import type { ParsedLine, StatementLineData } from "@trueup/contracts";
-import { lineData, lineDataProblem } from "../../src/reconciliation/import/scan.ts";
+import { lineData } from "../../src/reconciliation/import/scan.ts";
 import { LineIdCounter, baseLineId } from "../../src/reconciliation/import/line-id.ts";
 
 const { fieldLengthMax, textLengthMax, rawLengthMax, attributeKeyLengthMax, lineIdLengthMax } = STATEMENT_LINE_LIMITS;
@@ -53,16 +55,52 @@ const lineArbitrary: fc.Arbitrary<StatementLineData> = fc.record({
     fc.record({ id: near(fieldLengthMax), index: fc.integer({ min: -1, max: 5 }), size: fc.integer({ min: 0, max: 5 }), amountMinor: digits, side: fc.constantFrom("credit" as const, "debit" as const) }),
     { nil: null },
   ),
-  attributes: fc.dictionary(near(attributeKeyLengthMax), near(fieldLengthMax), { maxKeys: 3 }),
+  attributes: fc.oneof(fc.dictionary(near(attributeKeyLengthMax), near(fieldLengthMax), { maxKeys: 3 }), fc.constantFrom(32, 33).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, "v"])))),
   raw: near(rawLengthMax),
-  location: fc.record({ line: fc.integer({ min: 0, max: 5 }), record: fc.option(near(20), { nil: undefined }), element: fc.option(near(1000), { nil: undefined }) }, { requiredKeys: ["line"] }),
+  location: fc.record(
+    { line: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constantFrom(1.5, Number.MAX_SAFE_INTEGER + 1)), record: fc.option(near(20), { nil: undefined }), element: fc.option(near(1000), { nil: undefined }), column: fc.option(near(200), { nil: undefined }) },
+    { requiredKeys: ["line"] },
+  ),
+});
+
+/** Any value a log could hold where a line belongs. */
+const anyJson: fc.Arbitrary<unknown> = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 4 }), fc.constant([]), fc.constant({}), fc.constant(undefined));
+
+/** A generated line made wrong in one way: a key removed, a key added, or a value (or a nested value) replaced by anything. */
+const misshapenLine: fc.Arbitrary<unknown> = fc.tuple(lineArbitrary, fc.nat(), fc.constantFrom("remove", "add", "replace", "nested"), anyJson).map(([line, pick, how, value]) => {
+  const copy: Record<string, unknown> = JSON.parse(JSON.stringify(line)) as Record<string, unknown>;
+  const keys = Object.keys(copy);
+  const key = keys[pick % keys.length] ?? "lineId";
+  if (how === "remove") Reflect.deleteProperty(copy, key);
+  else if (how === "add") copy[`extra${pick % 3}`] = value;
+  else if (how === "replace") copy[key] = value;
+  else {
+    const nested = ["counterparty", "bankCodes", "location", "batch", "attributes"][pick % 5] ?? "location";
+    const inner = copy[nested];
+    if (inner !== null && typeof inner === "object") {
+      const innerKeys = Object.keys(inner);
+      const innerKey = innerKeys[pick % Math.max(1, innerKeys.length)] ?? "line";
+      if (pick % 2 === 0) Reflect.deleteProperty(inner, innerKey);
+      else (inner as Record<string, unknown>)[pick % 4 === 1 ? "unexpected" : innerKey] = value;
+    } else copy[nested] = value;
+  }
+  return copy;
 });
 
 describe("a line's bounds", () => {
-  it("lineDataProblem accepts exactly what statementLineDataSchema accepts", () => {
+  it("statementLineProblem accepts exactly what statementLineDataSchema accepts", () => {
     fc.assert(
       fc.property(lineArbitrary, (line) => {
-        expect(lineDataProblem(line) === undefined).toBe(statementLineDataSchema.safeParse(line).success);
+        expect(statementLineProblem(line) === undefined).toBe(statementLineDataSchema.safeParse(line).success);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("statementLineProblem refuses exactly what statementLineDataSchema refuses when the shape is wrong", () => {
+    fc.assert(
+      fc.property(fc.oneof(misshapenLine, anyJson), (value) => {
+        expect(statementLineProblem(value) === undefined).toBe(statementLineDataSchema.safeParse(value).success);
       }),
       { numRuns: 3000 },
     );

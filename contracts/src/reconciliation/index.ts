@@ -3,3 +3,4 @@ export * from "./events.ts";
 export * from "./csv-profile.ts";
 export * from "./iban.ts";
 export * from "./commands.ts";
+export * from "./line-check.ts";

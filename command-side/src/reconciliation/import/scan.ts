@@ -7,7 +7,7 @@
 // recorded, go to a line spool (line-spool.ts) that pass 2 reads instead of
 // parsing the file again.
 import { createReadStream } from "node:fs";
-import { STATEMENT_LINE_LIMITS, TrueupError, isCalendarDate, statementLineDataSchema } from "@trueup/contracts";
+import { STATEMENT_LINE_LIMITS, TrueupError, statementLineDataSchema, statementLineProblem } from "@trueup/contracts";
 import type { ParsedControlTotal, ParsedLine, ParsedStatement, StatementItem, StatementLineData } from "@trueup/contracts";
 import type { Importer, ImportOptions } from "../importers/types.ts";
 import { statementError } from "../importers/shared.ts";
@@ -52,46 +52,6 @@ export function fileText(path: string, encoding: EncodingChoice): AsyncIterable<
   return decodeChunks(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), encoding);
 }
 
-const DIGITS = /^(0|[1-9]\d{0,29})$/;
-const CURRENCY = /^[A-Z]{3}$/;
-const { fieldLengthMax, textLengthMax, rawLengthMax, attributesMax, attributeKeyLengthMax, lineIdLengthMax } = STATEMENT_LINE_LIMITS;
-
-const field = (value: string | null): boolean => value === null || value.length <= fieldLengthMax;
-const text = (value: string | null): boolean => value === null || value.length <= textLengthMax;
-const date = (value: string | null): boolean => value === null || isCalendarDate(value);
-
-/**
- * The first field of a line that statementLineDataSchema (contracts) would
- * refuse, or undefined. The same bounds as the schema, checked by hand: the
- * schema costs ~17 µs a line, which alone would cap an import below the
- * ingest target; this costs ~1 µs. A property test holds the two together
- * (import-scan.test.ts), and the schema still explains a refusal.
- */
-export function lineDataProblem(d: StatementLineData): string | undefined {
-  if (d.lineId.length === 0 || d.lineId.length > lineIdLengthMax) return "lineId";
-  if (!DIGITS.test(d.amountMinor)) return "amountMinor";
-  if (!CURRENCY.test(d.currency)) return "currency";
-  if (!date(d.bookingDate)) return "bookingDate";
-  if (!date(d.valueDate)) return "valueDate";
-  for (const name of ["bankReference", "endToEndId", "customerReference", "creditorReference"] as const) if (!field(d[name])) return name;
-  if (!text(d.remittanceInformation)) return "remittanceInformation";
-  if (!text(d.description)) return "description";
-  for (const [name, value] of Object.entries(d.counterparty)) if (!field(value)) return `counterparty.${name}`;
-  for (const [name, value] of Object.entries(d.bankCodes)) if (!field(value)) return `bankCodes.${name}`;
-  if (d.chargesMinor !== null && !DIGITS.test(d.chargesMinor)) return "chargesMinor";
-  if (d.batch !== null) {
-    const { id, index, size, amountMinor } = d.batch;
-    if (id.length > fieldLengthMax || !Number.isInteger(index) || index < 0 || !Number.isInteger(size) || size < 1 || !DIGITS.test(amountMinor)) return "batch";
-  }
-  const attributes = Object.entries(d.attributes);
-  if (attributes.length > attributesMax) return "attributes";
-  for (const [name, value] of attributes) if (name.length > attributeKeyLengthMax || value.length > fieldLengthMax) return `attributes.${name}`;
-  if (d.raw.length > rawLengthMax) return "raw";
-  const { line, column, element, record } = d.location;
-  if (!Number.isInteger(line) || line < 1 || (column?.length ?? 0) > 200 || (element?.length ?? 0) > 1000 || (record?.length ?? 0) > 20) return "location";
-  return undefined;
-}
-
 /**
  * A line as recorded (StatementLineData), checked to fit what every store can
  * hold: a field too long for it is the file's fault, at the line.
@@ -122,7 +82,7 @@ export function lineData(line: ParsedLine, lineId: string, lineNumber: number): 
     raw: line.raw,
     location: { line: at.line, ...(at.column === undefined ? {} : { column: at.column }), ...(at.element === undefined ? {} : { element: at.element }), ...(at.record === undefined ? {} : { record: at.record }) },
   };
-  const problem = lineDataProblem(data);
+  const problem = statementLineProblem(data);
   if (problem === undefined) return data;
   const issue = statementLineDataSchema.safeParse(data).error?.issues[0];
   const why = issue?.message ?? `longer than allowed (${STATEMENT_LINE_LIMITS.fieldLengthMax} characters for references and names, ${STATEMENT_LINE_LIMITS.textLengthMax} for texts, ${STATEMENT_LINE_LIMITS.attributesMax} attributes)`;
