@@ -10,7 +10,7 @@
 // hash ignores what is not the line's content (raw text, location).
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { NO_BANK_CODES, NO_COUNTERPARTY, STATEMENT_LINE_LIMITS, TrueupError, statementLineDataSchema, statementLineProblem } from "@trueup/contracts";
+import { NO_BANK_CODES, NO_COUNTERPARTY, STATEMENT_LINE_LIMITS, TrueupError, expandStoredLine, parseReconciliationEvent, statementLineDataSchema, statementLineProblem, storedLine } from "@trueup/contracts";
 import type { ParsedLine, StatementLineData } from "@trueup/contracts";
 import { lineData } from "../../src/reconciliation/import/scan.ts";
 import { LineIdCounter, baseLineId } from "../../src/reconciliation/import/line-id.ts";
@@ -63,6 +63,36 @@ const lineArbitrary: fc.Arbitrary<StatementLineData> = fc.record({
   ),
 });
 
+const short = fc.string({ maxLength: 12 });
+const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: null });
+const validDigits = fc.bigInt({ min: 0n, max: 10n ** 15n }).map(String);
+const validSide = fc.constantFrom("credit" as const, "debit" as const);
+
+/** Lines the schema accepts, with any mix of members set and empty. */
+const validLine: fc.Arbitrary<StatementLineData> = fc.record({
+  lineId: fc.string({ minLength: 1, maxLength: 40 }),
+  lineNumber: fc.integer({ min: 1, max: 1_000_000 }),
+  amountMinor: validDigits,
+  side: validSide,
+  currency: fc.constantFrom("EUR", "USD", "JPY"),
+  bookingDate: maybe(fc.constantFrom("2024-02-29", "2026-01-01")),
+  valueDate: maybe(fc.constantFrom("2024-03-01", "2026-12-31")),
+  reversal: fc.boolean(),
+  bankReference: maybe(short),
+  endToEndId: maybe(short),
+  customerReference: maybe(short),
+  creditorReference: maybe(short),
+  remittanceInformation: maybe(short),
+  description: maybe(short),
+  counterparty: fc.record({ name: maybe(short), iban: maybe(short), accountNumber: maybe(short), bic: maybe(short) }),
+  bankCodes: fc.record({ domain: maybe(short), family: maybe(short), subFamily: maybe(short), proprietary: maybe(short), proprietaryIssuer: maybe(short), swift: maybe(short), bai2: maybe(short), ofx: maybe(short), psp: maybe(short) }),
+  chargesMinor: maybe(validDigits),
+  batch: maybe(fc.record({ id: short, index: fc.integer({ min: 0, max: 9 }), size: fc.integer({ min: 1, max: 9 }), amountMinor: validDigits, side: validSide })),
+  attributes: fc.dictionary(fc.string({ maxLength: 8 }), short, { maxKeys: 3 }),
+  raw: short,
+  location: fc.record({ line: fc.integer({ min: 1, max: 1_000 }), record: fc.option(short, { nil: undefined }), element: fc.option(short, { nil: undefined }), column: fc.option(short, { nil: undefined }) }, { requiredKeys: ["line"] }),
+});
+
 /** Any value a log could hold where a line belongs. */
 const anyJson: fc.Arbitrary<unknown> = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 4 }), fc.constant([]), fc.constant({}), fc.constant(undefined));
 
@@ -104,6 +134,34 @@ describe("a line's bounds", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("a line stored without its default members reads back as it was, through JSON, in a v2 and a v1 event", () => {
+    const envelope = { statementId: "5f0c1d0e-0000-4000-8000-000000000001", bankAccountId: "acct", batchIndex: 0 };
+    fc.assert(
+      fc.property(validLine, (line) => {
+        expect(statementLineDataSchema.safeParse(line).success).toBe(true);
+        const stored: unknown = JSON.parse(JSON.stringify(storedLine(line)));
+        expect(expandStoredLine(stored)).toEqual(line);
+        expect(JSON.stringify(stored).length).toBeLessThanOrEqual(JSON.stringify(line).length);
+        const v2 = parseReconciliationEvent({ type: "StatementLinesRecorded", schemaVersion: 2, data: { ...envelope, lines: [stored] } as never });
+        const v1 = parseReconciliationEvent({ type: "StatementLinesRecorded", schemaVersion: 1, data: { ...envelope, lines: [JSON.parse(JSON.stringify(line))] } });
+        expect(v2).toEqual(v1);
+        expect(v2.type === "StatementLinesRecorded" ? v2.data.lines[0] : undefined).toEqual(line);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("a stored line whose member has the wrong shape is refused, not repaired", () => {
+    const line = { lineId: "ref:A#1", lineNumber: 1, amountMinor: "5", side: "credit", currency: "EUR", raw: "", location: { line: 1 } };
+    expect(statementLineProblem(expandStoredLine(line))).toBeUndefined();
+    expect(statementLineProblem(expandStoredLine({ ...line, counterparty: "Acme" }))).toBe("counterparty");
+    expect(statementLineProblem(expandStoredLine({ ...line, bankCodes: { swift: 7 } }))).toBe("bankCodes.swift");
+    expect(statementLineProblem(expandStoredLine({ ...line, counterparty: { nickname: "x" } }))).toBe("counterparty");
+    expect(statementLineProblem(expandStoredLine({ ...line, attributes: null }))).toBe("attributes");
+    expect(statementLineProblem(expandStoredLine({ ...line, amountMinor: undefined }))).toBe("amountMinor");
+    expect(() => parseReconciliationEvent({ type: "StatementLinesRecorded", schemaVersion: 2, data: { statementId: "5f0c1d0e-0000-4000-8000-000000000001", bankAccountId: "acct", batchIndex: 0, lines: [{ ...line, counterparty: "Acme" }] } })).toThrow(/counterparty/);
   });
 
   const parsed: ParsedLine = {

@@ -26,6 +26,7 @@ import type { StoredEventShape } from "../upcasting.ts";
 import { STATEMENT_FORMATS } from "./statement.ts";
 import { STATEMENT_LINE_LIMITS } from "./line-limits.ts";
 import { statementLineProblem } from "./line-check.ts";
+import { expandStoredLine } from "./stored-line.ts";
 
 export const BANK_ACCOUNT_KINDS = ["bank", "psp"] as const;
 export type BankAccountKind = (typeof BANK_ACCOUNT_KINDS)[number];
@@ -142,7 +143,8 @@ export const reconciliationEventSchemas = {
     bankAccountId: bankAccountIdSchema,
     /** 0-based; a statement's batches are revisions 0..batches-1 of its stream. */
     batchIndex: z.number().int().min(0),
-    lines: z.array(statementLineDataSchema).min(1).max(STATEMENT_LINES_PER_EVENT_MAX),
+    /** Stored without their default members (stored-line.ts, version 2); read back whole. */
+    lines: z.array(z.preprocess(expandStoredLine, statementLineDataSchema)).min(1).max(STATEMENT_LINES_PER_EVENT_MAX),
   }),
   StatementImported: z.strictObject({
     statementId: statementIdSchema,
@@ -196,8 +198,11 @@ export type ReconciliationEvent = {
 }[ReconciliationEventType];
 export const RECONCILIATION_EVENT_TYPES = Object.keys(reconciliationEventSchemas) as ReconciliationEventType[];
 
-/** None yet: every reconciliation event is at version 1 (see ledgerUpcasters for the rule). */
-export const reconciliationUpcasters = new UpcasterRegistry();
+/**
+ * StatementLinesRecorded v2 leaves a line's default members out (stored-line.ts); a v1 line has
+ * them all, which reads the same: the identity. (See ledgerUpcasters for the rule.)
+ */
+export const reconciliationUpcasters = new UpcasterRegistry().register("StatementLinesRecorded", 1, (data) => data);
 
 export function reconciliationSchemaVersion(type: string): number {
   return reconciliationUpcasters.currentVersion(type);
@@ -222,8 +227,9 @@ const linesRecordedEnvelopeSchema = reconciliationEventSchemas.StatementLinesRec
  */
 function parseLinesRecorded(data: unknown): z.infer<(typeof reconciliationEventSchemas)["StatementLinesRecorded"]> {
   const envelope = linesRecordedEnvelopeSchema.safeParse(data);
-  if (envelope.success && envelope.data.lines.every((line) => statementLineProblem(line) === undefined)) {
-    return { ...envelope.data, lines: envelope.data.lines as StatementLineData[] };
+  if (envelope.success) {
+    const lines = envelope.data.lines.map(expandStoredLine);
+    if (lines.every((line) => statementLineProblem(line) === undefined)) return { ...envelope.data, lines: lines as StatementLineData[] };
   }
   return reconciliationEventSchemas.StatementLinesRecorded.parse(data);
 }

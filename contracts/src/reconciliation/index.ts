@@ -4,3 +4,4 @@ export * from "./csv-profile.ts";
 export * from "./iban.ts";
 export * from "./commands.ts";
 export * from "./line-check.ts";
+export * from "./stored-line.ts";

@@ -32,7 +32,7 @@
 // batches it is writing (the store's replay check, below); otherwise it moves
 // to the section's next statement id: uuid(commandId, section, n), n = 0 first.
 import { TrueupError, reconciliationEventSchemas, reconciliationSchemaVersion, statementStream, bankAccountStream, formatDigits, statementCurrencyOf } from "@trueup/contracts";
-import type { BalanceData, CheckResult, CsvProfile, EventId, ParsedBalance, StatementFormat, StatementLineData } from "@trueup/contracts";
+import type { BalanceData, CheckResult, CsvProfile, EventId, ParsedBalance, StatementFormat } from "@trueup/contracts";
 import type { EventStore, NewEvent } from "@trueup/event-store";
 import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
 import { STATEMENT_LINES_PER_EVENT_MAX } from "@trueup/contracts";
@@ -457,7 +457,8 @@ async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Comm
     for (const id of scan.lineIds) {
       const row = await rows.next();
       if (row.done === true) throw new Error(`the line spool ends inside statement ${scan.section + 1}`);
-      if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(JSON.parse(row.value) as StatementLineData);
+      // The row is the line as stored (stored-line.ts), parsed only when it is written.
+      if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(JSON.parse(row.value) as unknown);
     }
     if (writer !== undefined) committed.set(scan.section, await writer.commit());
     if (committed.size === writers.size) break;
@@ -468,7 +469,8 @@ async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Comm
 
 /** One section's pass 2: its new lines in batches, then its commit. */
 class SectionWriter {
-  private batch: StatementLineData[] = [];
+  /** Lines as stored: JSON values, written as they were spooled. */
+  private batch: unknown[] = [];
   private batchIndex = 0;
   private readonly envelope: (event: { type: string; data: never }, index: number) => NewEvent;
 
@@ -479,8 +481,7 @@ class SectionWriter {
     this.envelope = envelopeOf({ ctx: job.ctx, stream: statementStream(plan.statementId), schemaVersionOf: reconciliationSchemaVersion });
   }
 
-  async add(line: StatementLineData): Promise<void> {
-    if (this.plan.known.has(line.lineId)) return;
+  async add(line: unknown): Promise<void> {
     this.batch.push(line);
     if (this.batch.length >= STATEMENT_LINES_PER_EVENT_MAX) await this.flush();
   }

@@ -4,10 +4,10 @@
 // id: the tally the statement checks read, per-currency totals for the
 // answer, the line ids in order (for re-import and overlap detection, and
 // for pass 2 to skip the known ones). The lines themselves, as they will be
-// recorded, go to a line spool (line-spool.ts) that pass 2 reads instead of
-// parsing the file again.
+// stored (contracts' storedLine), go to a line spool (line-spool.ts) that
+// pass 2 reads instead of parsing the file again.
 import { createReadStream } from "node:fs";
-import { STATEMENT_LINE_LIMITS, TrueupError, statementLineDataSchema, statementLineProblem } from "@trueup/contracts";
+import { STATEMENT_LINE_LIMITS, TrueupError, statementLineDataSchema, statementLineProblem, storedLine } from "@trueup/contracts";
 import type { ParsedControlTotal, ParsedLine, ParsedStatement, StatementItem, StatementLineData } from "@trueup/contracts";
 import type { Importer, ImportOptions } from "../importers/types.ts";
 import { statementError } from "../importers/shared.ts";
@@ -131,7 +131,7 @@ async function scanInto(importer: Importer, text: AsyncIterable<string>, options
       open.lineIds.push(id);
       tallyLine(open.tally, item.line);
       addTotals(open.totals, item.line);
-      await spool.write(JSON.stringify(data));
+      await spool.write(JSON.stringify(storedLine(data)));
     } else if (item.kind === "statement") {
       const scan = open ?? start(item.statement.section);
       assertSection(scan.section, item.statement.section, item.statement.location.line);
