@@ -451,6 +451,16 @@ async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Comm
   if (pending.length === 0) return committed;
   const writers = new Map(pending.map((plan) => [plan.scan.section, new SectionWriter(job, plan)]));
   const rows = job.scan.lines.rowsInOrder()[Symbol.asyncIterator]();
+  try {
+    await writeRows(job, writers, rows, committed);
+  } finally {
+    await Promise.all([...writers.values()].map((writer) => writer.settle()));
+    await rows.return?.();
+  }
+  return committed;
+}
+
+async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, rows: AsyncIterator<string>, committed: Map<number, Committed>): Promise<void> {
   for (const scan of job.scan.sections) {
     const writer = writers.get(scan.section);
     // Sections follow each other in the spool: a section not written is read past.
@@ -461,10 +471,8 @@ async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Comm
       if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(JSON.parse(row.value) as unknown);
     }
     if (writer !== undefined) committed.set(scan.section, await writer.commit());
-    if (committed.size === writers.size) break;
+    if (committed.size === writers.size) return;
   }
-  await rows.return?.();
-  return committed;
 }
 
 /** One section's pass 2: its new lines in batches, then its commit. */
@@ -472,6 +480,8 @@ class SectionWriter {
   /** Lines as stored: JSON values, written as they were spooled. */
   private batch: unknown[] = [];
   private batchIndex = 0;
+  /** The append of the last batch, while it runs: undefined once landed, `{ error }` when it failed. */
+  private inflight: Promise<{ readonly error: unknown } | undefined> | undefined;
   private readonly envelope: (event: { type: string; data: never }, index: number) => NewEvent;
 
   constructor(
@@ -486,20 +496,42 @@ class SectionWriter {
     if (this.batch.length >= STATEMENT_LINES_PER_EVENT_MAX) await this.flush();
   }
 
+  /**
+   * Starts the append of the lines collected, after the previous batch's has
+   * landed: batch k goes at revision k, so one at a time, but while it is in
+   * flight the next batch is read and parsed (PostgreSQL and this thread work
+   * at once instead of in turn).
+   */
   private async flush(): Promise<void> {
+    await this.landed();
     if (this.batch.length === 0) return;
     const { statementId, data } = this.plan;
     const batchIndex = this.batchIndex;
     const event = this.event(batchEventId(statementId, batchIndex), "StatementLinesRecorded", { statementId, bankAccountId: data.bankAccountId, batchIndex, lines: this.batch });
-    try {
-      // Batch k at revision k: a retry writes the same event (same id, same data) and the store answers it as a replay.
-      await this.job.deps.store.append(statementStream(statementId), [event], { expectedRevision: batchIndex === 0 ? "no-stream" : BigInt(batchIndex - 1) });
-    } catch (error) {
-      if (error instanceof WrongExpectedRevisionError || error instanceof DuplicateEventIdError) throw this.otherBatches();
-      throw error;
-    }
     this.batch = [];
     this.batchIndex++;
+    // Batch k at revision k: a retry writes the same event (same id, same data) and the store answers it as a replay.
+    this.inflight = this.job.deps.store.append(statementStream(statementId), [event], { expectedRevision: batchIndex === 0 ? "no-stream" : BigInt(batchIndex - 1) }).then(
+      () => undefined,
+      // Kept, not thrown here: nobody awaits this promise until the next flush, the commit or settle().
+      (error: unknown) => ({ error }),
+    );
+  }
+
+  /** Waits for the batch in flight; throws what its append failed with. */
+  private async landed(): Promise<void> {
+    const outcome = await this.inflight;
+    this.inflight = undefined;
+    if (outcome === undefined) return;
+    const { error } = outcome;
+    if (error instanceof WrongExpectedRevisionError || error instanceof DuplicateEventIdError) throw this.otherBatches();
+    throw error;
+  }
+
+  /** Waits for the batch in flight, whatever its outcome: pass 2 never leaves an append running behind it (a re-decision must see the stream as it is). */
+  async settle(): Promise<void> {
+    await this.inflight;
+    this.inflight = undefined;
   }
 
   /** The stream holds batches of another decision: this section moves to its next statement id, and the file is decided again. */
@@ -515,6 +547,7 @@ class SectionWriter {
 
   async commit(): Promise<Committed> {
     await this.flush();
+    await this.landed();
     const { statementId, data, expectedRevision } = this.plan;
     if (this.batchIndex !== data.batches) throw new Error(`statement ${statementId}: wrote ${this.batchIndex} batches, decided ${data.batches}`);
     await this.assertNoOtherBatches();
