@@ -155,6 +155,36 @@ describe("statement import: an outage in the middle of pass 2", () => {
     expect(retried.json<Answer>().newLines).toBe(10);
     expect(imported(await importEvents(p.db), "out")).toHaveLength(count + 1);
   });
+
+  it("a retry whose new decision writes fewer batches than the cut attempt left: the longer stream is not named, the statement moves to its next id", async () => {
+    await setupBankAccount(p.app, { ledgerId: "outage2", bankAccountId: "moved", iban: IBAN });
+    const url = "/bank-accounts/moved/statements";
+    const query = { acceptFailedChecks: "true" };
+    const k = key();
+    const file = mt940Message({ reference: "M1", sequence: "1", openingDate: "240901", closingDate: "240902", lines: sampleLines(1_400, { date: "240902", refPrefix: "M" }) });
+    // The commit fails: the cut attempt leaves three batches (500, 500, 400) in the first statement id's stream.
+    fault = (stream) => stream.startsWith("bankaccount-moved");
+    const failed = await importFile(p.app, url, file, { key: k, query });
+    fault = undefined;
+    expect(failed.statusCode, failed.body).toBe(503);
+    const first = statementIdOf(`statements:bankaccount:moved/${k}`, 0, 0);
+    expect((await importEvents(p.db)).filter((e) => e.streamName === statementStream(first))).toHaveLength(3);
+    // Meanwhile the file's last 400 lines are recorded by another statement of the account.
+    const tail = mt940Message({ reference: "M2", sequence: "1", openingDate: "240901", closingDate: "240902", lines: sampleLines(400, { date: "240902", refPrefix: "M", from: 1_000 }) });
+    const other = await importFile(p.app, url, tail, { query });
+    expect(other.statusCode, other.body).toBe(201);
+    expect(other.json<Answer>().newLines).toBe(400);
+    // The retry decides 1,000 new lines: its two batches are the cut attempt's first two (replays), and a third follows them.
+    const retried = await importFile(p.app, url, file, { key: k, query });
+    expect(retried.statusCode, retried.body).toBe(201);
+    const second = statementIdOf(`statements:bankaccount:moved/${k}`, 0, 1);
+    expect(retried.json<Answer>()).toMatchObject({ statementIds: [second], newLines: 1_000, knownLines: 400 });
+    const events = await importEvents(p.db);
+    expect(imported(events, "moved").map((e) => (e.type === "StatementImported" ? e.data.statementId : ""))).not.toContain(first);
+    const lines = visibleLines(events, "moved");
+    expect(lines).toHaveLength(1_400);
+    expect(new Set(lines.map((l) => l.lineId)).size).toBe(1_400);
+  });
 });
 
 describe("statement import: a large file, its lines spooled between the passes", () => {

@@ -60,14 +60,23 @@ export async function writeReconciliationBatch(tx: pg.PoolClient, plan: Reconcil
   if (plan.statements.length > 0) await writeStatements(tx, t, plan.statements);
 }
 
-/** One row per StatementLinesRecorded; a second copy of a batch (same statement and index) fails the batch loudly. */
+/** Columns of a staged_batches row, in the order stage() binds them. */
+const STAGED_COLUMNS = ["statement_id", "batch_index", "bank_account_id", "line_count", "rows", "position"] as const;
+
+/**
+ * One row per StatementLinesRecorded; a second copy of a batch (same statement and index) fails the batch loudly.
+ * One parameter per cell (a VALUES row per batch): as a text[] parameter, pg escaped every character of the
+ * rows' COPY text, a third of a second per 100,000 lines.
+ */
 async function stage(tx: pg.PoolClient, table: string, staged: readonly StagedBatch[]): Promise<void> {
   if (staged.length === 0) return;
-  await tx.query(
-    `INSERT INTO ${table} (statement_id, batch_index, bank_account_id, line_count, rows, position)
-     SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::integer[], $5::text[], $6::text[])`,
-    [staged.map((b) => b.statementId), staged.map((b) => b.batchIndex), staged.map((b) => b.bankAccountId), staged.map((b) => b.lineCount), staged.map((b) => b.rows), staged.map((b) => b.position)],
-  );
+  const values: unknown[] = [];
+  const tuples = staged.map((b) => {
+    const first = values.length;
+    values.push(b.statementId, b.batchIndex, b.bankAccountId, b.lineCount, b.rows, b.position);
+    return `($${first + 1}, $${first + 2}::integer, $${first + 3}, $${first + 4}::integer, $${first + 5}, $${first + 6})`;
+  });
+  await tx.query(`INSERT INTO ${table} (${STAGED_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`, values);
 }
 
 /** An account is listed once (a second listing, if the log ever held one, keeps the first identifiers). */
