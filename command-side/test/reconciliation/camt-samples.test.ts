@@ -204,6 +204,15 @@ describe("reversals, dates and references", () => {
     });
   });
 
+  it("a placeholder reference in any case (nonref, N/a, NotProvided) is no reference; one that only looks like it is kept", async () => {
+    for (const placeholder of ["nonref", "N/a", "NotProvided", "none"]) {
+      const text = camtDocument({ sections: [section({ entries: [entry({ amount: "1.00", side: "CRDT", reference: placeholder, transactions: [transaction({ endToEnd: placeholder })] })] })] });
+      expect(only(linesOf(await importCamt(text))), placeholder).toMatchObject({ bankReference: null, endToEndId: null });
+    }
+    const kept = camtDocument({ sections: [section({ entries: [entry({ amount: "1.00", side: "CRDT", reference: "NONREF1" })] })] });
+    expect(only(linesOf(await importCamt(kept))).bankReference).toBe("NONREF1");
+  });
+
   it("uses AddtlTxInf as the description when the entry has no AddtlNtryInf", async () => {
     const text = camtDocument({ sections: [section({ entries: [entry({ amount: "1.00", side: "CRDT", transactions: [transaction({ extra: "<AddtlTxInf>SEPA Gutschrift</AddtlTxInf>" })] })] })] });
     expect(only(linesOf(await importCamt(text))).description).toBe("SEPA Gutschrift");

@@ -63,7 +63,8 @@ export function readEntry(ntry: XmlElement, options: { source: { sourceOf(elemen
   if (amountElement === null) throw statementError("STATEMENT_MALFORMED", "the entry has no Amt", where(ntry));
   const amount = amountOf(amountElement);
   const entry: EntryFacts = { amountMinor: amount.amountMinor, side: requiredSide(ntry), currency: amount.currency };
-  const transactions = all(ntry, "NtryDtls").flatMap((details) => all(details, "TxDtls").map((tx) => readTransaction(tx, details)));
+  const transactions: Transaction[] = [];
+  for (const details of all(ntry, "NtryDtls")) for (const tx of all(details, "TxDtls")) transactions.push(readTransaction(tx, details));
   const common = readCommon(ntry);
   const mismatch = batchMismatch(ntry, entry, transactions, options.scope);
   const split = transactions.length > 1 && transactions.every((tx) => tx.amount !== null);
@@ -320,8 +321,12 @@ function counterpartyOf(transaction: Transaction, side: Side, reversal: boolean)
 function bankCodesOf(bkTxCd: XmlElement | null): ParsedBankCodes | null {
   if (bkTxCd === null) return null;
   const domain = one(bkTxCd, "Domn");
+  // Written out rather than spread from NO_BANK_CODES: this runs twice per entry, and a new field fails to compile here.
   const codes: ParsedBankCodes = {
-    ...NO_BANK_CODES,
+    swift: null,
+    bai2: null,
+    ofx: null,
+    psp: null,
     domain: identifierAt(domain, "Cd"),
     family: identifierAt(domain, "Fmly", "Cd"),
     subFamily: identifierAt(domain, "Fmly", "SubFmlyCd"),

@@ -65,6 +65,11 @@ export function textAt(parent: XmlElement | null, ...names: readonly string[]): 
 /** Values banks write where they have no reference; the line's identity must not rest on them. */
 const PLACEHOLDERS: ReadonlySet<string> = new Set(["NOTPROVIDED", "NONREF", "NONE", "N/A"]);
 
+/** Every placeholder starts with N: only those texts are upper-cased (a copy per identifier, several per entry, otherwise). */
+function isPlaceholder(text: string): boolean {
+  return (text.charCodeAt(0) | 0x20) === 0x6e && PLACEHOLDERS.has(text.toUpperCase());
+}
+
 /** An identifier (reference, IBAN, BIC, code): refused when longer than what is stored, never cut. */
 export function identifierAt(parent: XmlElement | null, ...names: readonly string[]): string | null {
   return identifierOf(walk(parent, names));
@@ -74,7 +79,7 @@ export function identifierAt(parent: XmlElement | null, ...names: readonly strin
 export function identifierOf(element: XmlElement | null): string | null {
   if (element === null) return null;
   const text = element.text.trim();
-  if (text === "" || PLACEHOLDERS.has(text.toUpperCase())) return null;
+  if (text === "" || isPlaceholder(text)) return null;
   if (text.length > STATEMENT_LINE_LIMITS.fieldLengthMax) {
     throw statementError("STATEMENT_MALFORMED", `${element.name} is ${text.length} characters long, more than the ${STATEMENT_LINE_LIMITS.fieldLengthMax} stored; a cut identifier would identify something else`, where(element), {
       limit: STATEMENT_LINE_LIMITS.fieldLengthMax,
