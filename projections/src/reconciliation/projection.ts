@@ -20,7 +20,7 @@ export const RECONCILIATION_BATCH_EVENTS_MAX = 16;
 
 export const reconciliationProjection: PostgresProjection<ReconciliationBatchPlan> = {
   name: "reconciliation",
-  version: 1,
+  version: 2,
   kind: "postgres",
   schemaName: RECONCILIATION_SCHEMA_NAME,
   batchSizeMax: RECONCILIATION_BATCH_EVENTS_MAX,

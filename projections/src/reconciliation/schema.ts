@@ -6,9 +6,9 @@
 // position is log order.
 //
 // Visibility: a statement's lines are written (StatementLinesRecorded) before
-// the StatementImported that commits them. They wait in `staged_batches`
-// (one row per event: its rows as COPY text, cheap to write and read back)
-// and are copied to `statement_lines` when that StatementImported arrives, so
+// the StatementImported that commits them. They wait in `staged_lines` (COPYed
+// in; `staged_batches` keeps one row per event) and are moved to
+// `statement_lines` inside the server when that StatementImported arrives, so
 // `statement_lines` holds only the lines of imported statements: a reader (or
 // the matcher) needs no join to leave out a crashed import's lines, and the
 // line identity can be unique per bank account over what is visible. A
@@ -132,16 +132,18 @@ export function reconciliationDdl(schemaName: string): readonly string[] {
        position text COLLATE "C" NOT NULL,
        recorded_at timestamptz NOT NULL)`,
     `CREATE UNIQUE INDEX statements_by_account ON ${t("statements")} (bank_account_id, position)`,
+    // One row per StatementLinesRecorded (a second copy of a batch is a key violation), its lines in staged_lines.
     `CREATE TABLE ${t("staged_batches")} (
        statement_id text COLLATE "C" NOT NULL,
        batch_index integer NOT NULL,
        bank_account_id text COLLATE "C" NOT NULL,
        line_count integer NOT NULL,
-       rows text NOT NULL,
        position text COLLATE "C" NOT NULL,
        PRIMARY KEY (statement_id, batch_index))`,
-    // Written once, read once, deleted: compressing it would only cost time.
-    `ALTER TABLE ${t("staged_batches")} ALTER COLUMN rows SET STORAGE EXTERNAL`,
+    // Lines of statements not yet imported, as statement_lines will hold them (ledger_id aside): the
+    // StatementImported moves them with one INSERT … SELECT, inside the server.
+    `CREATE TABLE ${t("staged_lines")} (${LINE_COLUMN_DDL},
+       PRIMARY KEY (statement_id, line_number))`,
     // status: `unmatched` until the matcher (next issue) changes it.
     `CREATE TABLE ${t("statement_lines")} (${LINE_COLUMN_DDL},
        ledger_id text COLLATE "C" NOT NULL,

@@ -1,8 +1,7 @@
 // The SQL half of the reconciliation projection. Line rows are most of the
-// volume (a 200,000-line import is 400 batches of 500), so each is written
-// once where readers see it: a line batch is staged as one row holding its
-// COPY text (no per-line work until it counts), and the StatementImported
-// COPYs that text into statement_lines. Everything else is a few set-based
+// volume (a 200,000-line import is 400 batches of 500), so they cross the
+// wire once: a line batch is COPYed into staged_lines, and the
+// StatementImported moves them into statement_lines inside the server. Everything else is a few set-based
 // statements per batch, rows travelling as one JSON array of arrays.
 //
 // Order inside the batch's transaction follows the log's dependencies:
@@ -13,7 +12,7 @@
 // staging to statement_lines, the statements, and the accounts' counters.
 import assert from "node:assert/strict";
 import type pg from "pg";
-import { copyCell, copyIn } from "../postgres/copy.ts";
+import { copyIn } from "../postgres/copy.ts";
 import { qualified } from "../postgres/definition.ts";
 import { balanceCells } from "./plan.ts";
 import type { ListingRow, ReconciliationBatchPlan, StagedBatch, StatementRow } from "./plan.ts";
@@ -39,16 +38,6 @@ const STATEMENT_COLUMNS: readonly Column[] = [
   ["checks", "jsonb"], ["accepted_with_failed_checks", "boolean"], ["position", "text"], ["recorded_at", "timestamptz"],
 ];
 
-/**
- * Staged batches read back per query while a statement's lines are copied:
- * bounds the memory of making one statement visible (at most 20 × 500
- * lines), however large the statement.
- */
-export const VISIBLE_BATCHES_PER_READ = 20;
-
-/** Columns of a statement_lines row as copied in: the staged row, then the ledger the StatementImported names. */
-const VISIBLE_COLUMNS = [...LINE_COLUMNS, "ledger_id"] as const;
-
 export async function writeReconciliationBatch(tx: pg.PoolClient, plan: ReconciliationBatchPlan, schemaName: string): Promise<void> {
   const t = (table: string): string => qualified(schemaName, table);
   if (plan.bankAccounts.length > 0) {
@@ -56,27 +45,27 @@ export async function writeReconciliationBatch(tx: pg.PoolClient, plan: Reconcil
     await tx.query(`INSERT INTO ${t("bank_accounts")} (${names(BANK_ACCOUNT_COLUMNS)}) ${selectRows(BANK_ACCOUNT_COLUMNS)}`, [JSON.stringify(rows)]);
   }
   await writeListings(tx, t("bank_accounts"), plan.listings);
-  await stage(tx, t("staged_batches"), plan.staged);
+  await stage(tx, t, plan.staged);
   if (plan.statements.length > 0) await writeStatements(tx, t, plan.statements);
 }
 
 /** Columns of a staged_batches row, in the order stage() binds them. */
-const STAGED_COLUMNS = ["statement_id", "batch_index", "bank_account_id", "line_count", "rows", "position"] as const;
+const STAGED_COLUMNS = ["statement_id", "batch_index", "bank_account_id", "line_count", "position"] as const;
 
 /**
- * One row per StatementLinesRecorded; a second copy of a batch (same statement and index) fails the batch loudly.
- * One parameter per cell (a VALUES row per batch): as a text[] parameter, pg escaped every character of the
- * rows' COPY text, a third of a second per 100,000 lines.
+ * One staged_batches row per StatementLinesRecorded (a second copy of a batch, same statement and index,
+ * fails the batch loudly), and its lines COPYed into staged_lines.
  */
-async function stage(tx: pg.PoolClient, table: string, staged: readonly StagedBatch[]): Promise<void> {
+async function stage(tx: pg.PoolClient, t: (table: string) => string, staged: readonly StagedBatch[]): Promise<void> {
   if (staged.length === 0) return;
   const values: unknown[] = [];
   const tuples = staged.map((b) => {
     const first = values.length;
-    values.push(b.statementId, b.batchIndex, b.bankAccountId, b.lineCount, b.rows, b.position);
-    return `($${first + 1}, $${first + 2}::integer, $${first + 3}, $${first + 4}::integer, $${first + 5}, $${first + 6})`;
+    values.push(b.statementId, b.batchIndex, b.bankAccountId, b.lineCount, b.position);
+    return `($${first + 1}, $${first + 2}::integer, $${first + 3}, $${first + 4}::integer, $${first + 5})`;
   });
-  await tx.query(`INSERT INTO ${table} (${STAGED_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`, values);
+  await tx.query(`INSERT INTO ${t("staged_batches")} (${STAGED_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`, values);
+  await copyIn(tx, t("staged_lines"), LINE_COLUMNS, staged.map((b) => b.rows).join(""));
 }
 
 /** An account is listed once (a second listing, if the log ever held one, keeps the first identifiers). */
@@ -95,8 +84,11 @@ async function writeListings(tx: pg.PoolClient, table: string, listings: readonl
 }
 
 async function writeStatements(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<void> {
+  await checkStaged(tx, t, statements);
   const visible = await makeLinesVisible(tx, t, statements);
-  await tx.query(`DELETE FROM ${t("staged_batches")} WHERE statement_id = ANY($1::text[])`, [statements.map((s) => s.statementId)]);
+  const ids = statements.map((s) => s.statementId);
+  await tx.query(`DELETE FROM ${t("staged_lines")} WHERE statement_id = ANY($1::text[])`, [ids]);
+  await tx.query(`DELETE FROM ${t("staged_batches")} WHERE statement_id = ANY($1::text[])`, [ids]);
   const rows = statements.map((s) => [
     s.statementId, s.bankAccountId, s.ledgerId, s.format,
     s.source.fileSha256, s.source.fileBytes, s.source.fileName, s.source.encoding, s.source.section,
@@ -111,69 +103,58 @@ async function writeStatements(tx: pg.PoolClient, t: (table: string) => string, 
   await updateAccounts(tx, t("bank_accounts"), statements, visible);
 }
 
+/** Every statement's staged batches are there, numbered from 0 without gaps, of its account, holding its new lines. */
+async function checkStaged(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<void> {
+  const { rows } = await tx.query<{ statement_id: string; batches: number; max_index: number; lines: number; accounts: string[] }>(
+    `SELECT statement_id, count(*)::int AS batches, max(batch_index) AS max_index, sum(line_count)::int AS lines, array_agg(DISTINCT bank_account_id) AS accounts
+       FROM ${t("staged_batches")} WHERE statement_id = ANY($1::text[]) GROUP BY statement_id`,
+    [statements.map((s) => s.statementId)],
+  );
+  const found = new Map(rows.map((r) => [r.statement_id, r]));
+  for (const s of statements) {
+    const r = found.get(s.statementId) ?? { batches: 0, max_index: -1, lines: 0, accounts: [s.bankAccountId] };
+    assert.equal(r.batches, s.batches, `statement ${s.statementId}: every StatementLinesRecorded batch it names is in the log before it`);
+    assert.equal(r.max_index, s.batches - 1, `statement ${s.statementId}: its line batches are numbered from 0 without gaps`);
+    assert.deepEqual(r.accounts, [s.bankAccountId], `statement ${s.statementId}: its line batches name the bank account its StatementImported names`);
+    assert.equal(r.lines, s.newLines, `statement ${s.statementId}: its batches hold every new line it names`);
+  }
+}
+
 /**
  * The statements' staged lines become visible, in statement (log) then line
  * order; returns how many lines each statement shows. A line whose id the
  * account already shows (the same bank line recorded by two statements: by
  * definition of the line identity it is one item) keeps its first row.
  *
- * The import records only lines it does not know, so that is rare, and the
- * usual case is one COPY straight into statement_lines under a savepoint. A
- * unique violation rolls back to the savepoint and takes the slow path: the
- * same rows through a temporary table into an INSERT that skips the ids
- * already there. Both give the same rows (first one wins, in the same order).
+ * The import records only lines it does not know, so that is rare: the usual
+ * case is one INSERT … SELECT per statement under a savepoint, inside the
+ * server. A unique violation rolls back to the savepoint and moves the same
+ * rows again skipping the ids already there (first one wins, same order).
  */
 async function makeLinesVisible(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<Map<string, number>> {
   await tx.query("SAVEPOINT visible_lines");
   try {
-    await copyStagedLines(tx, t, statements, t("statement_lines"));
+    for (const s of statements) await moveStaged(tx, t, s, "");
     await tx.query("RELEASE SAVEPOINT visible_lines");
     return new Map(statements.map((s) => [s.statementId, s.newLines]));
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     await tx.query("ROLLBACK TO SAVEPOINT visible_lines");
   }
-  const pending = "reconciliation_pending_lines";
-  await tx.query(`CREATE TEMPORARY TABLE ${pending} (LIKE ${t("statement_lines")} INCLUDING DEFAULTS, seq bigserial) ON COMMIT DROP`);
-  await copyStagedLines(tx, t, statements, pending);
-  const columns = VISIBLE_COLUMNS.join(", ");
-  const moved = await tx.query<{ statement_id: string; n: string }>(
-    `WITH moved AS (
-       INSERT INTO ${t("statement_lines")} (${columns}) SELECT ${columns} FROM ${pending} ORDER BY seq
-       ON CONFLICT (bank_account_id, line_id) DO NOTHING RETURNING statement_id)
-     SELECT statement_id, count(*)::text AS n FROM moved GROUP BY statement_id`,
-  );
-  await tx.query(`DROP TABLE ${pending}`);
-  return new Map(moved.rows.map((r) => [r.statement_id, Number(r.n)]));
+  const visible = new Map<string, number>();
+  for (const s of statements) visible.set(s.statementId, await moveStaged(tx, t, s, "ON CONFLICT (bank_account_id, line_id) DO NOTHING"));
+  return visible;
 }
 
-/** COPYs each statement's staged rows into `target`, a few batches per read; checks every batch is there and is the statement's account's. */
-async function copyStagedLines(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[], target: string): Promise<void> {
-  for (const s of statements) {
-    // The ledger id is the row's last cell: appended to each row (COPY text escapes newlines inside cells, so "\n" ends a row).
-    const rowEnd = `\t${copyCell(s.ledgerId)}\n`;
-    let batches = 0;
-    let lines = 0;
-    for (;;) {
-      const { rows } = await tx.query<{ batch_index: number; bank_account_id: string; line_count: number; rows: string }>(
-        `SELECT batch_index, bank_account_id, line_count, rows FROM ${t("staged_batches")}
-          WHERE statement_id = $1 AND batch_index >= $2 ORDER BY batch_index LIMIT $3`,
-        [s.statementId, batches, VISIBLE_BATCHES_PER_READ],
-      );
-      let text = "";
-      for (const r of rows) {
-        assert.equal(r.batch_index, batches, `statement ${s.statementId}: its line batches are numbered from 0 without gaps`);
-        assert.equal(r.bank_account_id, s.bankAccountId, `statement ${s.statementId}: its line batches name the bank account its StatementImported names`);
-        text += r.rows.replaceAll("\n", rowEnd);
-        batches += 1;
-        lines += r.line_count;
-      }
-      await copyIn(tx, target, VISIBLE_COLUMNS, text);
-      if (rows.length < VISIBLE_BATCHES_PER_READ) break;
-    }
-    assert.equal(batches, s.batches, `statement ${s.statementId}: every StatementLinesRecorded batch it names is in the log before it`);
-    assert.equal(lines, s.newLines, `statement ${s.statementId}: its batches hold every new line it names`);
-  }
+/** Inserts a statement's staged lines into statement_lines in line order (`onConflict`: "" or a conflict clause); returns how many went in. */
+async function moveStaged(tx: pg.PoolClient, t: (table: string) => string, s: StatementRow, onConflict: string): Promise<number> {
+  const columns = LINE_COLUMNS.join(", ");
+  const result = await tx.query(
+    `INSERT INTO ${t("statement_lines")} (${columns}, ledger_id)
+     SELECT ${columns}, $2 FROM ${t("staged_lines")} WHERE statement_id = $1 ORDER BY line_number ${onConflict}`,
+    [s.statementId, s.ledgerId],
+  );
+  return result.rowCount ?? 0;
 }
 
 function isUniqueViolation(error: unknown): boolean {
