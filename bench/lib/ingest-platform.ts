@@ -9,6 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { freePort } from "../../platform/src/embedded-postgres.ts";
 import { GENERATED_ACCOUNT, GENERATED_CSV_PROFILE } from "./statement-generators.ts";
 
@@ -23,9 +24,21 @@ export interface IngestServer {
   readonly url: string;
 }
 
+/**
+ * The node flags `npm start` runs the server with (package.json's start script, its `${NAME:-default}`
+ * expanded from `env` then this process's environment), so the bench measures the server as started.
+ */
+export function startNodeFlags(env: Readonly<Record<string, string>>): string[] {
+  const scripts = z.object({ scripts: z.object({ start: z.string() }) }).parse(JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")));
+  const match = /^exec node (.*?)\s*--import tsx platform\/src\/main\.ts$/.exec(scripts.scripts.start);
+  if (match === null) throw new Error(`package.json's start script is not "exec node <flags> --import tsx platform/src/main.ts": ${scripts.scripts.start}`);
+  const expand = (flag: string): string => flag.replace(/\$\{([A-Z_][A-Z0-9_]*):-([^}]*)\}/g, (_, name: string, fallback: string) => env[name] ?? process.env[name] ?? fallback);
+  return (match[1] ?? "").split(" ").filter((flag) => flag !== "").map(expand);
+}
+
 export async function startIngestServer(env: Record<string, string>): Promise<IngestServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(process.env.INGEST_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""), "--import", "tsx", path.join(ROOT, "platform/src/main.ts")], {
+  const child = spawn(process.execPath, [...startNodeFlags(env), "--import", "tsx", path.join(ROOT, "platform/src/main.ts")], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "warn", PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],
