@@ -13,6 +13,10 @@
 // `npm run bench:ingest -- --lines 5000` is a smoke run (results to a
 // temporary file: not comparable to the targets). `--formats camt,csv` runs
 // some formats only (a partial run writes no results file either).
+// `--split` runs the platform as two processes on the same database, the
+// projections in one (TRUEUP_SERVICES=projections) and command and query in
+// the other, as a multi-process deployment would (results:
+// bench/results/ingest-split.json).
 import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -60,13 +64,13 @@ const log = (message: string): void => {
 };
 const count = (n: number): string => n.toLocaleString("en-US");
 
-function options(): { lines: number; formats: GeneratedFormat[] } {
-  const { values } = parseArgs({ options: { lines: { type: "string" }, formats: { type: "string" } }, strict: true });
+function options(): { lines: number; formats: GeneratedFormat[]; split: boolean } {
+  const { values } = parseArgs({ options: { lines: { type: "string" }, formats: { type: "string" }, split: { type: "boolean" } }, strict: true });
   const lines = values.lines === undefined ? FULL_LINES : Number(values.lines);
   if (!Number.isInteger(lines) || lines < 100 || lines > 2_000_000) throw new RangeError(`--lines must be a whole number from 100 to 2,000,000, got ${values.lines}`);
   const formats = (values.formats ?? Object.keys(FORMATS).join(",")).split(",").map((f) => f.trim());
   for (const f of formats) if (!(f in FORMATS)) throw new RangeError(`--formats: unknown format ${f} (${Object.keys(FORMATS).join(", ")})`);
-  return { lines, formats: formats as GeneratedFormat[] };
+  return { lines, formats: formats as GeneratedFormat[], split: values.split === true };
 }
 
 /** The file as text chunks, decoded as the server decodes a UTF-8 file (the generators write UTF-8 without a BOM). */
@@ -132,22 +136,37 @@ interface EndToEnd {
   /** From the first byte until the import's answer: spooling, the parse, checks, appends. */
   readonly answerMs: number;
   readonly peakRssBytes: number;
+  /** With --split: the projections process's peak (peakRssBytes is then the command and query process's). */
+  readonly projectorPeakRssBytes: number | undefined;
   /** CPU seconds from the first byte until queryable: the platform's process, and PostgreSQL's server (all backends). */
   readonly platformCpuS: number;
   readonly postgresCpuS: number;
 }
 
-async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile; name: GeneratedFormat; load: MachineLoad; postgresPid: () => number | undefined }): Promise<EndToEnd> {
+interface EndToEndOptions {
+  readonly databaseUrl: string;
+  readonly generated: GeneratedFile;
+  readonly name: GeneratedFormat;
+  readonly load: MachineLoad;
+  readonly postgresPid: () => number | undefined;
+  /** The projections in a process of their own (TRUEUP_SERVICES), beside one running command and query. */
+  readonly split: boolean;
+}
+
+async function endToEnd(options: EndToEndOptions): Promise<EndToEnd> {
   const { generated, name, load } = options;
-  const server = await startIngestServer({ DATABASE_URL: options.databaseUrl });
+  // The projections process first: it creates the read models the other one waits for.
+  const projector = options.split ? await startIngestServer({ DATABASE_URL: options.databaseUrl, TRUEUP_SERVICES: "projections" }) : undefined;
+  const server = await startIngestServer({ DATABASE_URL: options.databaseUrl, ...(options.split ? { TRUEUP_SERVICES: "command,query" } : {}) });
   load.watch(server.pid);
+  if (projector !== undefined) load.watch(projector.pid);
   try {
     const target = await prepareTarget(server.url, name, { withCsvProfile: name === "csv" });
     const url = new URL(`${server.url}/bank-accounts/${encodeURIComponent(target.bankAccountId)}/statements`);
     url.searchParams.set("format", FORMATS[name].format);
     if (target.csvProfileId !== undefined) url.searchParams.set("profile", target.csvProfileId);
     load.begin();
-    const cpuBefore = { platform: cpuSnapshot(server.pid), postgres: cpuSnapshot(options.postgresPid()) };
+    const cpuBefore = { platform: cpuSnapshot(server.pid), projector: cpuSnapshot(projector?.pid), postgres: cpuSnapshot(options.postgresPid()) };
     const started = performance.now();
     let uploadedAt = started;
     const answer = await upload({
@@ -168,9 +187,10 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
     if (position === undefined || position === null) throw new Error(`the import's answer has no position: ${answer.body.slice(0, 2_000)}`);
     await waitQueryable(server.url, target.bankAccountId, position);
     const elapsedMs = performance.now() - started;
-    const cpuAfter = { platform: cpuSnapshot(server.pid), postgres: cpuSnapshot(options.postgresPid()) };
+    const cpuAfter = { platform: cpuSnapshot(server.pid), projector: cpuSnapshot(projector?.pid), postgres: cpuSnapshot(options.postgresPid()) };
     load.end(name);
     const peak = peakRssBytes(server.pid);
+    const projectorPeak = projector === undefined ? undefined : peakRssBytes(projector.pid);
     // A bench that imported less than it generated, or flagged its own file, measured something else: fail it.
     if (body.newLines !== String(generated.lines)) throw new Error(`the server recorded ${body.newLines} new lines of ${generated.lines}`);
     const failed = body.statements.flatMap((s) => (s.checks ?? []).filter((c) => c.status === "failed").map((c) => `${s.statementId}: ${c.check}`));
@@ -178,15 +198,27 @@ async function endToEnd(options: { databaseUrl: string; generated: GeneratedFile
     const shown = await readBack(server.url, target.bankAccountId);
     if (shown !== generated.lines) throw new Error(`the read model shows ${shown} lines of ${generated.lines}`);
     log(`${name}: ${count(generated.lines)} lines in ${body.statements.length} statement(s) recorded and queryable; read back ${count(shown)}`);
-    const cpuSeconds = (which: "platform" | "postgres"): number => (cpuAfter[which].serverTicks - cpuBefore[which].serverTicks) / TICKS_PER_SECOND;
-    return { elapsedMs, uploadMs: uploadedAt - started, answerMs: answeredAt - started, peakRssBytes: peak, platformCpuS: cpuSeconds("platform"), postgresCpuS: cpuSeconds("postgres") };
+    const cpuSeconds = (which: "platform" | "projector" | "postgres"): number => (cpuAfter[which].serverTicks - cpuBefore[which].serverTicks) / TICKS_PER_SECOND;
+    return {
+      elapsedMs,
+      uploadMs: uploadedAt - started,
+      answerMs: answeredAt - started,
+      peakRssBytes: peak,
+      projectorPeakRssBytes: projectorPeak,
+      platformCpuS: cpuSeconds("platform") + cpuSeconds("projector"),
+      postgresCpuS: cpuSeconds("postgres"),
+    };
   } finally {
     await stopIngestServer(server);
     load.unwatch(server.pid);
+    if (projector !== undefined) {
+      await stopIngestServer(projector);
+      load.unwatch(projector.pid);
+    }
   }
 }
 
-async function measureFormat(options: { name: GeneratedFormat; lines: number; folder: string; databaseUrl: string; load: MachineLoad; postgresPid: () => number | undefined }): Promise<Figure[]> {
+async function measureFormat(options: { name: GeneratedFormat; lines: number; folder: string; databaseUrl: string; load: MachineLoad; postgresPid: () => number | undefined; split: boolean }): Promise<Figure[]> {
   const { name, lines, load } = options;
   const { format, label } = FORMATS[name];
   const file = path.join(options.folder, `ingest.${name}`);
@@ -207,24 +239,25 @@ async function measureFormat(options: { name: GeneratedFormat; lines: number; fo
   const parseMs = Math.min(...parses.map((p) => p.elapsedMs));
   const e2eRate = perSecond(lines, e2e.elapsedMs);
   const parseRate = perSecond(lines, parseMs);
-  const what = `${label}, ${count(lines)} lines`;
+  const what = `${label}, ${count(lines)} lines${options.split ? ", projections in their own process" : ""}`;
   return [
     atLeast(`${what}: end to end through HTTP (upload to queryable)`, e2eRate, "lines/s", TARGETS.linesPerSecondMin),
-    below(`${what}: server peak RSS (VmHWM)`, e2e.peakRssBytes / 1024 / 1024, "MB", TARGETS.peakRssMbMax),
+    below(`${what}: server peak RSS (VmHWM)${e2e.projectorPeakRssBytes === undefined ? "" : " of the command and query process"}`, e2e.peakRssBytes / 1024 / 1024, "MB", TARGETS.peakRssMbMax),
+    ...(e2e.projectorPeakRssBytes === undefined ? [] : [below(`${what}: peak RSS of the projections process`, e2e.projectorPeakRssBytes / 1024 / 1024, "MB", TARGETS.peakRssMbMax)]),
     info(`${what}: limit: parse only (decode + importer, best of ${parses.length})`, parseRate, "lines/s"),
     info(`${what}: end to end / parse only`, e2eRate / parseRate, "x"),
     info(`${what}: end to end`, e2e.elapsedMs / 1000, "s"),
     info(`${what}: of which upload (bytes sent)`, e2e.uploadMs / 1000, "s"),
     info(`${what}: of which until the answer (spool, parse, check, append)`, e2e.answerMs / 1000, "s"),
     info(`${what}: of which answer to queryable (projection)`, (e2e.elapsedMs - e2e.answerMs) / 1000, "s"),
-    info(`${what}: CPU of the platform's process, end to end`, e2e.platformCpuS, "s"),
+    info(`${what}: CPU of the platform's process${options.split ? "es" : ""}, end to end`, e2e.platformCpuS, "s"),
     info(`${what}: CPU of PostgreSQL (all backends), end to end`, e2e.postgresCpuS, "s"),
     info(`${what}: file size`, generated.bytes / 1024 / 1024, "MiB"),
   ];
 }
 
 async function main(): Promise<void> {
-  const { lines, formats } = options();
+  const { lines, formats, split } = options();
   const full = lines === FULL_LINES && formats.length === Object.keys(FORMATS).length;
   const started = performance.now();
   if (lines !== FULL_LINES) log(`--lines ${lines}: a smoke run; its figures are not comparable to the targets`);
@@ -241,7 +274,7 @@ async function main(): Promise<void> {
     for (const [i, name] of formats.entries()) {
       process.stdout.write(`${i + 1}/${formats.length} ${FORMATS[name].label}: generate ${count(lines)} lines, parse only, import end to end, parse only…\n`);
       const databaseUrl = connectionString(await postgres.createDatabase(`ingest_${name}`));
-      figures.push(...(await measureFormat({ name, lines, folder, databaseUrl, load, postgresPid: () => postgres.serverPid() })));
+      figures.push(...(await measureFormat({ name, lines, folder, databaseUrl, load, postgresPid: () => postgres.serverPid(), split })));
       // The file is gone before the next is written: three 150 MB files need not sit on disk at once.
       await rm(path.join(folder, `ingest.${name}`), { force: true });
     }
@@ -258,7 +291,7 @@ async function main(): Promise<void> {
   if (load.otherCoresMax > OTHER_LOAD_WARN_CORES) {
     process.stdout.write(`\nWARNING: other programs used up to ${load.otherCoresMax.toFixed(2)} of the machine's cores during a turn; the figures are skewed by that load: re-run on a quiet machine.\n`);
   }
-  const file = full ? path.join(ROOT, "bench/results/ingest.json") : path.join(tmpdir(), `trueup-ingest-bench-${lines}-${formats.join("-")}.json`);
+  const file = full ? path.join(ROOT, `bench/results/ingest${split ? "-split" : ""}.json`) : path.join(tmpdir(), `trueup-ingest-bench-${lines}-${formats.join("-")}${split ? "-split" : ""}.json`);
   await writeResults(file, figures);
   log(`wrote ${file}`);
 }
