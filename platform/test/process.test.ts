@@ -162,12 +162,14 @@ describe("npm start (platform/src/main.ts)", () => {
   });
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    it(`npm start stops everything when ${signal} is sent to the npm process alone`, async () => {
+    // The SIGTERM run also sets the heap limit; the SIGINT run takes the start script's default.
+    const heapMb = signal === "SIGTERM" ? "300" : undefined;
+    it(`npm start stops everything when ${signal} is sent to the npm process alone (and runs the server with its heap limit, ${heapMb ?? "the default 320"} MB)`, async () => {
       const dataDir = path.join(dir, `npm-${signal}`);
       const port = await freePort();
       const npm = spawn("npm", ["start"], {
         cwd: root,
-        env: { ...process.env, LOG_LEVEL: "warn", TRUEUP_DATA: dataDir, PORT: String(port) },
+        env: { ...process.env, LOG_LEVEL: "warn", TRUEUP_DATA: dataDir, PORT: String(port), ...(heapMb === undefined ? {} : { TRUEUP_HEAP_MB: heapMb }) },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let output = "";
@@ -183,6 +185,9 @@ describe("npm start (platform/src/main.ts)", () => {
       const pidFile = path.join(dataDir, "pg", "postmaster.pid");
       const postmaster = Number.parseInt((await readFile(pidFile, "utf8")).split("\n")[0] ?? "", 10);
       expect(tree).toContain(postmaster);
+      const commandLines = await Promise.all(tree.map((pid) => readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")));
+      const server = commandLines.map((line) => line.split("\0")).find((args) => args.some((arg) => arg.endsWith("platform/src/main.ts")));
+      expect(server).toContain(`--max-old-space-size=${heapMb ?? "320"}`);
 
       process.kill(npmPid, signal); // npm only, not its process group: as `kill -TERM <pid>` would
       await exited;
