@@ -6,7 +6,6 @@
 // code, expected vs actual and every check, and writes nothing; a malformed
 // file exits 1 naming the line; --accept-failed-checks is another key and
 // records it; --ledger routes a two-account file to both bank accounts.
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,31 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GENERATED_ACCOUNT, germanIban, writeMt940 } from "../../bench/lib/statement-generators.ts";
 import { command, startPlatform } from "./ledger-support.ts";
 import type { Platform } from "./ledger-support.ts";
+import { listenLocally, runCli } from "./cli-support.ts";
+import type { CliRun } from "./cli-support.ts";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const CLI = path.join(root, "platform/src/cli/main.ts");
 const LEDGER = "cli_ledger";
 const OTHER_IBAN = germanIban("37040044", "1234567");
 const THIRD_IBAN = germanIban("37040044", "2222222");
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[]): Promise<Run> {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args, "--server", server, "--retries", "0"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(args: readonly string[]): Promise<CliRun> {
+  return runCli([...args, "--server", server, "--retries", "0"]);
 }
 
 let platform: Platform;
@@ -59,10 +42,7 @@ async function register(name: string, iban: string): Promise<string> {
 
 beforeAll(async () => {
   platform = await startPlatform();
-  await platform.app.listen({ port: 0, host: "127.0.0.1" });
-  const address = platform.app.server.address();
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  server = `http://127.0.0.1:${address.port}`;
+  server = await listenLocally(platform);
   folder = await mkdtemp(path.join(tmpdir(), "trueup-cli-import-"));
   expect((await command(platform.app, "/ledgers", { ledgerId: LEDGER, name: "CLI", baseCurrency: "EUR" })).statusCode).toBe(201);
   expect((await command(platform.app, `/ledgers/${LEDGER}/accounts`, { code: "1100", name: "Bank", type: "asset", currency: "EUR" })).statusCode).toBe(201);

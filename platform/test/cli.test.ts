@@ -4,7 +4,6 @@
 // exit 2 with the reason and the usage; --help exits 0; a server that
 // refuses connections is retried a bounded number of times, then exit 3;
 // a problem answer is printed with its code and exits 1.
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,29 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../src/embedded-postgres.ts";
 import { startPlatform } from "./ledger-support.ts";
 import type { Platform } from "./ledger-support.ts";
+import { listenLocally, runCli } from "./cli-support.ts";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const CLI = path.join(root, "platform/src/cli/main.ts");
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = runCli;
 
 let platform: Platform;
 let server: string;
@@ -44,10 +24,7 @@ let sample: string;
 
 beforeAll(async () => {
   platform = await startPlatform();
-  await platform.app.listen({ port: 0, host: "127.0.0.1" });
-  const address = platform.app.server.address();
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  server = `http://127.0.0.1:${address.port}`;
+  server = await listenLocally(platform);
   folder = await mkdtemp(path.join(tmpdir(), "trueup-cli-"));
   sample = path.join(folder, "one.sta");
   await writeFile(sample, ":20:X\n:25:DE89370400440532013000\n:28C:1/1\n:60F:C260101EUR0,00\n:62F:C260101EUR0,00\n-\n");

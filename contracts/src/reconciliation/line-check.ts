@@ -12,7 +12,8 @@ const DIGITS = /^(0|[1-9]\d{0,29})$/;
 const CURRENCY = /^[A-Z]{3}$/;
 const { fieldLengthMax, textLengthMax, rawLengthMax, attributesMax, attributeKeyLengthMax, lineIdLengthMax } = STATEMENT_LINE_LIMITS;
 
-const LINE_KEYS = new Set([
+/** The members of a StatementLineData (statementLineDataSchema's keys). */
+export const STATEMENT_LINE_KEYS: ReadonlySet<string> = new Set([
   "lineId", "lineNumber", "amountMinor", "side", "currency", "bookingDate", "valueDate", "reversal", "bankReference", "endToEndId", "customerReference",
   "creditorReference", "remittanceInformation", "description", "counterparty", "bankCodes", "chargesMinor", "batch", "attributes", "raw", "location",
 ]);
@@ -23,7 +24,8 @@ const LOCATION_KEYS = new Set(["line", "column", "element", "record"]);
 
 type Fields = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Fields => typeof value === "object" && value !== null && !Array.isArray(value);
+/** A JSON object (not null, not an array). */
+export const isJsonObject = (value: unknown): value is Fields => typeof value === "object" && value !== null && !Array.isArray(value);
 const isString = (value: unknown, max: number): boolean => typeof value === "string" && value.length <= max;
 const isNullableString = (value: unknown, max: number): boolean => value === null || isString(value, max);
 const isDigits = (value: unknown): boolean => typeof value === "string" && DIGITS.test(value);
@@ -40,19 +42,19 @@ function hasOnlyKeys(value: Fields, keys: ReadonlySet<string>, required: readonl
 
 /** The problem of an object of exactly `keys`, each a nullable string: `<name>` for its shape, `<name>.<key>` for a value. */
 function nullableStringsProblem(name: string, value: unknown, keys: readonly string[], max: number): string | undefined {
-  if (!isObject(value) || Object.keys(value).length !== keys.length) return name;
+  if (!isJsonObject(value) || Object.keys(value).length !== keys.length) return name;
   for (const key of keys) if (!Object.hasOwn(value, key) || !isNullableString(value[key], max)) return `${name}.${key}`;
   return undefined;
 }
 
 function isBatch(value: unknown): boolean {
   if (value === null) return true;
-  if (!isObject(value) || !hasOnlyKeys(value, BATCH_KEYS, [...BATCH_KEYS])) return false;
+  if (!isJsonObject(value) || !hasOnlyKeys(value, BATCH_KEYS, [...BATCH_KEYS])) return false;
   return isString(value.id, fieldLengthMax) && isInteger(value.index, 0) && isInteger(value.size, 1) && isDigits(value.amountMinor) && isSide(value.side);
 }
 
 function attributesProblem(value: unknown): string | undefined {
-  if (!isObject(value)) return "attributes";
+  if (!isJsonObject(value)) return "attributes";
   const entries = Object.entries(value);
   if (entries.length > attributesMax) return "attributes";
   for (const [key, text] of entries) if (key.length > attributeKeyLengthMax || !isString(text, fieldLengthMax)) return `attributes.${key}`;
@@ -60,14 +62,14 @@ function attributesProblem(value: unknown): string | undefined {
 }
 
 function isLocation(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, LOCATION_KEYS, ["line"])) return false;
+  if (!isJsonObject(value) || !hasOnlyKeys(value, LOCATION_KEYS, ["line"])) return false;
   return isInteger(value.line, 1) && optionalString(value.column, 200) && optionalString(value.element, 1000) && optionalString(value.record, 20);
 }
 
 /** The first field of `value` that statementLineDataSchema would refuse, or undefined when it is a valid line. */
 export function statementLineProblem(value: unknown): string | undefined {
-  if (!isObject(value)) return "line";
-  for (const key of Object.keys(value)) if (!LINE_KEYS.has(key)) return key;
+  if (!isJsonObject(value)) return "line";
+  for (const key of Object.keys(value)) if (!STATEMENT_LINE_KEYS.has(key)) return key;
   const d = value;
   if (typeof d.lineId !== "string" || d.lineId.length === 0 || d.lineId.length > lineIdLengthMax) return "lineId";
   if (!isInteger(d.lineNumber, 1)) return "lineNumber";

@@ -7,12 +7,12 @@
 // and PostgreSQL's jsonb input, the JSON work on both sides and the read
 // back shrink with it. Version 1 stored every member: expanding such a line
 // changes nothing, so its upcaster is the identity.
+import { STATEMENT_LINE_KEYS, isJsonObject } from "./line-check.ts";
 import { NO_BANK_CODES, NO_COUNTERPARTY } from "./statement.ts";
 import type { StatementLineData } from "./events.ts";
 
 type Fields = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Fields => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** The non-null members of a counterparty or bank codes, or undefined when every member is null. */
 function withoutNulls(value: Readonly<Record<string, string | null>>): Fields | undefined {
@@ -57,23 +57,12 @@ export function storedLine(line: StatementLineData): Fields {
   return stored;
 }
 
-const LINE_KEYS = new Set([
-  "lineId", "lineNumber", "amountMinor", "side", "currency", "bookingDate", "valueDate", "reversal", "bankReference", "endToEndId", "customerReference",
-  "creditorReference", "remittanceInformation", "description", "counterparty", "bankCodes", "chargesMinor", "batch", "attributes", "raw", "location",
-]);
-
 const orNull = (value: unknown): unknown => (value === undefined ? null : value);
 
-function counterpartyOf(value: unknown): unknown {
-  if (value === undefined) return NO_COUNTERPARTY;
-  if (!isObject(value)) return value;
-  return { ...NO_COUNTERPARTY, ...value };
-}
-
-function bankCodesOf(value: unknown): unknown {
-  if (value === undefined) return NO_BANK_CODES;
-  if (!isObject(value)) return value;
-  return { ...NO_BANK_CODES, ...value };
+/** A counterparty or bank codes as stored (members left out, or the whole object) over its all-null default; anything else as it is. */
+function overDefaults(value: unknown, defaults: object): unknown {
+  if (value === undefined) return defaults;
+  return isJsonObject(value) ? { ...defaults, ...value } : value;
 }
 
 /**
@@ -85,8 +74,8 @@ function bankCodesOf(value: unknown): unknown {
  * defaults cost ten times as much.
  */
 export function expandStoredLine(stored: unknown): unknown {
-  if (!isObject(stored)) return stored;
-  for (const key in stored) if (!LINE_KEYS.has(key)) return stored;
+  if (!isJsonObject(stored)) return stored;
+  for (const key in stored) if (!STATEMENT_LINE_KEYS.has(key)) return stored;
   const s = stored;
   return {
     lineId: s.lineId,
@@ -103,8 +92,8 @@ export function expandStoredLine(stored: unknown): unknown {
     creditorReference: orNull(s.creditorReference),
     remittanceInformation: orNull(s.remittanceInformation),
     description: orNull(s.description),
-    counterparty: counterpartyOf(s.counterparty),
-    bankCodes: bankCodesOf(s.bankCodes),
+    counterparty: overDefaults(s.counterparty, NO_COUNTERPARTY),
+    bankCodes: overDefaults(s.bankCodes, NO_BANK_CODES),
     chargesMinor: orNull(s.chargesMinor),
     batch: orNull(s.batch),
     attributes: s.attributes === undefined ? {} : s.attributes,

@@ -5,8 +5,9 @@
 // (only one write buffer and, in pass 2, one read chunk at a time). The file
 // sits beside the spooled upload and lives exactly as long as the import.
 import { createReadStream } from "node:fs";
-import { open, unlink } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
+import { removeIfPresent } from "./spool.ts";
 
 /** Characters collected before one write: large enough that writes are few, small enough to be nothing next to the import's other memory. */
 export const LINE_SPOOL_WRITE_CHARS = 1_048_576;
@@ -14,25 +15,15 @@ export const LINE_SPOOL_WRITE_CHARS = 1_048_576;
 export const LINE_SPOOL_READ_BYTES = 1_048_576;
 
 export interface LineSpool {
-  readonly path: string;
-  /** Rows written. */
-  readonly rows: number;
   /** The rows in order, each one line's JSON. */
   rowsInOrder(): AsyncIterable<string>;
   /** Removes the file; harmless when it is gone already. */
   remove(): Promise<void>;
 }
 
-async function removeFile(path: string): Promise<void> {
-  await unlink(path).catch((error: unknown) => {
-    if (!(error instanceof Error && "code" in error && error.code === "ENOENT")) throw error;
-  });
-}
-
 export class LineSpoolWriter {
   private pending: string[] = [];
   private pendingChars = 0;
-  private rows = 0;
 
   private constructor(
     private readonly path: string,
@@ -48,7 +39,6 @@ export class LineSpoolWriter {
   async write(json: string): Promise<void> {
     this.pending.push(json, "\n");
     this.pendingChars += json.length + 1;
-    this.rows++;
     if (this.pendingChars >= LINE_SPOOL_WRITE_CHARS) await this.flush();
   }
 
@@ -68,13 +58,13 @@ export class LineSpoolWriter {
       await this.handle.close();
     }
     const path = this.path;
-    return { path, rows: this.rows, rowsInOrder: () => readRows(path), remove: () => removeFile(path) };
+    return { rowsInOrder: () => readRows(path), remove: () => removeIfPresent(path) };
   }
 
   /** Closes and removes the file: pass 1 failed. */
   async discard(): Promise<void> {
     await this.handle.close().catch(() => undefined);
-    await removeFile(this.path);
+    await removeIfPresent(this.path);
   }
 }
 

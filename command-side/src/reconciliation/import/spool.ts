@@ -30,6 +30,13 @@ export interface SpooledFile {
   remove(): Promise<void>;
 }
 
+/** Deletes a temporary file; harmless when it is gone already. */
+export async function removeIfPresent(file: string): Promise<void> {
+  await unlink(file).catch((error: unknown) => {
+    if (!(error instanceof Error && "code" in error && error.code === "ENOENT")) throw error;
+  });
+}
+
 export function fileTooLarge(limitBytes: number): TrueupError {
   return new TrueupError("STATEMENT_FILE_TOO_LARGE", `the statement file is larger than the limit of ${limitBytes} bytes`, { detail: { limit: limitBytes } });
 }
@@ -76,11 +83,7 @@ class Meter extends Transform {
  */
 export async function spool(body: Readable, options: { directory: string; limitBytes: number }): Promise<SpooledFile> {
   const file = path.join(options.directory, `trueup-import-${randomUUID()}`);
-  const remove = async (): Promise<void> => {
-    await unlink(file).catch((error: unknown) => {
-      if (!(error instanceof Error && "code" in error && error.code === "ENOENT")) throw error;
-    });
-  };
+  const remove = (): Promise<void> => removeIfPresent(file);
   const meter = new Meter(options.limitBytes);
   // The body is piped, not put in the pipeline: a refusal (too large) must not destroy the request,
   // or the client would see a reset connection instead of the 413. A broken upload (the client gone)
