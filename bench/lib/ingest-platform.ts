@@ -36,9 +36,18 @@ export function startNodeFlags(env: Readonly<Record<string, string>>): string[] 
   return (match[1] ?? "").split(" ").filter((flag) => flag !== "").map(expand);
 }
 
+/**
+ * Extra node flags for the server from BENCH_SERVER_NODE_FLAGS (space-separated), for a look inside a
+ * run: e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (NODE_OPTIONS refuses --cpu-prof). Figures taken
+ * with it are not comparable to the targets.
+ */
+function extraNodeFlags(): string[] {
+  return (process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
+}
+
 export async function startIngestServer(env: Record<string, string>): Promise<IngestServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...startNodeFlags(env), "--import", "tsx", path.join(ROOT, "platform/src/main.ts")], {
+  const child = spawn(process.execPath, [...startNodeFlags(env), ...extraNodeFlags(), "--import", "tsx", path.join(ROOT, "platform/src/main.ts")], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "warn", PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],
