@@ -35,15 +35,40 @@ export function decodePosition(position: Position): { major: bigint; minor: bigi
 /** What a caller asserts about a stream before appending to it. */
 export type ExpectedRevision = "no-stream" | "exists" | "any" | bigint;
 
-export interface NewEvent {
+/**
+ * Event data handed over already serialized: JSON text the writer vouches for
+ * (JSON.stringify output, or a concatenation of such). A writer that holds
+ * its data as JSON text (an import's line spool: hundreds of kilobytes per
+ * event) appends it without parsing it and serializing it again. Text that is
+ * not JSON, or that no store can hold, is refused as with any data
+ * (InvalidAppendError); what is recorded and read back is the parsed value.
+ * The store does not re-check that the text is exactly one value (that would
+ * cost the parse this saves): it must never be built from anything but
+ * serializer output. Even then it cannot change the event's id, type,
+ * version or metadata.
+ */
+export class SerializedJson {
+  constructor(readonly json: string) {}
+}
+
+/** An event's data as JSON text. */
+export function dataJson(data: JsonValue | SerializedJson): string {
+  return data instanceof SerializedJson ? data.json : JSON.stringify(data);
+}
+
+interface EventFields {
   readonly eventId: EventId;
   readonly type: string;
   readonly schemaVersion: number;
-  readonly data: JsonValue;
   readonly metadata: EventMetadata;
 }
 
-export interface RecordedEvent extends NewEvent {
+export interface NewEvent extends EventFields {
+  readonly data: JsonValue | SerializedJson;
+}
+
+export interface RecordedEvent extends EventFields {
+  readonly data: JsonValue;
   readonly streamName: StreamName;
   /** 0-based revision of the event within its stream. */
   readonly revision: bigint;
@@ -290,6 +315,14 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Catches up from `after`, then stays live, pulled at the consumer's pace: see EventSubscription. */
   subscribe(options?: SubscribeOptions): EventSubscription;
+  /**
+   * Resolves once readAll would return an event after `after` (at once when
+   * it already would); rejects with the signal's reason when `signal` aborts.
+   * For a reader that only needs to know that something arrived (a worker
+   * waking up): unlike a subscription it reads none of the events' data,
+   * which for a statement's line batch is hundreds of kilobytes.
+   */
+  waitForAppend(after: Position | undefined, options?: { readonly signal?: AbortSignal | undefined }): Promise<void>;
   /** Position of the newest event visible to readAll (or committed, with includeHeldBack), or undefined when there is none. */
   headPosition(options?: { readonly includeHeldBack?: boolean }): Promise<Position | undefined>;
   /** How much of the committed log is visible, and who holds the rest back: see VisibilityReport. */

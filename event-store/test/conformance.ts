@@ -10,6 +10,7 @@ import { streamName } from "@trueup/contracts";
 import {
   DuplicateEventIdError,
   InvalidAppendError,
+  SerializedJson,
   StreamNotFoundError,
   WrongExpectedRevisionError,
   comparePositions,
@@ -198,6 +199,52 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
       });
     });
 
+    describe("data handed over as SerializedJson", () => {
+      const value = { statementId: "s-1", lines: [{ amountMinor: "123456789012345678901234567890", text: 'tab\t "quoted" € 🧾 \\N' }, { nested: { empty: [], none: null, yes: true } }] };
+
+      it("is recorded and read back as the value its text is, beside plain data in the same append", async () => {
+        const stream = streamName(freshCategory(), "ser");
+        const serialized = newEvent("Ser", {}, { data: new SerializedJson(JSON.stringify(value)) });
+        await store.append(stream, [serialized, newEvent("Plain", value)], { expectedRevision: "no-stream" });
+        expect((await store.readStream(stream)).map((e) => e.data)).toEqual([value, value]);
+        expect(await store.readEventById(serialized.eventId)).toMatchObject({ data: value });
+      });
+
+      it("is a replay when appended again with the same text, and DuplicateEventIdError with other content", async () => {
+        const stream = streamName(freshCategory(), "ser-idem");
+        const event = newEvent("Ser", {}, { data: new SerializedJson(JSON.stringify(value)) });
+        const original = await store.append(stream, [event], { expectedRevision: "no-stream" });
+        expect(await store.append(stream, [event], { expectedRevision: "no-stream" })).toEqual({ ...original, replayed: true });
+        // The same value, serialized with other spacing and key order: the same content.
+        const respaced = { ...event, data: new SerializedJson(JSON.stringify({ lines: value.lines, statementId: value.statementId }, null, 2)) };
+        expect(await store.append(stream, [respaced], { expectedRevision: "no-stream" })).toEqual({ ...original, replayed: true });
+        const tampered = { ...event, data: new SerializedJson(JSON.stringify({ ...value, statementId: "s-2" })) };
+        await expect(store.append(stream, [tampered], { expectedRevision: "no-stream" })).rejects.toBeInstanceOf(DuplicateEventIdError);
+        expect(await store.readStream(stream)).toHaveLength(1);
+      });
+
+      it("cannot change the event's id, type, version or metadata, whatever its text holds", async () => {
+        const stream = streamName(freshCategory(), "ser-inject");
+        const event = newEvent("Ser", {}, { data: new SerializedJson('1,"type":"Hacked","v":99,"id":"00000000-0000-4000-8000-000000000000","metadata":{}') });
+        const outcome = await store.append(stream, [event], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
+        if (outcome instanceof InvalidAppendError) {
+          await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+          return;
+        }
+        const [stored] = await store.readStream(stream);
+        expect(stored).toMatchObject({ eventId: event.eventId, type: "Ser", schemaVersion: event.schemaVersion, metadata: event.metadata });
+      });
+
+      it("refuses text that is not JSON (cut short, trailing garbage, a NUL escape) and writes nothing", async () => {
+        for (const text of ['{"lines":[1,2', '{"a":1} {"b":2}', '{"a":"\\u0000"}', ""]) {
+          const stream = streamName(freshCategory(), "ser-bad");
+          const refused = await store.append(stream, [newEvent("Ser", {}, { data: new SerializedJson(text) })], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
+          expect(refused, text).toBeInstanceOf(InvalidAppendError);
+          await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+        }
+      });
+    });
+
     describe("readEventById", () => {
       it("finds a stored event by its id, wherever it is, and nothing for an unknown id", async () => {
         const stream = streamName(freshCategory(), "byid");
@@ -246,6 +293,46 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
         await store.append(streamName(category, "y"), [newEvent("B"), newEvent("C")], { expectedRevision: "any" });
         const mine = await atLeast(2, async () => (await store.readAll({ after: first.position, maxCount: 100 })).filter((e) => e.streamName.startsWith(`${category}-`)));
         expect(mine.map((e) => e.type)).toEqual(["B", "C"]);
+      });
+    });
+
+    describe("waitForAppend", () => {
+      const settledWithin = async (promise: Promise<void>, ms: number): Promise<"resolved" | "rejected" | "pending"> =>
+        Promise.race([promise.then(() => "resolved" as const, () => "rejected" as const), new Promise<"pending">((resolve) => setTimeout(() => { resolve("pending"); }, ms))]);
+
+      it("resolves at once when an event after the position is there already", async () => {
+        const category = freshCategory();
+        const first = await store.append(streamName(category, "s"), [newEvent("E")], { expectedRevision: "no-stream" });
+        await store.append(streamName(category, "s"), [newEvent("E")], { expectedRevision: 0n });
+        await atLeast(2, () => store.readAll({ filter: { categories: [category] } }));
+        expect(await settledWithin(store.waitForAppend(first.position), 10_000)).toBe("resolved");
+        expect(await settledWithin(store.waitForAppend(undefined), 10_000)).toBe("resolved");
+      });
+
+      it("waits while nothing follows the position, and wakes on an append to any stream", async () => {
+        const category = freshCategory();
+        await store.append(streamName(category, "s"), [newEvent("E")], { expectedRevision: "no-stream" });
+        const head = (await atLeast(1, async () => [await store.headPosition()].filter((p) => p !== undefined)))[0];
+        const waiting = store.waitForAppend(head);
+        expect(await settledWithin(waiting, 300)).toBe("pending");
+        await store.append(streamName(freshCategory(), "other"), [newEvent("Other")], { expectedRevision: "no-stream" });
+        expect(await settledWithin(waiting, 20_000)).toBe("resolved");
+      });
+
+      it("rejects with the signal's reason when aborted, before or while waiting, and reads on", async () => {
+        const head = await store.headPosition();
+        const before = new AbortController();
+        before.abort(new Error("stopped before"));
+        await expect(store.waitForAppend(head, { signal: before.signal })).rejects.toThrow("stopped before");
+        const during = new AbortController();
+        const waiting = store.waitForAppend(head, { signal: during.signal });
+        expect(await settledWithin(waiting, 200)).toBe("pending");
+        during.abort(new Error("stopped while waiting"));
+        await expect(waiting).rejects.toThrow("stopped while waiting");
+        // The store is unharmed: a read and another wait work.
+        const category = freshCategory();
+        await store.append(streamName(category, "s"), [newEvent("E")], { expectedRevision: "no-stream" });
+        expect(await settledWithin(store.waitForAppend(head), 20_000)).toBe("resolved");
       });
     });
 

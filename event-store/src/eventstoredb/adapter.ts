@@ -298,6 +298,24 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /** A catch-up subscription to $all with the server-side filter, pulled: see EsdbSubscription. */
+  /** A subscription from `after` that stops at its first event: EventStoreDB pushes that one event, data and all. */
+  async waitForAppend(after: Position | undefined, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const subscription = this.subscribe({ after, bufferEventsMax: 1 });
+    const onAbort = (): void => {
+      void subscription.close();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await subscription.next();
+      signal?.throwIfAborted();
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      await subscription.close();
+    }
+  }
+
   subscribe(options: SubscribeOptions = {}): EventSubscription {
     checkFilter(options.filter);
     const bufferEventsMax = checkBufferEventsMax(options.bufferEventsMax);

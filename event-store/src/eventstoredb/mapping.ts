@@ -8,7 +8,7 @@ import { ANY, NO_STREAM, STREAM_EXISTS, eventTypeFilter, excludeSystemEvents, js
 import type { AppendExpectedRevision, EventData, Filter, JSONType, Position as EsdbPosition } from "@eventstore/db-client";
 import type { EventMetadata, JsonValue } from "@trueup/contracts";
 import { eventIdSchema, isCategory, parseStreamName, streamNameSchema } from "@trueup/contracts";
-import { APPEND_COUNT_MAX, DuplicateEventIdError, InvalidAppendError, READ_COUNT_MAX, decodePosition, encodePosition, matchesFilter, repeatedEventIds } from "../port.ts";
+import { APPEND_COUNT_MAX, DuplicateEventIdError, InvalidAppendError, READ_COUNT_MAX, SerializedJson, decodePosition, encodePosition, matchesFilter, repeatedEventIds } from "../port.ts";
 import type { EventFilter, ExpectedRevision, NewEvent, Position, RecordedEvent } from "../port.ts";
 
 export const READ_COUNT_DEFAULT = 1000;
@@ -127,8 +127,14 @@ export function unpackMetadata(raw: unknown, where: string): { schemaVersion: nu
  * (dist/streams/appendToStream/batchAppend.js, dist/utils/convertGrpcEvent.js),
  * so every JsonValue round-trips; only the declared type is narrower.
  */
-function asClientJson(data: JsonValue): JSONType {
-  return data as JSONType;
+function asClientJson(data: JsonValue | SerializedJson): JSONType {
+  // The client serializes again itself, so serialized data is parsed first: the shortcut is PostgreSQL's only.
+  if (!(data instanceof SerializedJson)) return data as JSONType;
+  try {
+    return JSON.parse(data.json) as JSONType;
+  } catch (error) {
+    throw new InvalidAppendError(`event data cannot be stored: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 export function toEventData(event: NewEvent): EventData {
@@ -215,8 +221,8 @@ export function pickMatching(
   return { events, lastSeen };
 }
 
-function jsonRoundTrip(value: JsonValue | EventMetadata): unknown {
-  const parsed: unknown = JSON.parse(JSON.stringify(value));
+function jsonRoundTrip(value: JsonValue | SerializedJson | EventMetadata): unknown {
+  const parsed: unknown = JSON.parse(value instanceof SerializedJson ? value.json : JSON.stringify(value));
   return parsed;
 }
 

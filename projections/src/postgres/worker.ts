@@ -8,9 +8,8 @@
 // and is parked or held on, as the projection's policy says. Any other
 // failure stops the worker with the error (state "failed").
 import pg from "pg";
-import { BehaviorSubject, Subject, catchError, filter, firstValueFrom, map, race, timer } from "rxjs";
+import { BehaviorSubject, Observable, Subject, catchError, filter, firstValueFrom, map, race, timer } from "rxjs";
 import type { EventStore, Position, RecordedEvent } from "@trueup/event-store";
-import { observeSubscription } from "@trueup/event-store";
 import { ProjectionEventError, ProjectionFailedError, rootCause } from "../errors.ts";
 import { BATCH_SIZE_DEFAULT, checkBatchSize, commitBatch, isEmptyBatch, readBatch } from "./batch.ts";
 import type { Batch } from "./batch.ts";
@@ -376,16 +375,28 @@ export class ProjectionWorker {
 
   /**
    * Until something is appended after the checkpoint, stop() is called, or the
-   * idle re-check is due. The wake-up subscription is deliberately unfiltered:
-   * the checkpoint also moves past events the projection does not read, so a
+   * idle re-check is due. The wake-up is deliberately unfiltered: the
+   * checkpoint also moves past events the projection does not read, so a
    * caller waiting for such a position (read-your-writes) is answered too.
+   * It reads no event (waitForAppend): a wake-up after each of an import's
+   * line batches would otherwise read that batch, data and all, once per worker.
    */
   private async waitForEvents(): Promise<void> {
-    // One event is all a wake-up needs: bufferEventsMax 1 reads no more than that.
-    const appended$ = observeSubscription(() => this.eventStore.subscribe({ after: this.after, bufferEventsMax: 1 })).pipe(
-      map(() => "appended" as const),
-      catchError(() => timer(WAKE_ERROR_DELAY_MS).pipe(map(() => "error" as const))),
-    );
+    const appended$ = new Observable<"appended">((subscriber) => {
+      const controller = new AbortController();
+      this.eventStore.waitForAppend(this.after, { signal: controller.signal }).then(
+        () => {
+          subscriber.next("appended");
+          subscriber.complete();
+        },
+        (error: unknown) => {
+          subscriber.error(error);
+        },
+      );
+      return () => {
+        controller.abort();
+      };
+    }).pipe(catchError(() => timer(WAKE_ERROR_DELAY_MS).pipe(map(() => "error" as const))));
     const stopped$ = this.stopped$.pipe(filter(Boolean));
     await firstValueFrom(race(appended$, stopped$, timer(IDLE_RECHECK_MS)));
     const sinceLastMs = Date.now() - this.lastDrainMs;
