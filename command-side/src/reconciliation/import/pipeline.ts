@@ -34,7 +34,7 @@
 import { TrueupError, reconciliationEventSchemas, reconciliationSchemaVersion, statementStream, bankAccountStream, formatDigits, statementCurrencyOf } from "@trueup/contracts";
 import type { BalanceData, CheckResult, CsvProfile, EventId, ParsedBalance, StatementFormat } from "@trueup/contracts";
 import type { EventStore, NewEvent } from "@trueup/event-store";
-import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
+import { DuplicateEventIdError, SerializedJson, StreamNotFoundError, WrongExpectedRevisionError } from "@trueup/event-store";
 import { STATEMENT_LINES_PER_EVENT_MAX } from "@trueup/contracts";
 import type { CommandContext } from "../../command.ts";
 import { envelopeOf } from "../../command.ts";
@@ -467,8 +467,8 @@ async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, 
     for (const id of scan.lineIds) {
       const row = await rows.next();
       if (row.done === true) throw new Error(`the line spool ends inside statement ${scan.section + 1}`);
-      // The row is the line as stored (stored-line.ts), parsed only when it is written.
-      if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(JSON.parse(row.value) as unknown);
+      // The row is the line as stored (stored-line.ts), JSON text that goes into the batch's data as it is.
+      if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(row.value);
     }
     if (writer !== undefined) committed.set(scan.section, await writer.commit());
     if (committed.size === writers.size) return;
@@ -477,8 +477,8 @@ async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, 
 
 /** One section's pass 2: its new lines in batches, then its commit. */
 class SectionWriter {
-  /** Lines as stored: JSON values, written as they were spooled. */
-  private batch: unknown[] = [];
+  /** Lines as stored, as the JSON text pass 1 spooled (JSON.stringify output of storedLine). */
+  private batch: string[] = [];
   private batchIndex = 0;
   /** The append of the last batch, while it runs: undefined once landed, `{ error }` when it failed. */
   private inflight: Promise<{ readonly error: unknown } | undefined> | undefined;
@@ -491,7 +491,7 @@ class SectionWriter {
     this.envelope = envelopeOf({ ctx: job.ctx, stream: statementStream(plan.statementId), schemaVersionOf: reconciliationSchemaVersion });
   }
 
-  async add(line: unknown): Promise<void> {
+  async add(line: string): Promise<void> {
     this.batch.push(line);
     if (this.batch.length >= STATEMENT_LINES_PER_EVENT_MAX) await this.flush();
   }
@@ -507,7 +507,9 @@ class SectionWriter {
     if (this.batch.length === 0) return;
     const { statementId, data } = this.plan;
     const batchIndex = this.batchIndex;
-    const event = this.event(batchEventId(statementId, batchIndex), "StatementLinesRecorded", { statementId, bankAccountId: data.bankAccountId, batchIndex, lines: this.batch });
+    // The data as JSON text around the spooled rows: no line is parsed or serialized again (see SerializedJson).
+    const json = `{"statementId":${JSON.stringify(statementId)},"bankAccountId":${JSON.stringify(data.bankAccountId)},"batchIndex":${batchIndex},"lines":[${this.batch.join(",")}]}`;
+    const event = this.event(batchEventId(statementId, batchIndex), "StatementLinesRecorded", new SerializedJson(json));
     this.batch = [];
     this.batchIndex++;
     // Batch k at revision k: a retry writes the same event (same id, same data) and the store answers it as a replay.
