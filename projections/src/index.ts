@@ -6,7 +6,7 @@ export type { ProjectionDefinition, SinkKind, UnprojectablePolicy } from "./defi
 export { ProjectionRegistry, REGISTRY_PROJECTIONS_MAX } from "./registry.ts";
 export type { RegisteredProjection } from "./registry.ts";
 export { checkProjection, qualified } from "./postgres/definition.ts";
-export type { PostgresProjection, PostgresSink } from "./postgres/definition.ts";
+export type { PostgresProjection, PostgresSink, StreamReader } from "./postgres/definition.ts";
 export { BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX } from "./postgres/batch.ts";
 export { readCheckpoint } from "./postgres/checkpoint.ts";
 export type { Checkpoint } from "./postgres/checkpoint.ts";
@@ -25,6 +25,6 @@ export { LEDGER_SCHEMA_NAME, ledgerDdl } from "./ledger/schema.ts";
 export { assertBalanced, planLedgerBatch } from "./ledger/plan.ts";
 export type { LedgerBatchPlan } from "./ledger/plan.ts";
 export { RECONCILIATION_BATCH_EVENTS_MAX, reconciliationProjection } from "./reconciliation/projection.ts";
-export { LINE_COLUMNS, RECONCILIATION_SCHEMA_NAME, reconciliationDdl } from "./reconciliation/schema.ts";
+export { STATEMENT_LINE_COPY_COLUMNS, RECONCILIATION_SCHEMA_NAME, reconciliationDdl } from "./reconciliation/schema.ts";
 export { UNDATED_SORT_DATE, planReconciliationBatch } from "./reconciliation/plan.ts";
 export type { ReconciliationBatchPlan } from "./reconciliation/plan.ts";

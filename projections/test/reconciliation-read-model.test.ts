@@ -1,24 +1,29 @@
 // Proves the reconciliation projection, given real events in a PostgreSQL
 // event store, then the read model: bank accounts appear only once listed;
-// a statement's lines stay staged (invisible) until its StatementImported
-// arrives and then appear whole; a statement stream no StatementImported
-// names (a crashed import) never becomes visible; a line id the account
+// a statement's lines are invisible until its StatementImported arrives and
+// then appear whole, read from the statement's stream (several pages of it,
+// through a store outage in the middle); a statement stream no
+// StatementImported names (a crashed import) never becomes visible; a line id the account
 // already shows keeps its first row; amounts stay exact beyond 64 bits and
 // text exactly as sent; the account's counters and last statement follow;
 // the tables are the same whatever the batch size, and a rebuild from zero
 // equals the live tables; and a StatementImported that names lines the log
-// does not hold stops the projection (halted on it) instead of showing a
+// does not hold before it (too few, written after it, of another statement
+// or account) stops the projection (halted on it) instead of showing a
 // statement with lines missing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { PostgresEventStore } from "@trueup/event-store";
+import { PostgresEventStore, StoreUnavailableError } from "@trueup/event-store";
+import type { EventStore } from "@trueup/event-store";
+import { statementStream } from "@trueup/contracts";
 import { ProjectionWorker, qualified, reconciliationProjection, rebuildProjection } from "../src/index.ts";
+import { STATEMENT_READ_PAGE_EVENTS } from "../src/reconciliation/write.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
-import { balanceData, commitStatement, importStatement, lineData, registerBankAccount, uuidOf } from "../../test-support/reconciliation-events.ts";
+import { balanceData, commitStatement, importStatement, lineData, reconciliationEvent, registerBankAccount, uuidOf } from "../../test-support/reconciliation-events.ts";
 
 const BIG = "123456789012345678901234567890"; // 30 digits: far beyond any 64-bit integer
-const TABLES = ["bank_accounts", "statements", "staged_batches", "statement_lines"] as const;
+const TABLES = ["bank_accounts", "statements", "statement_lines"] as const;
 
 async function snapshot(pool: pg.Pool, schemaName: string): Promise<Record<string, string[]>> {
   const result: Record<string, string[]> = {};
@@ -57,24 +62,75 @@ describe("reconciliation projection: given events, then read model", () => {
     ]);
   });
 
-  it("keeps a statement's lines staged until its StatementImported, then shows them all at once", async () => {
+  it("shows nothing of a statement's lines until its StatementImported, then them all at once, read from its stream", async () => {
     const statementId = uuidOf("s1");
     const lines = Array.from({ length: 7 }, (_, i) => lineData(i + 1));
     await importStatement(store, { statementId, bankAccountId: "ba1", ledgerId: "L1", lines, linesPerBatch: 3, commit: false });
     await project();
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statement_lines")).toEqual([{ n: 0 }]);
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statements")).toEqual([{ n: 0 }]);
-    expect(await rows("SELECT sum(line_count)::int AS n, count(*)::int AS batches FROM rm_reconciliation.staged_batches")).toEqual([{ n: 7, batches: 3 }]);
+    // Nothing of the batches is kept anywhere before the commit: the read model has no staging table.
+    expect(await rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'rm_reconciliation' ORDER BY 1")).toEqual(
+      ["bank_accounts", "checkpoint", "dead_letters", "statement_lines", "statements"].map((table_name) => ({ table_name })),
+    );
 
     await commitStatement(store, { statementId, bankAccountId: "ba1", ledgerId: "L1", lines, linesPerBatch: 3 });
     await project();
-    expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.staged_batches")).toEqual([{ n: 0 }]);
     expect(await rows("SELECT line_number, line_id, ledger_id, status FROM rm_reconciliation.statement_lines ORDER BY line_number")).toEqual(
       lines.map((l) => ({ line_number: l.lineNumber, line_id: l.lineId, ledger_id: "L1", status: "unmatched" })),
     );
     expect(await rows("SELECT statement_count, line_count, last_statement_id FROM rm_reconciliation.bank_accounts WHERE bank_account_id = 'ba1'")).toEqual([
       { statement_count: "1", line_count: "7", last_statement_id: statementId },
     ]);
+  });
+});
+
+describe("reconciliation projection: a statement of many pages, through a store outage", () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  });
+  afterAll(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  it("reads every page of the stream, retries a read the store could not answer, and shows each line once", async () => {
+    await registerBankAccount(store, { bankAccountId: "acc", ledgerId: "L1" });
+    // One line per batch: pages of STATEMENT_READ_PAGE_EVENTS, the last one short.
+    const pages = 3;
+    const first = Array.from({ length: STATEMENT_READ_PAGE_EVENTS * (pages - 1) + 3 }, (_, i) => lineData(i + 1));
+    await importStatement(store, { statementId: uuidOf("paged"), bankAccountId: "acc", ledgerId: "L1", lines: first, linesPerBatch: 1 });
+    // A second statement repeating the first one's last line id: the duplicate path reads its pages again.
+    const second = Array.from({ length: STATEMENT_READ_PAGE_EVENTS + 2 }, (_, i) => lineData(first.length + i, { lineNumber: i + 1 }));
+    await importStatement(store, { statementId: uuidOf("paged-overlap"), bankAccountId: "acc", ledgerId: "L1", lines: second, linesPerBatch: 1, header: { periodStart: "2026-02-01", periodEnd: "2026-02-28" } });
+    let reads = 0;
+    // The store goes away for the second and fourth page reads (mid-COPY), then comes back.
+    const flaky: EventStore = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property !== "readStream") return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<EventStore["readStream"]>) => {
+          reads += 1;
+          if (reads === 2 || reads === 4) throw new StoreUnavailableError("event store unavailable: connection refused (test)");
+          return target.readStream(...args);
+        };
+      },
+    });
+    const worker = new ProjectionWorker({ pool: db.pool, eventStore: flaky, projection: reconciliationProjection, retry: { attemptsMax: 5, delayFirstMs: 1, delayMaxMs: 5 } });
+    await worker.runUntilCaughtUp();
+    expect(reads).toBeGreaterThan(4);
+    const shown = await db.pool.query<{ statement_id: string; line_number: number; line_id: string }>("SELECT statement_id, line_number, line_id FROM rm_reconciliation.statement_lines ORDER BY statement_id = $1 DESC, line_number", [uuidOf("paged")]);
+    expect(shown.rows).toEqual([
+      ...first.map((l) => ({ statement_id: uuidOf("paged"), line_number: l.lineNumber, line_id: l.lineId })),
+      ...second.slice(1).map((l) => ({ statement_id: uuidOf("paged-overlap"), line_number: l.lineNumber, line_id: l.lineId })),
+    ]);
+    expect((await db.pool.query("SELECT statement_id, new_lines, lines_visible FROM rm_reconciliation.statements ORDER BY statement_id = $1 DESC", [uuidOf("paged")])).rows).toEqual([
+      { statement_id: uuidOf("paged"), new_lines: first.length, lines_visible: first.length },
+      { statement_id: uuidOf("paged-overlap"), new_lines: second.length, lines_visible: second.length - 1 },
+    ]);
+    expect((await db.pool.query("SELECT line_count FROM rm_reconciliation.bank_accounts")).rows).toEqual([{ line_count: String(first.length + second.length - 1) }]);
   });
 });
 
@@ -139,10 +195,9 @@ describe("reconciliation projection: every field, crashed imports, duplicates, b
     expect(await rows("SELECT booking_date, value_date, sort_date::text AS sort_date FROM rm_reconciliation.statement_lines WHERE line_number = 3 AND bank_reference IS NULL")).toEqual([{ booking_date: null, value_date: null, sort_date: "-infinity" }]);
   });
 
-  it("never shows a crashed import's lines, and keeps them staged", async () => {
+  it("never shows a crashed import's lines", async () => {
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statement_lines WHERE statement_id = $1", [uuidOf("crashed")])).toEqual([{ n: 0 }]);
     expect(await rows("SELECT count(*)::int AS n FROM rm_reconciliation.statements WHERE statement_id = $1", [uuidOf("crashed")])).toEqual([{ n: 0 }]);
-    expect(await rows("SELECT statement_id, sum(line_count)::int AS n FROM rm_reconciliation.staged_batches GROUP BY 1")).toEqual([{ statement_id: uuidOf("crashed"), n: 2 }]);
   });
 
   it("keeps the first row of a line id the account already shows", async () => {
@@ -209,7 +264,64 @@ describe("reconciliation projection: a StatementImported whose lines are not all
     const count = async (table: string): Promise<number> => Number((await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM rm_reconciliation.${table}`)).rows[0]?.n);
     expect(await count("statements")).toBe(0);
     expect(await count("statement_lines")).toBe(0);
-    expect(await count("staged_batches")).toBe(2);
     expect((await db.pool.query("SELECT statement_count FROM rm_reconciliation.bank_accounts")).rows).toEqual([{ statement_count: "0" }]);
   });
+});
+
+describe("reconciliation projection: a statement stream that is not what its StatementImported names", () => {
+  const cases: { name: string; error: RegExp; write: (store: EventStore) => Promise<void> }[] = [
+    {
+      name: "its batch was written after it",
+      error: /every StatementLinesRecorded batch it names is in the log before it/,
+      write: async (store) => {
+        const lines = [lineData(1)];
+        await commitStatement(store, { statementId: uuidOf("late"), bankAccountId: "acc", ledgerId: "L1", lines });
+        await importStatement(store, { statementId: uuidOf("late"), bankAccountId: "acc", ledgerId: "L1", lines, commit: false });
+      },
+    },
+    {
+      name: "its stream holds no batch at all",
+      error: /every StatementLinesRecorded batch it names is in the log before it/,
+      write: async (store) => {
+        await commitStatement(store, { statementId: uuidOf("empty"), bankAccountId: "acc", ledgerId: "L1", lines: [lineData(1)] });
+      },
+    },
+    {
+      name: "its batch names another bank account",
+      error: /its line batches name the bank account its StatementImported names/,
+      write: async (store) => {
+        const lines = [lineData(1)];
+        await importStatement(store, { statementId: uuidOf("other"), bankAccountId: "elsewhere", ledgerId: "L1", lines, commit: false });
+        await commitStatement(store, { statementId: uuidOf("other"), bankAccountId: "acc", ledgerId: "L1", lines });
+      },
+    },
+    {
+      name: "its stream holds another statement's batch",
+      error: /its stream holds only its own line batches/,
+      write: async (store) => {
+        const batch = reconciliationEvent("StatementLinesRecorded", { statementId: uuidOf("someone-else"), bankAccountId: "acc", batchIndex: 0, lines: [lineData(1)] });
+        await store.append(statementStream(uuidOf("mixed")), [batch], { expectedRevision: "no-stream" });
+        await commitStatement(store, { statementId: uuidOf("mixed"), bankAccountId: "acc", ledgerId: "L1", lines: [lineData(1)] });
+      },
+    },
+  ];
+
+  for (const c of cases) {
+    it(`stops on it when ${c.name}, and shows nothing of it`, async () => {
+      const db = await createTestDatabase();
+      const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+      try {
+        await registerBankAccount(store, { bankAccountId: "acc", ledgerId: "L1" });
+        await c.write(store);
+        const worker = new ProjectionWorker({ pool: db.pool, eventStore: store, projection: reconciliationProjection });
+        await expect(worker.runUntilCaughtUp()).rejects.toThrow(c.error);
+        expect(worker.status.state).toBe("halted");
+        expect((await db.pool.query("SELECT count(*)::int AS n FROM rm_reconciliation.statement_lines")).rows).toEqual([{ n: 0 }]);
+        expect((await db.pool.query("SELECT count(*)::int AS n FROM rm_reconciliation.statements")).rows).toEqual([{ n: 0 }]);
+      } finally {
+        await store.close();
+        await db.drop();
+      }
+    });
+  }
 });

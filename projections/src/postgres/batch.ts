@@ -9,7 +9,7 @@ import { READ_COUNT_MAX } from "@trueup/event-store";
 import type { EventStore, Position, RecordedEvent } from "@trueup/event-store";
 import { ProjectionEventError, ProjectionFailedError } from "../errors.ts";
 import { advanceCheckpoint, lockCheckpoint } from "./checkpoint.ts";
-import type { PostgresProjection } from "./definition.ts";
+import type { PostgresProjection, StreamReader } from "./definition.ts";
 
 export const BATCH_SIZE_DEFAULT = 1000;
 export const BATCH_SIZE_MAX = READ_COUNT_MAX;
@@ -72,11 +72,11 @@ export function isEmptyBatch(batch: Batch): boolean {
  * is still `batch.after`. Returns false (having written nothing) when another
  * writer moved it first: a rebuild swapped the schema, or a second worker ran.
  */
-export async function commitBatch(tx: pg.PoolClient, projection: PostgresProjection, schemaName: string, batch: Batch): Promise<boolean> {
+export async function commitBatch(tx: pg.PoolClient, projection: PostgresProjection, schemaName: string, batch: Batch, log: StreamReader): Promise<boolean> {
   const checkpoint = await lockCheckpoint(tx, projection, schemaName);
   if (checkpoint.position !== batch.after) return false;
   if (batch.to === undefined || batch.to === batch.after) return true;
-  if (batch.events.length > 0) await projection.apply(tx, batch.plan, schemaName);
+  if (batch.events.length > 0) await projection.apply(tx, batch.plan, schemaName, log);
   await advanceCheckpoint(tx, projection, schemaName, { to: batch.to, eventCount: batch.events.length });
   return true;
 }

@@ -34,6 +34,31 @@ export function copyText(columnCount: number, rows: readonly (readonly CopyCell[
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
 
+/**
+ * COPY rows that arrive in pieces (each copyText output) into `table`'s
+ * `columns`: the next piece is produced (read, parsed) while the server takes
+ * this one. If `pieces` throws, the COPY is abandoned (CopyFail: nothing of it
+ * stays) and the error rethrown.
+ */
+export async function copyInPieces(tx: pg.PoolClient, table: string, columns: readonly string[], pieces: AsyncIterable<string>): Promise<void> {
+  const stream = tx.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
+  const finished = once(stream, "finish");
+  finished.catch(() => undefined);
+  try {
+    for await (const piece of pieces) {
+      for (let start = 0; start < piece.length; start += COPY_CHUNK_CHARS) {
+        if (!stream.write(piece.slice(start, Math.min(piece.length, start + COPY_CHUNK_CHARS)))) await Promise.race([once(stream, "drain"), finished]);
+      }
+    }
+  } catch (error) {
+    stream.destroy(error instanceof Error ? error : new Error(String(error)));
+    await finished.catch(() => undefined);
+    throw error;
+  }
+  stream.end();
+  await finished;
+}
+
 /** COPY `text` (from copyText) into `table`'s `columns`, on `tx`'s connection. */
 export async function copyIn(tx: pg.PoolClient, table: string, columns: readonly string[], text: string): Promise<void> {
   if (text === "") return;

@@ -204,7 +204,7 @@ export async function retryDeadLetters(options: { pool: pg.Pool; eventStore: Eve
       await inTransaction(pool, async (tx) => {
         // The worker's lock: a late apply never interleaves with a batch.
         await lockCheckpoint(tx, projection, projection.schemaName);
-        await projection.apply(tx, plan, projection.schemaName);
+        await projection.apply(tx, plan, projection.schemaName, eventStore);
         await tx.query(`UPDATE ${table} SET status = 'resolved' WHERE position = $1`, [row.position]);
       });
       resolved += 1;

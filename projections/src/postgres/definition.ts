@@ -5,7 +5,15 @@
 // the batch before is still being written. The sink's members sit on the
 // projection itself, so a copy into another schema is `{ ...p, schemaName }`.
 import pg from "pg";
+import type { EventStore } from "@trueup/event-store";
 import type { ProjectionDefinition } from "../definition.ts";
+
+/**
+ * What `apply` may read of the log besides its batch: whole streams. A
+ * projection whose events name others (a StatementImported names its line
+ * batches) reads them there, once, instead of staging them as they pass.
+ */
+export type StreamReader = Pick<EventStore, "readStream">;
 
 export interface PostgresSink<Plan = unknown> {
   readonly kind: "postgres";
@@ -13,8 +21,8 @@ export interface PostgresSink<Plan = unknown> {
   readonly schemaName: string;
   /** CREATE statements for the projection's tables inside `schemaName` (which exists and is empty). */
   ddl(schemaName: string): readonly string[];
-  /** Writes a plan inside the worker's transaction, the checkpoint moving with it. */
-  apply(tx: pg.PoolClient, plan: Plan, schemaName: string): Promise<void>;
+  /** Writes a plan inside the worker's transaction, the checkpoint moving with it; `log` reads streams the plan names. */
+  apply(tx: pg.PoolClient, plan: Plan, schemaName: string, log: StreamReader): Promise<void>;
 }
 
 /** A projection into PostgreSQL tables: the definition plus its PostgreSQL sink. */

@@ -141,7 +141,7 @@ export async function catchUp(options: RebuildOptions & { readonly schemaName: s
           current = reader = new ReadAhead(read, after, READ_AHEAD_BATCHES);
         }
         const batch = await current.take();
-        if (!isEmptyBatch(batch)) await inTransaction(pool, (tx) => commitBatch(tx, projection, schemaName, batch));
+        if (!isEmptyBatch(batch)) await inTransaction(pool, (tx) => commitBatch(tx, projection, schemaName, batch, eventStore));
         return batch.caughtUp ? readCheckpoint(pool, projection, schemaName) : undefined;
       };
       const done = await withRetry(step, { policy, what: `catch-up of ${projection.name} in ${schemaName}` });
@@ -264,7 +264,7 @@ async function finishBuild(tx: pg.PoolClient, options: RebuildOptions & { readon
   for (let batches = 0; batches < SWAP_BATCHES_MAX; batches++) {
     const after = await currentPosition(tx, projection, schemaName);
     const batch = await readBatch(eventStore, projection, { after, batchSizeMax });
-    if (!isEmptyBatch(batch) && !(await commitBatch(tx, projection, schemaName, batch))) {
+    if (!isEmptyBatch(batch) && !(await commitBatch(tx, projection, schemaName, batch, eventStore))) {
       throw new Error(`checkpoint of build schema ${schemaName} moved during the swap`);
     }
     if (batch.caughtUp) return;

@@ -366,7 +366,7 @@ export class ProjectionWorker {
 
   private async commit(batch: Batch): Promise<boolean> {
     try {
-      return await inTransaction(this.pool, (tx) => commitBatch(tx, this.projection, this.projection.schemaName, batch));
+      return await inTransaction(this.pool, (tx) => commitBatch(tx, this.projection, this.projection.schemaName, batch, this.eventStore));
     } catch (error) {
       if (isTransient(error) || error instanceof ProjectionEventError) throw error;
       throw new ProjectionFailedError({ projection: this.projection.name, events: batch.events, cause: error });

@@ -1,8 +1,11 @@
 // The pure half of the reconciliation projection: parses a batch of
 // recorded events against the contracts' schemas and turns them into what
-// the SQL half writes: bank accounts, their listings, each line batch as
-// COPY text (built here, outside the transaction), and imported statements.
-// A failure names the event (a bug or a missing upcaster, never skipped).
+// the SQL half writes: bank accounts, their listings and imported
+// statements. A statement's lines are not in the batch: the SQL half reads
+// its StatementLinesRecorded from the statement's stream when its
+// StatementImported is applied, and turns each into COPY text here
+// (linesCopyText). A failure names the event (a bug or a missing upcaster,
+// never skipped).
 import assert from "node:assert/strict";
 import { parseReconciliationEvent } from "@trueup/contracts";
 import type { BalanceData, ReconciliationEvent, StatementLineData } from "@trueup/contracts";
@@ -10,7 +13,7 @@ import type { RecordedEvent } from "@trueup/event-store";
 import { copyText } from "../postgres/copy.ts";
 import type { CopyCell } from "../postgres/copy.ts";
 import { parseEach } from "../errors.ts";
-import { LINE_COLUMNS } from "./schema.ts";
+import { STATEMENT_LINE_COPY_COLUMNS } from "./schema.ts";
 
 type Data<T extends ReconciliationEvent["type"]> = Extract<ReconciliationEvent, { type: T }>["data"];
 
@@ -18,21 +21,10 @@ export interface BankAccountRow extends Data<"BankAccountRegistered"> { readonly
 export interface ListingRow extends Data<"BankAccountListed"> { readonly position: string }
 export interface StatementRow extends Data<"StatementImported"> { readonly position: string; readonly recordedAt: Date }
 
-/** One StatementLinesRecorded, ready to stage: its rows as COPY text in LINE_COLUMNS order (without ledger_id, which only the StatementImported names). */
-export interface StagedBatch {
-  readonly statementId: string;
-  readonly bankAccountId: string;
-  readonly batchIndex: number;
-  readonly lineCount: number;
-  readonly rows: string;
-  readonly position: string;
-}
-
 export interface ReconciliationBatchPlan {
   readonly bankAccounts: BankAccountRow[];
   readonly listings: ListingRow[];
-  readonly staged: StagedBatch[];
-  /** In log order: their staged lines (earlier batches or this one) become visible. */
+  /** In log order: each one's lines are read from its stream and become visible with it. */
   readonly statements: StatementRow[];
 }
 
@@ -45,7 +37,7 @@ export function parseReconciliationRecorded(event: RecordedEvent): Reconciliatio
 
 export function planReconciliationBatch(events: readonly RecordedEvent[]): ReconciliationBatchPlan {
   const parsed = parseEach(events, parseReconciliationRecorded);
-  const plan: ReconciliationBatchPlan = { bankAccounts: [], listings: [], staged: [], statements: [] };
+  const plan: ReconciliationBatchPlan = { bankAccounts: [], listings: [], statements: [] };
   parsed.forEach((reconciliationEvent, index) => {
     const event = events[index];
     assert.ok(event !== undefined);
@@ -57,12 +49,9 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
       case "BankAccountListed":
         plan.listings.push({ ...reconciliationEvent.data, position });
         return;
-      case "StatementLinesRecorded": {
-        const { statementId, bankAccountId, batchIndex, lines } = reconciliationEvent.data;
-        const rows = copyText(LINE_COLUMNS.length, lines.map((line) => lineCells({ bankAccountId, statementId, position }, line)));
-        plan.staged.push({ statementId, bankAccountId, batchIndex, lineCount: lines.length, rows, position });
-        return;
-      }
+      case "StatementLinesRecorded":
+        // Not read here (the filter leaves the statement category out): the StatementImported's apply reads them.
+        throw new TypeError(`StatementLinesRecorded at ${position} reached the batch plan: the projection's filter must leave statement streams out`);
       case "StatementImported":
         plan.statements.push({ ...reconciliationEvent.data, position, recordedAt: event.recordedAt });
         return;
@@ -78,8 +67,27 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
   return plan;
 }
 
-/** One line's cells in LINE_COLUMNS order. Fields spelled out: the hot path of a 200,000-line import. */
-function lineCells(of: { bankAccountId: string; statementId: string; position: string }, l: StatementLineData): CopyCell[] {
+/** What a statement's line batch is, as its StatementImported expects it. */
+export interface LineBatch {
+  readonly batchIndex: number;
+  readonly bankAccountId: string;
+  readonly statementId: string;
+  readonly lineCount: number;
+  /** The lines as COPY text in STATEMENT_LINE_COPY_COLUMNS order. */
+  readonly rows: string;
+}
+
+/** One StatementLinesRecorded read from a statement stream: parsed (upcast, checked) and turned into COPY rows for `ledgerId`. */
+export function lineBatchOf(event: RecordedEvent, ledgerId: string): LineBatch {
+  const parsed = parseReconciliationEvent(event);
+  if (parsed.type !== "StatementLinesRecorded") throw new TypeError(`${event.streamName}@${event.revision} is a ${parsed.type}, not a StatementLinesRecorded`);
+  const { statementId, bankAccountId, batchIndex, lines } = parsed.data;
+  const of = { bankAccountId, statementId, position: event.position, ledgerId };
+  return { batchIndex, bankAccountId, statementId, lineCount: lines.length, rows: copyText(STATEMENT_LINE_COPY_COLUMNS.length, lines.map((line) => lineCells(of, line))) };
+}
+
+/** One line's cells in STATEMENT_LINE_COPY_COLUMNS order. Fields spelled out: the hot path of a 200,000-line import. */
+function lineCells(of: { bankAccountId: string; statementId: string; position: string; ledgerId: string }, l: StatementLineData): CopyCell[] {
   const batch = l.batch;
   return [
     of.bankAccountId, of.statementId, l.lineNumber, l.lineId, of.position,
@@ -88,7 +96,7 @@ function lineCells(of: { bankAccountId: string; statementId: string; position: s
     l.counterparty.name, l.counterparty.iban, l.counterparty.accountNumber, l.counterparty.bic,
     JSON.stringify(l.bankCodes), l.chargesMinor,
     batch?.id ?? null, batch?.index ?? null, batch?.size ?? null, batch?.amountMinor ?? null, batch?.side ?? null,
-    JSON.stringify(l.attributes), l.raw, JSON.stringify(l.location),
+    JSON.stringify(l.attributes), l.raw, JSON.stringify(l.location), of.ledgerId,
   ];
 }
 

@@ -1,7 +1,8 @@
 // The reconciliation read model: bank accounts (registered and listed), the
 // statements imported to them with their checks, and their lines, the
-// external items the matcher reads. Reads the bank account, ledger listing
-// and statement categories; CSV profiles are read from their own streams.
+// external items the matcher reads. Reads the bank account and ledger
+// listing categories; a statement's lines are read from its stream when its
+// StatementImported is applied (write.ts), CSV profiles from their own streams.
 import { RECONCILIATION_CATEGORIES } from "@trueup/contracts";
 import { ConflictingDuplicateError } from "../errors.ts";
 import type { PostgresProjection } from "../postgres/definition.ts";
@@ -11,20 +12,21 @@ import { RECONCILIATION_SCHEMA_NAME, reconciliationDdl } from "./schema.ts";
 import { writeReconciliationBatch } from "./write.ts";
 
 /**
- * Events per batch: a StatementLinesRecorded carries up to 500 lines (each up
- * to 16 KiB of raw source), so the default 1000 events could hold half a
- * million lines in memory, twice over with the worker reading ahead. 16
- * events are at most 8,000 lines, a few MB in the usual case.
+ * Events per batch. The events read are small (line batches are read page by
+ * page inside the apply), but every StatementImported in a batch copies all
+ * of its lines in the batch's one transaction, which holds back what other
+ * readers of the log see until it commits: 16 keeps that transaction short.
  */
 export const RECONCILIATION_BATCH_EVENTS_MAX = 16;
 
 export const reconciliationProjection: PostgresProjection<ReconciliationBatchPlan> = {
   name: "reconciliation",
-  version: 2,
+  version: 3,
   kind: "postgres",
   schemaName: RECONCILIATION_SCHEMA_NAME,
   batchSizeMax: RECONCILIATION_BATCH_EVENTS_MAX,
-  filter: { categories: [RECONCILIATION_CATEGORIES.bankAccount, RECONCILIATION_CATEGORIES.ledgerBankAccounts, RECONCILIATION_CATEGORIES.statement] },
+  // Not the statement category: a statement's line batches are read from its stream when its StatementImported is applied.
+  filter: { categories: [RECONCILIATION_CATEGORIES.bankAccount, RECONCILIATION_CATEGORIES.ledgerBankAccounts] },
   ddl: reconciliationDdl,
   plan: planReconciliationBatch,
   apply: writeReconciliationBatch,

@@ -5,29 +5,31 @@
 // positions are fixed-width hex text in the "C" collation, so ORDER BY
 // position is log order.
 //
-// Visibility: a statement's lines are written (StatementLinesRecorded) before
-// the StatementImported that commits them. They wait in `staged_lines` (COPYed
-// in; `staged_batches` keeps one row per event) and are moved to
-// `statement_lines` inside the server when that StatementImported arrives, so
-// `statement_lines` holds only the lines of imported statements: a reader (or
-// the matcher) needs no join to leave out a crashed import's lines, and the
-// line identity can be unique per bank account over what is visible. A
-// statement stream no StatementImported ever names stays staged for good.
+// Visibility: a statement's lines are written (StatementLinesRecorded, in its
+// own stream) before the StatementImported that commits them. The projection
+// reads only the bank account categories; when it applies a
+// StatementImported it reads the batches that event names from the
+// statement's stream and COPYs their lines into `statement_lines` in the
+// same transaction. So `statement_lines` holds only the lines of imported
+// statements (a reader, or the matcher, needs no join to leave out a crashed
+// import's lines, and the line identity can be unique per bank account over
+// what is visible), each line is written once, and a statement stream no
+// StatementImported names is never read at all.
 import { qualified } from "../postgres/definition.ts";
 
 export const RECONCILIATION_SCHEMA_NAME = "rm_reconciliation";
 
-/** The columns of a staged line row, in COPY order (statement_lines adds ledger_id after them). */
-export const LINE_COLUMNS = [
+/** The columns of statement_lines that COPY fills, in COPY order. */
+export const STATEMENT_LINE_COPY_COLUMNS = [
   "bank_account_id", "statement_id", "line_number", "line_id", "recorded_position",
   "amount_minor", "side", "currency", "booking_date", "value_date", "sort_date", "reversal",
   "bank_reference", "end_to_end_id", "customer_reference", "creditor_reference", "remittance_information", "description",
   "counterparty_name", "counterparty_iban", "counterparty_account_number", "counterparty_bic",
   "bank_codes", "charges_minor", "batch_id", "batch_index", "batch_size", "batch_amount_minor", "batch_side",
-  "attributes", "raw", "location",
+  "attributes", "raw", "location", "ledger_id",
 ] as const;
 
-/** Column definitions of LINE_COLUMNS (same order). */
+/** Column definitions of STATEMENT_LINE_COPY_COLUMNS (same order). */
 const LINE_COLUMN_DDL = `
        bank_account_id text COLLATE "C" NOT NULL,
        statement_id text COLLATE "C" NOT NULL,
@@ -60,7 +62,8 @@ const LINE_COLUMN_DDL = `
        batch_side text NULL,
        attributes jsonb NOT NULL,
        raw text NOT NULL,
-       location jsonb NOT NULL`;
+       location jsonb NOT NULL,
+       ledger_id text COLLATE "C" NOT NULL`;
 
 /** Balance columns `<prefix>_minor`, `_side`, `_currency`, `_date`; all null when the statement has no such balance. */
 function balanceColumns(prefix: string): string {
@@ -132,21 +135,8 @@ export function reconciliationDdl(schemaName: string): readonly string[] {
        position text COLLATE "C" NOT NULL,
        recorded_at timestamptz NOT NULL)`,
     `CREATE UNIQUE INDEX statements_by_account ON ${t("statements")} (bank_account_id, position)`,
-    // One row per StatementLinesRecorded (a second copy of a batch is a key violation), its lines in staged_lines.
-    `CREATE TABLE ${t("staged_batches")} (
-       statement_id text COLLATE "C" NOT NULL,
-       batch_index integer NOT NULL,
-       bank_account_id text COLLATE "C" NOT NULL,
-       line_count integer NOT NULL,
-       position text COLLATE "C" NOT NULL,
-       PRIMARY KEY (statement_id, batch_index))`,
-    // Lines of statements not yet imported, as statement_lines will hold them (ledger_id aside): the
-    // StatementImported moves them with one INSERT … SELECT, inside the server.
-    `CREATE TABLE ${t("staged_lines")} (${LINE_COLUMN_DDL},
-       PRIMARY KEY (statement_id, line_number))`,
     // status: `unmatched` until the matcher (next issue) changes it.
     `CREATE TABLE ${t("statement_lines")} (${LINE_COLUMN_DDL},
-       ledger_id text COLLATE "C" NOT NULL,
        status text NOT NULL DEFAULT 'unmatched',
        PRIMARY KEY (bank_account_id, line_id))`,
     `CREATE UNIQUE INDEX statement_lines_by_statement ON ${t("statement_lines")} (statement_id, line_number)`,

@@ -1,22 +1,33 @@
 // The SQL half of the reconciliation projection. Line rows are most of the
-// volume (a 200,000-line import is 400 batches of 500), so they cross the
-// wire once: a line batch is COPYed into staged_lines, and the
-// StatementImported moves them into statement_lines inside the server. Everything else is a few set-based
-// statements per batch, rows travelling as one JSON array of arrays.
+// volume (a 200,000-line import is 400 batches of 500), so they are written
+// once: when a StatementImported is applied, the batches it names are read
+// from its statement stream and COPYed straight into statement_lines, in the
+// same transaction (the next page is read while the server takes this one).
+// Everything else is a few set-based statements per batch, rows travelling
+// as one JSON array of arrays.
 //
 // Order inside the batch's transaction follows the log's dependencies:
 // accounts are registered before they are listed and before any statement of
-// theirs; a statement's lines are staged before the StatementImported that
-// makes them visible (in an earlier batch or this one). So: accounts,
-// listings, staging, then each imported statement's lines copied from
-// staging to statement_lines, the statements, and the accounts' counters.
+// theirs. So: accounts, listings, then each imported statement's lines, the
+// statements, and the accounts' counters.
 import assert from "node:assert/strict";
 import type pg from "pg";
-import { copyIn } from "../postgres/copy.ts";
+import { statementStream } from "@trueup/contracts";
+import { StreamNotFoundError } from "@trueup/event-store";
+import type { RecordedEvent } from "@trueup/event-store";
+import { copyInPieces } from "../postgres/copy.ts";
 import { qualified } from "../postgres/definition.ts";
-import { balanceCells } from "./plan.ts";
-import type { ListingRow, ReconciliationBatchPlan, StagedBatch, StatementRow } from "./plan.ts";
-import { LINE_COLUMNS } from "./schema.ts";
+import type { StreamReader } from "../postgres/definition.ts";
+import { balanceCells, lineBatchOf } from "./plan.ts";
+import type { ListingRow, ReconciliationBatchPlan, StatementRow } from "./plan.ts";
+import { STATEMENT_LINE_COPY_COLUMNS } from "./schema.ts";
+
+/**
+ * Line batches read from a statement stream at a time: 8 events are at most
+ * 4,000 lines (a few MB as usual, at most 8 × 500 × 16 KiB of raw source),
+ * and one page is read ahead while the server takes the one before.
+ */
+export const STATEMENT_READ_PAGE_EVENTS = 8;
 
 type Column = readonly [name: string, type: "text" | "date" | "integer" | "bigint" | "numeric" | "boolean" | "jsonb" | "timestamptz"];
 
@@ -38,34 +49,14 @@ const STATEMENT_COLUMNS: readonly Column[] = [
   ["checks", "jsonb"], ["accepted_with_failed_checks", "boolean"], ["position", "text"], ["recorded_at", "timestamptz"],
 ];
 
-export async function writeReconciliationBatch(tx: pg.PoolClient, plan: ReconciliationBatchPlan, schemaName: string): Promise<void> {
+export async function writeReconciliationBatch(tx: pg.PoolClient, plan: ReconciliationBatchPlan, schemaName: string, log: StreamReader): Promise<void> {
   const t = (table: string): string => qualified(schemaName, table);
   if (plan.bankAccounts.length > 0) {
     const rows = plan.bankAccounts.map((a) => [a.bankAccountId, a.ledgerId, a.kind, a.name, a.iban, a.accountNumber, a.bankId, a.currency, a.ledgerAccount, false, a.position]);
     await tx.query(`INSERT INTO ${t("bank_accounts")} (${names(BANK_ACCOUNT_COLUMNS)}) ${selectRows(BANK_ACCOUNT_COLUMNS)}`, [JSON.stringify(rows)]);
   }
   await writeListings(tx, t("bank_accounts"), plan.listings);
-  await stage(tx, t, plan.staged);
-  if (plan.statements.length > 0) await writeStatements(tx, t, plan.statements);
-}
-
-/** Columns of a staged_batches row, in the order stage() binds them. */
-const STAGED_COLUMNS = ["statement_id", "batch_index", "bank_account_id", "line_count", "position"] as const;
-
-/**
- * One staged_batches row per StatementLinesRecorded (a second copy of a batch, same statement and index,
- * fails the batch loudly), and its lines COPYed into staged_lines.
- */
-async function stage(tx: pg.PoolClient, t: (table: string) => string, staged: readonly StagedBatch[]): Promise<void> {
-  if (staged.length === 0) return;
-  const values: unknown[] = [];
-  const tuples = staged.map((b) => {
-    const first = values.length;
-    values.push(b.statementId, b.batchIndex, b.bankAccountId, b.lineCount, b.position);
-    return `($${first + 1}, $${first + 2}::integer, $${first + 3}, $${first + 4}::integer, $${first + 5})`;
-  });
-  await tx.query(`INSERT INTO ${t("staged_batches")} (${STAGED_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`, values);
-  await copyIn(tx, t("staged_lines"), LINE_COLUMNS, staged.map((b) => b.rows).join(""));
+  if (plan.statements.length > 0) await writeStatements(tx, t, plan.statements, log);
 }
 
 /** An account is listed once (a second listing, if the log ever held one, keeps the first identifiers). */
@@ -83,12 +74,8 @@ async function writeListings(tx: pg.PoolClient, table: string, listings: readonl
   assert.equal(result.rowCount, rows.length, "every BankAccountListed lists an account registered before it in the same ledger");
 }
 
-async function writeStatements(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<void> {
-  await checkStaged(tx, t, statements);
-  const visible = await makeLinesVisible(tx, t, statements);
-  const ids = statements.map((s) => s.statementId);
-  await tx.query(`DELETE FROM ${t("staged_lines")} WHERE statement_id = ANY($1::text[])`, [ids]);
-  await tx.query(`DELETE FROM ${t("staged_batches")} WHERE statement_id = ANY($1::text[])`, [ids]);
+async function writeStatements(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[], log: StreamReader): Promise<void> {
+  const visible = await makeLinesVisible(tx, t("statement_lines"), statements, log);
   const rows = statements.map((s) => [
     s.statementId, s.bankAccountId, s.ledgerId, s.format,
     s.source.fileSha256, s.source.fileBytes, s.source.fileName, s.source.encoding, s.source.section,
@@ -103,58 +90,77 @@ async function writeStatements(tx: pg.PoolClient, t: (table: string) => string, 
   await updateAccounts(tx, t("bank_accounts"), statements, visible);
 }
 
-/** Every statement's staged batches are there, numbered from 0 without gaps, of its account, holding its new lines. */
-async function checkStaged(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<void> {
-  const { rows } = await tx.query<{ statement_id: string; batches: number; max_index: number; lines: number; accounts: string[] }>(
-    `SELECT statement_id, count(*)::int AS batches, max(batch_index) AS max_index, sum(line_count)::int AS lines, array_agg(DISTINCT bank_account_id) AS accounts
-       FROM ${t("staged_batches")} WHERE statement_id = ANY($1::text[]) GROUP BY statement_id`,
-    [statements.map((s) => s.statementId)],
-  );
-  const found = new Map(rows.map((r) => [r.statement_id, r]));
-  for (const s of statements) {
-    const r = found.get(s.statementId) ?? { batches: 0, max_index: -1, lines: 0, accounts: [s.bankAccountId] };
-    assert.equal(r.batches, s.batches, `statement ${s.statementId}: every StatementLinesRecorded batch it names is in the log before it`);
-    assert.equal(r.max_index, s.batches - 1, `statement ${s.statementId}: its line batches are numbered from 0 without gaps`);
-    assert.deepEqual(r.accounts, [s.bankAccountId], `statement ${s.statementId}: its line batches name the bank account its StatementImported names`);
-    assert.equal(r.lines, s.newLines, `statement ${s.statementId}: its batches hold every new line it names`);
+/**
+ * The statement's lines as COPY text, one piece per batch, read from its
+ * stream: exactly the batches its StatementImported names, each one written
+ * before it, numbered from 0, of its account and statement, together holding
+ * its new lines. Anything else is a bug in the log's writer: the projection
+ * stops on it (the transaction, COPY included, rolls back) rather than show
+ * a statement without some of its lines.
+ */
+async function* statementLineRows(log: StreamReader, s: StatementRow): AsyncGenerator<string> {
+  const stream = statementStream(s.statementId);
+  const read = (from: number): Promise<RecordedEvent[]> => {
+    const page = log.readStream(stream, { fromRevision: BigInt(from), maxCount: Math.min(STATEMENT_READ_PAGE_EVENTS, s.batches - from) }).catch((error: unknown) => {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    });
+    // Observed here so a failed read-ahead is not an unhandled rejection; it fails again where it is awaited.
+    page.catch(() => undefined);
+    return page;
+  };
+  let lines = 0;
+  let next = s.batches > 0 ? read(0) : undefined;
+  for (let from = 0; next !== undefined; from += STATEMENT_READ_PAGE_EVENTS) {
+    const page = await next;
+    next = from + STATEMENT_READ_PAGE_EVENTS < s.batches ? read(from + STATEMENT_READ_PAGE_EVENTS) : undefined;
+    assert.equal(page.length, Math.min(STATEMENT_READ_PAGE_EVENTS, s.batches - from), `statement ${s.statementId}: every StatementLinesRecorded batch it names is in the log before it`);
+    for (const [i, event] of page.entries()) {
+      assert.ok(event.revision === BigInt(from + i) && event.position < s.position, `statement ${s.statementId}: every StatementLinesRecorded batch it names is in the log before it`);
+      const batch = lineBatchOf(event, s.ledgerId);
+      assert.equal(batch.batchIndex, from + i, `statement ${s.statementId}: its line batches are numbered from 0 without gaps`);
+      assert.equal(batch.statementId, s.statementId, `statement ${s.statementId}: its stream holds only its own line batches`);
+      assert.equal(batch.bankAccountId, s.bankAccountId, `statement ${s.statementId}: its line batches name the bank account its StatementImported names`);
+      lines += batch.lineCount;
+      yield batch.rows;
+    }
   }
+  assert.equal(lines, s.newLines, `statement ${s.statementId}: its batches hold every new line it names`);
 }
 
 /**
- * The statements' staged lines become visible, in statement (log) then line
- * order; returns how many lines each statement shows. A line whose id the
- * account already shows (the same bank line recorded by two statements: by
- * definition of the line identity it is one item) keeps its first row.
+ * The statements' lines become visible, in statement (log) then line order;
+ * returns how many lines each statement shows. A line whose id the account
+ * already shows (the same bank line recorded by two statements: by definition
+ * of the line identity it is one item) keeps its first row.
  *
  * The import records only lines it does not know, so that is rare: the usual
- * case is one INSERT … SELECT per statement under a savepoint, inside the
- * server. A unique violation rolls back to the savepoint and moves the same
- * rows again skipping the ids already there (first one wins, same order).
+ * case is one COPY per statement under a savepoint. A unique violation rolls
+ * back to the savepoint, and the lines are read again into a temporary table
+ * and inserted from there skipping the ids already shown (first one wins,
+ * same order).
  */
-async function makeLinesVisible(tx: pg.PoolClient, t: (table: string) => string, statements: readonly StatementRow[]): Promise<Map<string, number>> {
+async function makeLinesVisible(tx: pg.PoolClient, table: string, statements: readonly StatementRow[], log: StreamReader): Promise<Map<string, number>> {
   await tx.query("SAVEPOINT visible_lines");
   try {
-    for (const s of statements) await moveStaged(tx, t, s, "");
+    for (const s of statements) await copyInPieces(tx, table, STATEMENT_LINE_COPY_COLUMNS, statementLineRows(log, s));
     await tx.query("RELEASE SAVEPOINT visible_lines");
     return new Map(statements.map((s) => [s.statementId, s.newLines]));
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     await tx.query("ROLLBACK TO SAVEPOINT visible_lines");
   }
+  // ON COMMIT DROP, and emptied before each use: a rebuild's swap applies several batches in one transaction.
+  await tx.query(`CREATE TEMPORARY TABLE IF NOT EXISTS incoming_lines (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
+  const columns = STATEMENT_LINE_COPY_COLUMNS.join(", ");
   const visible = new Map<string, number>();
-  for (const s of statements) visible.set(s.statementId, await moveStaged(tx, t, s, "ON CONFLICT (bank_account_id, line_id) DO NOTHING"));
+  for (const s of statements) {
+    await tx.query("TRUNCATE incoming_lines");
+    await copyInPieces(tx, "incoming_lines", STATEMENT_LINE_COPY_COLUMNS, statementLineRows(log, s));
+    const result = await tx.query(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM incoming_lines ORDER BY line_number ON CONFLICT (bank_account_id, line_id) DO NOTHING`);
+    visible.set(s.statementId, result.rowCount ?? 0);
+  }
   return visible;
-}
-
-/** Inserts a statement's staged lines into statement_lines in line order (`onConflict`: "" or a conflict clause); returns how many went in. */
-async function moveStaged(tx: pg.PoolClient, t: (table: string) => string, s: StatementRow, onConflict: string): Promise<number> {
-  const columns = LINE_COLUMNS.join(", ");
-  const result = await tx.query(
-    `INSERT INTO ${t("statement_lines")} (${columns}, ledger_id)
-     SELECT ${columns}, $2 FROM ${t("staged_lines")} WHERE statement_id = $1 ORDER BY line_number ${onConflict}`,
-    [s.statementId, s.ledgerId],
-  );
-  return result.rowCount ?? 0;
 }
 
 function isUniqueViolation(error: unknown): boolean {
