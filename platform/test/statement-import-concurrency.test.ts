@@ -13,7 +13,7 @@ import type { StatementLineData } from "@trueup/contracts";
 import { StoreUnavailableError } from "@trueup/event-store";
 import type { EventStore } from "@trueup/event-store";
 import { withOverrides } from "../../test-support/event-store.ts";
-import { statementIdOf } from "../../command-side/src/reconciliation/import/pipeline.ts";
+import { LINE_BATCHES_PER_APPEND, statementIdOf } from "../../command-side/src/reconciliation/import/pipeline.ts";
 import type { ImportPlatform, StoredImportEvent } from "./statement-import-support.ts";
 import { IBAN, importEvents, importFile, mt940Message, sampleLines, setupBankAccount, startImportPlatform } from "./statement-import-support.ts";
 import { key } from "./ledger-support.ts";
@@ -95,6 +95,8 @@ describe("statement import: concurrent requests", () => {
 
 describe("statement import: an outage in the middle of pass 2", () => {
   let p: ImportPlatform;
+  /** O1's lines: more than one append's worth of batches. */
+  const lineCount = LINE_BATCHES_PER_APPEND * 500 + 400;
   /** While set, an append for which it answers true fails as an outage would (nothing written). */
   let fault: ((stream: string) => boolean) | undefined;
 
@@ -116,8 +118,8 @@ describe("statement import: an outage in the middle of pass 2", () => {
 
   it("503 with Retry-After and nothing visible; the retry with the same key completes the same statement, no line twice", async () => {
     const k = key();
-    const file = mt940Message({ reference: "O1", sequence: "1", openingDate: "240801", closingDate: "240802", lines: sampleLines(1_400, { date: "240802" }) });
-    // Three batches (500, 500, 400): the second fails, after the first was written.
+    const file = mt940Message({ reference: "O1", sequence: "1", openingDate: "240801", closingDate: "240802", lines: sampleLines(lineCount, { date: "240802" }) });
+    // LINE_BATCHES_PER_APPEND batches of 500 in the first append, one of 400 in the second: that one fails, after the first was written.
     let statementAppends = 0;
     fault = (stream) => stream.startsWith("statement-") && ++statementAppends === 2;
     const failed = await importFile(p.app, "/bank-accounts/out/statements", file, { key: k });
@@ -127,23 +129,23 @@ describe("statement import: an outage in the middle of pass 2", () => {
     const expectedId = statementIdOf(`statements:bankaccount:out/${k}`, 0, 0);
     const afterOutage = await importEvents(p.db);
     expect(imported(afterOutage, "out")).toHaveLength(0);
-    expect(afterOutage.filter((e) => e.streamName === statementStream(expectedId))).toHaveLength(1);
+    expect(afterOutage.filter((e) => e.streamName === statementStream(expectedId))).toHaveLength(LINE_BATCHES_PER_APPEND);
 
     const retried = await importFile(p.app, "/bank-accounts/out/statements", file, { key: k });
     expect(retried.statusCode, retried.body).toBe(201);
-    expect(retried.json<Answer>()).toMatchObject({ statementIds: [expectedId], newLines: 1_400 });
+    expect(retried.json<Answer>()).toMatchObject({ statementIds: [expectedId], newLines: lineCount });
     const events = await importEvents(p.db);
-    expect(events.filter((e) => e.streamName === statementStream(expectedId)).map((e) => e.revision)).toEqual([0n, 1n, 2n]);
+    expect(events.filter((e) => e.streamName === statementStream(expectedId)).map((e) => e.revision)).toEqual(Array.from({ length: LINE_BATCHES_PER_APPEND + 1 }, (_, i) => BigInt(i)));
     expect(imported(events, "out")).toHaveLength(1);
     const lines = visibleLines(events, "out");
-    expect(lines).toHaveLength(1_400);
-    expect(new Set(lines.map((l) => l.lineId)).size).toBe(1_400);
+    expect(lines).toHaveLength(lineCount);
+    expect(new Set(lines.map((l) => l.lineId)).size).toBe(lineCount);
   });
 
   it("an outage at the commit itself: nothing visible; the retry with the same key commits once", async () => {
     const k = key();
-    // Follows O1 (1,400 alternating lines from 0.00: closing −7.00 EUR).
-    const file = mt940Message({ reference: "O2", sequence: "2", openingMinor: -700n, openingDate: "240802", closingDate: "240803", lines: sampleLines(10, { date: "240803", refPrefix: "C" }) });
+    // Follows O1 (alternating lines from 0.00, each pair −0.01).
+    const file = mt940Message({ reference: "O2", sequence: "2", openingMinor: -BigInt(lineCount / 2), openingDate: "240802", closingDate: "240803", lines: sampleLines(10, { date: "240803", refPrefix: "C" }) });
     const count = imported(await importEvents(p.db), "out").length;
     fault = (stream) => stream.startsWith("bankaccount-");
     const failed = await importFile(p.app, "/bank-accounts/out/statements", file, { key: k });

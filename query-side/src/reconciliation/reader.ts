@@ -3,7 +3,7 @@
 // columns as digit strings and are parsed to bigint here, at the boundary;
 // dates as YYYY-MM-DD text. Only listed bank accounts exist for a reader
 // (registered but unlisted is not active), and only lines of imported
-// statements are in statement_lines (staged ones are in another table).
+// statements are in statement_lines (a statement's lines appear with its StatementImported).
 import type pg from "pg";
 import type { CheckResult } from "@trueup/contracts";
 
