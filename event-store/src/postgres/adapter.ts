@@ -15,6 +15,7 @@ import {
   READ_COUNT_MAX,
   StreamNotFoundError,
   WrongExpectedRevisionError,
+  SerializedJson,
   checkBufferEventsMax,
   dataJson,
   decodePosition,
@@ -122,6 +123,20 @@ const appendSql = (call: string): string => `SELECT outcome, actual, tx_id, seq,
   FROM ${call}`;
 const APPEND_SQL = appendSql("es_append($1, $2, $3, $4::jsonb)");
 const APPEND_GUARDED_SQL = appendSql("es_append_guarded($1, $2, $3, $4::jsonb, $5::jsonb)");
+
+/**
+ * The events as es_append's JSON array. One JSON.stringify when every event's data is a value (twice as
+ * fast for small events as building the text by hand); by hand when some data is handed over as
+ * SerializedJson, which goes in as it is. Data first then: should its text (the writer's to vouch for) ever
+ * carry more members, the event's own ones after it win.
+ */
+function appendPayload(events: readonly NewEvent[]): string {
+  if (!events.some((e) => e.data instanceof SerializedJson)) {
+    return JSON.stringify(events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, data: e.data, metadata: e.metadata })));
+  }
+  const items = events.map((e) => `{"data":${dataJson(e.data)},"id":${JSON.stringify(e.eventId)},"type":${JSON.stringify(e.type)},"v":${JSON.stringify(e.schemaVersion)},"metadata":${JSON.stringify(e.metadata)}}`);
+  return `[${items.join(",")}]`;
+}
 
 /** The LEFT JOIN's row for an existing stream with nothing in the requested range. */
 type NullRow = { [K in keyof EventRow]: null };
@@ -257,9 +272,7 @@ export class PostgresEventStore implements EventStore {
     // The unique index would refuse these too, but as if another append held the ids: a revision conflict.
     const repeated = repeatedEventIds(events);
     if (repeated.length > 0) throw new DuplicateEventIdError(stream, repeated, true);
-    // Built by hand so data handed over as SerializedJson goes in as it is. Data first: should its text
-    // (the writer's to vouch for) ever carry more members, the event's own ones after it win.
-    const payload = `[${events.map((e) => `{"data":${dataJson(e.data)},"id":${JSON.stringify(e.eventId)},"type":${JSON.stringify(e.type)},"v":${JSON.stringify(e.schemaVersion)},"metadata":${JSON.stringify(e.metadata)}}`).join(",")}]`;
+    const payload = appendPayload(events);
     const expected = expectedToText(options.expectedRevision);
     const params: unknown[] = [stream, parsed.category, expected, payload];
     let append = APPEND_SQL;
