@@ -25,7 +25,7 @@ import type { EventId, EventMetadata, JsonValue, StreamName } from "@trueup/cont
 import { streamName } from "@trueup/contracts";
 import { PostgresEventStore } from "@trueup/event-store";
 import type { NewEvent } from "@trueup/event-store";
-import { ledgerProjection, rebuildProjection } from "@trueup/projections";
+import { ledgerProjection, rebuildProjection, reconciliationProjection } from "@trueup/projections";
 import { connectionString, startBenchPostgres } from "./lib/bench-postgres.ts";
 import { measurePostings, sampleP, sampleRate } from "./lib/ledger-postings.ts";
 import type { PostingsLimits } from "./lib/ledger-postings.ts";
@@ -229,6 +229,8 @@ async function trialPhase(server: BenchServer, load: MachineLoad): Promise<Figur
   await withStore(config, async (pool, store) => {
     await writeTrialLedger(store);
     await rebuildProjection({ pool, eventStore: store, projection: ledgerProjection, batchSizeMax: 5_000 });
+    // The query service waits for every registered projection's schema: the (empty) reconciliation one too.
+    await rebuildProjection({ pool, eventStore: store, projection: reconciliationProjection });
     // As a database that has been running a while: statistics gathered, written pages flushed.
     await pool.query("VACUUM (ANALYZE)");
     await pool.query("CHECKPOINT");
