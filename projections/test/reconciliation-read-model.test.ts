@@ -18,6 +18,7 @@ import type { EventStore } from "@trueup/event-store";
 import { statementStream } from "@trueup/contracts";
 import { ProjectionWorker, qualified, reconciliationProjection, rebuildProjection } from "../src/index.ts";
 import { STATEMENT_READ_PAGE_EVENTS } from "../src/reconciliation/write.ts";
+import { withOverrides } from "../../test-support/event-store.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { balanceData, commitStatement, importStatement, lineData, reconciliationEvent, registerBankAccount, uuidOf } from "../../test-support/reconciliation-events.ts";
@@ -34,6 +35,18 @@ async function snapshot(pool: pg.Pool, schemaName: string): Promise<Record<strin
   const checkpoint = await pool.query<{ row: string }>(`SELECT jsonb_build_object('position', position, 'events_applied', events_applied)::text AS row FROM ${qualified(schemaName, "checkpoint")}`);
   result.checkpoint = checkpoint.rows.map((r) => r.row);
   return result;
+}
+
+/** Runs `test` on a fresh database with a PostgreSQL event store on it; both are gone afterwards. */
+async function withFreshStore(test: (db: TestDatabase, store: PostgresEventStore) => Promise<void>): Promise<void> {
+  const db = await createTestDatabase();
+  const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+  try {
+    await test(db, store);
+  } finally {
+    await store.close();
+    await db.drop();
+  }
 }
 
 describe("reconciliation projection: given events, then read model", () => {
@@ -86,18 +99,7 @@ describe("reconciliation projection: given events, then read model", () => {
 });
 
 describe("reconciliation projection: a statement of many pages, through a store outage", () => {
-  let db: TestDatabase;
-  let store: PostgresEventStore;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
-  });
-  afterAll(async () => {
-    await store.close();
-    await db.drop();
-  });
-
-  it("reads every page of the stream, retries a read the store could not answer, and shows each line once", async () => {
+  it("reads every page of the stream, retries a read the store could not answer, and shows each line once", () => withFreshStore(async (db, store) => {
     await registerBankAccount(store, { bankAccountId: "acc", ledgerId: "L1" });
     // One line per batch: pages of STATEMENT_READ_PAGE_EVENTS, the last one short.
     const pages = 3;
@@ -108,14 +110,11 @@ describe("reconciliation projection: a statement of many pages, through a store 
     await importStatement(store, { statementId: uuidOf("paged-overlap"), bankAccountId: "acc", ledgerId: "L1", lines: second, linesPerBatch: 1, header: { periodStart: "2026-02-01", periodEnd: "2026-02-28" } });
     let reads = 0;
     // The store goes away for the second and fourth page reads (mid-COPY), then comes back.
-    const flaky: EventStore = new Proxy(store, {
-      get(target, property, receiver) {
-        if (property !== "readStream") return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<EventStore["readStream"]>) => {
-          reads += 1;
-          if (reads === 2 || reads === 4) throw new StoreUnavailableError("event store unavailable: connection refused (test)");
-          return target.readStream(...args);
-        };
+    const flaky = withOverrides(store, {
+      readStream: async (stream, options) => {
+        reads += 1;
+        if (reads === 2 || reads === 4) throw new StoreUnavailableError("event store unavailable: connection refused (test)");
+        return store.readStream(stream, options);
       },
     });
     const worker = new ProjectionWorker({ pool: db.pool, eventStore: flaky, projection: reconciliationProjection, retry: { attemptsMax: 5, delayFirstMs: 1, delayMaxMs: 5 } });
@@ -131,7 +130,7 @@ describe("reconciliation projection: a statement of many pages, through a store 
       { statement_id: uuidOf("paged-overlap"), new_lines: second.length, lines_visible: second.length - 1 },
     ]);
     expect((await db.pool.query("SELECT line_count FROM rm_reconciliation.bank_accounts")).rows).toEqual([{ line_count: String(first.length + second.length - 1) }]);
-  });
+  }));
 });
 
 describe("reconciliation projection: every field, crashed imports, duplicates, batch sizes, rebuild", () => {
@@ -240,36 +239,18 @@ describe("reconciliation projection: every field, crashed imports, duplicates, b
   });
 });
 
-describe("reconciliation projection: a StatementImported whose lines are not all in the log before it", () => {
-  let db: TestDatabase;
-  let store: PostgresEventStore;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
-  });
-  afterAll(async () => {
-    await store.close();
-    await db.drop();
-  });
-
-  it("stops on it (a dead letter, nothing of it applied) rather than show a statement without some of its lines", async () => {
-    await registerBankAccount(store, { bankAccountId: "acc", ledgerId: "L1" });
-    const lines = [lineData(1), lineData(2)];
-    // The StatementImported names 2 batches and 3 new lines; the log holds one batch of 2.
-    await importStatement(store, { statementId: uuidOf("short"), bankAccountId: "acc", ledgerId: "L1", lines, linesPerBatch: 1, commit: false });
-    await commitStatement(store, { statementId: uuidOf("short"), bankAccountId: "acc", ledgerId: "L1", lines, linesPerBatch: 1, header: { newLines: 3, lineCount: 3 } });
-    const worker = new ProjectionWorker({ pool: db.pool, eventStore: store, projection: reconciliationProjection });
-    await expect(worker.runUntilCaughtUp()).rejects.toThrow(/its batches hold every new line it names/);
-    expect(worker.status.state).toBe("halted");
-    const count = async (table: string): Promise<number> => Number((await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM rm_reconciliation.${table}`)).rows[0]?.n);
-    expect(await count("statements")).toBe(0);
-    expect(await count("statement_lines")).toBe(0);
-    expect((await db.pool.query("SELECT statement_count FROM rm_reconciliation.bank_accounts")).rows).toEqual([{ statement_count: "0" }]);
-  });
-});
-
 describe("reconciliation projection: a statement stream that is not what its StatementImported names", () => {
   const cases: { name: string; error: RegExp; write: (store: EventStore) => Promise<void> }[] = [
+    {
+      name: "its batches hold fewer lines than it names",
+      error: /its batches hold every new line it names/,
+      write: async (store) => {
+        const lines = [lineData(1), lineData(2)];
+        // The StatementImported names 2 batches and 3 new lines; the log holds 2 batches of 1.
+        await importStatement(store, { statementId: uuidOf("short"), bankAccountId: "acc", ledgerId: "L1", lines, linesPerBatch: 1, commit: false });
+        await commitStatement(store, { statementId: uuidOf("short"), bankAccountId: "acc", ledgerId: "L1", lines, linesPerBatch: 1, header: { newLines: 3, lineCount: 3 } });
+      },
+    },
     {
       name: "its batch was written after it",
       error: /every StatementLinesRecorded batch it names is in the log before it/,
@@ -307,21 +288,16 @@ describe("reconciliation projection: a statement stream that is not what its Sta
   ];
 
   for (const c of cases) {
-    it(`stops on it when ${c.name}, and shows nothing of it`, async () => {
-      const db = await createTestDatabase();
-      const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
-      try {
-        await registerBankAccount(store, { bankAccountId: "acc", ledgerId: "L1" });
-        await c.write(store);
-        const worker = new ProjectionWorker({ pool: db.pool, eventStore: store, projection: reconciliationProjection });
-        await expect(worker.runUntilCaughtUp()).rejects.toThrow(c.error);
-        expect(worker.status.state).toBe("halted");
-        expect((await db.pool.query("SELECT count(*)::int AS n FROM rm_reconciliation.statement_lines")).rows).toEqual([{ n: 0 }]);
-        expect((await db.pool.query("SELECT count(*)::int AS n FROM rm_reconciliation.statements")).rows).toEqual([{ n: 0 }]);
-      } finally {
-        await store.close();
-        await db.drop();
-      }
-    });
+    it(`stops on it when ${c.name} (a dead letter, nothing of it applied)`, () => withFreshStore(async (db, store) => {
+      await registerBankAccount(store, { bankAccountId: "acc", ledgerId: "L1" });
+      await c.write(store);
+      const worker = new ProjectionWorker({ pool: db.pool, eventStore: store, projection: reconciliationProjection });
+      await expect(worker.runUntilCaughtUp()).rejects.toThrow(c.error);
+      expect(worker.status.state).toBe("halted");
+      expect((await db.pool.query("SELECT count(*)::int AS n FROM rm_reconciliation.statement_lines")).rows).toEqual([{ n: 0 }]);
+      expect((await db.pool.query("SELECT count(*)::int AS n FROM rm_reconciliation.statements")).rows).toEqual([{ n: 0 }]);
+      expect((await db.pool.query("SELECT statement_count FROM rm_reconciliation.bank_accounts")).rows).toEqual([{ statement_count: "0" }]);
+      expect((await db.pool.query("SELECT count(*)::int AS n FROM rm_reconciliation.dead_letters WHERE status = 'blocking'")).rows).toEqual([{ n: 1 }]);
+    }));
   }
 });

@@ -9,6 +9,8 @@ import fc from "fast-check";
 import { TrueupError, isDateInRange, sourceLocationSchema, statementLineDataSchema } from "@trueup/contracts";
 import type { ParsedLine, StatementItem } from "@trueup/contracts";
 import { balance, camtDocument, entry, fixture, importCamt, section, transaction } from "./camt-samples.ts";
+import { mutateText, textMutations } from "./text-mutation.ts";
+import type { TextMutation } from "./text-mutation.ts";
 
 const BUILT = camtDocument({
   message: "052",
@@ -30,19 +32,10 @@ const SAMPLES = [fixture("camt053.v2.minimal.xml"), fixture("camt053.v8.xml"), f
 
 const TOKENS = ["<", ">", "/", "&", "&amp;", "&bogus;", "&#0;", "<![CDATA[1.00]]>", "<!--", "-->", "<!DOCTYPE d>", "<?pi x?>", ' xmlns="urn:x"', ' Ccy="EUR"', ' Ccy="XXX"', "</Ntry>", "<Ntry>", "<TxDtls>", "</TxDtls>", "ns2:", "-", ".", ",", "9", "\r\n", "\u0000", "é", "\uD800"] as const;
 
-type Mutation =
-  | { kind: "replace"; at: number; with: string }
-  | { kind: "delete"; at: number; length: number }
-  | { kind: "insert"; at: number; token: string }
-  | { kind: "truncate"; at: number }
-  | { kind: "duplicate"; at: number }
-  | { kind: "remove"; at: number };
+type Mutation = TextMutation | { kind: "duplicate"; at: number } | { kind: "remove"; at: number };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant("replace" as const), at: fc.nat(), with: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ minLength: 1, maxLength: 1 })) }),
-  fc.record({ kind: fc.constant("delete" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 60 }) }),
-  fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), token: fc.constantFrom(...TOKENS) }),
-  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
+  ...textMutations(TOKENS, { deleteMax: 60 }),
   fc.record({ kind: fc.constant("duplicate" as const), at: fc.nat() }),
   fc.record({ kind: fc.constant("remove" as const), at: fc.nat() }),
 );
@@ -58,16 +51,7 @@ function elementAt(text: string, n: number): [number, number] | null {
 }
 
 function mutate(text: string, m: Mutation): string {
-  const at = m.at % (text.length + 1);
   switch (m.kind) {
-    case "replace":
-      return text.slice(0, at) + m.with + text.slice(at + 1);
-    case "delete":
-      return text.slice(0, at) + text.slice(at + m.length);
-    case "insert":
-      return text.slice(0, at) + m.token + text.slice(at);
-    case "truncate":
-      return text.slice(0, at);
     case "duplicate": {
       const span = elementAt(text, m.at);
       return span === null ? text : text.slice(0, span[1]) + text.slice(span[0], span[1]) + text.slice(span[1]);
@@ -76,6 +60,8 @@ function mutate(text: string, m: Mutation): string {
       const span = elementAt(text, m.at);
       return span === null ? text : text.slice(0, span[0]) + text.slice(span[1]);
     }
+    default:
+      return mutateText(text, m);
   }
 }
 

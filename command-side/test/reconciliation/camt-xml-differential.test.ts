@@ -17,6 +17,7 @@ import { XML_DEPTH_MAX, XmlReader } from "../../src/reconciliation/importers/cam
 import type { XmlElement } from "../../src/reconciliation/importers/camt/xml-reader.ts";
 import { writeCamt053 } from "../../../bench/lib/statement-generators.ts";
 import { fixture } from "./camt-samples.ts";
+import { mutateText, textMutations } from "./text-mutation.ts";
 
 const TOKENS = [
   "<", ">", "/", "&", ";", "=", '"', "'", "?", "!", "-", "--", "]", "]]>", "[", ":", " ", "\t", "\r", "\r\n", "\n", "\u0000", "\u0001", "é", "\u00B7", "\uFEFF", "\uFFFE",
@@ -25,29 +26,7 @@ const TOKENS = [
   "</a>", "<a>", " a=\"1\"", " a=\"1\" a=\"2\"", " a='<'", " a=b", " xmlns=\"urn:x\"", " xmlns:p=\"urn:p\"", "p:", "1", "</", "/>",
 ] as const;
 
-type Mutation = { kind: "replace"; at: number; with: string } | { kind: "delete"; at: number; length: number } | { kind: "insert"; at: number; token: string } | { kind: "truncate"; at: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant("replace" as const), at: fc.nat(), with: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ minLength: 1, maxLength: 1 })) }),
-  fc.record({ kind: fc.constant("delete" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), token: fc.constantFrom(...TOKENS) }),
-  fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), token: fc.constantFrom(...TOKENS) }),
-  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-);
-
-function mutate(text: string, m: Mutation): string {
-  const at = m.at % (text.length + 1);
-  switch (m.kind) {
-    case "replace":
-      return text.slice(0, at) + m.with + text.slice(at + 1);
-    case "delete":
-      return text.slice(0, at) + text.slice(at + m.length);
-    case "insert":
-      return text.slice(0, at) + m.token + text.slice(at);
-    case "truncate":
-      return text.slice(0, at);
-  }
-}
+const mutation = fc.oneof(...textMutations(TOKENS, { deleteMax: 40, insertWeight: 2 }));
 
 type Verdict = "accept" | "reject";
 
@@ -183,7 +162,7 @@ describe("the XML reader against saxes", () => {
     const all = samples();
     fc.assert(
       fc.property(fc.nat(all.length - 1), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 64 }), (sample, mutations, chunkSize) => {
-        const text = mutations.reduce(mutate, all[sample] ?? "");
+        const text = mutations.reduce(mutateText, all[sample] ?? "");
         const saxes = saxesRun(text);
         const whole = readerRun(text, Math.max(text.length, 1));
         expect(readerRun(text, chunkSize).verdict).toBe(whole.verdict);

@@ -458,8 +458,12 @@ export class PostgresEventStore implements EventStore {
     signal?.throwIfAborted();
     const from = after === undefined ? { major: 0n, minor: 0n } : decodePosition(after);
     const waiter = this.live.waiter();
+    let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      signal?.addEventListener("abort", () => { reject(signal.reason as Error); }, { once: true });
+      onAbort = () => {
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
     aborted.catch(() => undefined);
     try {
@@ -476,6 +480,7 @@ export class PostgresEventStore implements EventStore {
         signal?.throwIfAborted();
       }
     } finally {
+      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
       waiter.close();
     }
   }

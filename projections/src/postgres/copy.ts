@@ -40,7 +40,7 @@ export function copyText(columnCount: number, rows: readonly (readonly CopyCell[
  * this one. If `pieces` throws, the COPY is abandoned (CopyFail: nothing of it
  * stays) and the error rethrown.
  */
-export async function copyInPieces(tx: pg.PoolClient, table: string, columns: readonly string[], pieces: AsyncIterable<string>): Promise<void> {
+export async function copyInPieces(tx: pg.PoolClient, table: string, columns: readonly string[], pieces: AsyncIterable<string> | Iterable<string>): Promise<void> {
   const stream = tx.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
   const finished = once(stream, "finish");
   finished.catch(() => undefined);
@@ -61,15 +61,5 @@ export async function copyInPieces(tx: pg.PoolClient, table: string, columns: re
 
 /** COPY `text` (from copyText) into `table`'s `columns`, on `tx`'s connection. */
 export async function copyIn(tx: pg.PoolClient, table: string, columns: readonly string[], text: string): Promise<void> {
-  if (text === "") return;
-  const stream = tx.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
-  const finished = once(stream, "finish");
-  // Observed now so an error while writing is not an unhandled rejection; awaited below.
-  finished.catch(() => undefined);
-  for (let start = 0; start < text.length; start += COPY_CHUNK_CHARS) {
-    const end = Math.min(text.length, start + COPY_CHUNK_CHARS);
-    if (end === text.length) stream.end(text.slice(start, end));
-    else if (!stream.write(text.slice(start, end))) await once(stream, "drain");
-  }
-  await finished;
+  if (text !== "") await copyInPieces(tx, table, columns, [text]);
 }
