@@ -216,3 +216,132 @@ describe("statement import: a large file, its lines spooled between the passes",
     expect((await importEvents(p.db)).length).toBe(events.length);
   }, 120_000);
 });
+
+describe("statement import: a file of many statements, their commits chained", () => {
+  let p: ImportPlatform;
+  const perStatement = 600;
+  /** While set, called before every append: it may fail it (an outage) or do something first. */
+  let before: ((stream: string) => Promise<void>) | undefined;
+  /** Appends started and not yet answered: pass 2 must leave none behind when it answers. */
+  let running = 0;
+
+  beforeAll(async () => {
+    p = await startImportPlatform({
+      wrap: (store): EventStore =>
+        withOverrides(store, {
+          append: async (stream, events, options) => {
+            running++;
+            try {
+              await before?.(stream);
+              return await store.append(stream, events, options);
+            } finally {
+              running--;
+            }
+          },
+        }),
+    });
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  /** `count` chained statements (each opening at the last one's closing), 600 lines each (two batches, one append) unless told. */
+  function statements(prefix: string, count: number, lines = perStatement): string {
+    return Array.from({ length: count }, (_, k) =>
+      mt940Message({
+        reference: `${prefix}${k}`,
+        sequence: String(k + 1),
+        openingMinor: -BigInt((k * lines) / 2),
+        openingDate: `2410${String(k + 1).padStart(2, "0")}`,
+        closingDate: `2410${String(k + 2).padStart(2, "0")}`,
+        lines: sampleLines(lines, { date: `2410${String(k + 2).padStart(2, "0")}`, refPrefix: `${prefix}${k}-` }),
+      }),
+    ).join("");
+  }
+
+  function statementOrder(events: readonly StoredImportEvent[], bankAccountId: string): number[] {
+    return imported(events, bankAccountId).map((e) => (e.type === "StatementImported" ? e.data.source.section : -1));
+  }
+
+  it("an outage at the third commit: 503, the first two statements recorded, no append left running; the retry records the rest once, in file order", async () => {
+    await setupBankAccount(p.app, { ledgerId: "chain", bankAccountId: "chain", iban: IBAN });
+    const k = key();
+    const file = statements("S", 6);
+    let commits = 0;
+    before = async (stream) => {
+      // Once the commit has failed, later statements' batches land slowly: an answer that does not wait for them would come first.
+      if (commits >= 3 && stream.startsWith("statement-")) await new Promise((resolve) => setTimeout(resolve, 300));
+      if (stream.startsWith("bankaccount-chain") && ++commits === 3) throw new StoreUnavailableError("injected: the database went away");
+    };
+    const failed = await importFile(p.app, "/bank-accounts/chain/statements", file, { key: k });
+    const runningAtAnswer = running;
+    before = undefined;
+    expect(failed.statusCode, failed.body).toBe(503);
+    expect(runningAtAnswer).toBe(0);
+    // The commit after the failed one was never tried.
+    expect(commits).toBe(3);
+    expect(statementOrder(await importEvents(p.db), "chain")).toEqual([0, 1]);
+
+    const retried = await importFile(p.app, "/bank-accounts/chain/statements", file, { key: k });
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.json<Answer>()).toMatchObject({ lineCount: 6 * perStatement, newLines: 6 * perStatement });
+    const events = await importEvents(p.db);
+    expect(statementOrder(events, "chain")).toEqual([0, 1, 2, 3, 4, 5]);
+    const lines = visibleLines(events, "chain");
+    expect(lines).toHaveLength(6 * perStatement);
+    expect(new Set(lines.map((l) => l.lineId)).size).toBe(6 * perStatement);
+  });
+
+  it("an outage at a statement's batches while the one before it commits: 503 once that commit has landed, nothing running; the retry records the rest", async () => {
+    await setupBankAccount(p.app, { ledgerId: "chain3", bankAccountId: "chain3", iban: IBAN });
+    const k = key();
+    // 4,600 lines: ten batches in three appends; the second append waits for the first to land, while the lines are still being read.
+    const lines = 4_600;
+    const file = statements("U", 4, lines);
+    const streams: string[] = [];
+    before = async (stream) => {
+      // The third statement's commit is slow; the fourth statement's first append fails meanwhile.
+      if (stream.startsWith("bankaccount-chain3") && imported(await importEvents(p.db), "chain3").length === 2) await new Promise((resolve) => setTimeout(resolve, 500));
+      if (!stream.startsWith("statement-") || streams.includes(stream)) return;
+      streams.push(stream);
+      if (streams.length === 4) throw new StoreUnavailableError("injected: the database went away");
+    };
+    const failed = await importFile(p.app, "/bank-accounts/chain3/statements", file, { key: k });
+    const runningAtAnswer = running;
+    before = undefined;
+    expect(failed.statusCode, failed.body).toBe(503);
+    expect(runningAtAnswer).toBe(0);
+    expect(statementOrder(await importEvents(p.db), "chain3")).toEqual([0, 1, 2]);
+    const retried = await importFile(p.app, "/bank-accounts/chain3/statements", file, { key: k });
+    expect(retried.statusCode, retried.body).toBe(201);
+    const events = await importEvents(p.db);
+    expect(statementOrder(events, "chain3")).toEqual([0, 1, 2, 3]);
+    expect(new Set(visibleLines(events, "chain3").map((l) => l.lineId)).size).toBe(4 * lines);
+  }, 60_000);
+
+  it("another import lands between two commits: the file is decided again, each of its statements recorded once, after the other one", async () => {
+    await setupBankAccount(p.app, { ledgerId: "chain2", bankAccountId: "chain2", iban: IBAN });
+    const query = { acceptFailedChecks: "true" };
+    const file = statements("T", 5);
+    const intruder = mt940Message({ reference: "X", sequence: "99", openingDate: "241201", closingDate: "241202", lines: sampleLines(700, { date: "241202", refPrefix: "X" }) });
+    let commits = 0;
+    let intruded = false;
+    before = async (stream) => {
+      if (!stream.startsWith("bankaccount-chain2") || intruded || ++commits !== 3) return;
+      intruded = true;
+      const other = await importFile(p.app, "/bank-accounts/chain2/statements", intruder, { query });
+      expect(other.statusCode, other.body).toBe(201);
+    };
+    const response = await importFile(p.app, "/bank-accounts/chain2/statements", file, { query });
+    before = undefined;
+    expect(response.statusCode, response.body).toBe(201);
+    expect(intruded).toBe(true);
+    expect(response.json<Answer>()).toMatchObject({ lineCount: 5 * perStatement, newLines: 5 * perStatement });
+    const events = await importEvents(p.db);
+    // Sections 0 and 1 committed before the intruder (section 0 of its file), the rest after it.
+    expect(statementOrder(events, "chain2")).toEqual([0, 1, 0, 2, 3, 4]);
+    const lines = visibleLines(events, "chain2");
+    expect(lines).toHaveLength(5 * perStatement + 700);
+    expect(new Set(lines.map((l) => l.lineId)).size).toBe(5 * perStatement + 700);
+  });
+});

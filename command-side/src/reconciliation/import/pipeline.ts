@@ -451,18 +451,23 @@ async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Comm
   if (pending.length === 0) return committed;
   const writers = new Map(pending.map((plan) => [plan.scan.section, new SectionWriter(job, plan)]));
   const rows = job.scan.lines.rowsInOrder()[Symbol.asyncIterator]();
+  const commits = new CommitChain(committed);
   try {
-    await writeRows(job, writers, rows, committed);
+    await writeRows(job, writers, rows, commits);
   } finally {
+    // Nothing runs behind pass 2: a re-decision must see the streams and the accounts as they are.
+    await commits.settle();
     await Promise.all([...writers.values()].map((writer) => writer.settle()));
     await rows.return?.();
   }
   return committed;
 }
 
-async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, rows: AsyncIterator<string>, committed: Map<number, Committed>): Promise<void> {
+async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, rows: AsyncIterator<string>, commits: CommitChain): Promise<void> {
+  let started = 0;
   for (const scan of job.scan.sections) {
     const writer = writers.get(scan.section);
+    if (writer !== undefined) await commits.room();
     // Sections follow each other in the spool: a section not written is read past.
     for (const id of scan.lineIds) {
       const row = await rows.next();
@@ -470,10 +475,76 @@ async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, 
       // The row is the line as stored (stored-line.ts), JSON text that goes into the batch's data as it is.
       if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(row.value);
     }
-    if (writer !== undefined) committed.set(scan.section, await writer.commit());
-    if (committed.size === writers.size) return;
+    if (writer === undefined) continue;
+    commits.push(scan.section, writer);
+    if (++started === writers.size) break;
+  }
+  await commits.all();
+}
+
+type CommitOutcome = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * The sections' commits, in file order, each after the one before it has
+ * landed (a section's StatementImported goes at the revision after the
+ * previous one's), while the next section's lines are read and its batches
+ * appended: a file of many statements (an MT940 of a month of days) no longer
+ * waits out every commit's round trip and WAL flush before it reads on.
+ * At most SECTIONS_IN_FLIGHT sections are past their lines and not yet
+ * committed. The first failure stops the chain (no later section commits)
+ * and is what pass 2 throws.
+ */
+class CommitChain {
+  private last: Promise<CommitOutcome> = Promise.resolve({ ok: true });
+  private readonly open: Promise<CommitOutcome>[] = [];
+
+  constructor(private readonly committed: Map<number, Committed>) {}
+
+  push(section: number, writer: SectionWriter): void {
+    const before = this.last;
+    // Never rejects (an outcome, not a throw): nobody may await it for a while, and a rejection nobody handles yet would end the process.
+    const outcome = (async (): Promise<CommitOutcome> => {
+      try {
+        await writer.finish();
+        const prior = await before;
+        if (!prior.ok) return prior;
+        this.committed.set(section, await writer.commit());
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    })();
+    this.last = outcome;
+    this.open.push(outcome);
+  }
+
+  /** Waits until another section may start; throws the chain's failure. */
+  async room(): Promise<void> {
+    while (this.open.length >= SECTIONS_IN_FLIGHT) {
+      const outcome = await this.open.shift();
+      if (outcome !== undefined && !outcome.ok) throw outcome.error;
+    }
+  }
+
+  /** Waits for every commit; throws the first failure. */
+  async all(): Promise<void> {
+    const outcome = await this.last;
+    this.open.length = 0;
+    if (!outcome.ok) throw outcome.error;
+  }
+
+  /** Waits for every commit started, whatever its outcome. */
+  async settle(): Promise<void> {
+    await this.last;
   }
 }
+
+/**
+ * Sections whose lines are all read and whose commit has not landed. Two: the
+ * next section's batches go while this one's commit is in flight, and no
+ * more appends than that run at once for one import.
+ */
+export const SECTIONS_IN_FLIGHT = 2;
 
 /**
  * Line batches (events) per append in pass 2. Each append is a round trip and
@@ -493,6 +564,8 @@ class SectionWriter {
   private sealed: NewEvent[] = [];
   /** The append of the last batches, while it runs: undefined once landed, `{ error }` when it failed. */
   private inflight: Promise<{ readonly error: unknown } | undefined> | undefined;
+  /** The last append wrote its batches (not a replay): the stream ended with them then. */
+  private wroteLast = false;
   private readonly envelope: (event: { type: string; data: never }, index: number) => NewEvent;
 
   constructor(
@@ -535,7 +608,10 @@ class SectionWriter {
     const first = this.batchIndex - events.length;
     // Batch k at revision k, grouped the same way every time: a retry writes the same events (same ids, same data) and the store answers them as a replay.
     this.inflight = this.job.deps.store.append(statementStream(this.plan.statementId), events, { expectedRevision: first === 0 ? "no-stream" : BigInt(first - 1) }).then(
-      () => undefined,
+      (result) => {
+        this.wroteLast = !result.replayed;
+        return undefined;
+      },
       // Kept, not thrown here: nobody awaits this promise until the next flush, the commit or settle().
       (error: unknown) => ({ error }),
     );
@@ -568,13 +644,20 @@ class SectionWriter {
     return new Redecide(`statement ${section + 1}: its stream holds other batches`);
   }
 
-  async commit(): Promise<Committed> {
+  /** The last batches sent and landed, and the stream checked to hold only this decision's batches: ready to commit. */
+  async finish(): Promise<void> {
     this.seal();
     await this.flush();
     await this.landed();
-    const { statementId, data, expectedRevision } = this.plan;
+    const { statementId, data } = this.plan;
     if (this.batchIndex !== data.batches) throw new Error(`statement ${statementId}: wrote ${this.batchIndex} batches, decided ${data.batches}`);
-    await this.assertNoOtherBatches();
+    // An append that wrote at an exact revision ended the stream with our last batch: the check would read what it just said.
+    if (!this.wroteLast) await this.assertNoOtherBatches();
+  }
+
+  /** The commit point (see the top of this file), after finish(). */
+  async commit(): Promise<Committed> {
+    const { statementId, data, expectedRevision } = this.plan;
     const event = this.event(importedEventId(statementId), "StatementImported", data);
     try {
       // The commit point (see the top of this file): at the revision the decision read, or not at all.
