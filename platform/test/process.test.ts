@@ -162,14 +162,15 @@ describe("npm start (platform/src/main.ts)", () => {
   });
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    // The SIGTERM run also sets the heap limit; the SIGINT run takes the start script's default.
+    // The SIGTERM run also sets the heap limits; the SIGINT run takes the start script's defaults.
     const heapMb = signal === "SIGTERM" ? "300" : undefined;
-    it(`npm start stops everything when ${signal} is sent to the npm process alone (and runs the server with its heap limit, ${heapMb ?? "the default 320"} MB)`, async () => {
+    const youngMb = signal === "SIGTERM" ? "16" : undefined;
+    it(`npm start stops everything when ${signal} is sent to the npm process alone (and runs the server with its heap limits, ${heapMb ?? "the default 320"} MB old, ${youngMb ?? "the default 32"} MB semi-space)`, async () => {
       const dataDir = path.join(dir, `npm-${signal}`);
       const port = await freePort();
       const npm = spawn("npm", ["start"], {
         cwd: root,
-        env: { ...process.env, LOG_LEVEL: "warn", TRUEUP_DATA: dataDir, PORT: String(port), ...(heapMb === undefined ? {} : { TRUEUP_HEAP_MB: heapMb }) },
+        env: { ...process.env, LOG_LEVEL: "warn", TRUEUP_DATA: dataDir, PORT: String(port), ...(heapMb === undefined ? {} : { TRUEUP_HEAP_MB: heapMb }), ...(youngMb === undefined ? {} : { TRUEUP_YOUNG_MB: youngMb }) },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let output = "";
@@ -188,6 +189,7 @@ describe("npm start (platform/src/main.ts)", () => {
       const commandLines = await Promise.all(tree.map((pid) => readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")));
       const server = commandLines.map((line) => line.split("\0")).find((args) => args.some((arg) => arg.endsWith("platform/src/main.ts")));
       expect(server).toContain(`--max-old-space-size=${heapMb ?? "320"}`);
+      expect(server).toContain(`--max-semi-space-size=${youngMb ?? "32"}`);
 
       process.kill(npmPid, signal); // npm only, not its process group: as `kill -TERM <pid>` would
       await exited;
