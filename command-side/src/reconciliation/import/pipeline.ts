@@ -19,7 +19,10 @@
 //      statement stream no StatementImported names), so a crash or an
 //      outage anywhere before it leaves nothing, and a retry with the same
 //      Idempotency-Key writes the same batches (same event ids and data:
-//      the store answers them as replays) and commits.
+//      the store answers them as replays) and commits. The sections'
+//      commits land in file order, each after the one before it, while the
+//      next section's lines are already being read and appended
+//      (CommitChain); the first failure stops the chain.
 // Concurrency: two imports to one account (two keys, the same file or
 // overlapping statements) both pass step 4 against the same revision; the
 // expected revision of the commit lets one through and the other fails with
