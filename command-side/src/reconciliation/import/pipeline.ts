@@ -547,7 +547,7 @@ class CommitChain {
  * next section's batches go while this one's commit is in flight, and no
  * more appends than that run at once for one import.
  */
-export const SECTIONS_IN_FLIGHT = 2;
+const SECTIONS_IN_FLIGHT = 2;
 
 /**
  * Line batches (events) per append in pass 2. Each append is a round trip and
@@ -663,7 +663,7 @@ class SectionWriter {
     const { statementId, data, expectedRevision } = this.plan;
     const event = this.event(importedEventId(statementId), "StatementImported", data);
     try {
-      // The commit point (see the top of this file): at the revision the decision read, or not at all.
+      // At the revision the decision read, or not at all.
       const result = await this.job.deps.store.append(bankAccountStream(data.bankAccountId), [event], { expectedRevision });
       return { revision: result.nextExpectedRevision, position: result.position };
     } catch (error) {
