@@ -6,9 +6,16 @@ import { firstValueFrom, take, toArray, timeout } from "rxjs";
 import pg from "pg";
 import { streamName } from "@trueup/contracts";
 import { GuardFailedError, InvalidAppendError, PositionsAheadOfServerError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions, observeSubscription } from "../src/index.ts";
+import { APPEND_COUNT_MAX } from "../src/port.ts";
+import { MIGRATIONS, migrate } from "../src/postgres/schema.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { describeEventStoreConformance, freshCategory, newEvent } from "./conformance.ts";
+
+/** es_append's envelope array and data text for one event, as the adapter sends them (for a test's own transaction). */
+function rawAppendArgs(event: ReturnType<typeof newEvent>): [string, string] {
+  return [JSON.stringify([{ id: crypto.randomUUID(), type: event.type, v: 1, metadata: event.metadata }]), JSON.stringify(event.data)];
+}
 
 describeEventStoreConformance("postgres", async () => {
   const db = await createTestDatabase({ poolMax: 40 });
@@ -49,9 +56,8 @@ describe("postgres event store specifics", () => {
         await client.connect();
         try {
           for (let r = 0; r < rounds; r++) {
-            const payload = JSON.stringify([{ ...newEvent("Slow", { w, r }), id: crypto.randomUUID(), v: 1 }]);
             await client.query("BEGIN");
-            await client.query("SELECT * FROM es_append($1, $2, 'any', $3::jsonb)", [`${category}-w${w}`, category, payload]);
+            await client.query("SELECT * FROM es_append($1, $2, 'any', $3::jsonb, ARRAY[$4::json])", [`${category}-w${w}`, category, ...rawAppendArgs(newEvent("Slow", { w, r }))]);
             await client.query("SELECT pg_sleep($1)", [Math.random() * 0.05]);
             await client.query("COMMIT");
             await client.query("SELECT pg_notify('trueup_events', '')");
@@ -84,11 +90,7 @@ describe("postgres event store specifics", () => {
     await slow.connect();
     try {
       await slow.query("BEGIN");
-      await slow.query("SELECT * FROM es_append($1, $2, 'any', $3::jsonb)", [
-        `${category}-slow`,
-        category,
-        JSON.stringify([{ ...newEvent("First"), id: crypto.randomUUID(), v: 1 }]),
-      ]);
+      await slow.query("SELECT * FROM es_append($1, $2, 'any', $3::jsonb, ARRAY[$4::json])", [`${category}-slow`, category, ...rawAppendArgs(newEvent("First"))]);
       await store.append(streamName(category, "fast"), [newEvent("Second")], { expectedRevision: "any" });
       expect(await store.readAll({ filter: { categories: [category] } })).toEqual([]);
       const both = firstValueFrom(observeSubscription(() => store.subscribe({ filter: { categories: [category] } })).pipe(take(2), toArray(), timeout(10_000)));
@@ -188,8 +190,8 @@ describe("postgres event store specifics", () => {
       try {
         await client.query("BEGIN");
         const guards = JSON.stringify([{ stream: ledger, after: "0", type: "AccountClosed", field: "code", values: ["A"] }]);
-        const payload = JSON.stringify([{ ...newEvent("Posted"), id: crypto.randomUUID(), v: 1 }]);
-        const posted = await client.query<{ tx_id: string }>("SELECT tx_id FROM es_append_guarded($1, $2, 'no-stream', $3::jsonb, $4::jsonb)", [period, period.split("-")[0], payload, guards]);
+        const [envelopes, data] = rawAppendArgs(newEvent("Posted"));
+        const posted = await client.query<{ tx_id: string }>("SELECT tx_id FROM es_append_guarded($1, $2, 'no-stream', $3::jsonb, $4::jsonb, ARRAY[$5::json])", [period, period.split("-")[0], envelopes, guards, data]);
         let closedAt: string | undefined;
         const closing = store.append(ledger, [closed("A")], { expectedRevision: 0n }).then((r) => (closedAt = r.position));
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -209,7 +211,7 @@ describe("postgres event store specifics", () => {
     const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresEventStore.open({ pool: db.pool, listenConnection: db.config })));
     await Promise.all(stores.map((s) => s.close()));
     const applied = await db.pool.query("SELECT version FROM es_migrations ORDER BY version");
-    expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
   });
 
   it("maps an unreachable server to StoreUnavailable", async () => {
@@ -260,6 +262,69 @@ describe("postgres event store input limits", () => {
       const stream = streamName(freshCategory(), "nul");
       await expect(store.append(stream, [newEvent("A", { text: "a\u0000b" })], { expectedRevision: "any" })).rejects.toBeInstanceOf(InvalidAppendError);
       await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
+describe("postgres event store: data stored as json (migration 3)", () => {
+  it("still refuses what jsonb refused, NUL and unpaired surrogate escapes, and takes what only looks like them", async () => {
+    const db = await createTestDatabase({ poolMax: 2 });
+    const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+    try {
+      for (const text of ["a\ud800b", "\udc00", "\ud800\ud800", "x\u0000"]) {
+        const stream = streamName(freshCategory(), "bad");
+        const refused = await store.append(stream, [newEvent("A", { text })], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
+        expect(refused, JSON.stringify(text)).toBeInstanceOf(InvalidAppendError);
+        await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+      }
+      // A pair, and the six characters "\\u0000" (an escaped backslash, then "u0000"), are ordinary data.
+      const fine = ["\ud83d\ude00", "\\u0000", "\\\\ud800", "ends with a backslash \\"];
+      const stream = streamName(freshCategory(), "fine");
+      await store.append(stream, fine.map((text) => newEvent("A", { text })), { expectedRevision: "no-stream" });
+      expect((await store.readStream(stream)).map((e) => (e.data as { text: string }).text)).toEqual(fine);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+
+  it("keeps a log written before it: the same events read back, and a retry of one is still a replay", async () => {
+    const db = await createTestDatabase({ poolMax: 2 });
+    try {
+      await migrate(db.pool, MIGRATIONS.slice(0, 2), "es_migrations");
+      const stream = streamName(freshCategory(), "old");
+      const events = [newEvent("Old", { amount: "12.30", nested: { b: [1, 2.5, null, true], a: "é\n" } }), newEvent("Old", {})];
+      const envelopes = events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, data: e.data, metadata: e.metadata }));
+      await db.pool.query("SELECT * FROM es_append($1, $2, 'no-stream', $3::jsonb)", [stream, stream.split("-")[0], JSON.stringify(envelopes)]);
+      const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+      try {
+        const stored = await store.readStream(stream);
+        expect(stored.map((e) => ({ eventId: e.eventId, data: e.data, metadata: e.metadata }))).toEqual(events.map((e) => ({ eventId: e.eventId, data: e.data, metadata: e.metadata })));
+        const again = await store.append(stream, events, { expectedRevision: "no-stream" });
+        expect(again).toMatchObject({ replayed: true, nextExpectedRevision: 1n, position: stored[1]?.position });
+        const types = await db.pool.query("SELECT atttypid::regtype::text AS type FROM pg_attribute WHERE attrelid = 'es_events'::regclass AND attname = 'data'");
+        expect(types.rows).toEqual([{ type: "json" }]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("sends each event's data as its own parameter, padded: any count up to the append limit lands whole and in order", async () => {
+    const db = await createTestDatabase({ poolMax: 2 });
+    const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
+    try {
+      for (const count of [1, 2, 3, 5, 8, 9, 1000, APPEND_COUNT_MAX]) {
+        const stream = streamName(freshCategory(), `n${count}`);
+        await store.append(stream, Array.from({ length: count }, (_, i) => newEvent("N", { i })), { expectedRevision: "no-stream" });
+        const read = await store.readStream(stream, { maxCount: count });
+        expect(read.map((e) => (e.data as { i: number }).i)).toEqual(Array.from({ length: count }, (_, i) => i));
+      }
     } finally {
       await store.close();
       await db.drop();

@@ -477,7 +477,7 @@ describe("ledger through the HTTP API", () => {
     expect(accepted + refused).toBe(300);
     // The log in its global order, as every reader sees it.
     const { rows } = await p.db.pool.query<{ type: string; code: string | null; accounts: string[] | null }>(
-      `SELECT type, data->>'code' AS code, (SELECT array_agg(l->>'accountCode') FROM jsonb_array_elements(data->'lines') l) AS accounts
+      `SELECT type, data->>'code' AS code, (SELECT array_agg(l->>'accountCode') FROM json_array_elements(data->'lines') l) AS accounts
          FROM es_events WHERE stream_name = $1 OR stream_name LIKE $2 ORDER BY tx_id, seq`,
       [`ledger-${ledgerId}`, `period-${ledgerId}:%`],
     );

@@ -110,8 +110,9 @@ describe("npm start (platform/src/main.ts)", () => {
     const db = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "pg"), port: 0, database: "trueup" });
     const client = new pg.Client(db.clientConfig);
     await client.connect();
-    await client.query("SELECT * FROM es_append('marker-1', 'marker', 'no-stream', $1::jsonb)", [
-      JSON.stringify([{ id: crypto.randomUUID(), type: "Marked", v: 1, data: {}, metadata: {} }]),
+    await client.query("SELECT * FROM es_append('marker-1', 'marker', 'no-stream', $1::jsonb, ARRAY[$2::json])", [
+      JSON.stringify([{ id: crypto.randomUUID(), type: "Marked", v: 1, metadata: {} }]),
+      "{}",
     ]);
     await client.end();
     await db.stop();
@@ -141,7 +142,7 @@ describe("npm start (platform/src/main.ts)", () => {
     await check.end();
     await again.stop();
     expect(marks.rows).toEqual([{ type: "Marked" }]);
-    expect(migrations.rows).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(migrations.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
   });
 
   it("refuses a bad environment variable with one line naming it", async () => {

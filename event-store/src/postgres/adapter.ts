@@ -15,7 +15,6 @@ import {
   READ_COUNT_MAX,
   StreamNotFoundError,
   WrongExpectedRevisionError,
-  SerializedJson,
   checkBufferEventsMax,
   dataJson,
   decodePosition,
@@ -117,25 +116,86 @@ function prepared(text: string, values: unknown[]): pg.QueryConfig {
 /**
  * The append statement. `position` is encodePosition(tx_id, seq) computed in
  * SQL, for a companion statement to store (a test pins the two together).
+ * The events' data follow as parameters `dataFrom`…: see dataArray.
  */
-const appendSql = (call: string): string => `SELECT outcome, actual, tx_id, seq,
+const appendSql = (call: (data: string) => string) => (dataFrom: number, count: number): string => `SELECT outcome, actual, tx_id, seq,
   CASE WHEN outcome = 'ok' THEN lpad(to_hex(tx_id::bigint), 16, '0') || lpad(to_hex(seq), 16, '0') END AS position
-  FROM ${call}`;
-const APPEND_SQL = appendSql("es_append($1, $2, $3, $4::jsonb)");
-const APPEND_GUARDED_SQL = appendSql("es_append_guarded($1, $2, $3, $4::jsonb, $5::jsonb)");
+  FROM ${call(dataArray(dataFrom, count))}`;
+const appendStatement = appendSql((data) => `es_append($1, $2, $3, $4::jsonb, ${data})`);
+const appendGuardedStatement = appendSql((data) => `es_append_guarded($1, $2, $3, $4::jsonb, $5::jsonb, ${data})`);
 
 /**
- * The events as es_append's JSON array. One JSON.stringify when every event's data is a value (twice as
- * fast for small events as building the text by hand); by hand when some data is handed over as
- * SerializedJson, which goes in as it is. Data first then: should its text (the writer's to vouch for) ever
- * carry more members, the event's own ones after it win.
+ * `ARRAY[$from::json, …]` with room for `count` data: the next power of two,
+ * padded with nulls (es_append reads as many as there are envelopes), so the
+ * statements' texts, each prepared once per connection, stay few.
  */
-function appendPayload(events: readonly NewEvent[]): string {
-  if (!events.some((e) => e.data instanceof SerializedJson)) {
-    return JSON.stringify(events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, data: e.data, metadata: e.metadata })));
+function dataArray(from: number, count: number): string {
+  const slots = dataSlots(count);
+  return `ARRAY[${Array.from({ length: slots }, (_, i) => `$${from + i}::json`).join(", ")}]`;
+}
+
+function dataSlots(count: number): number {
+  let slots = 1;
+  while (slots < count) slots *= 2;
+  return slots;
+}
+
+/**
+ * The append's parameters besides the stream: the envelopes (id, type,
+ * version, metadata) as one JSON array, and each event's data as its own
+ * JSON text, stored as it is (see migration 3): a SerializedJson goes in
+ * without being parsed or serialized again.
+ */
+interface AppendPayload {
+  readonly envelopes: string;
+  readonly data: readonly string[];
+}
+
+function appendPayload(events: readonly NewEvent[]): AppendPayload {
+  const data = events.map((e) => dataJson(e.data));
+  for (const [i, text] of data.entries()) {
+    const problem = unstorableEscape(text);
+    if (problem !== undefined) throw new InvalidAppendError(`event ${i} data cannot be stored: it holds ${problem}`);
   }
-  const items = events.map((e) => `{"data":${dataJson(e.data)},"id":${JSON.stringify(e.eventId)},"type":${JSON.stringify(e.type)},"v":${JSON.stringify(e.schemaVersion)},"metadata":${JSON.stringify(e.metadata)}}`);
-  return `[${items.join(",")}]`;
+  return { envelopes: JSON.stringify(events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, metadata: e.metadata }))), data };
+}
+
+/** The data parameters, padded with nulls to the statement's slots. */
+function dataParams(payload: AppendPayload): (string | null)[] {
+  const params: (string | null)[] = [...payload.data];
+  for (let i = payload.data.length; i < dataSlots(payload.data.length); i++) params.push(null);
+  return params;
+}
+
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * What the json type takes but jsonb refused, and this store still refuses
+ * (text with them cannot become jsonb or text in PostgreSQL, and other stores
+ * cannot hold them either): a NUL escape (\u0000) and an unpaired UTF-16
+ * surrogate escape. JSON.stringify writes both as escapes (a raw control
+ * character is not JSON, and PostgreSQL refuses it). Escapes are rare in
+ * data, so this is a few indexOf calls over the text.
+ */
+export function unstorableEscape(json: string): string | undefined {
+  for (let at = json.indexOf("\\u"); at !== -1; at = json.indexOf("\\u", at + 2)) {
+    // After an odd run of backslashes this one is escaped: the text's \\u is a backslash, then a "u".
+    let before = 0;
+    while (at - before - 1 >= 0 && json.charCodeAt(at - before - 1) === 0x5c) before++;
+    if (before % 2 === 1) continue;
+    const hex = json.slice(at + 2, at + 6);
+    // Not an escape at all: PostgreSQL refuses the text.
+    if (!HEX4.test(hex)) continue;
+    const code = Number.parseInt(hex, 16);
+    if (code === 0) return "a NUL character (\\u0000)";
+    if (code >= 0xdc00 && code <= 0xdfff) return `an unpaired surrogate (\\u${hex})`;
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const low = json.startsWith("\\u", at + 6) ? Number.parseInt(json.slice(at + 8, at + 12), 16) : Number.NaN;
+      if (!(low >= 0xdc00 && low <= 0xdfff)) return `an unpaired surrogate (\\u${hex})`;
+      at += 6;
+    }
+  }
+  return undefined;
 }
 
 /** The LEFT JOIN's row for an existing stream with nothing in the requested range. */
@@ -274,15 +334,17 @@ export class PostgresEventStore implements EventStore {
     if (repeated.length > 0) throw new DuplicateEventIdError(stream, repeated, true);
     const payload = appendPayload(events);
     const expected = expectedToText(options.expectedRevision);
-    const params: unknown[] = [stream, parsed.category, expected, payload];
-    let append = APPEND_SQL;
+    const params: unknown[] = [stream, parsed.category, expected, payload.envelopes];
+    let statement = appendStatement;
     const guards = options.guards ?? [];
     if (guards.length > 0) {
-      append = APPEND_GUARDED_SQL;
+      statement = appendGuardedStatement;
       params.push(
         JSON.stringify(guards.map((g) => ({ stream: g.stream, after: g.afterRevision.toString(), type: g.eventType, field: g.field, values: g.values }))),
       );
     }
+    const append = statement(params.length + 1, events.length);
+    params.push(...dataParams(payload));
     let text = append;
     if (companion !== undefined) {
       const first = params.length;
@@ -318,18 +380,20 @@ export class PostgresEventStore implements EventStore {
   private async replayOrThrow(
     stream: StreamName,
     expected: ExpectedRevision,
-    payload: string,
+    payload: AppendPayload,
     events: readonly NewEvent[],
     actual?: bigint,
   ): Promise<AppendResult> {
+    // Data compared as jsonb: the same values, whatever the spacing or member order of the text stored.
     const found = await this.query<{ ord: string; stream_name: string | null; revision: string | null; tx_id: string | null; seq: string | null; same: boolean | null }>(
       `SELECT n.ord, e.stream_name, e.revision, e.tx_id::text AS tx_id, e.seq,
               (e.type = n.value->>'type' AND e.schema_version = (n.value->>'v')::integer
-               AND e.data = n.value->'data' AND e.metadata = n.value->'metadata') AS same
-         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS n(value, ord)
+               AND e.data::jsonb = n.data::jsonb AND e.metadata = n.value->'metadata') AS same
+         FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest(${dataArray(2, events.length)})) WITH ORDINALITY AS n(value, data, ord)
          LEFT JOIN es_events e ON e.event_id = (n.value->>'id')::uuid
+        WHERE n.value IS NOT NULL
         ORDER BY n.ord`,
-      [payload],
+      [payload.envelopes, ...dataParams(payload)],
     );
     const stored = found.filter((r) => r.stream_name !== null);
     if (stored.length === 0) {
