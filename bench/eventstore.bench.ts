@@ -264,7 +264,7 @@ const LIMIT_TABLE_COLUMNS = `
   event_id       uuid        NOT NULL,
   type           text        NOT NULL,
   schema_version integer     NOT NULL,
-  data           jsonb       NOT NULL,
+  data           json        NOT NULL,
   metadata       jsonb       NOT NULL,
   recorded_at    timestamptz NOT NULL DEFAULT now()`;
 const LIMIT_INSERT_COLUMNS = "stream_name, category, revision, event_id, type, schema_version, data, metadata";
