@@ -48,12 +48,18 @@ export type ExpectedRevision = "no-stream" | "exists" | "any" | bigint;
  * version or metadata.
  */
 export class SerializedJson {
-  constructor(readonly json: string) {}
+  /** The text, or its UTF-8 bytes: a writer holding them as read from a file hands them over without decoding them. */
+  constructor(readonly json: string | Uint8Array) {}
+
+  /** The JSON text. */
+  text(): string {
+    return typeof this.json === "string" ? this.json : Buffer.from(this.json.buffer, this.json.byteOffset, this.json.byteLength).toString("utf8");
+  }
 }
 
 /** An event's data as JSON text. */
 export function dataJson(data: JsonValue | SerializedJson): string {
-  return data instanceof SerializedJson ? data.json : JSON.stringify(data);
+  return data instanceof SerializedJson ? data.text() : JSON.stringify(data);
 }
 
 interface EventFields {

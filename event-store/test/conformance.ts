@@ -210,6 +210,20 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
         expect(await store.readEventById(serialized.eventId)).toMatchObject({ data: value });
       });
 
+      it("is the same value handed over as UTF-8 bytes, a Buffer or a view into a larger array, and a replay of its text", async () => {
+        const stream = streamName(freshCategory(), "ser-bytes");
+        const text = JSON.stringify(value);
+        const bytes = Buffer.from(text);
+        const framed = new Uint8Array(bytes.length + 7);
+        framed.set(bytes, 3);
+        const asBuffer = newEvent("Ser", {}, { data: new SerializedJson(bytes) });
+        const asView = newEvent("Ser", {}, { data: new SerializedJson(framed.subarray(3, 3 + bytes.length)) });
+        const original = await store.append(stream, [asBuffer, asView], { expectedRevision: "no-stream" });
+        expect((await store.readStream(stream)).map((e) => e.data)).toEqual([value, value]);
+        const asText = [{ ...asBuffer, data: new SerializedJson(text) }, { ...asView, data: new SerializedJson(text) }];
+        expect(await store.append(stream, asText, { expectedRevision: "no-stream" })).toEqual({ ...original, replayed: true });
+      });
+
       it("is a replay when appended again with the same text, and DuplicateEventIdError with other content", async () => {
         const stream = streamName(freshCategory(), "ser-idem");
         const event = newEvent("Ser", {}, { data: new SerializedJson(JSON.stringify(value)) });
@@ -237,10 +251,12 @@ export function describeEventStoreConformance(adapter: string, open: () => Promi
 
       it("refuses text that is not JSON (cut short, trailing garbage, a NUL escape) and writes nothing", async () => {
         for (const text of ['{"lines":[1,2', '{"a":1} {"b":2}', '{"a":"\\u0000"}', ""]) {
-          const stream = streamName(freshCategory(), "ser-bad");
-          const refused = await store.append(stream, [newEvent("Ser", {}, { data: new SerializedJson(text) })], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
-          expect(refused, text).toBeInstanceOf(InvalidAppendError);
-          await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+          for (const json of [text, Buffer.from(text)]) {
+            const stream = streamName(freshCategory(), "ser-bad");
+            const refused = await store.append(stream, [newEvent("Ser", {}, { data: new SerializedJson(json) })], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
+            expect(refused, text).toBeInstanceOf(InvalidAppendError);
+            await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+          }
         }
       });
     });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, timeout } from "rxjs";
 import pg from "pg";
 import { streamName } from "@trueup/contracts";
-import { GuardFailedError, InvalidAppendError, PositionsAheadOfServerError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions, observeSubscription } from "../src/index.ts";
+import { GuardFailedError, InvalidAppendError, SerializedJson, PositionsAheadOfServerError, PostgresEventStore, StoreUnavailableError, StreamNotFoundError, WrongExpectedRevisionError, comparePositions, observeSubscription } from "../src/index.ts";
 import { APPEND_COUNT_MAX } from "../src/port.ts";
 import { MIGRATIONS, migrate } from "../src/postgres/schema.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
@@ -274,17 +274,21 @@ describe("postgres event store: data stored as json (migration 3)", () => {
     const db = await createTestDatabase({ poolMax: 2 });
     const store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
     try {
-      for (const text of ["a\ud800b", "\udc00", "\ud800\ud800", "x\u0000"]) {
-        const stream = streamName(freshCategory(), "bad");
-        const refused = await store.append(stream, [newEvent("A", { text })], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
-        expect(refused, JSON.stringify(text)).toBeInstanceOf(InvalidAppendError);
-        await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+      for (const text of ["a\ud800b", "\udc00", "\ud800\ud800", "x\u0000", "\ud800\u0041"]) {
+        // As data, and as serialized bytes (the import's line batches): the same check on either.
+        for (const data of [{ text }, new SerializedJson(Buffer.from(JSON.stringify({ text })))]) {
+          const stream = streamName(freshCategory(), "bad");
+          const refused = await store.append(stream, [newEvent("A", {}, { data })], { expectedRevision: "no-stream" }).catch((e: unknown) => e);
+          expect(refused, JSON.stringify(text)).toBeInstanceOf(InvalidAppendError);
+          await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
+        }
       }
       // A pair, and the six characters "\\u0000" (an escaped backslash, then "u0000"), are ordinary data.
       const fine = ["\ud83d\ude00", "\\u0000", "\\\\ud800", "ends with a backslash \\"];
       const stream = streamName(freshCategory(), "fine");
-      await store.append(stream, fine.map((text) => newEvent("A", { text })), { expectedRevision: "no-stream" });
-      expect((await store.readStream(stream)).map((e) => (e.data as { text: string }).text)).toEqual(fine);
+      const asBytes = fine.map((text) => newEvent("A", {}, { data: new SerializedJson(Buffer.from(JSON.stringify({ text }))) }));
+      await store.append(stream, [...fine.map((text) => newEvent("A", { text })), ...asBytes], { expectedRevision: "no-stream" });
+      expect((await store.readStream(stream)).map((e) => (e.data as { text: string }).text)).toEqual([...fine, ...fine]);
     } finally {
       await store.close();
       await db.drop();

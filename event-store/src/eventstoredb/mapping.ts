@@ -131,7 +131,7 @@ function asClientJson(data: JsonValue | SerializedJson): JSONType {
   // The client serializes again itself, so serialized data is parsed first: the shortcut is PostgreSQL's only.
   if (!(data instanceof SerializedJson)) return data as JSONType;
   try {
-    return JSON.parse(data.json) as JSONType;
+    return JSON.parse(data.text()) as JSONType;
   } catch (error) {
     throw new InvalidAppendError(`event data cannot be stored: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -222,7 +222,7 @@ export function pickMatching(
 }
 
 function jsonRoundTrip(value: JsonValue | SerializedJson | EventMetadata): unknown {
-  const parsed: unknown = JSON.parse(value instanceof SerializedJson ? value.json : JSON.stringify(value));
+  const parsed: unknown = JSON.parse(value instanceof SerializedJson ? value.text() : JSON.stringify(value));
   return parsed;
 }
 

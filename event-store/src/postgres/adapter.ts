@@ -13,6 +13,7 @@ import {
   VISIBILITY_COUNT_MAX,
   InvalidAppendError,
   READ_COUNT_MAX,
+  SerializedJson,
   StreamNotFoundError,
   WrongExpectedRevisionError,
   checkBufferEventsMax,
@@ -144,25 +145,32 @@ function dataSlots(count: number): number {
  * The append's parameters besides the stream: the envelopes (id, type,
  * version, metadata) as one JSON array, and each event's data as its own
  * JSON text, stored as it is (see migration 3): a SerializedJson goes in
- * without being parsed or serialized again.
+ * without being parsed or serialized again, its bytes (when it holds bytes)
+ * as a binary parameter, which for json is the text itself.
  */
 interface AppendPayload {
   readonly envelopes: string;
-  readonly data: readonly string[];
+  readonly data: readonly (string | Buffer)[];
 }
 
 function appendPayload(events: readonly NewEvent[]): AppendPayload {
-  const data = events.map((e) => dataJson(e.data));
-  for (const [i, text] of data.entries()) {
-    const problem = unstorableEscape(text);
+  const data = events.map((e) => dataParam(e.data));
+  for (const [i, json] of data.entries()) {
+    const problem = unstorableEscape(json);
     if (problem !== undefined) throw new InvalidAppendError(`event ${i} data cannot be stored: it holds ${problem}`);
   }
   return { envelopes: JSON.stringify(events.map((e) => ({ id: e.eventId, type: e.type, v: e.schemaVersion, metadata: e.metadata }))), data };
 }
 
+function dataParam(data: NewEvent["data"]): string | Buffer {
+  if (!(data instanceof SerializedJson) || typeof data.json === "string") return dataJson(data);
+  const bytes = data.json;
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The data parameters, padded with nulls to the statement's slots. */
-function dataParams(payload: AppendPayload): (string | null)[] {
-  const params: (string | null)[] = [...payload.data];
+function dataParams(payload: AppendPayload): (string | Buffer | null)[] {
+  const params: (string | Buffer | null)[] = [...payload.data];
   for (let i = payload.data.length; i < dataSlots(payload.data.length); i++) params.push(null);
   return params;
 }
@@ -177,20 +185,24 @@ const HEX4 = /^[0-9a-fA-F]{4}$/;
  * character is not JSON, and PostgreSQL refuses it). Escapes are rare in
  * data, so this is a few indexOf calls over the text.
  */
-export function unstorableEscape(json: string): string | undefined {
+export function unstorableEscape(json: string | Buffer): string | undefined {
+  // Escapes are ASCII: in UTF-8 bytes they sit where they would in the text, byte for character.
+  const code = typeof json === "string" ? (i: number) => json.charCodeAt(i) : (i: number) => json[i] ?? Number.NaN;
+  const hex4 = typeof json === "string" ? (i: number) => json.slice(i, i + 4) : (i: number) => json.toString("latin1", i, i + 4);
   for (let at = json.indexOf("\\u"); at !== -1; at = json.indexOf("\\u", at + 2)) {
     // After an odd run of backslashes this one is escaped: the text's \\u is a backslash, then a "u".
     let before = 0;
-    while (at - before - 1 >= 0 && json.charCodeAt(at - before - 1) === 0x5c) before++;
+    while (at - before - 1 >= 0 && code(at - before - 1) === 0x5c) before++;
     if (before % 2 === 1) continue;
-    const hex = json.slice(at + 2, at + 6);
+    const hex = hex4(at + 2);
     // Not an escape at all: PostgreSQL refuses the text.
     if (!HEX4.test(hex)) continue;
-    const code = Number.parseInt(hex, 16);
-    if (code === 0) return "a NUL character (\\u0000)";
-    if (code >= 0xdc00 && code <= 0xdfff) return `an unpaired surrogate (\\u${hex})`;
-    if (code >= 0xd800 && code <= 0xdbff) {
-      const low = json.startsWith("\\u", at + 6) ? Number.parseInt(json.slice(at + 8, at + 12), 16) : Number.NaN;
+    const unit = Number.parseInt(hex, 16);
+    if (unit === 0) return "a NUL character (\\u0000)";
+    if (unit >= 0xdc00 && unit <= 0xdfff) return `an unpaired surrogate (\\u${hex})`;
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = code(at + 6) === 0x5c && code(at + 7) === 0x75 ? hex4(at + 8) : "";
+      const low = HEX4.test(next) ? Number.parseInt(next, 16) : Number.NaN;
       if (!(low >= 0xdc00 && low <= 0xdfff)) return `an unpaired surrogate (\\u${hex})`;
       at += 6;
     }

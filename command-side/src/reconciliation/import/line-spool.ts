@@ -15,8 +15,8 @@ export const LINE_SPOOL_WRITE_CHARS = 1_048_576;
 export const LINE_SPOOL_READ_BYTES = 1_048_576;
 
 export interface LineSpool {
-  /** The rows in order, each one line's JSON. */
-  rowsInOrder(): AsyncIterable<string>;
+  /** The rows in order, each one line's JSON as UTF-8 bytes (pass 2 sends them on as they are). */
+  rowsInOrder(): AsyncIterable<Buffer>;
   /** Removes the file; harmless when it is gone already. */
   remove(): Promise<void>;
 }
@@ -68,17 +68,30 @@ export class LineSpoolWriter {
   }
 }
 
-async function* readRows(path: string): AsyncGenerator<string> {
-  const stream = createReadStream(path, { highWaterMark: LINE_SPOOL_READ_BYTES, encoding: "utf8" });
-  let carry = "";
-  for await (const chunk of stream as AsyncIterable<string>) {
-    const text = carry === "" ? chunk : carry + chunk;
+const NEWLINE = 0x0a;
+
+/** The rows as slices of the chunks read (a row cut by a chunk's end is the one copy made). */
+async function* readRows(path: string): AsyncGenerator<Buffer> {
+  const stream = createReadStream(path, { highWaterMark: LINE_SPOOL_READ_BYTES });
+  let carry: Buffer | undefined;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
     let start = 0;
-    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
-      yield text.slice(start, end);
+    let end = chunk.indexOf(NEWLINE);
+    if (carry !== undefined) {
+      if (end === -1) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
+      }
+      yield Buffer.concat([carry, chunk.subarray(0, end)]);
+      carry = undefined;
+      start = end + 1;
+      end = chunk.indexOf(NEWLINE, start);
+    }
+    for (; end !== -1; end = chunk.indexOf(NEWLINE, start)) {
+      yield chunk.subarray(start, end);
       start = end + 1;
     }
-    carry = text.slice(start);
+    if (start < chunk.length) carry = chunk.subarray(start);
   }
-  if (carry !== "") throw new Error(`line spool ${path} ends inside a row`);
+  if (carry !== undefined) throw new Error(`line spool ${path} ends inside a row`);
 }

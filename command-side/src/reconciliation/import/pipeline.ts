@@ -466,7 +466,7 @@ async function write(job: Job, plans: readonly Plan[]): Promise<Map<number, Comm
   return committed;
 }
 
-async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, rows: AsyncIterator<string>, commits: CommitChain): Promise<void> {
+async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, rows: AsyncIterator<Buffer>, commits: CommitChain): Promise<void> {
   let started = 0;
   for (const scan of job.scan.sections) {
     const writer = writers.get(scan.section);
@@ -475,7 +475,7 @@ async function writeRows(job: Job, writers: ReadonlyMap<number, SectionWriter>, 
     for (const id of scan.lineIds) {
       const row = await rows.next();
       if (row.done === true) throw new Error(`the line spool ends inside statement ${scan.section + 1}`);
-      // The row is the line as stored (stored-line.ts), JSON text that goes into the batch's data as it is.
+      // The row is the line as stored (stored-line.ts), JSON as UTF-8 bytes that go into the batch's data as they are.
       if (writer !== undefined && !writer.plan.known.has(id)) await writer.add(row.value);
     }
     if (writer === undefined) continue;
@@ -558,10 +558,13 @@ const SECTIONS_IN_FLIGHT = 2;
  */
 export const LINE_BATCHES_PER_APPEND = 4;
 
+const COMMA = Buffer.from(",");
+const TAIL = Buffer.from("]}");
+
 /** One section's pass 2: its new lines in batches, then its commit. */
 class SectionWriter {
-  /** Lines as stored, as the JSON text pass 1 spooled (JSON.stringify output of storedLine). */
-  private batch: string[] = [];
+  /** Lines as stored, as the JSON pass 1 spooled (JSON.stringify output of storedLine, UTF-8). */
+  private batch: Buffer[] = [];
   private batchIndex = 0;
   /** Batches made into events and not yet sent: they go together, up to LINE_BATCHES_PER_APPEND in one append. */
   private sealed: NewEvent[] = [];
@@ -578,7 +581,7 @@ class SectionWriter {
     this.envelope = envelopeOf({ ctx: job.ctx, stream: statementStream(plan.statementId), schemaVersionOf: reconciliationSchemaVersion });
   }
 
-  async add(line: string): Promise<void> {
+  async add(line: Buffer): Promise<void> {
     this.batch.push(line);
     if (this.batch.length < STATEMENT_LINES_PER_EVENT_MAX) return;
     this.seal();
@@ -590,9 +593,15 @@ class SectionWriter {
     if (this.batch.length === 0) return;
     const { statementId, data } = this.plan;
     const batchIndex = this.batchIndex;
-    // The data as JSON text around the spooled rows: no line is parsed or serialized again (see SerializedJson).
-    const json = `{"statementId":${JSON.stringify(statementId)},"bankAccountId":${JSON.stringify(data.bankAccountId)},"batchIndex":${batchIndex},"lines":[${this.batch.join(",")}]}`;
-    this.sealed.push(this.event(batchEventId(statementId, batchIndex), "StatementLinesRecorded", new SerializedJson(json)));
+    // The data as JSON around the spooled rows, in bytes: no line is decoded, parsed or serialized again (see SerializedJson).
+    const head = Buffer.from(`{"statementId":${JSON.stringify(statementId)},"bankAccountId":${JSON.stringify(data.bankAccountId)},"batchIndex":${batchIndex},"lines":[`);
+    const parts: Buffer[] = [head];
+    for (const [i, row] of this.batch.entries()) {
+      if (i > 0) parts.push(COMMA);
+      parts.push(row);
+    }
+    parts.push(TAIL);
+    this.sealed.push(this.event(batchEventId(statementId, batchIndex), "StatementLinesRecorded", new SerializedJson(Buffer.concat(parts))));
     this.batch = [];
     this.batchIndex++;
   }
