@@ -283,6 +283,11 @@ describe("postgres event store: data stored as json (migration 3)", () => {
           await expect(store.readStream(stream)).rejects.toBeInstanceOf(StreamNotFoundError);
         }
       }
+      // Bytes that are not UTF-8: PostgreSQL refuses them, as an invalid append.
+      const latin1 = streamName(freshCategory(), "latin1");
+      const invalid = new SerializedJson(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]));
+      await expect(store.append(latin1, [newEvent("A", {}, { data: invalid })], { expectedRevision: "no-stream" })).rejects.toBeInstanceOf(InvalidAppendError);
+      await expect(store.readStream(latin1)).rejects.toBeInstanceOf(StreamNotFoundError);
       // A pair, and the six characters "\\u0000" (an escaped backslash, then "u0000"), are ordinary data.
       const fine = ["\ud83d\ude00", "\\u0000", "\\\\ud800", "ends with a backslash \\"];
       const stream = streamName(freshCategory(), "fine");
