@@ -185,7 +185,7 @@ const HEX4 = /^[0-9a-fA-F]{4}$/;
  * character is not JSON, and PostgreSQL refuses it). Escapes are rare in
  * data, so this is a few indexOf calls over the text.
  */
-export function unstorableEscape(json: string | Buffer): string | undefined {
+function unstorableEscape(json: string | Buffer): string | undefined {
   // Escapes are ASCII: in UTF-8 bytes they sit where they would in the text, byte for character.
   const code = typeof json === "string" ? (i: number) => json.charCodeAt(i) : (i: number) => json[i] ?? Number.NaN;
   const hex4 = typeof json === "string" ? (i: number) => json.slice(i, i + 4) : (i: number) => json.toString("latin1", i, i + 4);
