@@ -48,18 +48,18 @@ export type ExpectedRevision = "no-stream" | "exists" | "any" | bigint;
  * version or metadata.
  */
 export class SerializedJson {
-  /** The text, or its UTF-8 bytes: a writer holding them as read from a file hands them over without decoding them. */
-  constructor(readonly json: string | Uint8Array) {}
+  /** The text, or its UTF-8 bytes (a Buffer over the same memory when handed a Uint8Array). */
+  readonly json: string | Buffer;
+
+  /** `json`: the text, or its UTF-8 bytes: a writer holding them as read from a file hands them over without decoding them. */
+  constructor(json: string | Uint8Array) {
+    this.json = typeof json === "string" || Buffer.isBuffer(json) ? json : Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+  }
 
   /** The JSON text. */
   text(): string {
-    return typeof this.json === "string" ? this.json : Buffer.from(this.json.buffer, this.json.byteOffset, this.json.byteLength).toString("utf8");
+    return typeof this.json === "string" ? this.json : this.json.toString("utf8");
   }
-}
-
-/** An event's data as JSON text. */
-export function dataJson(data: JsonValue | SerializedJson): string {
-  return data instanceof SerializedJson ? data.text() : JSON.stringify(data);
 }
 
 interface EventFields {

@@ -17,7 +17,6 @@ import {
   StreamNotFoundError,
   WrongExpectedRevisionError,
   checkBufferEventsMax,
-  dataJson,
   decodePosition,
   encodePosition,
   repeatedEventIds,
@@ -163,9 +162,7 @@ function appendPayload(events: readonly NewEvent[]): AppendPayload {
 }
 
 function dataParam(data: NewEvent["data"]): string | Buffer {
-  if (!(data instanceof SerializedJson) || typeof data.json === "string") return dataJson(data);
-  const bytes = data.json;
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return data instanceof SerializedJson ? data.json : JSON.stringify(data);
 }
 
 /** The data parameters, padded with nulls to the statement's slots. */

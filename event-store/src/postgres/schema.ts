@@ -143,13 +143,14 @@ END $$;
 `;
 
 /**
- * Event data as \`json\` (the text as written, checked to be JSON) instead of
- * \`jsonb\`. The log is written once and read whole: nothing queries inside
+ * Event data as `json` (the text as written, checked to be JSON) instead of
+ * `jsonb`. The log is written once and read whole: nothing queries inside
  * data on a hot path, and jsonb's binary form cost more than any other part of
- * a large append. For 280 MB of statement lines (400 events of 700 KB),
- * PostgreSQL spent 5.2–5.4 s of CPU appending them as jsonb (one jsonb
- * parameter split by jsonb_array_elements) and 2.5–2.6 s as json values, one
- * parameter each; reading them back, 1.5–1.7 s against 0.4–0.5 s.
+ * a large append. For 276 MB of statement lines (400 events of 500 camt
+ * lines, bench/json-storage.ts), PostgreSQL spent 5.1–5.4 s of CPU appending
+ * them as jsonb (one jsonb parameter split by jsonb_array_elements) and
+ * 2.5–2.8 s as json values, one parameter each; reading them back, 1.5–1.9 s
+ * against 0.4–0.5 s.
  * So each event's data is its own parameter (p_data, in the order of
  * p_events, which keeps the envelopes as before without data) and is stored
  * as it arrives. What jsonb refused and json takes (a NUL escape, an unpaired
