@@ -1,36 +1,25 @@
 // What PostgreSQL spends storing and reading back large line batches, by
 // column type and by how the data is sent: the measurement behind migration 3
-// (event data as json, one parameter per event). Not a target, a comparison:
+// (event data as json, one parameter per event), and whether to store it
+// uncompressed (not kept: see BENCHMARKS.md, sixth session). A comparison:
 // `node --import tsx bench/json-storage.ts` (about 1 minute; prints only).
 // 400 events of 500 camt lines each (about 280 MB of JSON), appended four
 // per statement with one statement in flight, then read back in pages of
 // two, on a fresh embedded PostgreSQL with the bench's durable settings.
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startBenchPostgres } from "./lib/bench-postgres.ts";
-import { writeCamt053 } from "./lib/statement-generators.ts";
-import { importerFor } from "../command-side/src/reconciliation/importers/index.ts";
-import { fileText, scanFile } from "../command-side/src/reconciliation/import/scan.ts";
-import { chooseEncoding } from "../command-side/src/reconciliation/import/decode.ts";
+import { camtLineBatches, serverCpuSeconds } from "./lib/camt-line-batches.ts";
 
 const APPENDS = 100;
 const EVENTS_PER_APPEND = 4;
 const LINES_PER_EVENT = 500;
 
 /** Four real line batches: the stored form of 2,000 generated camt entries, as the import writes them. */
-async function lineBatches(folder: string): Promise<string[]> {
-  const file = await writeCamt053({ path: path.join(folder, "c.xml"), lines: EVENTS_PER_APPEND * LINES_PER_EVENT, seed: 9 });
-  const importer = importerFor("camt.053");
-  if (importer === undefined) throw new Error("no camt.053 importer");
-  const encoding = chooseEncoding(Buffer.from("<?xml"), { requested: undefined, profile: undefined, wholeFile: false });
-  const scan = await scanFile(importer, fileText(file.path, encoding), { limits: { linesMax: 1_000_000, lineLengthMax: 16_384 }, csvProfile: undefined, format: "camt.053", spoolPath: path.join(folder, "c.lines") });
-  const rows: string[] = [];
-  for await (const row of scan.lines.rowsInOrder()) rows.push(row.toString("utf8"));
-  await scan.lines.remove();
-  return Array.from({ length: EVENTS_PER_APPEND }, (_, b) => `{"statementId":"s","bankAccountId":"b","batchIndex":${b},"lines":[${rows.slice(b * LINES_PER_EVENT, (b + 1) * LINES_PER_EVENT).join(",")}]}`);
+function lineBatches(folder: string): Promise<string[]> {
+  return camtLineBatches(folder, { lines: EVENTS_PER_APPEND * LINES_PER_EVENT, statementId: "s", bankAccountId: "b" });
 }
 
 interface Variant {
@@ -55,23 +44,8 @@ const VARIANTS: Record<string, Variant> = {
   },
   "json, a parameter per event (es_append since migration 3)": { table: "t_json", column: "json", insert: values("t_json", "::json") },
   "text, a parameter per event": { table: "t_text", column: "text", insert: values("t_text", "") },
+  "json, a parameter per event, uncompressed (STORAGE EXTERNAL)": { table: "t_json_external", column: "json", insert: values("t_json_external", "::json") },
 };
-
-/** CPU seconds of the server and all its backends (utime + stime from /proc). */
-function serverCpu(postmaster: number): number {
-  const children = execFileSync("pgrep", ["-P", String(postmaster)]).toString().trim().split("\n");
-  let ticks = 0;
-  for (const pid of [String(postmaster), ...children]) {
-    try {
-      const stat = execFileSync("cat", [`/proc/${pid}/stat`]).toString();
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // A backend that ended meanwhile.
-    }
-  }
-  return ticks / 100;
-}
 
 const folder = await mkdtemp(path.join(tmpdir(), "trueup-json-storage-"));
 const server = await startBenchPostgres({ database: "storage" });
@@ -81,10 +55,11 @@ try {
   const postmaster = server.serverPid();
   if (postmaster === undefined) throw new Error("no postmaster pid");
   for (const v of Object.values(VARIANTS)) await pool.query(`CREATE TABLE ${v.table} (id bigserial PRIMARY KEY, k int NOT NULL, data ${v.column} NOT NULL)`);
+  await pool.query("ALTER TABLE t_json_external ALTER COLUMN data SET STORAGE EXTERNAL");
   console.log(`${APPENDS * EVENTS_PER_APPEND} events, ${(APPENDS * batches.reduce((n, b) => n + b.length, 0) / 1e6).toFixed(0)} MB of JSON per variant and round`);
   for (let round = 0; round < 2; round++) {
     for (const [name, v] of Object.entries(VARIANTS)) {
-      const writeCpu = serverCpu(postmaster);
+      const writeCpu = serverCpuSeconds(postmaster);
       const writeStart = performance.now();
       let inflight: Promise<unknown> | undefined;
       for (let i = 0; i < APPENDS; i++) {
@@ -93,17 +68,18 @@ try {
         inflight = pool.query(sql, params);
       }
       await inflight;
-      const wrote = { ms: performance.now() - writeStart, cpu: serverCpu(postmaster) - writeCpu };
-      const readCpu = serverCpu(postmaster);
+      const wrote = { ms: performance.now() - writeStart, cpu: serverCpuSeconds(postmaster) - writeCpu };
+      const readCpu = serverCpuSeconds(postmaster);
       const readStart = performance.now();
       let lines = 0;
       for (let k = round * APPENDS; k < (round + 1) * APPENDS; k += 2) {
         const { rows } = await pool.query<{ data: unknown }>(`SELECT data FROM ${v.table} WHERE k >= $1 AND k < $2 ORDER BY id`, [k, k + 2]);
         for (const row of rows) lines += ((typeof row.data === "string" ? JSON.parse(row.data) : row.data) as { lines: unknown[] }).lines.length;
       }
-      const read = { ms: performance.now() - readStart, cpu: serverCpu(postmaster) - readCpu };
+      const read = { ms: performance.now() - readStart, cpu: serverCpuSeconds(postmaster) - readCpu };
       if (lines !== APPENDS * EVENTS_PER_APPEND * LINES_PER_EVENT) throw new Error(`${name}: read back ${lines} lines`);
-      console.log(`round ${round + 1} ${name}: append ${wrote.ms.toFixed(0)} ms, server CPU ${wrote.cpu.toFixed(2)} s; read back ${read.ms.toFixed(0)} ms, server CPU ${read.cpu.toFixed(2)} s`);
+      const size = await pool.query<{ mb: string }>(`SELECT round(pg_total_relation_size('${v.table}') / 1e6) AS mb`);
+      console.log(`round ${round + 1} ${name}: ${size.rows[0]?.mb ?? "?"} MB on disk after it; append ${wrote.ms.toFixed(0)} ms, server CPU ${wrote.cpu.toFixed(2)} s; read back ${read.ms.toFixed(0)} ms, server CPU ${read.cpu.toFixed(2)} s`);
     }
   }
 } finally {
