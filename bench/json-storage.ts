@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startBenchPostgres } from "./lib/bench-postgres.ts";
-import { camtLineBatches, serverCpuSeconds } from "./lib/camt-line-batches.ts";
+import { camtLineBatches } from "./lib/camt-line-batches.ts";
+import { serverCpuSeconds } from "./lib/cpu-usage.ts";
 
 const APPENDS = 100;
 const EVENTS_PER_APPEND = 4;

@@ -1,13 +1,12 @@
 // Line batches as the import stores them, for the storage comparisons
 // (json-storage.ts, projection-paths.ts): a generated camt.053 run through
 // pass 1, its spooled rows (each line's stored JSON) grouped 500 to a
-// StatementLinesRecorded's data. Plus the CPU of a bench PostgreSQL server.
+// StatementLinesRecorded's data.
 import path from "node:path";
 import { STATEMENT_LINES_PER_EVENT_MAX } from "@trueup/contracts";
 import { importerFor } from "../../command-side/src/reconciliation/importers/index.ts";
 import { fileText, scanFile } from "../../command-side/src/reconciliation/import/scan.ts";
 import { chooseEncoding } from "../../command-side/src/reconciliation/import/decode.ts";
-import { TICKS_PER_SECOND, cpuSnapshot } from "./cpu-usage.ts";
 import { writeCamt053 } from "./statement-generators.ts";
 
 /** `lines` generated camt entries as StatementLinesRecorded data (JSON text), STATEMENT_LINES_PER_EVENT_MAX lines each; files go to `folder`. */
@@ -26,9 +25,4 @@ export async function camtLineBatches(folder: string, options: { lines: number; 
     batches.push(`{"statementId":${JSON.stringify(options.statementId)},"bankAccountId":${JSON.stringify(options.bankAccountId)},"batchIndex":${b},"lines":[${lines}]}`);
   }
   return batches;
-}
-
-/** CPU seconds of the server whose postmaster is `postmaster` and all its backends (reaped ones too). */
-export function serverCpuSeconds(postmaster: number): number {
-  return cpuSnapshot(postmaster).serverTicks / TICKS_PER_SECOND;
 }

@@ -35,6 +35,11 @@ export function cpuSnapshot(serverRootPid: number | undefined): CpuSnapshot {
   };
 }
 
+/** CPU seconds so far of the server whose postmaster is `serverRootPid` and all its backends (reaped ones too). */
+export function serverCpuSeconds(serverRootPid: number): number {
+  return cpuSnapshot(serverRootPid).serverTicks / TICKS_PER_SECOND;
+}
+
 export function cpuSince(start: CpuSnapshot, end: CpuSnapshot): CpuReport {
   const elapsedMs = end.atMs - start.atMs;
   const seconds = Math.max(elapsedMs, 1) / 1000;
