@@ -19,3 +19,4 @@ export type { ReconciliationCommandRoutesDeps } from "./reconciliation/routes.ts
 export { importRoutes, IMPORT_ROUTE_LIMITS } from "./reconciliation/import/routes.ts";
 export type { ImportRouteLimits, ImportRouteOptions } from "./reconciliation/import/routes.ts";
 export { readCsvProfile, STRIPE_PROFILE, BUILT_IN_CSV_PROFILES } from "./reconciliation/csv-profiles/index.ts";
+export * from "./reconciliation/matching/index.ts";

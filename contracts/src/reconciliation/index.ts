@@ -5,3 +5,4 @@ export * from "./iban.ts";
 export * from "./commands.ts";
 export * from "./line-check.ts";
 export * from "./stored-line.ts";
+export * from "./matching-rules.ts";

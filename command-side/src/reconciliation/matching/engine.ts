@@ -1,0 +1,274 @@
+// The matching engine: unmatched external items (statement lines) and
+// internal items (ledger lines), a bank account's rules → proposals, each
+// explained criterion by criterion, plus near misses for what is left and
+// the bounds that cut a search short. Pure and deterministic: items are
+// sorted by id first, every index and search runs in that canonical order,
+// ties break by id, so the same items in any order give the same output.
+//
+// Phases, each on what the earlier ones left:
+// 1. Reference groups: items sharing a reference whose amounts add up (a PSP
+//    payout and its charges, fees and refunds; one invoice paid in parts).
+// 2. Pairs (1:1) by the reference and amount/date rules, chosen globally:
+//    the set of pairs with the largest total score (assignment.ts), and an
+//    ambiguity flag wherever an equally good alternative exists.
+// 3. Groups by amount (1:N, N:1, N:M) by bounded subset-sum among items of
+//    the same counterparty inside a date window (grouping.ts).
+import { createHash } from "node:crypto";
+import type { MatchingRules } from "@trueup/contracts";
+import { DEFAULT_MATCH_LIMITS } from "./types.ts";
+import type { BoundHit, MatchInput, MatchKind, MatchLimits, MatchResult, Proposal } from "./types.ts";
+import { invoicePatterns, prepareExternal, prepareInternal } from "./prepare.ts";
+import type { Prepared } from "./prepare.ts";
+import { buildIndex } from "./indexes.ts";
+import type { SideIndex } from "./indexes.ts";
+import { evaluatePair, scoringContext } from "./score.ts";
+import type { Evaluation, PairRule, ScoringContext } from "./score.ts";
+import { PAIR_WEIGHT, assign } from "./assignment.ts";
+import type { Edge } from "./assignment.ts";
+import { groupPhase, referenceGroupPhase } from "./grouping.ts";
+import type { GroupCandidate } from "./grouping.ts";
+import { pairCandidates } from "./candidates.ts";
+import { nearMisses } from "./near-misses.ts";
+import { at } from "./at.ts";
+
+/** Shared by every phase of one run. */
+export interface Run {
+  readonly rules: MatchingRules;
+  readonly limits: MatchLimits;
+  readonly ctx: ScoringContext;
+  readonly external: SideIndex;
+  readonly internal: SideIndex;
+  /** 1 where the item is in a proposal of this run. */
+  readonly takenExternal: Uint8Array;
+  readonly takenInternal: Uint8Array;
+  readonly proposals: Proposal[];
+  readonly bounds: Bounds;
+  readonly clock: Clock;
+}
+
+export class Bounds {
+  private readonly hits = new Map<keyof MatchLimits, { times: number; detail: string }>();
+  hit(bound: keyof MatchLimits, detail: string, times = 1): void {
+    const known = this.hits.get(bound);
+    if (known === undefined) this.hits.set(bound, { times, detail });
+    else known.times += times;
+  }
+  list(): BoundHit[] {
+    return [...this.hits.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([bound, { times, detail }]) => ({ bound, times, detail }));
+  }
+}
+
+export class Clock {
+  private readonly deadline: number;
+  private expiredIn: string | null = null;
+  constructor(
+    private readonly now: () => number,
+    budgetMs: number,
+  ) {
+    this.deadline = now() + budgetMs;
+  }
+  /** True once the time budget is spent; the first phase to notice is named in the bounds. */
+  expired(phase: string, bounds: Bounds): boolean {
+    if (this.expiredIn !== null) return true;
+    if (this.now() < this.deadline) return false;
+    this.expiredIn = phase;
+    bounds.hit("timeBudgetMs", `the time budget ran out during ${phase}; the rest was not searched and this output may differ between runs`);
+    return true;
+  }
+}
+
+function checkLimits(limits: MatchLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limit ${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+export function proposeMatches(input: MatchInput): MatchResult {
+  const limits: MatchLimits = { ...DEFAULT_MATCH_LIMITS, ...input.limits };
+  checkLimits(limits);
+  const patterns = invoicePatterns(input.rules);
+  const external = buildIndex(prepareExternal(input.external, patterns));
+  const internal = buildIndex(prepareInternal(input.internal, patterns));
+  const bounds = new Bounds();
+  const run: Run = {
+    rules: input.rules,
+    limits,
+    ctx: scoringContext(input.rules, input.hints ?? []),
+    external,
+    internal,
+    takenExternal: new Uint8Array(external.items.length),
+    takenInternal: new Uint8Array(internal.items.length),
+    proposals: [],
+    bounds,
+    clock: new Clock(input.now ?? (() => performance.now()), limits.timeBudgetMs),
+  };
+  const takeGroup = (candidate: GroupCandidate): void => void propose(run, candidate.externals, candidate.internals, candidate.evaluation, candidate.ambiguity);
+  referenceGroupPhase(run, takeGroup);
+  pairPhase(run);
+  groupPhase(run, takeGroup);
+  const misses = nearMisses(run);
+  const proposals = run.proposals.sort(canonicalOrder);
+  return { proposals, nearMisses: misses, bounds: bounds.list(), counts: counts(run, proposals) };
+}
+
+const KIND_ORDER: Readonly<Record<MatchKind, number>> = { "1:1": 0, "1:N": 1, "N:1": 2, "N:M": 3 };
+
+function canonicalOrder(a: Proposal, b: Proposal): number {
+  const kind = KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
+  if (kind !== 0) return kind;
+  const x = `${a.externalIds[0] ?? ""}\u0000${a.internalIds[0] ?? ""}`;
+  const y = `${b.externalIds[0] ?? ""}\u0000${b.internalIds[0] ?? ""}`;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function counts(run: Run, proposals: readonly Proposal[]): MatchResult["counts"] {
+  const byKind: Record<MatchKind, number> = { "1:1": 0, "1:N": 0, "N:1": 0, "N:M": 0 };
+  let ambiguous = 0;
+  let autoConfirm = 0;
+  for (const p of proposals) {
+    byKind[p.kind]++;
+    if (p.ambiguity !== null) ambiguous++;
+    if (p.autoConfirm) autoConfirm++;
+  }
+  return { external: run.external.items.length, internal: run.internal.items.length, proposals: byKind, ambiguous, autoConfirm };
+}
+
+function kindOf(externals: number, internals: number): MatchKind {
+  if (externals === 1) return internals === 1 ? "1:1" : "1:N";
+  return internals === 1 ? "N:1" : "N:M";
+}
+
+export function proposalId(kind: MatchKind, externalIds: readonly string[], internalIds: readonly string[]): string {
+  const hash = createHash("sha256");
+  hash.update(`${kind}\n${externalIds.join("\n")}\n\n${internalIds.join("\n")}`);
+  return `prop-${hash.digest("hex").slice(0, 32)}`;
+}
+
+function byId(a: Prepared, b: Prepared): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Builds the proposal, marks its items taken. */
+export function propose(run: Run, externals: readonly Prepared[], internals: readonly Prepared[], evaluation: Evaluation, ambiguity: Proposal["ambiguity"]): Proposal {
+  const externalIds = [...externals].sort(byId).map((item) => item.id);
+  const internalIds = [...internals].sort(byId).map((item) => item.id);
+  const kind = kindOf(externalIds.length, internalIds.length);
+  const writeOffAccount = run.rules.writeOffAccount;
+  const threshold = run.rules.autoConfirmScoreMin;
+  const writeOff = evaluation.writeOff && writeOffAccount !== null ? { amountMinor: evaluation.differenceMinor, ledgerAccount: writeOffAccount } : null;
+  const proposal: Proposal = {
+    proposalId: proposalId(kind, externalIds, internalIds),
+    kind,
+    ruleId: evaluation.ruleId,
+    externalIds,
+    internalIds,
+    currency: (externals[0] ?? at(internals, 0)).currency,
+    score: evaluation.score,
+    criteria: evaluation.criteria,
+    explanation: evaluation.criteria.map((c) => c.reason).join("; "),
+    differenceMinor: evaluation.differenceMinor,
+    writeOff,
+    residual: evaluation.partial,
+    ambiguity,
+    autoConfirm: threshold !== null && evaluation.score >= threshold && ambiguity === null && evaluation.partial === null,
+  };
+  for (const item of externals) run.takenExternal[item.index] = 1;
+  for (const item of internals) run.takenInternal[item.index] = 1;
+  run.proposals.push(proposal);
+  return proposal;
+}
+
+interface ScoredEdge extends Edge {
+  readonly evaluation: Evaluation;
+}
+
+function pairRulesOf(rules: MatchingRules): PairRule[] {
+  return rules.rules.filter((rule): rule is PairRule => rule.kind === "reference" || rule.kind === "amountDate");
+}
+
+function pairPhase(run: Run): void {
+  const rules = pairRulesOf(run.rules);
+  if (rules.length === 0) return;
+  const edges: ScoredEdge[] = [];
+  const externals = run.external.items;
+  for (let e = 0; e < externals.length; e++) {
+    if ((e & 1023) === 0 && run.clock.expired("the pair search", run.bounds)) break;
+    if (run.takenExternal[e] === 1) continue;
+    const item = at(externals, e);
+    const scored: ScoredEdge[] = [];
+    for (const i of pairCandidates(run, rules, item)) {
+      const verdict = evaluatePair(run.ctx, rules, item, at(run.internal.items, i), false);
+      if (verdict.accepted) scored.push({ external: e, internal: i, score: verdict.evaluation.score, evaluation: verdict.evaluation });
+    }
+    scored.sort((a, b) => b.score - a.score || a.internal - b.internal);
+    if (scored.length > run.limits.candidatesPerItemMax) {
+      run.bounds.hit("candidatesPerItemMax", `external items with more acceptable candidates than the ${run.limits.candidatesPerItemMax} best kept`);
+      scored.length = run.limits.candidatesPerItemMax;
+    }
+    scored.sort((a, b) => a.internal - b.internal);
+    edges.push(...scored);
+  }
+  const { chosen, greedyComponents } = assign(edges, externals.length, run.limits.componentSizeMax);
+  if (greedyComponents > 0) run.bounds.hit("componentSizeMax", "groups of competing candidates too large to solve exactly were solved greedily by score", greedyComponents);
+  const ambiguities = findAmbiguities(run, edges, chosen);
+  for (const index of chosen) {
+    const edge = at(edges, index);
+    propose(run, [at(externals, edge.external)], [at(run.internal.items, edge.internal)], edge.evaluation, ambiguities.get(index) ?? null);
+  }
+}
+
+/**
+ * A chosen pair is ambiguous when an equally good choice exists: its
+ * external (or internal) item has another candidate that is free and scores
+ * as much, or is taken by a pair such that exchanging the two partners
+ * gives the same total. (Exchanges along longer chains are not looked for.)
+ */
+function findAmbiguities(run: Run, edges: readonly ScoredEdge[], chosen: readonly number[]): Map<number, NonNullable<Proposal["ambiguity"]>> {
+  const byExternal = new Map<number, number[]>();
+  const byInternal = new Map<number, number[]>();
+  edges.forEach((edge, index) => {
+    (byExternal.get(edge.external) ?? byExternal.set(edge.external, []).get(edge.external))?.push(index);
+    (byInternal.get(edge.internal) ?? byInternal.set(edge.internal, []).get(edge.internal))?.push(index);
+  });
+  const chosenByExternal = new Map<number, number>();
+  const chosenByInternal = new Map<number, number>();
+  for (const index of chosen) {
+    chosenByExternal.set((at(edges, index)).external, index);
+    chosenByInternal.set((at(edges, index)).internal, index);
+  }
+  const weight = (edge: ScoredEdge): number => at(PAIR_WEIGHT, edge.score);
+  const weightOf = (external: number, internal: number): number => {
+    for (const index of byExternal.get(external) ?? []) if ((at(edges, index)).internal === internal) return weight(at(edges, index));
+    return 0;
+  };
+  const result = new Map<number, NonNullable<Proposal["ambiguity"]>>();
+  for (const index of chosen) {
+    const edge = at(edges, index);
+    const competingInternals = new Set<number>();
+    const competingExternals = new Set<number>();
+    for (const other of byExternal.get(edge.external) ?? []) {
+      const alt = at(edges, other);
+      if (alt.internal === edge.internal) continue;
+      const holder = chosenByInternal.get(alt.internal);
+      const held = holder === undefined ? undefined : (at(edges, holder));
+      const equal = held === undefined ? alt.score >= edge.score : weight(alt) + weightOf(held.external, edge.internal) >= weight(edge) + weight(held);
+      if (equal) competingInternals.add(alt.internal);
+    }
+    for (const other of byInternal.get(edge.internal) ?? []) {
+      const alt = at(edges, other);
+      if (alt.external === edge.external) continue;
+      const holder = chosenByExternal.get(alt.external);
+      const held = holder === undefined ? undefined : (at(edges, holder));
+      const equal = held === undefined ? alt.score >= edge.score : weight(alt) + weightOf(edge.external, held.internal) >= weight(edge) + weight(held);
+      if (equal) competingExternals.add(alt.external);
+    }
+    if (competingInternals.size + competingExternals.size > 0) {
+      // Indices are in id order (items are sorted by id), so sorting them sorts the ids.
+      result.set(index, {
+        competingExternalIds: [...competingExternals].sort((a, b) => a - b).map((e) => (at(run.external.items, e)).id),
+        competingInternalIds: [...competingInternals].sort((a, b) => a - b).map((i) => (at(run.internal.items, i)).id),
+      });
+    }
+  }
+  return result;
+}
