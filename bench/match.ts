@@ -210,7 +210,7 @@ function qualityFigures(what: string, q: Quality, result: MatchResult): Figure[]
     ...KINDS.map((k) => info(`${what}: proposals ${k}`, result.counts.proposals[k], "proposals")),
     info(`${what}: ambiguous proposals`, result.counts.ambiguous, "proposals"),
     info(`${what}: autoConfirm proposals`, result.counts.autoConfirm, "proposals"),
-    ...BOUND_NAMES.map((b) => info(`${what}: bound hit: ${b}`, result.bounds.find((hit) => hit.bound === b)?.times ?? 0, "times")),
+    ...BOUND_NAMES.map((b) => info(`${what}: bound hit: ${b}`, result.bounds.reduce((sum, hit) => (hit.bound === b ? sum + hit.times : sum), 0), "times")),
   ];
 }
 

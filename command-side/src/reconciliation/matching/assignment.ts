@@ -29,9 +29,9 @@ class UnionFind {
   }
   find(x: number): number {
     let root = x;
-    while (this.parent[root] !== root) root = at(this.parent, root);
+    while (this.parent[root] !== root) root = (this.parent[root] ?? 0);
     while (this.parent[x] !== root) {
-      const next = at(this.parent, x);
+      const next = (this.parent[x] ?? 0);
       this.parent[x] = root;
       x = next;
     }
@@ -108,7 +108,7 @@ function greedy(edges: readonly Edge[], members: readonly number[]): number[] {
  */
 export const PAIR_WEIGHT: readonly number[] = Array.from({ length: 101 }, (_, score) => Math.round(100 * 2 ** (score / 10)));
 
-const NO_EDGE = (at(PAIR_WEIGHT, 100)) + 1;
+const NO_EDGE = (PAIR_WEIGHT[100] ?? 0) + 1;
 
 /**
  * Maximum-weight matching of one component by the Hungarian method
@@ -132,7 +132,7 @@ function hungarian(edges: readonly Edge[], members: readonly number[], externals
     const edge = at(edges, index);
     const r = present(rowOf.get(rowsAreExternal ? edge.external : edge.internal), "row");
     const c = present(colOf.get(rowsAreExternal ? edge.internal : edge.external), "column");
-    cost[r * (m + 1) + c] = NO_EDGE - (at(PAIR_WEIGHT, edge.score));
+    cost[r * (m + 1) + c] = NO_EDGE - (PAIR_WEIGHT[edge.score] ?? 0);
     edgeAt[r * (m + 1) + c] = index;
   }
   const u = new Float64Array(n + 1);
@@ -148,40 +148,41 @@ function hungarian(edges: readonly Edge[], members: readonly number[], externals
     used.fill(0);
     do {
       used[j0] = 1;
-      const i0 = at(p, j0);
+      const i0 = p[j0] ?? 0;
       let delta = Infinity;
       let j1 = 0;
       for (let j = 1; j <= m; j++) {
         if (used[j] === 1) continue;
-        const reduced = (at(cost, i0 * (m + 1) + j)) - (at(u, i0)) - (at(v, j));
-        if (reduced < (at(minv, j))) {
+        const reduced = (cost[i0 * (m + 1) + j] ?? 0) - (u[i0] ?? 0) - (v[j] ?? 0);
+        if (reduced < (minv[j] ?? 0)) {
           minv[j] = reduced;
           way[j] = j0;
         }
-        if ((at(minv, j)) < delta) {
-          delta = at(minv, j);
+        if ((minv[j] ?? 0) < delta) {
+          delta = (minv[j] ?? 0);
           j1 = j;
         }
       }
       for (let j = 0; j <= m; j++) {
         if (used[j] === 1) {
-          u[at(p, j)] = (at(u, at(p, j))) + delta;
-          v[j] = (at(v, j)) - delta;
-        } else minv[j] = (at(minv, j)) - delta;
+          const row = p[j] ?? 0;
+          u[row] = (u[row] ?? 0) + delta;
+          v[j] = (v[j] ?? 0) - delta;
+        } else minv[j] = (minv[j] ?? 0) - delta;
       }
       j0 = j1;
     } while (p[j0] !== 0);
     do {
-      const j1 = at(way, j0);
-      p[j0] = at(p, j1);
+      const j1 = (way[j0] ?? 0);
+      p[j0] = (p[j1] ?? 0);
       j0 = j1;
     } while (j0 !== 0);
   }
   const chosen: number[] = [];
   for (let j = 1; j <= m; j++) {
-    const r = at(p, j);
+    const r = (p[j] ?? 0);
     if (r === 0) continue;
-    const index = at(edgeAt, r * (m + 1) + j);
+    const index = edgeAt[r * (m + 1) + j] ?? -1;
     if (index >= 0) chosen.push(index);
   }
   assert.ok(chosen.length <= n);

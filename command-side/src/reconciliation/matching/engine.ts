@@ -13,6 +13,7 @@
 //    ambiguity flag wherever an equally good alternative exists.
 // 3. Groups by amount (1:N, N:1, N:M) by bounded subset-sum among items of
 //    the same counterparty inside a date window (grouping.ts).
+import assert from "node:assert";
 import { createHash } from "node:crypto";
 import type { MatchingRules } from "@trueup/contracts";
 import { DEFAULT_MATCH_LIMITS } from "./types.ts";
@@ -41,20 +42,25 @@ export interface Run {
   /** 1 where the item is in a proposal of this run. */
   readonly takenExternal: Uint8Array;
   readonly takenInternal: Uint8Array;
+  /** The proposal (its id) each taken item is in. */
+  readonly holderExternal: Map<number, string>;
+  readonly holderInternal: Map<number, string>;
   readonly proposals: Proposal[];
   readonly bounds: Bounds;
   readonly clock: Clock;
 }
 
+/** Every bound that cut a search, once per distinct cause (a bound may cut for several reasons), with how often. */
 export class Bounds {
-  private readonly hits = new Map<keyof MatchLimits, { times: number; detail: string }>();
+  private readonly hits = new Map<string, { bound: keyof MatchLimits; detail: string; times: number }>();
   hit(bound: keyof MatchLimits, detail: string, times = 1): void {
-    const known = this.hits.get(bound);
-    if (known === undefined) this.hits.set(bound, { times, detail });
+    const key = `${bound}\u0000${detail}`;
+    const known = this.hits.get(key);
+    if (known === undefined) this.hits.set(key, { bound, detail, times });
     else known.times += times;
   }
   list(): BoundHit[] {
-    return [...this.hits.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([bound, { times, detail }]) => ({ bound, times, detail }));
+    return [...this.hits.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, { bound, times, detail }]) => ({ bound, times, detail }));
   }
 }
 
@@ -98,6 +104,8 @@ export function proposeMatches(input: MatchInput): MatchResult {
     internal,
     takenExternal: new Uint8Array(external.items.length),
     takenInternal: new Uint8Array(internal.items.length),
+    holderExternal: new Map(),
+    holderInternal: new Map(),
     proposals: [],
     bounds,
     clock: new Clock(input.now ?? (() => performance.now()), limits.timeBudgetMs),
@@ -172,15 +180,25 @@ export function propose(run: Run, externals: readonly Prepared[], internals: rea
     ambiguity,
     autoConfirm: threshold !== null && evaluation.score >= threshold && ambiguity === null && evaluation.partial === null,
   };
-  for (const item of externals) run.takenExternal[item.index] = 1;
-  for (const item of internals) run.takenInternal[item.index] = 1;
+  for (const item of externals) {
+    run.takenExternal[item.index] = 1;
+    run.holderExternal.set(item.index, proposal.proposalId);
+  }
+  for (const item of internals) {
+    run.takenInternal[item.index] = 1;
+    run.holderInternal.set(item.index, proposal.proposalId);
+  }
   run.proposals.push(proposal);
   return proposal;
 }
 
-interface ScoredEdge extends Edge {
-  readonly evaluation: Evaluation;
-}
+/**
+ * A scored pair keeps its score only: the reasons of the pairs not chosen
+ * would be most of the run's memory (at a million items, gigabytes). The
+ * chosen ones are evaluated again (the same verdict: it is a pure function)
+ * to explain them.
+ */
+type ScoredEdge = Edge;
 
 function pairRulesOf(rules: MatchingRules): PairRule[] {
   return rules.rules.filter((rule): rule is PairRule => rule.kind === "reference" || rule.kind === "amountDate");
@@ -198,7 +216,7 @@ function pairPhase(run: Run): void {
     const scored: ScoredEdge[] = [];
     for (const i of pairCandidates(run, rules, item)) {
       const verdict = evaluatePair(run.ctx, rules, item, at(run.internal.items, i), false);
-      if (verdict.accepted) scored.push({ external: e, internal: i, score: verdict.evaluation.score, evaluation: verdict.evaluation });
+      if (verdict.accepted) scored.push({ external: e, internal: i, score: verdict.evaluation.score });
     }
     scored.sort((a, b) => b.score - a.score || a.internal - b.internal);
     if (scored.length > run.limits.candidatesPerItemMax) {
@@ -213,7 +231,11 @@ function pairPhase(run: Run): void {
   const ambiguities = findAmbiguities(run, edges, chosen);
   for (const index of chosen) {
     const edge = at(edges, index);
-    propose(run, [at(externals, edge.external)], [at(run.internal.items, edge.internal)], edge.evaluation, ambiguities.get(index) ?? null);
+    const external = at(externals, edge.external);
+    const internal = at(run.internal.items, edge.internal);
+    const verdict = evaluatePair(run.ctx, rules, external, internal, false);
+    assert.ok(verdict.accepted && verdict.evaluation.score === edge.score, "a pair's verdict changed between two evaluations");
+    propose(run, [external], [internal], verdict.evaluation, ambiguities.get(index) ?? null);
   }
 }
 

@@ -109,11 +109,11 @@ function referenceGroupsOf(run: Run, rule: ReferenceRule, anchor: Prepared, out:
  * anchor has no such items, every open item of the window if there are at
  * most `max` of them. Null when neither gives a safe pool.
  */
-function relatedPool(run: Run, anchor: Prepared, side: SideIndex, taken: Uint8Array, window: number, max: number): Prepared[] | null {
+function relatedPool(run: Run, open: OpenLists, anchor: Prepared, side: SideIndex, window: number, max: number): Prepared[] | null {
   const range = dayRange(anchor, window);
   const named = rarestToken(anchor, side);
   if (named !== undefined) {
-    const near = nearestInDays(side, named, range, 4 * max, taken);
+    const near = nearestInDays(side, open.of(side, named), range, 4 * max, NOTHING_TAKEN);
     const similar = near.found
       .map((i) => at(side.items, i))
       .filter((item) => item !== anchor && item.currency === anchor.currency && item.sign === anchor.sign)
@@ -125,7 +125,8 @@ function relatedPool(run: Run, anchor: Prepared, side: SideIndex, taken: Uint8Ar
     }
     if (similar.length > 0) return similar.slice(0, max).map((s) => s.item);
   }
-  const window_ = nearestInDays(side, side.byDay.get(anchor.flowKey), range, max + 2, taken);
+  const flow = side.byDay.get(anchor.flowKey);
+  const window_ = nearestInDays(side, flow === undefined ? undefined : open.of(side, flow), range, max + 2, NOTHING_TAKEN);
   const pool = window_.found.map((i) => at(side.items, i)).filter((item) => item !== anchor);
   if (window_.cut || pool.length > max) {
     run.bounds.hit("groupCandidatesMax", `anchors not grouped: no counterparty in common, and more than ${max} open items in the date window for a safe search`);
@@ -138,18 +139,42 @@ function byMagnitude(items: Prepared[]): Prepared[] {
   return items.sort((a, b) => (a.magnitudeMinor > b.magnitudeMinor ? -1 : a.magnitudeMinor < b.magnitudeMinor ? 1 : a.index - b.index));
 }
 
+const NOTHING_TAKEN = new Uint8Array(0);
+
+/**
+ * The indexes' lists without the items taken so far, each filtered once
+ * when first asked for. By the group phase most items are taken: scanning
+ * past them anchor after anchor grew with the square of the books. Made
+ * afresh per shape (a shape's candidates are all found before any is
+ * taken), so it never shows a stale item.
+ */
+class OpenLists {
+  private readonly filtered = new WeakMap<readonly number[], readonly number[]>();
+  constructor(private readonly run: Run) {}
+  of(side: SideIndex, list: readonly number[]): readonly number[] {
+    let open = this.filtered.get(list);
+    if (open === undefined) {
+      const taken = side === this.run.external ? this.run.takenExternal : this.run.takenInternal;
+      open = list.filter((i) => taken[i] !== 1);
+      this.filtered.set(list, open);
+    }
+    return open;
+  }
+}
+
 /** Phase 3: per group rule and shape, groups by amount. */
 export function groupPhase(run: Run, take: Take): void {
   for (const rule of run.rules.rules) {
     if (rule.kind !== "group") continue;
     for (const shape of rule.shapes) {
       if (run.clock.expired(`the ${shape} groups`, run.bounds)) return;
+      const open = new OpenLists(run);
       const candidates: GroupCandidate[] = [];
       const anchors = shape === "N:1" ? run.internal : run.external;
       const taken = shape === "N:1" ? run.takenInternal : run.takenExternal;
       for (const anchor of anchors.items) {
         if (taken[anchor.index] === 1) continue;
-        const found = shape === "N:M" ? manyToMany(run, rule, anchor) : oneToMany(run, rule, anchor);
+        const found = shape === "N:M" ? manyToMany(run, open, rule, anchor) : oneToMany(run, open, rule, anchor);
         if (found !== null) candidates.push(found);
       }
       decide(run, candidates, take);
@@ -170,11 +195,10 @@ function best(options: GroupCandidate[]): GroupCandidate | null {
 }
 
 /** 1:N for an external anchor, N:1 for an internal one: a subset of the other side adds up to the anchor. */
-function oneToMany(run: Run, rule: GroupRule, anchor: Prepared): GroupCandidate | null {
+function oneToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared): GroupCandidate | null {
   const external = anchor.side === "external";
   const side = external ? run.internal : run.external;
-  const taken = external ? run.takenInternal : run.takenExternal;
-  const pool = relatedPool(run, anchor, side, taken, rule.dateWindowDays, run.limits.groupCandidatesMax);
+  const pool = relatedPool(run, open, anchor, side, rule.dateWindowDays, run.limits.groupCandidatesMax);
   if (pool === null) return null;
   const members = byMagnitude(pool.filter((item) => item.magnitudeMinor < anchor.magnitudeMinor));
   if (members.length < 2) return null;
@@ -204,10 +228,10 @@ function oneToMany(run: Run, rule: GroupRule, anchor: Prepared): GroupCandidate 
 }
 
 /** N:M: the anchor with some of its counterparty's other external items against several internal items, exactly. */
-function manyToMany(run: Run, rule: GroupRule, anchor: Prepared): GroupCandidate | null {
+function manyToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared): GroupCandidate | null {
   const half = Math.max(2, Math.floor(run.limits.groupCandidatesMax / 2));
-  const companions = relatedPool(run, anchor, run.external, run.takenExternal, rule.dateWindowDays, half);
-  const pool = relatedPool(run, anchor, run.internal, run.takenInternal, rule.dateWindowDays, run.limits.groupCandidatesMax);
+  const companions = relatedPool(run, open, anchor, run.external, rule.dateWindowDays, half);
+  const pool = relatedPool(run, open, anchor, run.internal, rule.dateWindowDays, run.limits.groupCandidatesMax);
   if (companions === null || pool === null || companions.length === 0 || pool.length < 2) return null;
   const nodesMax = Math.floor(run.limits.groupSearchNodesMax / 2);
   const sameSide = byMagnitude(companions);

@@ -6,7 +6,6 @@
 // order (day, then index), so what a query returns never depends on input
 // order. Queries skip items already taken and say when a scan was cut.
 import type { Prepared } from "./prepare.ts";
-import { at } from "./at.ts";
 
 export interface SideIndex {
   readonly items: readonly Prepared[];
@@ -35,11 +34,10 @@ export function buildIndex(items: readonly Prepared[]): SideIndex {
   const byDay = new Map<string, number[]>();
   const byToken = new Map<string, number[]>();
   const byIban = new Map<string, number[]>();
-  const days = Int32Array.from(items, (item) => at(item.days, 0));
-  const firstDay = (i: number): number => at(days, i);
+  const firstDay = (i: number): number => itemAt(items, i).firstDay;
   const inDayOrder = [...items.keys()].sort((a, b) => firstDay(a) - firstDay(b) || a - b);
   for (const i of inDayOrder) {
-    const item = at(items, i);
+    const item = itemAt(items, i);
     push(byAmount, item.amountKey, i);
     push(byDay, item.flowKey, i);
     for (const token of item.tokens) push(byToken, token, i);
@@ -49,7 +47,7 @@ export function buildIndex(items: readonly Prepared[]): SideIndex {
   const partyByAmount = (list: readonly number[]): readonly number[] => {
     let sorted = sortedByAmount.get(list);
     if (sorted === undefined) {
-      sorted = [...list].sort((a, b) => compareAmounts(at(items, a), at(items, b)) || firstDay(a) - firstDay(b) || a - b);
+      sorted = [...list].sort((a, b) => compareAmounts(itemAt(items, a), itemAt(items, b)) || firstDay(a) - firstDay(b) || a - b);
       sortedByAmount.set(list, sorted);
     }
     return sorted;
@@ -58,6 +56,13 @@ export function buildIndex(items: readonly Prepared[]): SideIndex {
     for (const ref of item.references) push(byReference, ref.value, i);
   });
   return { items, byReference, byAmount, byDay, byToken, byIban, partyByAmount };
+}
+
+/** items[i] for an index the engine computed; monomorphic (only Prepared arrays come here), so V8 inlines it. */
+export function itemAt(items: readonly Prepared[], index: number): Prepared {
+  const item = items[index];
+  if (item === undefined) throw new RangeError(`no item at ${index}`);
+  return item;
 }
 
 function compareAmounts(a: Prepared, b: Prepared): number {
@@ -70,7 +75,7 @@ export function lowerBoundAmount(items: readonly Prepared[], list: readonly numb
   let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((at(items, at(list, mid))).amountMinor < amountMinor) lo = mid + 1;
+    if (itemAt(items, list[mid] ?? -1).amountMinor < amountMinor) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -82,7 +87,7 @@ export function lowerBoundDay(items: readonly Prepared[], list: readonly number[
   let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (at(at(items, at(list, mid)).days, 0) < day) lo = mid + 1;
+    if (itemAt(items, list[mid] ?? -1).firstDay < day) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -107,11 +112,11 @@ export function nearestInDays(index: SideIndex, list: readonly number[] | undefi
   if (right > end) right = end;
   let left = right - 1;
   const found: number[] = [];
-  const day = (position: number): number => at(at(items, at(list, position)).days, 0);
+  const day = (position: number): number => itemAt(items, list[position] ?? -1).firstDay;
   while (found.length < max && (left >= start || right < end)) {
     const takeRight = left < start || (right < end && day(right) - range.center <= range.center - day(left));
     const position = takeRight ? right++ : left--;
-    const candidate = at(list, position);
+    const candidate = list[position] ?? -1;
     if (taken[candidate] !== 1) found.push(candidate);
   }
   if (found.length < max) return { found, cut: false };
@@ -121,7 +126,7 @@ export function nearestInDays(index: SideIndex, list: readonly number[] | undefi
       p = right - 1;
       continue;
     }
-    if (taken[at(list, p)] !== 1) return { found, cut: true };
+    if (taken[list[p] ?? -1] !== 1) return { found, cut: true };
   }
   return { found, cut: false };
 }

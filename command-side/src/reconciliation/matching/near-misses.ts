@@ -31,17 +31,12 @@ function lookAround(item: Prepared, other: SideIndex): number[] {
 
 export function nearMisses(run: Run): NearMiss[] {
   const rules = run.rules.rules.filter((rule): rule is PairRule => rule.kind !== "group");
-  const holder = { external: new Map<number, string>(), internal: new Map<number, string>() };
-  for (const proposal of run.proposals) {
-    for (const id of proposal.externalIds) holder.external.set(indexOf(run.external, id), proposal.proposalId);
-    for (const id of proposal.internalIds) holder.internal.set(indexOf(run.internal, id), proposal.proposalId);
-  }
   const misses: NearMiss[] = [];
   for (const side of ["external", "internal"] as const) {
     const own = side === "external" ? run.external : run.internal;
     const other = side === "external" ? run.internal : run.external;
     const taken = side === "external" ? run.takenExternal : run.takenInternal;
-    const otherHolder = side === "external" ? holder.internal : holder.external;
+    const otherHolder = side === "external" ? run.holderInternal : run.holderExternal;
     for (const item of own.items) {
       if (taken[item.index] === 1) continue;
       if ((item.index & 1023) === 0 && run.clock.expired("the near misses", run.bounds)) return misses;
@@ -61,18 +56,4 @@ export function nearMisses(run: Run): NearMiss[] {
     }
   }
   return misses;
-}
-
-/** Items are sorted by id: a binary search finds one. */
-function indexOf(index: SideIndex, id: string): number {
-  let lo = 0;
-  let hi = index.items.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const found = at(index.items, mid).id;
-    if (found === id) return mid;
-    if (found < id) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }

@@ -6,7 +6,6 @@ import assert from "node:assert";
 import { formatDigits, statementCurrencyOf } from "@trueup/contracts";
 import type { MatchReferenceField, MatchingRules } from "@trueup/contracts";
 import type { ExternalItem, InternalItem } from "./types.ts";
-import { at } from "./at.ts";
 
 export type ItemSide = "external" | "internal";
 export type ReferenceSource = MatchReferenceField | "reference";
@@ -31,7 +30,8 @@ export interface Prepared {
   readonly flowKey: string;
   /** Value date first, then booking date (external); the entry's date (internal). */
   readonly days: readonly number[];
-  readonly dayNames: readonly string[];
+  /** days[0]: the date the indexes order by. */
+  readonly firstDay: number;
   /** What each date is: "value date", "booking date" or "date". */
   readonly dayLabels: readonly string[];
   readonly references: readonly Reference[];
@@ -130,15 +130,15 @@ export function bigrams(key: string): Int32Array {
   for (let i = 0; i < count; i++) grams[i] = (key.charCodeAt(i) << 16) | key.charCodeAt(i + 1);
   grams.sort();
   let distinct = 0;
-  for (let i = 0; i < count; i++) if (i === 0 || grams[i] !== grams[i - 1]) grams[distinct++] = at(grams, i);
+  for (let i = 0; i < count; i++) if (i === 0 || grams[i] !== grams[i - 1]) grams[distinct++] = (grams[i] ?? 0);
   return grams.slice(0, distinct);
 }
 
 function commonGrams(a: Int32Array, b: Int32Array): number {
   let common = 0;
   for (let i = 0, j = 0; i < a.length && j < b.length; ) {
-    const x = at(a, i);
-    const y = at(b, j);
+    const x = (a[i] ?? 0);
+    const y = (b[j] ?? 0);
     if (x === y) {
       common++;
       i++;
@@ -262,19 +262,34 @@ export class MatchInputError extends Error {
   override readonly name = "MatchInputError";
 }
 
+// Shared, not one array per item: a million items' labels were megabytes of the same three arrays.
+const ENTRY_DATE_LABELS: readonly string[] = Object.freeze(["date"]);
+const VALUE_DATE_ONLY: readonly string[] = Object.freeze(["value date"]);
+const BOOKING_DATE_ONLY: readonly string[] = Object.freeze(["booking date"]);
+const BOTH_DATES: readonly string[] = Object.freeze(["value date", "booking date"]);
+
+const flowKeys = new Map<string, string>();
+
+/** `currency|sign`, one string per distinct value (a million items would otherwise hold a million copies). */
+function flowKey(currency: string, amountMinor: bigint): string {
+  const key = `${currency}|${signOf(amountMinor)}`;
+  const known = flowKeys.get(key);
+  if (known !== undefined) return known;
+  if (flowKeys.size < FLOW_KEYS_MAX) flowKeys.set(key, key);
+  return key;
+}
+/** Currencies × three signs; beyond it keys are simply not shared. */
+const FLOW_KEYS_MAX = 1_000;
+
 export function prepareExternal(items: readonly ExternalItem[], patterns: readonly RegExp[]): Prepared[] {
   const names = new NameCache();
   return byId(items, "external").map((item, index) => {
     const dayNames: string[] = [];
-    const dayLabels: string[] = [];
-    if (item.valueDate !== null) {
-      dayNames.push(item.valueDate);
-      dayLabels.push("value date");
-    }
-    if (item.bookingDate !== null && item.bookingDate !== item.valueDate) {
-      dayNames.push(item.bookingDate);
-      dayLabels.push("booking date");
-    }
+    if (item.valueDate !== null) dayNames.push(item.valueDate);
+    const booked = item.bookingDate !== null && item.bookingDate !== item.valueDate;
+    if (item.bookingDate !== null && booked) dayNames.push(item.bookingDate);
+    const dayLabels = item.valueDate === null ? BOOKING_DATE_ONLY : booked ? BOTH_DATES : VALUE_DATE_ONLY;
+    const days = dayNames.map(dayNumber);
     if (dayNames.length === 0) throw new MatchInputError(`external item ${item.id} has neither a value nor a booking date`);
     const references: Reference[] = [];
     addReference(references, "endToEndId", item.endToEndId);
@@ -294,9 +309,9 @@ export function prepareExternal(items: readonly ExternalItem[], patterns: readon
       sign: signOf(item.amountMinor),
       currency: item.currency,
       amountKey: `${item.currency}|${item.amountMinor}`,
-      flowKey: `${item.currency}|${signOf(item.amountMinor)}`,
-      days: dayNames.map(dayNumber),
-      dayNames,
+      flowKey: flowKey(item.currency, item.amountMinor),
+      days,
+      firstDay: days[0] ?? 0,
       dayLabels,
       references,
       nameKey: name.key,
@@ -308,8 +323,6 @@ export function prepareExternal(items: readonly ExternalItem[], patterns: readon
     };
   });
 }
-
-const ENTRY_DATE_LABELS: readonly string[] = Object.freeze(["date"]);
 
 export function prepareInternal(items: readonly InternalItem[], patterns: readonly RegExp[]): Prepared[] {
   const names = new NameCache();
@@ -328,9 +341,9 @@ export function prepareInternal(items: readonly InternalItem[], patterns: readon
       sign: signOf(item.amountMinor),
       currency: item.currency,
       amountKey: `${item.currency}|${item.amountMinor}`,
-      flowKey: `${item.currency}|${signOf(item.amountMinor)}`,
+      flowKey: flowKey(item.currency, item.amountMinor),
       days: [dayNumber(item.date)],
-      dayNames: [item.date],
+      firstDay: dayNumber(item.date),
       dayLabels: ENTRY_DATE_LABELS,
       references,
       nameKey: name.key,
@@ -341,6 +354,13 @@ export function prepareInternal(items: readonly InternalItem[], patterns: readon
       contraAccounts: item.contraAccounts.length < 2 ? item.contraAccounts : [...item.contraAccounts].sort(),
     };
   });
+}
+
+/** Days between two items' nearest dates (no allocation: the search calls it for every candidate). */
+export function dayGap(a: Prepared, b: Prepared): number {
+  let best = Infinity;
+  for (const own of a.days) for (const day of b.days) best = Math.min(best, Math.abs(own - day));
+  return best;
 }
 
 /** Days between two items' nearest dates, and which of the first item's dates it was measured from. */

@@ -20,7 +20,7 @@
 // a reference, or a matching name and IBAN.
 import type { MatchingRule, MatchingRules } from "@trueup/contracts";
 import type { CounterpartyHint, Criterion, Grade } from "./types.ts";
-import { dayDistance, formatAmount, nameSimilarity, namesComparable } from "./prepare.ts";
+import { dayDistance, dayGap, formatAmount, nameSimilarity, namesComparable } from "./prepare.ts";
 import type { Prepared, Reference } from "./prepare.ts";
 
 /** Name similarity (permille) a tolerated amount needs when the IBANs do not agree. */
@@ -243,7 +243,7 @@ export function pairVerdict(ctx: ScoringContext, rule: PairRule, external: Prepa
  */
 function surelyRefused(ctx: ScoringContext, rule: PairRule, external: Prepared, internal: Prepared): boolean {
   if (external.currency !== internal.currency || external.sign !== internal.sign) return true;
-  if (dayDistance(external, internal).days > rule.dateWindowDays) return true;
+  if (dayGap(external, internal) > rule.dateWindowDays) return true;
   const difference = external.amountMinor - internal.amountMinor;
   if (rule.kind === "reference") {
     if (sharedReference(rule, external, internal) === undefined) return true;

@@ -2,7 +2,6 @@
 // target. Depth first over the pool in its given order, pruned by what the
 // rest of the pool can still add; every visited node counts against a
 // budget, and running out is reported, never hidden.
-import { at } from "./at.ts";
 
 export interface SubsetQuery {
   /** Positive magnitudes, in the pool's canonical order. */
@@ -28,7 +27,7 @@ export function findSubsets(query: SubsetQuery): SubsetAnswer {
   const { magnitudes, target, slackMinor, sizeMin, sizeMax, nodesMax, keepMax } = query;
   const n = magnitudes.length;
   const rest: bigint[] = new Array<bigint>(n + 1).fill(0n);
-  for (let i = n - 1; i >= 0; i--) rest[i] = at(rest, i + 1) + at(magnitudes, i);
+  for (let i = n - 1; i >= 0; i--) rest[i] = (rest[i + 1] ?? 0n) + (magnitudes[i] ?? 0n);
   const subsets: number[][] = [];
   const chosen: number[] = [];
   let nodes = 0;
@@ -43,8 +42,8 @@ export function findSubsets(query: SubsetQuery): SubsetAnswer {
         return;
       }
       // Nothing from here on can reach the target any more.
-      if (sum + at(rest, i) < low) return;
-      const next = sum + at(magnitudes, i);
+      if (sum + (rest[i] ?? 0n) < low) return;
+      const next = sum + (magnitudes[i] ?? 0n);
       if (next > high) continue;
       chosen.push(i);
       if (next >= low && chosen.length >= sizeMin) subsets.push([...chosen]);
@@ -68,7 +67,7 @@ export function subsetSums(magnitudes: readonly bigint[], sizeMax: number, nodes
         cut = true;
         return;
       }
-      const next = sum + at(magnitudes, i);
+      const next = sum + (magnitudes[i] ?? 0n);
       chosen.push(i);
       const list = sums.get(next);
       if (list === undefined) sums.set(next, [[...chosen]]);

@@ -73,7 +73,7 @@ export interface MatchLimits {
 
 export const DEFAULT_MATCH_LIMITS: MatchLimits = {
   candidatesPerItemMax: 8,
-  componentSizeMax: 256,
+  componentSizeMax: 64,
   groupCandidatesMax: 14,
   groupSearchNodesMax: 20_000,
   nearMissesPerItemMax: 3,
@@ -148,6 +148,7 @@ export interface MatchResult {
   /** In a canonical order: by kind, then by the first external id, then by the first internal id. */
   readonly proposals: readonly Proposal[];
   readonly nearMisses: readonly NearMiss[];
+  /** One entry per bound and cause, by bound name. */
   readonly bounds: readonly BoundHit[];
   readonly counts: { readonly external: number; readonly internal: number; readonly proposals: Readonly<Record<MatchKind, number>>; readonly ambiguous: number; readonly autoConfirm: number };
 }
