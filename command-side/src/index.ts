@@ -20,3 +20,5 @@ export { importRoutes, IMPORT_ROUTE_LIMITS } from "./reconciliation/import/route
 export type { ImportRouteLimits, ImportRouteOptions } from "./reconciliation/import/routes.ts";
 export { readCsvProfile, STRIPE_PROFILE, BUILT_IN_CSV_PROFILES } from "./reconciliation/csv-profiles/index.ts";
 export * from "./reconciliation/matching/index.ts";
+export { readMatchingRules } from "./reconciliation/matching-rules/index.ts";
+export type { MatchingRulesVersion } from "./reconciliation/matching-rules/index.ts";

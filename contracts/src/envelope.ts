@@ -4,6 +4,24 @@ import { z } from "zod";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * A validated value (zod output: plain objects, arrays, strings, finite
+ * numbers, booleans, null) as JSON, with absent optional members left out
+ * as JSON leaves them. Anything else (a bigint, a Date, NaN) is a bug in the
+ * caller, so it throws.
+ */
+export function jsonValueOf(value: unknown): JsonValue {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (Array.isArray(value)) return value.map(jsonValueOf);
+  if (typeof value === "object") {
+    const object: Record<string, JsonValue> = {};
+    for (const [key, item] of Object.entries(value)) if (item !== undefined) object[key] = jsonValueOf(item);
+    return object;
+  }
+  throw new TypeError(`not JSON: a ${typeof value}`);
+}
+
 export const EVENT_TYPE_LENGTH_MAX = 100;
 export const eventTypeSchema = z
   .string()

@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = {
   IBAN_INVALID: { status: 400, title: "Not a valid IBAN (country, length or mod-97 check digits)" },
   CSV_PROFILE_NOT_FOUND: { status: 404, title: "No such CSV profile in this ledger" },
   CSV_PROFILE_ALREADY_EXISTS: { status: 409, title: "A CSV profile with this id exists in this ledger" },
+  MATCHING_RULES_VERSION_CONFLICT: { status: 409, title: "The bank account's matching rules are at another version than expectedVersion; read them again" },
   CSV_PROFILE_REQUIRED: { status: 400, title: "A CSV file needs a mapping profile: pass ?profile=" },
   STATEMENT_NOT_FOUND: { status: 404, title: "No such statement" },
   STATEMENT_FORMAT_UNKNOWN: { status: 415, title: "The file is not in a statement format Trueup reads (camt.052/053/054, MT940/MT942, BAI2, OFX, CSV)" },

@@ -103,7 +103,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       return wait(parsed, timeoutMs);
     };
     for (const module of modules) {
-      if (module.queryRoutes !== undefined) plugins.push(gate.guard(module.queryRoutes({ pool, waitForPosition })));
+      if (module.queryRoutes !== undefined) plugins.push(gate.guard(module.queryRoutes({ pool, eventStore, waitForPosition })));
     }
   }
   plugins.push(operationsRoutes({ pool, eventStore, registry, workers }));

@@ -29,6 +29,8 @@ export interface CommandRouteDeps {
 /** What a context's query routes get from the platform. */
 export interface QueryRouteDeps {
   readonly pool: pg.Pool;
+  /** For reads that must come from the log (never written through). */
+  readonly eventStore: EventStore;
   /** Resolves true once `projection` has applied the log up to `position` (a position string from a command); false after `timeoutMs`. */
   readonly waitForPosition: (projection: RegisteredProjection, position: string, timeoutMs: number) => Promise<boolean>;
 }

@@ -2,7 +2,7 @@
 // format, their lines (command-side/src/reconciliation), the read models of
 // them (projections/src/reconciliation) and their queries
 // (query-side/src/reconciliation).
-import { reconciliationCommandRoutes } from "@trueup/command-side";
+import { readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
 import { reconciliationProjection } from "@trueup/projections";
 import { ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
 import type { BoundedContextModule } from "./modules.ts";
@@ -13,8 +13,12 @@ export const reconciliationModule: BoundedContextModule = {
   // Imports decide from the log (the bank account's stream and the ledger's).
   commandReads: [],
   commandRoutes: ({ eventStore, idempotency, atomic, inFlight, imports }) => reconciliationCommandRoutes({ eventStore, idempotency, atomic, inFlight, imports }),
-  queryRoutes: ({ pool, waitForPosition }) => {
+  queryRoutes: ({ pool, eventStore, waitForPosition }) => {
     const reader = new ReconciliationReader(pool, reconciliationProjection.schemaName);
-    return reconciliationQueryRoutes({ reader, waitForPosition: (position, timeoutMs) => waitForPosition(reconciliationProjection, position, timeoutMs) });
+    return reconciliationQueryRoutes({
+      reader,
+      matchingRules: (bankAccountId) => readMatchingRules(eventStore, bankAccountId),
+      waitForPosition: (position, timeoutMs) => waitForPosition(reconciliationProjection, position, timeoutMs),
+    });
   },
 };

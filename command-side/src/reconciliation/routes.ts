@@ -1,5 +1,5 @@
 // The reconciliation context's command API: one plugin that registers each
-// slice's routes (bank accounts, CSV profiles, statement imports). Every
+// slice's routes (bank accounts, CSV profiles, matching rules, statement imports). Every
 // command needs an Idempotency-Key, as in the ledger (http/command-runner.ts).
 import type { FastifyInstance } from "fastify";
 import type { EventStore } from "@trueup/event-store";
@@ -9,6 +9,7 @@ import type { AtomicAppender } from "../stream-writer.ts";
 import { BankAccountCommandService, bankAccountCommandRoutes } from "./bank-accounts/index.ts";
 import { CsvProfileCommandService, csvProfileCommandRoutes, readCsvProfile } from "./csv-profiles/index.ts";
 import { importRoutes } from "./import/routes.ts";
+import { MatchingRulesCommandService, matchingRulesCommandRoutes } from "./matching-rules/index.ts";
 import type { ImportRouteOptions } from "./import/routes.ts";
 
 export interface ReconciliationCommandRoutesDeps {
@@ -26,6 +27,7 @@ export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDep
     app.log.debug({ deps: Object.keys(deps) }, "reconciliation routes");
     await app.register(bankAccountCommandRoutes({ service: new BankAccountCommandService({ store: deps.eventStore, atomic: deps.atomic }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
     await app.register(csvProfileCommandRoutes({ service: new CsvProfileCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
+    await app.register(matchingRulesCommandRoutes({ service: new MatchingRulesCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
     const csvProfile = (ledgerId: string, profileId: string) => readCsvProfile(deps.eventStore, ledgerId, profileId);
     await app.register(importRoutes({ eventStore: deps.eventStore, idempotency: deps.idempotency, inFlight: deps.inFlight, csvProfile, ...deps.imports }));
   };

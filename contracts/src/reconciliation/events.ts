@@ -16,6 +16,9 @@
 //   middle of a large import leaves nothing visible, and a retry with the same
 //   Idempotency-Key writes the same batches (same event ids) and finishes.
 // - `csvprofile-<ledgerId>:<profileId>`: CsvProfileSaved.
+// - `matchingrules-<bankAccountId>`: MatchingRulesSet, one per version of a
+//   bank account's matching rules (version n is revision n-1), so a change
+//   decided on version n lands only if nobody set version n+1 meanwhile.
 import { z } from "zod";
 import { streamName } from "../ids.ts";
 import type { StreamName } from "../ids.ts";
@@ -190,6 +193,14 @@ export const reconciliationEventSchemas = {
     /** The profile as validated by csvProfileSchema (contracts/src/reconciliation/csv-profile.ts). */
     profile: z.record(z.string(), z.unknown()),
   }),
+  MatchingRulesSet: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    ledgerId: ledgerIdSchema,
+    /** 1 for the first rules set, then one more per change. */
+    version: z.number().int().min(1),
+    /** The rules as validated by matchingRulesSchema (contracts/src/reconciliation/matching-rules.ts), defaults filled in. */
+    rules: z.record(z.string(), z.unknown()),
+  }),
 } as const;
 
 export type ReconciliationEventType = keyof typeof reconciliationEventSchemas;
@@ -239,6 +250,7 @@ export const RECONCILIATION_CATEGORIES = {
   ledgerBankAccounts: "bankaccounts",
   statement: "statement",
   csvProfile: "csvprofile",
+  matchingRules: "matchingrules",
 } as const;
 
 export function bankAccountStream(bankAccountId: string): StreamName {
@@ -252,4 +264,7 @@ export function statementStream(statementId: string): StreamName {
 }
 export function csvProfileStream(ledgerId: string, profileId: string): StreamName {
   return streamName(RECONCILIATION_CATEGORIES.csvProfile, `${ledgerId}:${profileId}`);
+}
+export function matchingRulesStream(bankAccountId: string): StreamName {
+  return streamName(RECONCILIATION_CATEGORIES.matchingRules, bankAccountId);
 }

@@ -175,3 +175,16 @@ export const DEFAULT_MATCHING_RULES: MatchingRules = matchingRulesSchema.parse({
     { kind: "group", id: "group", shapes: ["1:N", "N:1"], dateWindowDays: 3, groupSizeMax: 5 },
   ],
 });
+
+/**
+ * PUT /bank-accounts/{id}/matching-rules: the rules, and optionally the
+ * version they were edited from. With `expectedVersion`, the change lands
+ * only on that version (0: none set yet), so two clerks editing at once do
+ * not overwrite each other silently; without it, the change is the next
+ * version whatever came before.
+ */
+export const setMatchingRulesBody = z.strictObject({
+  rules: matchingRulesSchema,
+  expectedVersion: z.number().int().min(0).max(2_147_483_647).optional(),
+});
+export type SetMatchingRulesBody = z.infer<typeof setMatchingRulesBody>;

@@ -56,7 +56,8 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
         plan.statements.push({ ...reconciliationEvent.data, position, recordedAt: event.recordedAt });
         return;
       case "CsvProfileSaved":
-        // Not read here (the filter leaves its category out); profiles are read from their stream.
+      case "MatchingRulesSet":
+        // Not read here (the filter leaves their categories out); profiles and rules are read from their streams.
         return;
       default: {
         const unknown: never = reconciliationEvent;

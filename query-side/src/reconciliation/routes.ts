@@ -1,24 +1,27 @@
 // The reconciliation context's query API: bank accounts, statements and
-// their lines, read from the reconciliation read model, one module per
+// their lines, read from the reconciliation read model (and matching rules,
+// from the log), one module per
 // resource under ./http. Lists are cursor-paginated with a bounded page size;
 // every query takes `minPosition` to read its own writes without sleeping,
 // and refuses parameters it does not know.
 import type { FastifyInstance } from "fastify";
 import { bankAccountRoutes } from "./http/bank-accounts.ts";
 import { lineRoutes } from "./http/lines.ts";
+import { matchingRulesRoutes } from "./http/matching-rules.ts";
 import { ReconciliationGuards } from "./http/shared.ts";
 import type { ReconciliationQueryRoutesDeps } from "./http/shared.ts";
 import { statementRoutes } from "./http/statements.ts";
 
 export { RECONCILIATION_QUERY_LIMITS } from "./http/shared.ts";
 export type { ReconciliationQueryRoutesDeps } from "./http/shared.ts";
+export type { MatchingRulesSource } from "./http/matching-rules.ts";
 
 const RESOURCES = [bankAccountRoutes, statementRoutes, lineRoutes];
 
 export function reconciliationQueryRoutes(deps: ReconciliationQueryRoutesDeps) {
   const guards = new ReconciliationGuards(deps);
   return async (app: FastifyInstance): Promise<void> => {
-    for (const register of RESOURCES) register({ app, reader: deps.reader, guards });
+    for (const register of [...RESOURCES, matchingRulesRoutes(deps.matchingRules)]) register({ app, reader: deps.reader, guards });
     await Promise.resolve();
   };
 }

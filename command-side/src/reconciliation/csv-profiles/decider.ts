@@ -4,7 +4,7 @@
 // CSV_PROFILE_ALREADY_EXISTS, so an import that named a profile always read
 // the mapping it names today. Pure: whether the ledger exists is read from
 // the ledger's stream by the service and passed in.
-import { TrueupError, parseReconciliationEvent } from "@trueup/contracts";
+import { TrueupError, jsonValueOf, parseReconciliationEvent } from "@trueup/contracts";
 import type { CsvProfile, JsonValue } from "@trueup/contracts";
 import type { Decision as GenericDecision } from "../../decision.ts";
 
@@ -34,25 +34,12 @@ export function decideCsvProfile(command: SaveCsvProfile, state: CsvProfileState
   if (!command.ledgerExists) return { rejected: new TrueupError("LEDGER_NOT_FOUND", `no ledger ${ledgerId}`) };
   if (state.status === "saved") return { rejected: new TrueupError("CSV_PROFILE_ALREADY_EXISTS", `ledger ${ledgerId} has a CSV profile ${profileId}; save the new mapping under another id`, { path: ["profileId"] }) };
   // The profile as validated, defaults filled in: a later change of a default does not change a saved mapping.
-  return { events: [{ type: "CsvProfileSaved", data: { ledgerId, profileId, profile: jsonOf(profile) } }] };
+  return { events: [{ type: "CsvProfileSaved", data: { ledgerId, profileId, profile: jsonValueOf(profile) } }] };
 }
 
 /** Parses a stored event of a profile stream (through the context's upcasters). */
 export function parseCsvProfileEvent(stored: Parameters<typeof parseReconciliationEvent>[0]): CsvProfileEvent {
   const event = parseReconciliationEvent(stored);
   if (event.type !== "CsvProfileSaved") return { type: "Unrelated", data: { type: event.type } };
-  return { type: "CsvProfileSaved", data: { ...event.data, profile: jsonOf(event.data.profile) } };
-}
-
-/** A validated profile as plain JSON (absent optional fields left out, as JSON leaves them). */
-function jsonOf(value: unknown): JsonValue {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
-  if (typeof value === "number" && Number.isFinite(value)) return value;
-  if (Array.isArray(value)) return value.map(jsonOf);
-  if (typeof value === "object") {
-    const object: Record<string, JsonValue> = {};
-    for (const [key, item] of Object.entries(value)) if (item !== undefined) object[key] = jsonOf(item);
-    return object;
-  }
-  throw new TypeError(`a CSV profile holds only JSON, not ${typeof value}`);
+  return { type: "CsvProfileSaved", data: { ...event.data, profile: jsonValueOf(event.data.profile) } };
 }

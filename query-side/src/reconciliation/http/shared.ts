@@ -11,6 +11,7 @@ import {
   problemResponses, statementCurrencyOf, statementIdSchema,
 } from "@trueup/contracts";
 import type { BalanceRow, LineRow, ReconciliationReader, StatementRow } from "../reader.ts";
+import type { MatchingRulesSource } from "./matching-rules.ts";
 
 export const RECONCILIATION_QUERY_LIMITS = {
   pageSizeDefault: 100,
@@ -24,6 +25,8 @@ export const RECONCILIATION_QUERY_LIMITS = {
 
 export interface ReconciliationQueryRoutesDeps {
   readonly reader: ReconciliationReader;
+  /** A bank account's current matching rules, read from the log. */
+  readonly matchingRules: MatchingRulesSource;
   /** Resolves true once the reconciliation read model has applied the log up to `position`; false after `timeoutMs`. */
   readonly waitForPosition: (position: string, timeoutMs: number) => Promise<boolean>;
 }
