@@ -201,6 +201,27 @@ describe("groups", () => {
     expect(only(result)).toMatchObject({ kind: "N:M", externalIds: ["e1", "e2"], internalIds: ["i1", "i2"], differenceMinor: 0n });
   });
 
+  it("proposes two pairs, not one N:M group, when the group's parts balance on their own", () => {
+    // Each pair is weak (two days apart, 80), so the groups are searched first; 70 + 50 = 70 + 50 is two matches, not one.
+    const result = proposeMatches({
+      external: [ext("e1", "70.00", "2026-03-02", { counterpartyName: "Kiosk" }), ext("e2", "50.00", "2026-03-02", { counterpartyName: "Kiosk" })],
+      internal: [int("i1", "70.00", "2026-03-04", { counterpartyName: "Kiosk" }), int("i2", "50.00", "2026-03-04", { counterpartyName: "Kiosk" })],
+      rules: ALL_RULES,
+    });
+    expect(pairs(result)).toEqual(["e1=i1", "e2=i2"]);
+    expect(result.proposals.map((p) => p.score)).toEqual([80, 80]);
+  });
+
+  it("prefers a group of one counterparty's items to a weak pair that would take one of its parts", () => {
+    // i2 alone matches e9's amount a day apart with nothing else (70); but i1 + i2 are Acme's, and add up to Acme's e1.
+    const result = proposeMatches({
+      external: [ext("e1", "300.00", "2026-03-02", { counterpartyName: "Acme" }), ext("e9", "200.00", "2026-03-03")],
+      internal: [int("i1", "100.00", "2026-03-02", { counterpartyName: "Acme" }), int("i2", "200.00", "2026-03-02", { counterpartyName: "Acme" })],
+      rules: ALL_RULES,
+    });
+    expect(pairs(result)).toEqual(["e1=i1+i2"]);
+  });
+
   it("does not group by amount alone in a crowded window (chance would find sums)", () => {
     const internal = Array.from({ length: 40 }, (_, k) => int(`i${String(k).padStart(2, "0")}`, `${10 + k}.00`, "2026-03-02"));
     const result = proposeMatches({ external: [ext("e1", "45.00", "2026-03-02")], internal, rules: rules({ rules: [{ kind: "group", id: "g", shapes: ["1:N"] }] }) });

@@ -8,11 +8,15 @@
 // Phases, each on what the earlier ones left:
 // 1. Reference groups: items sharing a reference whose amounts add up (a PSP
 //    payout and its charges, fees and refunds; one invoice paid in parts).
-// 2. Pairs (1:1) by the reference and amount/date rules, chosen globally:
-//    the set of pairs with the largest total score (assignment.ts), and an
-//    ambiguity flag wherever an equally good alternative exists.
+// 2. Strong pairs (1:1, score at least STRONG_PAIR_SCORE_MIN) by the
+//    reference and amount/date rules, chosen globally: the set of pairs with
+//    the largest total weight (assignment.ts), and an ambiguity flag
+//    wherever an equally good alternative exists.
 // 3. Groups by amount (1:N, N:1, N:M) by bounded subset-sum among items of
 //    the same counterparty inside a date window (grouping.ts).
+// 4. The weaker pairs, the same way, on what is left.
+// 5. Groups again, now also in date windows so sparse that chance cannot
+//    make the sums, without a counterparty in common.
 import assert from "node:assert";
 import { createHash } from "node:crypto";
 import type { MatchingRules } from "@trueup/contracts";
@@ -31,6 +35,16 @@ import type { GroupCandidate } from "./grouping.ts";
 import { pairCandidates } from "./candidates.ts";
 import { nearMisses } from "./near-misses.ts";
 import { at } from "./at.ts";
+
+/**
+ * Pairs at least this good (the default auto-confirm score) are chosen
+ * before the amount groups; weaker ones (an exact amount a day apart with
+ * nothing else, or with names that differ) after, on what the groups left.
+ * A weak pair chosen first took one part of a group and so lost the whole
+ * group: 2.2 % of the bench's designed groups with one pass, none with two
+ * (80: 0.6 %; 85: 0.06 %).
+ */
+export const STRONG_PAIR_SCORE_MIN = 90;
 
 /** Shared by every phase of one run. */
 export interface Run {
@@ -112,8 +126,12 @@ export function proposeMatches(input: MatchInput): MatchResult {
   };
   const takeGroup = (candidate: GroupCandidate): void => void propose(run, candidate.externals, candidate.internals, candidate.evaluation, candidate.ambiguity);
   referenceGroupPhase(run, takeGroup);
-  pairPhase(run);
-  groupPhase(run, takeGroup);
+  const pairRules = pairRulesOf(run.rules);
+  const pairs = pairRules.length === 0 ? [] : scorePairs(run, pairRules);
+  choosePairs(run, pairRules, pairs.filter((edge) => edge.score >= STRONG_PAIR_SCORE_MIN));
+  groupPhase(run, takeGroup, false);
+  choosePairs(run, pairRules, pairs.filter((edge) => edge.score < STRONG_PAIR_SCORE_MIN));
+  groupPhase(run, takeGroup, true);
   const misses = nearMisses(run);
   const proposals = run.proposals.sort(canonicalOrder);
   return { proposals, nearMisses: misses, bounds: bounds.list(), counts: counts(run, proposals) };
@@ -204,9 +222,8 @@ function pairRulesOf(rules: MatchingRules): PairRule[] {
   return rules.rules.filter((rule): rule is PairRule => rule.kind === "reference" || rule.kind === "amountDate");
 }
 
-function pairPhase(run: Run): void {
-  const rules = pairRulesOf(run.rules);
-  if (rules.length === 0) return;
+/** Every acceptable pair (the best candidatesPerItemMax per external item), in (external, internal) order. */
+function scorePairs(run: Run, rules: readonly PairRule[]): ScoredEdge[] {
   const edges: ScoredEdge[] = [];
   const externals = run.external.items;
   for (let e = 0; e < externals.length; e++) {
@@ -226,12 +243,18 @@ function pairPhase(run: Run): void {
     scored.sort((a, b) => a.internal - b.internal);
     edges.push(...scored);
   }
-  const { chosen, greedyComponents } = assign(edges, externals.length, run.limits.componentSizeMax);
+  return edges;
+}
+
+/** Chooses among the pairs whose items are both still open (assignment.ts) and proposes them. */
+function choosePairs(run: Run, rules: readonly PairRule[], candidates: readonly ScoredEdge[]): void {
+  const edges = candidates.filter((edge) => run.takenExternal[edge.external] === 0 && run.takenInternal[edge.internal] === 0);
+  const { chosen, greedyComponents } = assign(edges, run.external.items.length, run.limits.componentSizeMax);
   if (greedyComponents > 0) run.bounds.hit("componentSizeMax", "groups of competing candidates too large to solve exactly were solved greedily by score", greedyComponents);
   const ambiguities = findAmbiguities(run, edges, chosen);
   for (const index of chosen) {
     const edge = at(edges, index);
-    const external = at(externals, edge.external);
+    const external = at(run.external.items, edge.external);
     const internal = at(run.internal.items, edge.internal);
     const verdict = evaluatePair(run.ctx, rules, external, internal, false);
     assert.ok(verdict.accepted && verdict.evaluation.score === edge.score, "a pair's verdict changed between two evaluations");

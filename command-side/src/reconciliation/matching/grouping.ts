@@ -125,6 +125,7 @@ function relatedPool(run: Run, open: OpenLists, anchor: Prepared, side: SideInde
     }
     if (similar.length > 0) return similar.slice(0, max).map((s) => s.item);
   }
+  if (!open.windowFallback) return null;
   const flow = side.byDay.get(anchor.flowKey);
   const window_ = nearestInDays(side, flow === undefined ? undefined : open.of(side, flow), range, max + 2, NOTHING_TAKEN);
   const pool = window_.found.map((i) => at(side.items, i)).filter((item) => item !== anchor);
@@ -150,7 +151,11 @@ const NOTHING_TAKEN = new Uint8Array(0);
  */
 class OpenLists {
   private readonly filtered = new WeakMap<readonly number[], readonly number[]>();
-  constructor(private readonly run: Run) {}
+  constructor(
+    private readonly run: Run,
+    /** Whether a pool may be the whole of a sparse date window (no counterparty in common). */
+    readonly windowFallback: boolean,
+  ) {}
   of(side: SideIndex, list: readonly number[]): readonly number[] {
     let open = this.filtered.get(list);
     if (open === undefined) {
@@ -162,13 +167,19 @@ class OpenLists {
   }
 }
 
-/** Phase 3: per group rule and shape, groups by amount. */
-export function groupPhase(run: Run, take: Take): void {
+/**
+ * Groups by amount, per group rule and shape. With `windowFallback` false,
+ * only among one counterparty's items (run before the weak pairs: the
+ * counterparty is better evidence than an amount a day apart); with it
+ * true, also in sparse windows with no counterparty (run after them: with
+ * nothing but amounts, a pair of equal amounts is the simpler reading).
+ */
+export function groupPhase(run: Run, take: Take, windowFallback: boolean): void {
   for (const rule of run.rules.rules) {
     if (rule.kind !== "group") continue;
     for (const shape of rule.shapes) {
       if (run.clock.expired(`the ${shape} groups`, run.bounds)) return;
-      const open = new OpenLists(run);
+      const open = new OpenLists(run, windowFallback);
       const candidates: GroupCandidate[] = [];
       const anchors = shape === "N:1" ? run.internal : run.external;
       const taken = shape === "N:1" ? run.takenInternal : run.takenExternal;
@@ -227,6 +238,35 @@ function oneToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared)
   return best(options);
 }
 
+/**
+ * True when some of the group's items already balance on their own (a part
+ * of each side with equal sums, short of the whole group): then the group
+ * is two matches read as one, and its parts are proposed instead (as pairs,
+ * or smaller groups). Sides hold at most groupSizeMax items, so at most
+ * 2^8 sums each.
+ */
+function splits(externals: readonly Prepared[], internals: readonly Prepared[]): boolean {
+  const sums = new Map<bigint, boolean>();
+  const subsetSums = (items: readonly Prepared[], visit: (sum: bigint, whole: boolean) => boolean): boolean => {
+    const full = (1 << items.length) - 1;
+    for (let mask = 1; mask <= full; mask++) {
+      let total = 0n;
+      for (let k = 0; k < items.length; k++) if ((mask & (1 << k)) !== 0) total += at(items, k).magnitudeMinor;
+      if (visit(total, mask === full)) return true;
+    }
+    return false;
+  };
+  subsetSums(externals, (total, whole) => {
+    sums.set(total, (sums.get(total) ?? false) || !whole);
+    return false;
+  });
+  return subsetSums(internals, (total, whole) => {
+    const external = sums.get(total);
+    // A part of one side against any part of the other, unless both are the whole group.
+    return external !== undefined && (external || !whole);
+  });
+}
+
 /** N:M: the anchor with some of its counterparty's other external items against several internal items, exactly. */
 function manyToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared): GroupCandidate | null {
   const half = Math.max(2, Math.floor(run.limits.groupCandidatesMax / 2));
@@ -253,6 +293,7 @@ function manyToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared
         }
         const externals = l.map((p) => at(sameSide, p));
         const internals = r.map((p) => at(otherSide, p));
+        if (splits([anchor, ...externals], internals)) continue;
         options.push({ externals: [anchor, ...externals], internals, evaluation: scoreGroup(run.ctx, scoring, anchor, internals, externals), ambiguity: null });
       }
     }
