@@ -16,6 +16,10 @@
 //   middle of a large import leaves nothing visible, and a retry with the same
 //   Idempotency-Key writes the same batches (same event ids) and finishes.
 // - `csvprofile-<ledgerId>:<profileId>`: CsvProfileSaved.
+// - `recon-<bankAccountId>`: MatchProposed, MatchConfirmed, MatchRejected,
+//   MatchUnmatched: every match decision of the account in one stream, so
+//   its expected revision serializes runs, manual matches and unmatches
+//   (see command-side/src/reconciliation/matches/decider.ts).
 // - `matchingrules-<bankAccountId>`: MatchingRulesSet, one per version of a
 //   bank account's matching rules (version n is revision n-1), so a change
 //   decided on version n lands only if nobody set version n+1 meanwhile.
@@ -103,6 +107,20 @@ export const statementLineDataSchema = z.strictObject({
   location: sourceLocationSchema,
 });
 export type StatementLineData = z.infer<typeof statementLineDataSchema>;
+
+/** Items on one side of a match: a run's groups hold at most 8; a clerk's manual match up to this. */
+export const MATCH_ITEMS_PER_SIDE_MAX = 100;
+export const MATCH_REASON_LENGTH_MAX = 500;
+export const matchIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, "1-100 letters, digits, '_', '.', ':' or '-', starting with a letter or digit");
+/** A statement line's id (its bank account's line identity) or a ledger line's (`<entryId>:<line index>`). */
+export const matchItemIdSchema = z.string().min(1).max(STATEMENT_LINE_LIMITS.lineIdLengthMax);
+const signedDigits = z.string().regex(/^-?(0|[1-9]\d{0,29})$/, "signed minor units as a digit string").refine((value) => value !== "-0", "no negative zero");
+export const matchCriterionSchema = z.strictObject({
+  criterion: z.enum(["amount", "date", "reference", "counterpartyName", "counterpartyIban", "hint", "groupSize", "partial", "manual"]),
+  grade: z.enum(["exact", "strong", "close", "weak", "absent"]),
+  points: z.number().int().min(-100).max(100),
+  reason: z.string().max(MATCH_REASON_LENGTH_MAX),
+});
 
 export const STATEMENT_CHECKS = ["balance", "continuity", "sequence", "currency", "account", "period", "controlTotals"] as const;
 export type StatementCheckName = (typeof STATEMENT_CHECKS)[number];
@@ -193,6 +211,36 @@ export const reconciliationEventSchemas = {
     /** The profile as validated by csvProfileSchema (contracts/src/reconciliation/csv-profile.ts). */
     profile: z.record(z.string(), z.unknown()),
   }),
+  /**
+   * A match of external and internal items, suggested (by a run, or a
+   * clerk's manual match, which is confirmed in the same append). Its items
+   * are in no other live match (suggested or confirmed) of the account.
+   */
+  MatchProposed: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    matchId: matchIdSchema,
+    /** The run that proposed it; null for a manual match. */
+    runId: matchIdSchema.nullable(),
+    kind: z.enum(["1:1", "1:N", "N:1", "N:M"]),
+    externalIds: z.array(matchItemIdSchema).min(1).max(MATCH_ITEMS_PER_SIDE_MAX),
+    internalIds: z.array(matchItemIdSchema).min(1).max(MATCH_ITEMS_PER_SIDE_MAX),
+    currency,
+    /** The rule that scored it; null for a manual match. */
+    ruleId: z.string().max(64).nullable(),
+    score: z.number().int().min(0).max(100),
+    criteria: z.array(matchCriterionSchema).max(16),
+    /** Σ external − Σ internal, signed minor units (0, a write-off, or a partial match's residual). */
+    differenceMinor: signedDigits,
+    writeOff: z.strictObject({ amountMinor: signedDigits, ledgerAccount: accountCodeSchema }).nullable(),
+    residual: z.strictObject({ side: z.enum(["external", "internal"]), itemId: matchItemIdSchema, amountMinor: signedDigits }).nullable(),
+    ambiguous: z.boolean(),
+  }),
+  /** A suggested match confirmed, by a clerk or (automatic) by the run's threshold. */
+  MatchConfirmed: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, automatic: z.boolean() }),
+  /** A suggested match turned down: its items are open again. */
+  MatchRejected: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
+  /** A confirmed match undone: its items are open again. */
+  MatchUnmatched: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
   MatchingRulesSet: z.strictObject({
     bankAccountId: bankAccountIdSchema,
     ledgerId: ledgerIdSchema,
@@ -251,6 +299,7 @@ export const RECONCILIATION_CATEGORIES = {
   statement: "statement",
   csvProfile: "csvprofile",
   matchingRules: "matchingrules",
+  recon: "recon",
 } as const;
 
 export function bankAccountStream(bankAccountId: string): StreamName {
@@ -267,4 +316,8 @@ export function csvProfileStream(ledgerId: string, profileId: string): StreamNam
 }
 export function matchingRulesStream(bankAccountId: string): StreamName {
   return streamName(RECONCILIATION_CATEGORIES.matchingRules, bankAccountId);
+}
+/** `recon-<bankAccountId>`: every match decision of the account, so one expected revision serializes them (no item in two live matches). */
+export function reconStream(bankAccountId: string): StreamName {
+  return streamName(RECONCILIATION_CATEGORIES.recon, bankAccountId);
 }

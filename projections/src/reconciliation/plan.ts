@@ -57,7 +57,11 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
         return;
       case "CsvProfileSaved":
       case "MatchingRulesSet":
-        // Not read here (the filter leaves their categories out); profiles and rules are read from their streams.
+      case "MatchProposed":
+      case "MatchConfirmed":
+      case "MatchRejected":
+      case "MatchUnmatched":
+        // Not read here (the filter leaves their categories out): profiles and rules are read from their streams; matches have no read model yet.
         return;
       default: {
         const unknown: never = reconciliationEvent;

@@ -1,0 +1,224 @@
+// Match decisions of one bank account: proposals of a run, a clerk's
+// confirm, reject, manual match and unmatch. Every one goes to the account's
+// one stream, `recon-<bankAccountId>`, and is decided against its state, so
+// the guarantee "no item is ever in two live matches" rests on a single
+// expected revision:
+// - a decision reads the state at revision r and its events land only at
+//   r + 1; a run, a manual match and an unmatch racing each other are
+//   serialized by the store, and the loser is decided again on the new
+//   state (the stream writer does it), never appended on the old one;
+// - the state knows, for each item, the live match holding it (suggested or
+//   confirmed), and every decision that adds a match checks its items
+//   against it; evolve asserts it, so a stream that broke it would fail
+//   loudly on load rather than be believed.
+// Pure: amounts, limits and the write-off account come in the command.
+import assert from "node:assert/strict";
+import { TrueupError, parseReconciliationEvent } from "@trueup/contracts";
+import type { ReconciliationEvent } from "@trueup/contracts";
+import type { Decision as GenericDecision } from "../../decision.ts";
+import { BucketMap } from "./bucket-map.ts";
+
+type MatchEventType = "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched";
+export type MatchEvent = Extract<ReconciliationEvent, { type: MatchEventType }> | { readonly type: "Unrelated"; readonly data: { readonly type: string } };
+export type Decision = GenericDecision<MatchEvent>;
+type Proposed = Extract<ReconciliationEvent, { type: "MatchProposed" }>["data"];
+
+export type MatchStatus = "suggested" | "confirmed" | "rejected" | "unmatched";
+
+export interface MatchRecord {
+  readonly status: MatchStatus;
+  readonly externalIds: readonly string[];
+  readonly internalIds: readonly string[];
+}
+
+export interface ReconState {
+  readonly matches: BucketMap<MatchRecord>;
+  /** Item key (itemKey) → the live match (suggested or confirmed) holding it. */
+  readonly live: BucketMap<string>;
+}
+
+export const initialReconState = (): ReconState => ({ matches: BucketMap.empty(), live: BucketMap.empty() });
+
+/** External and internal ids may coincide; the key keeps the sides apart. */
+export function itemKey(side: "external" | "internal", id: string): string {
+  return `${side === "external" ? "e" : "i"}:${id}`;
+}
+
+function keysOf(match: { readonly externalIds: readonly string[]; readonly internalIds: readonly string[] }): string[] {
+  return [...match.externalIds.map((id) => itemKey("external", id)), ...match.internalIds.map((id) => itemKey("internal", id))];
+}
+
+/** A match's lifecycle: a suggestion is confirmed or rejected; a confirmed match leaves only by an unmatch. */
+const FROM: Readonly<Record<MatchStatus, MatchStatus | undefined>> = { suggested: undefined, confirmed: "suggested", rejected: "suggested", unmatched: "confirmed" };
+
+function withStatus(state: ReconState, matchId: string, status: MatchStatus): ReconState {
+  const match = state.matches.get(matchId);
+  assert.ok(match !== undefined, `match ${matchId} changed before it was proposed`);
+  assert.ok(match.status === FROM[status], `match ${matchId} cannot become ${status} from ${match.status}`);
+  const live = status === "rejected" || status === "unmatched" ? state.live.with([], keysOf(match)) : state.live;
+  return { matches: state.matches.with([[matchId, { ...match, status }]]), live };
+}
+
+export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
+  switch (event.type) {
+    case "MatchProposed": {
+      const { matchId } = event.data;
+      assert.ok(!state.matches.has(matchId), `match ${matchId} is proposed twice`);
+      const keys = keysOf(event.data);
+      for (const key of keys) assert.ok(!state.live.has(key), `item ${key} would be in two live matches (${state.live.get(key) ?? ""} and ${matchId})`);
+      return {
+        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds }]]),
+        live: state.live.with(keys.map((key) => [key, matchId] as const)),
+      };
+    }
+    case "MatchConfirmed":
+      return withStatus(state, event.data.matchId, "confirmed");
+    case "MatchRejected":
+      return withStatus(state, event.data.matchId, "rejected");
+    case "MatchUnmatched":
+      return withStatus(state, event.data.matchId, "unmatched");
+    case "Unrelated":
+      return state;
+  }
+}
+
+/** A run's proposal, as the engine made it, with the match id the run gives it. */
+export interface RunProposal extends Omit<Proposed, "bankAccountId" | "runId"> {
+  /** Confirmed in the same append (the engine's autoConfirm: at the threshold, not ambiguous, not partial). */
+  readonly autoConfirm: boolean;
+}
+
+export interface ProposeMatches {
+  readonly type: "ProposeMatches";
+  readonly data: { readonly bankAccountId: string; readonly runId: string; readonly proposals: readonly RunProposal[] };
+}
+
+/**
+ * A run's proposals whose items are all open now (the run read its items
+ * from read models that may lag, or a clerk matched one meanwhile); the
+ * others are left out, and the caller counts them as conflicts.
+ */
+export function decideProposals(command: ProposeMatches, state: ReconState): Decision {
+  const { bankAccountId, runId, proposals } = command.data;
+  const claimed = new Set<string>();
+  const events: MatchEvent[] = [];
+  for (const proposal of proposals) {
+    const keys = keysOf(proposal);
+    if (state.matches.has(proposal.matchId) || keys.some((key) => state.live.has(key) || claimed.has(key))) continue;
+    for (const key of keys) claimed.add(key);
+    const { autoConfirm, ...data } = proposal;
+    events.push({ type: "MatchProposed", data: { ...data, bankAccountId, runId } });
+    if (autoConfirm) events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId: proposal.matchId, automatic: true } });
+  }
+  return { events };
+}
+
+function existing(state: ReconState, matchId: string, wanted: MatchStatus): MatchRecord | TrueupError {
+  const match = state.matches.get(matchId);
+  if (match === undefined) return new TrueupError("MATCH_NOT_FOUND", `no match ${matchId}`);
+  if (match.status !== wanted) {
+    return new TrueupError("MATCH_STATUS_CONFLICT", `match ${matchId} is ${match.status}, not ${wanted}`, { detail: { matchId, status: match.status, needed: wanted } });
+  }
+  return match;
+}
+
+export interface MatchDecisionCommand {
+  readonly type: "ConfirmMatch" | "RejectMatch" | "UnmatchMatch";
+  readonly data: { readonly bankAccountId: string; readonly matchId: string; readonly reason: string | null };
+}
+
+/** Confirm or reject a suggested match; unmatch a confirmed one (a suggestion is rejected instead). */
+export function decideMatchDecision(command: MatchDecisionCommand, state: ReconState): Decision {
+  const { bankAccountId, matchId, reason } = command.data;
+  const found = existing(state, matchId, command.type === "UnmatchMatch" ? "confirmed" : "suggested");
+  if (found instanceof TrueupError) return { rejected: found };
+  switch (command.type) {
+    case "ConfirmMatch":
+      return { events: [{ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } }] };
+    case "RejectMatch":
+      assert.ok(reason !== null, "a rejection needs its reason (the API requires it)");
+      return { events: [{ type: "MatchRejected", data: { bankAccountId, matchId, reason } }] };
+    case "UnmatchMatch":
+      assert.ok(reason !== null, "an unmatch needs its reason (the API requires it)");
+      return { events: [{ type: "MatchUnmatched", data: { bankAccountId, matchId, reason } }] };
+  }
+}
+
+export interface ManualItem {
+  readonly id: string;
+  readonly amountMinor: bigint;
+}
+
+export interface ManualMatch {
+  readonly type: "ManualMatch";
+  readonly data: {
+    readonly bankAccountId: string;
+    readonly matchId: string;
+    /** With their amounts as the log holds them (signed: positive is money into the account). */
+    readonly externals: readonly ManualItem[];
+    readonly internals: readonly ManualItem[];
+    readonly currency: string;
+    /** Where a difference may go, and the most it may be (the account's tolerance); null: the match must balance. */
+    readonly writeOff: { readonly ledgerAccount: string; readonly limitMinor: bigint } | null;
+    readonly reason: string | null;
+  };
+}
+
+const abs = (value: bigint): bigint => (value < 0n ? -value : value);
+
+/**
+ * A clerk's match of chosen items, confirmed at once. It must balance, or
+ * its difference be within the write-off limit. An item in a confirmed
+ * match is refused (unmatch that first); suggestions holding its items are
+ * rejected in the same append, as superseded.
+ */
+export function decideManualMatch(command: ManualMatch, state: ReconState): Decision {
+  const { bankAccountId, matchId, externals, internals, currency, writeOff, reason } = command.data;
+  if (state.matches.has(matchId)) return { rejected: new TrueupError("MATCH_ALREADY_EXISTS", `match ${matchId} exists`, { path: ["matchId"] }) };
+  const superseded = new Set<string>();
+  for (const [side, items] of [["external", externals], ["internal", internals]] as const) {
+    for (const [index, item] of items.entries()) {
+      const holder = state.live.get(itemKey(side, item.id));
+      if (holder === undefined) continue;
+      if (state.matches.get(holder)?.status === "confirmed") {
+        return { rejected: new TrueupError("MATCH_ITEM_TAKEN", `${side} item ${item.id} is in confirmed match ${holder}; unmatch it first`, { path: [`${side}Ids`, index], detail: { itemId: item.id, matchId: holder } }) };
+      }
+      superseded.add(holder);
+    }
+  }
+  const difference = externals.reduce((sum, item) => sum + item.amountMinor, 0n) - internals.reduce((sum, item) => sum + item.amountMinor, 0n);
+  if (difference !== 0n && (writeOff === null || abs(difference) > writeOff.limitMinor)) {
+    const limit = writeOff === null ? "no write-off" : `a write-off of at most ${writeOff.limitMinor}`;
+    return { rejected: new TrueupError("MATCH_UNBALANCED", `the items differ by ${difference} minor units; the account allows ${limit}`, { detail: { differenceMinor: difference.toString(), limitMinor: writeOff?.limitMinor.toString() ?? "0" } }) };
+  }
+  const events: MatchEvent[] = [...superseded].sort().map((holder) => ({ type: "MatchRejected", data: { bankAccountId, matchId: holder, reason: `superseded by the manual match ${matchId}` } }));
+  const externalIds = externals.map((item) => item.id);
+  const internalIds = internals.map((item) => item.id);
+  const kind = externalIds.length === 1 ? (internalIds.length === 1 ? "1:1" : "1:N") : internalIds.length === 1 ? "N:1" : "N:M";
+  events.push({
+    type: "MatchProposed",
+    data: {
+      bankAccountId, matchId, runId: null, kind, externalIds, internalIds, currency, ruleId: null, score: 100,
+      criteria: [{ criterion: "manual", grade: "exact", points: 100, reason: reason === null ? "matched by a clerk" : `matched by a clerk: ${reason}` }],
+      differenceMinor: difference.toString(),
+      writeOff: difference === 0n || writeOff === null ? null : { amountMinor: difference.toString(), ledgerAccount: writeOff.ledgerAccount },
+      residual: null, ambiguous: false,
+    },
+  });
+  events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } });
+  return { events };
+}
+
+/** Parses a stored event of a recon stream (through the context's upcasters). */
+export function parseMatchEvent(stored: Parameters<typeof parseReconciliationEvent>[0]): MatchEvent {
+  const event = parseReconciliationEvent(stored);
+  switch (event.type) {
+    case "MatchProposed":
+    case "MatchConfirmed":
+    case "MatchRejected":
+    case "MatchUnmatched":
+      return event;
+    default:
+      return { type: "Unrelated", data: { type: event.type } };
+  }
+}

@@ -1,0 +1,168 @@
+// Proves the match decider, given / when / then, and its invariants over
+// thousands of random sequences of decisions (fast-check):
+// - a run's proposals land only with items that are open (a proposal
+//   reusing an item of a live match, or of an earlier proposal of the same
+//   run, is left out); auto-confirmed ones are confirmed in the same append;
+// - confirm and reject need a suggestion, unmatch a confirmed match, each
+//   refusal typed; a rejection or an unmatch opens the items again;
+// - a manual match must balance or stay within the write-off limit, is
+//   refused over an item of a confirmed match, and rejects the suggestions
+//   it supersedes in the same append;
+// - whatever the sequence: no item is ever in two live matches, a match
+//   only moves along its lifecycle (evolve asserts both, so a broken
+//   decision fails the property), the live index is exactly the items of
+//   suggested and confirmed matches, and the state's maps do not change
+//   when a later state is derived from them.
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import * as decider from "../../src/reconciliation/matches/decider.ts";
+import type { MatchEvent, ReconState, RunProposal } from "../../src/reconciliation/matches/decider.ts";
+import { BucketMap } from "../../src/reconciliation/matches/bucket-map.ts";
+
+const BA = "ba1";
+const proposal = (matchId: string, externalIds: string[], internalIds: string[], autoConfirm = false): RunProposal => ({
+  matchId, kind: externalIds.length === 1 ? (internalIds.length === 1 ? "1:1" : "1:N") : internalIds.length === 1 ? "N:1" : "N:M",
+  externalIds, internalIds, currency: "EUR", ruleId: "ref", score: 95, criteria: [], differenceMinor: "0", writeOff: null, residual: null, ambiguous: false, autoConfirm,
+});
+const propose = (...proposals: RunProposal[]): decider.ProposeMatches => ({ type: "ProposeMatches", data: { bankAccountId: BA, runId: "run1", proposals } });
+const decision = (type: decider.MatchDecisionCommand["type"], matchId: string, reason: string | null = "because"): decider.MatchDecisionCommand => ({ type, data: { bankAccountId: BA, matchId, reason } });
+const manual = (matchId: string, externals: [string, bigint][], internals: [string, bigint][], limitMinor: bigint | null = null): decider.ManualMatch => ({
+  type: "ManualMatch",
+  data: {
+    bankAccountId: BA, matchId, currency: "EUR", reason: null,
+    externals: externals.map(([id, amountMinor]) => ({ id, amountMinor })),
+    internals: internals.map(([id, amountMinor]) => ({ id, amountMinor })),
+    writeOff: limitMinor === null ? null : { ledgerAccount: "6800", limitMinor },
+  },
+});
+
+const fold = (state: ReconState, events: readonly MatchEvent[]) => events.reduce(decider.evolveRecon, state);
+const eventsOf = (d: decider.Decision): MatchEvent[] => {
+  if (!("events" in d)) throw new Error(`rejected: ${d.rejected.code}`);
+  return d.events;
+};
+const codeOf = (d: decider.Decision) => ("rejected" in d ? d.rejected.code : undefined);
+const types = (events: readonly MatchEvent[]) => events.map((e) => `${e.type}:${"matchId" in e.data ? e.data.matchId : ""}`);
+
+describe("the match decider", () => {
+  it("records a run's proposals whose items are open, and confirms the auto-confirmed ones in the same append", () => {
+    let state = decider.initialReconState();
+    const first = eventsOf(decider.decideProposals(propose(proposal("m1", ["e1"], ["i1"], true), proposal("m2", ["e2"], ["i2"]), proposal("m3", ["e2"], ["i3"])), state));
+    // m3 reuses e2, which m2 claimed earlier in the same run.
+    expect(types(first)).toEqual(["MatchProposed:m1", "MatchConfirmed:m1", "MatchProposed:m2"]);
+    state = fold(state, first);
+    expect(state.matches.get("m1")?.status).toBe("confirmed");
+    expect(state.matches.get("m2")?.status).toBe("suggested");
+    // A later run: e1 and i2 are in live matches, so only m5 lands.
+    const second = eventsOf(decider.decideProposals(propose(proposal("m4", ["e1"], ["i4"]), proposal("m6", ["e5"], ["i2"]), proposal("m5", ["e5"], ["i5"])), state));
+    expect(types(second)).toEqual(["MatchProposed:m5"]);
+    // Nothing open: no events (an unchanged stream).
+    expect(eventsOf(decider.decideProposals(propose(proposal("m7", ["e1"], ["i1"])), fold(state, second)))).toEqual([]);
+  });
+
+  it("confirms or rejects a suggestion, unmatches a confirmed match, and refuses the rest", () => {
+    let state = fold(decider.initialReconState(), eventsOf(decider.decideProposals(propose(proposal("m1", ["e1"], ["i1"]), proposal("m2", ["e2"], ["i2"])), decider.initialReconState())));
+    expect(codeOf(decider.decideMatchDecision(decision("ConfirmMatch", "nope"), state))).toBe("MATCH_NOT_FOUND");
+    expect(codeOf(decider.decideMatchDecision(decision("UnmatchMatch", "m1"), state))).toBe("MATCH_STATUS_CONFLICT");
+    state = fold(state, eventsOf(decider.decideMatchDecision(decision("ConfirmMatch", "m1"), state)));
+    expect(codeOf(decider.decideMatchDecision(decision("ConfirmMatch", "m1"), state))).toBe("MATCH_STATUS_CONFLICT");
+    expect(codeOf(decider.decideMatchDecision(decision("RejectMatch", "m1"), state))).toBe("MATCH_STATUS_CONFLICT");
+    state = fold(state, eventsOf(decider.decideMatchDecision(decision("RejectMatch", "m2"), state)));
+    expect(state.live.has(decider.itemKey("external", "e2"))).toBe(false);
+    state = fold(state, eventsOf(decider.decideMatchDecision(decision("UnmatchMatch", "m1"), state)));
+    expect(state.matches.get("m1")?.status).toBe("unmatched");
+    expect(state.live.size).toBe(0);
+    // The items are open again: a new run may propose them.
+    expect(types(eventsOf(decider.decideProposals(propose(proposal("m3", ["e1"], ["i2"])), state)))).toEqual(["MatchProposed:m3"]);
+  });
+
+  it("takes a manual match that balances or stays within the write-off limit, superseding suggestions, never a confirmed match", () => {
+    const state = fold(
+      decider.initialReconState(),
+      eventsOf(decider.decideProposals(propose(proposal("m1", ["e1"], ["i1"], true), proposal("m2", ["e2"], ["i2"])), decider.initialReconState())),
+    );
+    expect(codeOf(decider.decideManualMatch(manual("x1", [["e1", 100n]], [["i9", 100n]]), state))).toBe("MATCH_ITEM_TAKEN");
+    expect(codeOf(decider.decideManualMatch(manual("x1", [["e3", 100n]], [["i3", 99n]]), state))).toBe("MATCH_UNBALANCED");
+    expect(codeOf(decider.decideManualMatch(manual("x1", [["e3", 100n]], [["i3", 90n]], 5n), state))).toBe("MATCH_UNBALANCED");
+    expect(codeOf(decider.decideManualMatch(manual("m1", [["e3", 100n]], [["i3", 100n]]), state))).toBe("MATCH_ALREADY_EXISTS");
+    const events = eventsOf(decider.decideManualMatch(manual("x1", [["e2", 100n]], [["i3", 60n], ["i4", 35n]], 5n), state));
+    expect(types(events)).toEqual(["MatchRejected:m2", "MatchProposed:x1", "MatchConfirmed:x1"]);
+    const proposed = events[1];
+    expect(proposed?.type === "MatchProposed" && { kind: proposed.data.kind, difference: proposed.data.differenceMinor, writeOff: proposed.data.writeOff }).toEqual({ kind: "1:N", difference: "5", writeOff: { amountMinor: "5", ledgerAccount: "6800" } });
+    const after = fold(state, events);
+    expect(after.live.get(decider.itemKey("internal", "i2"))).toBeUndefined();
+    expect(after.live.get(decider.itemKey("external", "e2"))).toBe("x1");
+  });
+
+  it("refuses to load a stream whose events would put an item in two live matches", () => {
+    const [proposed] = eventsOf(decider.decideProposals(propose(proposal("m1", ["e1"], ["i1"])), decider.initialReconState()));
+    if (proposed?.type !== "MatchProposed") throw new Error("no proposal");
+    const twice: MatchEvent = { type: "MatchProposed", data: { ...proposed.data, matchId: "m2", internalIds: ["i2"] } };
+    expect(() => fold(decider.initialReconState(), [proposed, twice])).toThrow(/two live matches/);
+  });
+});
+
+describe("match decisions, whatever their order", () => {
+  const item = fc.integer({ min: 0, max: 5 });
+  const command = fc.oneof(
+    fc.record({ kind: fc.constant("propose" as const), pairs: fc.array(fc.tuple(fc.uniqueArray(item, { minLength: 1, maxLength: 2 }), fc.uniqueArray(item, { minLength: 1, maxLength: 2 }), fc.boolean()), { minLength: 1, maxLength: 4 }) }),
+    fc.record({ kind: fc.constantFrom("ConfirmMatch" as const, "RejectMatch" as const, "UnmatchMatch" as const), match: fc.integer({ min: 0, max: 30 }) }),
+    fc.record({ kind: fc.constant("manual" as const), externals: fc.uniqueArray(item, { minLength: 1, maxLength: 2 }), internals: fc.uniqueArray(item, { minLength: 1, maxLength: 2 }), balanced: fc.boolean() }),
+  );
+
+  it("never puts an item in two live matches, and the live index is exactly the live matches' items", () => {
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 40 }), (commands) => {
+        let state = decider.initialReconState();
+        let next = 0;
+        const ids: string[] = [];
+        for (const c of commands) {
+          const before = state;
+          const beforeLive = [...before.live.entries()];
+          let d: decider.Decision;
+          if (c.kind === "propose") {
+            d = decider.decideProposals(propose(...c.pairs.map(([e, i, auto]) => proposal(`m${next++}`, e.map((n) => `e${n}`), i.map((n) => `i${n}`), auto))), state);
+          } else if (c.kind === "manual") {
+            const externals = c.externals.map((n): [string, bigint] => [`e${n}`, 10n]);
+            const internals = c.internals.map((n): [string, bigint] => [`i${n}`, 10n]);
+            const total = BigInt(externals.length * 10 - internals.length * 10);
+            d = decider.decideManualMatch(manual(`m${next++}`, externals, internals, c.balanced ? (total < 0n ? -total : total) : null), state);
+          } else {
+            d = decider.decideMatchDecision(decision(c.kind, ids[c.match % Math.max(ids.length, 1)] ?? "none"), state);
+          }
+          if ("events" in d) {
+            state = fold(state, d.events);
+            for (const e of d.events) if (e.type === "MatchProposed") ids.push(e.data.matchId);
+          }
+          // The earlier state was not changed by deriving this one.
+          expect([...before.live.entries()]).toEqual(beforeLive);
+        }
+        const expected = new Map<string, string>();
+        for (const [matchId, match] of state.matches.entries()) {
+          if (match.status !== "suggested" && match.status !== "confirmed") continue;
+          for (const key of [...match.externalIds.map((id) => decider.itemKey("external", id)), ...match.internalIds.map((id) => decider.itemKey("internal", id))]) {
+            expect(expected.has(key), `${key} is in ${expected.get(key) ?? ""} and ${matchId}`).toBe(false);
+            expected.set(key, matchId);
+          }
+        }
+        expect(new Map(state.live.entries())).toEqual(expected);
+        expect(state.live.size).toBe(expected.size);
+      }),
+      { numRuns: 1_500 },
+    );
+  });
+});
+
+describe("the bucket map", () => {
+  it("sets, removes and counts, leaving the map it came from unchanged", () => {
+    const empty = BucketMap.empty<number>();
+    const one = empty.with([["a", 1], ["b", 2]]);
+    const two = one.with([["a", 3], ["c", 4]], ["b", "zz"]);
+    expect([empty.size, one.size, two.size]).toEqual([0, 2, 2]);
+    expect([one.get("a"), one.get("b"), two.get("a"), two.get("b"), two.get("c")]).toEqual([1, 2, 3, undefined, 4]);
+    expect(new Map(two.entries())).toEqual(new Map([["a", 3], ["c", 4]]));
+    const many = BucketMap.empty<number>().with(Array.from({ length: 5_000 }, (_, k) => [`k${k}`, k] as const));
+    expect(many.size).toBe(5_000);
+    expect(many.get("k4999")).toBe(4_999);
+  });
+});
