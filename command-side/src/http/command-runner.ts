@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { POSITION_PATTERN, TrueupError, problemOf } from "@trueup/contracts";
+import type { ErrorCode, ProblemResponse } from "@trueup/contracts";
 import { IDEMPOTENCY_KEY_LENGTH_MAX, IDEMPOTENCY_KEY_PATTERN, requestHash } from "../idempotency.ts";
 import type { Answer, IdempotencyStore } from "../idempotency.ts";
 import type { InFlight } from "../in-flight.ts";
@@ -37,6 +38,49 @@ export const commandHeaders = z.looseObject({
 });
 
 /** The fields every accepted command's answer carries beside its own. */
+/** The problems any command run through this runner may answer with, whatever it does (for its route's documented responses). */
+export const EVERY_COMMAND_PROBLEMS: readonly ErrorCode[] = [
+  "VALIDATION_FAILED", "IDEMPOTENCY_KEY_MISSING", "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_CONFLICT", "CONCURRENCY_CONFLICT",
+  "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "STORE_UNAVAILABLE", "OVERLOADED",
+];
+
+/** What a command route documents: its words, an example body and answer, and the problems it can answer with. */
+export interface CommandDocs {
+  readonly summary: string;
+  readonly description: string;
+  readonly body: unknown;
+  readonly answer: unknown;
+  readonly problems: Readonly<Record<number, ProblemResponse>>;
+}
+
+/**
+ * The schema of a command route: the command headers (Idempotency-Key),
+ * its params and body, the answer at `status` with its example, and the
+ * documented problems. One place, so every command route documents the
+ * same things the same way.
+ */
+export function commandRouteSchema<P extends z.ZodType, B extends z.ZodType>(spec: {
+  readonly tags: readonly string[];
+  readonly params: P;
+  readonly body: B;
+  readonly status: 200 | 201;
+  readonly answer: z.ZodType;
+  /** What the answer is, in words: "Saved", "Registered", … */
+  readonly done: string;
+  readonly docs: CommandDocs;
+}) {
+  const answer = spec.answer.meta({ example: spec.docs.answer, description: `${spec.done}, or (\`replayed: true\`, header Idempotent-Replayed) the stored answer of an earlier request with this key` });
+  return {
+    tags: [...spec.tags],
+    headers: commandHeaders,
+    params: spec.params,
+    summary: spec.docs.summary,
+    description: spec.docs.description,
+    body: spec.body.meta({ example: spec.docs.body }),
+    response: { [spec.status]: answer, ...spec.docs.problems },
+  };
+}
+
 export const outcomeFields = {
   revision: z.string().nullable().meta({ pattern: "^[0-9]+$", description: "Stream revision after the command (decimal)", example: "3" }),
   position: z.string().nullable().meta({ pattern: POSITION_PATTERN.source, description: "Global log position (32 lowercase hex digits); pass as minPosition to read your own write", example: "00000000000002f10000000000000004" }),

@@ -5,10 +5,9 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ledgerIdSchema, problemResponses, registerBankAccountBody } from "@trueup/contracts";
-import type { ErrorCode } from "@trueup/contracts";
 import type { IdempotencyStore } from "../../idempotency.ts";
 import type { InFlight } from "../../in-flight.ts";
-import { commandHeaders, commandRunner, outcomeFields } from "../../http/command-runner.ts";
+import { EVERY_COMMAND_PROBLEMS, commandRouteSchema, commandRunner, outcomeFields } from "../../http/command-runner.ts";
 import type { BankAccountCommandService } from "./service.ts";
 
 export interface BankAccountCommandRoutesDeps {
@@ -23,8 +22,6 @@ const accepted = z.object({
   ...outcomeFields,
 });
 
-const EVERY_COMMAND: readonly ErrorCode[] = ["VALIDATION_FAILED", "IDEMPOTENCY_KEY_MISSING", "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_CONFLICT", "CONCURRENCY_CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "STORE_UNAVAILABLE", "OVERLOADED"];
-
 const REGISTER_DOCS = {
   summary: "Register a bank or PSP account",
   description:
@@ -37,7 +34,7 @@ const REGISTER_DOCS = {
   answer: { bankAccountId: "ba_main_eur", ledgerId: "acme", revision: "0", position: "00000000000002f10000000000000004", replayed: false },
   problems: problemResponses(
     [
-      ...EVERY_COMMAND,
+      ...EVERY_COMMAND_PROBLEMS,
       "IBAN_INVALID",
       "CURRENCY_UNKNOWN",
       "LEDGER_NOT_FOUND",
@@ -59,19 +56,7 @@ export function bankAccountCommandRoutes(deps: BankAccountCommandRoutesDeps) {
   return async (root: FastifyInstance): Promise<void> => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const run = commandRunner(app, deps);
-    const tags = ["reconciliation commands"];
-    const schema = {
-      tags,
-      headers: commandHeaders,
-      params: z.object({ ledgerId: ledgerIdSchema }),
-      summary: REGISTER_DOCS.summary,
-      description: REGISTER_DOCS.description,
-      body: registerBankAccountBody.meta({ example: REGISTER_DOCS.body }),
-      response: {
-        201: accepted.meta({ example: REGISTER_DOCS.answer, description: "Registered, or (`replayed: true`, header Idempotent-Replayed) the stored answer of an earlier request with this key" }),
-        ...REGISTER_DOCS.problems,
-      },
-    };
+    const schema = commandRouteSchema({ tags: ["reconciliation commands"], params: z.object({ ledgerId: ledgerIdSchema }), body: registerBankAccountBody, status: 201, answer: accepted, done: "Registered", docs: REGISTER_DOCS });
     app.post("/ledgers/:ledgerId/bank-accounts", { schema }, (request, reply) => {
       const { ledgerId } = request.params;
       return run(request, reply, { scope: ledgerId, status: 201, execute: async (ctx) => ({ ledgerId, ...(await deps.service.register(ctx, ledgerId, request.body)) }) });

@@ -7,10 +7,9 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ledgerIdSchema, problemResponses, saveCsvProfileBody } from "@trueup/contracts";
-import type { ErrorCode } from "@trueup/contracts";
 import type { IdempotencyStore } from "../../idempotency.ts";
 import type { InFlight } from "../../in-flight.ts";
-import { commandHeaders, commandRunner, outcomeFields } from "../../http/command-runner.ts";
+import { EVERY_COMMAND_PROBLEMS, commandRouteSchema, commandRunner, outcomeFields } from "../../http/command-runner.ts";
 import type { CsvProfileCommandService } from "./service.ts";
 
 export interface CsvProfileCommandRoutesDeps {
@@ -24,8 +23,6 @@ const accepted = z.object({
   profileId: z.string().meta({ description: "The profile's id (chosen by the client, or derived from the Idempotency-Key): pass it as ?profile= to an import", example: "sparkasse" }),
   ...outcomeFields,
 });
-
-const EVERY_COMMAND: readonly ErrorCode[] = ["VALIDATION_FAILED", "IDEMPOTENCY_KEY_MISSING", "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_CONFLICT", "CONCURRENCY_CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "STORE_UNAVAILABLE", "OVERLOADED"];
 
 const SAVE_DOCS = {
   summary: "Save a CSV mapping profile",
@@ -47,7 +44,7 @@ const SAVE_DOCS = {
     columns: { bookingDate: "Buchungstag", valueDate: "Valutadatum", amount: "Betrag", description: "Verwendungszweck", counterpartyName: "Beguenstigter/Zahlungspflichtiger", counterpartyIban: "Kontonummer/IBAN" },
   },
   answer: { ledgerId: "acme", profileId: "sparkasse", revision: "0", position: "00000000000002f10000000000000004", replayed: false },
-  problems: problemResponses([...EVERY_COMMAND, "LEDGER_NOT_FOUND", "CSV_PROFILE_ALREADY_EXISTS"], {
+  problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "LEDGER_NOT_FOUND", "CSV_PROFILE_ALREADY_EXISTS"], {
     VALIDATION_FAILED: { detail: "body/columns: map either an amount column or both debit and credit columns, not both", in: "body", path: "/columns" },
     CSV_PROFILE_ALREADY_EXISTS: { detail: "ledger acme has a CSV profile sparkasse; save the new mapping under another id", in: "body", path: "/profileId" },
   }),
@@ -57,18 +54,7 @@ export function csvProfileCommandRoutes(deps: CsvProfileCommandRoutesDeps) {
   return async (root: FastifyInstance): Promise<void> => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const run = commandRunner(app, deps);
-    const schema = {
-      tags: ["reconciliation commands"],
-      headers: commandHeaders,
-      params: z.object({ ledgerId: ledgerIdSchema }),
-      summary: SAVE_DOCS.summary,
-      description: SAVE_DOCS.description,
-      body: saveCsvProfileBody.meta({ example: SAVE_DOCS.body }),
-      response: {
-        201: accepted.meta({ example: SAVE_DOCS.answer, description: "Saved, or (`replayed: true`, header Idempotent-Replayed) the stored answer of an earlier request with this key" }),
-        ...SAVE_DOCS.problems,
-      },
-    };
+    const schema = commandRouteSchema({ tags: ["reconciliation commands"], params: z.object({ ledgerId: ledgerIdSchema }), body: saveCsvProfileBody, status: 201, answer: accepted, done: "Saved", docs: SAVE_DOCS });
     app.post("/ledgers/:ledgerId/csv-profiles", { schema }, (request, reply) => {
       const { ledgerId } = request.params;
       return run(request, reply, { scope: ledgerId, status: 201, execute: async (ctx) => ({ ledgerId, ...(await deps.service.save(ctx, ledgerId, request.body)) }) });

@@ -5,10 +5,9 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { bankAccountIdSchema, problemResponses, setMatchingRulesBody } from "@trueup/contracts";
-import type { ErrorCode } from "@trueup/contracts";
 import type { IdempotencyStore } from "../../idempotency.ts";
 import type { InFlight } from "../../in-flight.ts";
-import { commandHeaders, commandRunner, outcomeFields } from "../../http/command-runner.ts";
+import { EVERY_COMMAND_PROBLEMS, commandRouteSchema, commandRunner, outcomeFields } from "../../http/command-runner.ts";
 import type { MatchingRulesCommandService } from "./service.ts";
 
 export interface MatchingRulesCommandRoutesDeps {
@@ -22,8 +21,6 @@ const accepted = z.object({
   version: z.number().int().meta({ description: "The rules' version now: 1 for the first rules set, one more per change", example: 2 }),
   ...outcomeFields,
 });
-
-const EVERY_COMMAND: readonly ErrorCode[] = ["VALIDATION_FAILED", "IDEMPOTENCY_KEY_MISSING", "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_CONFLICT", "CONCURRENCY_CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "STORE_UNAVAILABLE", "OVERLOADED"];
 
 const SET_DOCS = {
   summary: "Set a bank account's matching rules",
@@ -49,7 +46,7 @@ const SET_DOCS = {
     },
   },
   answer: { bankAccountId: "ba_main_eur", version: 2, revision: "1", position: "00000000000002f10000000000000004", replayed: false },
-  problems: problemResponses([...EVERY_COMMAND, "BANK_ACCOUNT_NOT_FOUND", "MATCHING_RULES_VERSION_CONFLICT", "LEDGER_NOT_FOUND", "ACCOUNT_NOT_FOUND", "ACCOUNT_CLOSED", "ACCOUNT_CURRENCY_MISMATCH"], {
+  problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "BANK_ACCOUNT_NOT_FOUND", "MATCHING_RULES_VERSION_CONFLICT", "LEDGER_NOT_FOUND", "ACCOUNT_NOT_FOUND", "ACCOUNT_CLOSED", "ACCOUNT_CURRENCY_MISMATCH"], {
     VALIDATION_FAILED: { detail: "body/rules/rules/0/invoicePattern: a quantified group may not contain a quantifier or '|' (exponential backtracking)", in: "body", path: "/rules/rules/0/invoicePattern" },
     MATCHING_RULES_VERSION_CONFLICT: { detail: "bank account ba_main_eur's matching rules are at version 2, not 1", in: "body", path: "/expectedVersion" },
     ACCOUNT_NOT_FOUND: { detail: "no account 6800 in ledger acme", in: "body", path: "/rules/writeOffAccount" },
@@ -60,18 +57,7 @@ export function matchingRulesCommandRoutes(deps: MatchingRulesCommandRoutesDeps)
   return async (root: FastifyInstance): Promise<void> => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const run = commandRunner(app, deps);
-    const schema = {
-      tags: ["reconciliation commands"],
-      headers: commandHeaders,
-      params: z.object({ bankAccountId: bankAccountIdSchema }),
-      summary: SET_DOCS.summary,
-      description: SET_DOCS.description,
-      body: setMatchingRulesBody.meta({ example: SET_DOCS.body }),
-      response: {
-        200: accepted.meta({ example: SET_DOCS.answer, description: "Set as the next version, or (`replayed: true`, header Idempotent-Replayed) the stored answer of an earlier request with this key" }),
-        ...SET_DOCS.problems,
-      },
-    };
+    const schema = commandRouteSchema({ tags: ["reconciliation commands"], params: z.object({ bankAccountId: bankAccountIdSchema }), body: setMatchingRulesBody, status: 200, answer: accepted, done: "Set as the next version", docs: SET_DOCS });
     app.put("/bank-accounts/:bankAccountId/matching-rules", { schema }, (request, reply) => {
       const { bankAccountId } = request.params;
       return run(request, reply, { scope: bankAccountId, status: 200, execute: async (ctx) => ({ bankAccountId, ...(await deps.service.set(ctx, bankAccountId, request.body)) }) });

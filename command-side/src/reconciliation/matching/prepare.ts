@@ -268,6 +268,23 @@ const VALUE_DATE_ONLY: readonly string[] = Object.freeze(["value date"]);
 const BOOKING_DATE_ONLY: readonly string[] = Object.freeze(["booking date"]);
 const BOTH_DATES: readonly string[] = Object.freeze(["value date", "booking date"]);
 
+/** The fields every prepared item derives from its id, amount and currency the same way. */
+function amountFields(item: { readonly id: string; readonly amountMinor: bigint; readonly currency: string }) {
+  return {
+    id: item.id,
+    amountMinor: item.amountMinor,
+    magnitudeMinor: item.amountMinor < 0n ? -item.amountMinor : item.amountMinor,
+    sign: signOf(item.amountMinor),
+    currency: item.currency,
+    amountKey: `${item.currency}|${item.amountMinor}`,
+    flowKey: flowKey(item.currency, item.amountMinor),
+  };
+}
+
+function ibanKey(iban: string | null): string | null {
+  return iban === null ? null : iban.toUpperCase().replace(/\s+/g, "");
+}
+
 const flowKeys = new Map<string, string>();
 
 /** `currency|sign`, one string per distinct value (a million items would otherwise hold a million copies). */
@@ -303,13 +320,7 @@ export function prepareExternal(items: readonly ExternalItem[], patterns: readon
     return {
       side: "external",
       index,
-      id: item.id,
-      amountMinor: item.amountMinor,
-      magnitudeMinor: item.amountMinor < 0n ? -item.amountMinor : item.amountMinor,
-      sign: signOf(item.amountMinor),
-      currency: item.currency,
-      amountKey: `${item.currency}|${item.amountMinor}`,
-      flowKey: flowKey(item.currency, item.amountMinor),
+      ...amountFields(item),
       days,
       firstDay: days[0] ?? 0,
       dayLabels,
@@ -318,7 +329,7 @@ export function prepareExternal(items: readonly ExternalItem[], patterns: readon
       name,
       text: NO_NAME,
       tokens: name.words,
-      iban: item.counterpartyIban === null ? null : item.counterpartyIban.toUpperCase().replace(/\s+/g, ""),
+      iban: ibanKey(item.counterpartyIban),
       contraAccounts: [],
     };
   });
@@ -335,13 +346,7 @@ export function prepareInternal(items: readonly InternalItem[], patterns: readon
     return {
       side: "internal",
       index,
-      id: item.id,
-      amountMinor: item.amountMinor,
-      magnitudeMinor: item.amountMinor < 0n ? -item.amountMinor : item.amountMinor,
-      sign: signOf(item.amountMinor),
-      currency: item.currency,
-      amountKey: `${item.currency}|${item.amountMinor}`,
-      flowKey: flowKey(item.currency, item.amountMinor),
+      ...amountFields(item),
       days: [dayNumber(item.date)],
       firstDay: dayNumber(item.date),
       dayLabels: ENTRY_DATE_LABELS,
@@ -350,7 +355,7 @@ export function prepareInternal(items: readonly InternalItem[], patterns: readon
       name,
       text,
       tokens: name.key === null ? text.words : name.words,
-      iban: item.counterpartyIban === null ? null : item.counterpartyIban.toUpperCase().replace(/\s+/g, ""),
+      iban: ibanKey(item.counterpartyIban),
       contraAccounts: item.contraAccounts.length < 2 ? item.contraAccounts : [...item.contraAccounts].sort(),
     };
   });
