@@ -256,7 +256,7 @@ function choosePairs(run: Run, rules: readonly PairRule[], candidates: readonly 
     const edge = at(edges, index);
     const external = at(run.external.items, edge.external);
     const internal = at(run.internal.items, edge.internal);
-    const verdict = evaluatePair(run.ctx, rules, external, internal, false);
+    const verdict = evaluatePair(run.ctx, rules, external, internal);
     assert.ok(verdict.accepted && verdict.evaluation.score === edge.score, "a pair's verdict changed between two evaluations");
     propose(run, [external], [internal], verdict.evaluation, ambiguities.get(index) ?? null);
   }

@@ -107,30 +107,30 @@ export function sharedReference(rule: ReferenceRule, external: Prepared, interna
   return undefined;
 }
 
-function dateCriterion(days: number, dateLabel: string, window: number, pointsMax: number, pointsAtEdge: number): Criterion {
+function dateCriterion(days: number, dateLabel: string, window: number, pointsMax: number, pointsAtEdge: number, explain = true): Criterion {
   const points = pointsMax - Math.floor(((pointsMax - pointsAtEdge) * days) / Math.max(window, 1));
   const grade: Grade = days === 0 ? "exact" : days * 2 <= window ? "close" : "weak";
-  const reason = days === 0 ? `${dateLabel} the same day` : `${dateLabel} ${days} day${days === 1 ? "" : "s"} apart (window ${window})`;
+  const reason = !explain ? "" : days === 0 ? `${dateLabel} the same day` : `${dateLabel} ${days} day${days === 1 ? "" : "s"} apart (window ${window})`;
   return criterion("date", grade, points, reason);
 }
 
 /** Points for the counterparty's name: up to pointsMax when similar enough, NAME_MISMATCH_POINTS when both sides name someone and the names differ. */
-function nameCriterion(similarity: number, minimum: number, pointsMax: number): Criterion {
-  const shown = (similarity / 1000).toFixed(2);
-  if (similarity < Math.max(minimum, 1)) return criterion("counterpartyName", "weak", NAME_MISMATCH_POINTS, `counterparty name similarity ${shown} (below ${(Math.max(minimum, 1) / 1000).toFixed(2)})`);
+function nameCriterion(similarity: number, minimum: number, pointsMax: number, explain = true): Criterion {
+  const shown = explain ? (similarity / 1000).toFixed(2) : "";
+  if (similarity < Math.max(minimum, 1)) return criterion("counterpartyName", "weak", NAME_MISMATCH_POINTS, explain ? `counterparty name similarity ${shown} (below ${(Math.max(minimum, 1) / 1000).toFixed(2)})` : "");
   const grade: Grade = similarity === 1000 ? "exact" : similarity >= 900 ? "strong" : similarity >= 700 ? "close" : "weak";
-  return criterion("counterpartyName", grade, Math.floor((pointsMax * similarity) / 1000), `counterparty name similarity ${shown}`);
+  return criterion("counterpartyName", grade, Math.floor((pointsMax * similarity) / 1000), explain ? `counterparty name similarity ${shown}` : "");
 }
 
 /** A learned hint: this counterparty's money was booked against one of the ledger line's contra accounts before. */
-function hintCriterion(ctx: ScoringContext, external: Prepared, internal: Prepared): Criterion | undefined {
+function hintCriterion(ctx: ScoringContext, external: Prepared, internal: Prepared, explain = true): Criterion | undefined {
   for (const key of [external.iban, external.nameKey]) {
     if (key === null) continue;
     const accounts = ctx.hints.get(key);
     if (accounts === undefined) continue;
     for (const account of internal.contraAccounts) {
       const times = accounts.get(account);
-      if (times !== undefined) return criterion("hint", "strong", 5, `counterparty ${key} was matched to account ${account} before (${times} time${times === 1 ? "" : "s"})`);
+      if (times !== undefined) return criterion("hint", "strong", 5, explain ? `counterparty ${key} was matched to account ${account} before (${times} time${times === 1 ? "" : "s"})` : "");
     }
   }
   return undefined;
@@ -147,19 +147,20 @@ function amountOutcome(
   external: Prepared,
   internal: Prepared,
   options: { exact: number; tolerated: number | null; partial: number | null },
+  explain = true,
 ): AmountOutcome | string {
   const difference = external.amountMinor - internal.amountMinor;
   if (difference === 0n) return { criterion: criterion("amount", "exact", options.exact, "amount exact"), writeOff: false, partial: null };
-  const shown = formatAmount(abs(difference), external.currency);
+  const shown = explain ? formatAmount(abs(difference), external.currency) : "";
   if (options.tolerated !== null && tolerated(ctx, difference, external.amountMinor)) {
-    return { criterion: criterion("amount", "close", options.tolerated, `amount differs by ${shown}, within the tolerance (written off)`), writeOff: true, partial: null };
+    return { criterion: criterion("amount", "close", options.tolerated, explain ? `amount differs by ${shown}, within the tolerance (written off)` : ""), writeOff: true, partial: null };
   }
   if (options.partial !== null) {
     const externalLarger = external.magnitudeMinor > internal.magnitudeMinor;
     const larger = externalLarger ? external : internal;
     const smaller = externalLarger ? internal : external;
     const rest = larger.amountMinor - smaller.amountMinor;
-    const reason = `partial: ${formatAmount(smaller.magnitudeMinor, external.currency)} of ${formatAmount(larger.magnitudeMinor, external.currency)}, ${formatAmount(abs(rest), external.currency)} left open on the ${larger.side} item`;
+    const reason = !explain ? "" : `partial: ${formatAmount(smaller.magnitudeMinor, external.currency)} of ${formatAmount(larger.magnitudeMinor, external.currency)}, ${formatAmount(abs(rest), external.currency)} left open on the ${larger.side} item`;
     return { criterion: criterion("partial", "weak", options.partial, reason), writeOff: false, partial: { side: larger.side, itemId: larger.id, amountMinor: rest } };
   }
   return `amount differs by ${shown}${options.tolerated === null ? "" : " (beyond the tolerance)"}`;
@@ -171,7 +172,7 @@ function basicFailure(external: Prepared, internal: Prepared): string | undefine
   return undefined;
 }
 
-function referenceVerdict(ctx: ScoringContext, rule: ReferenceRule, external: Prepared, internal: Prepared): Verdict {
+function referenceVerdict(ctx: ScoringContext, rule: ReferenceRule, external: Prepared, internal: Prepared, explain: boolean): Verdict {
   const failures: string[] = [];
   let points = 0;
   const criteria: Criterion[] = [];
@@ -179,33 +180,33 @@ function referenceVerdict(ctx: ScoringContext, rule: ReferenceRule, external: Pr
   if (basic !== undefined) failures.push(basic);
   const shared = sharedReference(rule, external, internal);
   if (shared === undefined) failures.push(`no shared reference (${rule.fields.map((f) => REFERENCE_NAMES[f]).join(", ")})`);
-  else criteria.push(criterion("reference", "exact", 60, `${REFERENCE_NAMES[shared.source]} equal (${shared.value})`));
-  const amount = amountOutcome(ctx, external, internal, { exact: 30, tolerated: rule.allowTolerance ? 20 : null, partial: rule.allowPartial ? 10 : null });
+  else criteria.push(criterion("reference", "exact", 60, explain ? `${REFERENCE_NAMES[shared.source]} equal (${shared.value})` : ""));
+  const amount = amountOutcome(ctx, external, internal, { exact: 30, tolerated: rule.allowTolerance ? 20 : null, partial: rule.allowPartial ? 10 : null }, explain);
   if (typeof amount === "string") failures.push(amount);
   else criteria.push(amount.criterion);
   const { days, dateLabel } = dayDistance(external, internal);
   if (days > rule.dateWindowDays) failures.push(`${dateLabel} ${days} days apart (window ${rule.dateWindowDays})`);
-  else criteria.push(dateCriterion(days, dateLabel, rule.dateWindowDays, 10, 0));
+  else criteria.push(dateCriterion(days, dateLabel, rule.dateWindowDays, 10, 0, explain));
   for (const c of criteria) points += c.points;
   if (failures.length > 0 || typeof amount === "string") return { accepted: false, failures, points };
-  const hint = hintCriterion(ctx, external, internal);
+  const hint = hintCriterion(ctx, external, internal, explain);
   if (hint !== undefined) criteria.push(hint);
   return { accepted: true, evaluation: evaluation(rule.id, criteria, external, internal, amount) };
 }
 
-function amountDateVerdict(ctx: ScoringContext, rule: AmountDateRule, external: Prepared, internal: Prepared): Verdict {
+function amountDateVerdict(ctx: ScoringContext, rule: AmountDateRule, external: Prepared, internal: Prepared, explain: boolean): Verdict {
   const failures: string[] = [];
   const criteria: Criterion[] = [];
   const basic = basicFailure(external, internal);
   if (basic !== undefined) failures.push(basic);
-  const amount = amountOutcome(ctx, external, internal, { exact: 50, tolerated: rule.allowTolerance ? 35 : null, partial: null });
+  const amount = amountOutcome(ctx, external, internal, { exact: 50, tolerated: rule.allowTolerance ? 35 : null, partial: null }, explain);
   if (typeof amount === "string") failures.push(amount);
   else criteria.push(amount.criterion);
   const { days, dateLabel } = dayDistance(external, internal);
   if (days > rule.dateWindowDays) failures.push(`${dateLabel} ${days} days apart (window ${rule.dateWindowDays})`);
-  else criteria.push(dateCriterion(days, dateLabel, rule.dateWindowDays, 25, 10));
+  else criteria.push(dateCriterion(days, dateLabel, rule.dateWindowDays, 25, 10, explain));
   const similarity = nameSimilarity(external, internal);
-  if (namesComparable(external, internal)) criteria.push(nameCriterion(similarity, rule.nameSimilarityMin, 15));
+  if (namesComparable(external, internal)) criteria.push(nameCriterion(similarity, rule.nameSimilarityMin, 15, explain));
   const sameIban = external.iban !== null && external.iban === internal.iban;
   if (sameIban) criteria.push(criterion("counterpartyIban", "exact", 10, "counterparty IBAN equal"));
   // With a minimum set, two counterparties that differ are two parties, whatever the amounts say.
@@ -216,7 +217,7 @@ function amountDateVerdict(ctx: ScoringContext, rule: AmountDateRule, external: 
   }
   const points = criteria.reduce((sum, c) => sum + c.points, 0);
   if (failures.length > 0 || typeof amount === "string") return { accepted: false, failures, points };
-  const hint = hintCriterion(ctx, external, internal);
+  const hint = hintCriterion(ctx, external, internal, explain);
   if (hint !== undefined) criteria.push(hint);
   return { accepted: true, evaluation: evaluation(rule.id, criteria, external, internal, amount) };
 }
@@ -232,8 +233,9 @@ function evaluation(ruleId: string, criteria: Criterion[], external: Prepared, i
   };
 }
 
-export function pairVerdict(ctx: ScoringContext, rule: PairRule, external: Prepared, internal: Prepared): Verdict {
-  return rule.kind === "reference" ? referenceVerdict(ctx, rule, external, internal) : amountDateVerdict(ctx, rule, external, internal);
+/** The rule's verdict; without `explain`, the criteria carry no reasons (the search only needs the score). */
+export function pairVerdict(ctx: ScoringContext, rule: PairRule, external: Prepared, internal: Prepared, explain = true): Verdict {
+  return rule.kind === "reference" ? referenceVerdict(ctx, rule, external, internal, explain) : amountDateVerdict(ctx, rule, external, internal, explain);
 }
 
 /**
@@ -256,14 +258,15 @@ const REFUSED: Verdict = Object.freeze({ accepted: false, failures: Object.freez
 
 /**
  * The first pair rule (in priority order) that accepts the pair, or every
- * rule's failures. Without `explain`, a refusal carries no reasons (the
- * search only needs to know), which saves building them for most pairs.
+ * rule's failures. Without `explain`, neither a refusal nor an acceptance
+ * carries reasons (the search only needs the score), which saves building
+ * them for every candidate; a chosen pair is evaluated again to explain it.
  */
 export function evaluatePair(ctx: ScoringContext, rules: readonly PairRule[], external: Prepared, internal: Prepared, explain = true): Verdict {
   if (!explain) {
     for (const rule of rules) {
       if (surelyRefused(ctx, rule, external, internal)) continue;
-      const verdict = pairVerdict(ctx, rule, external, internal);
+      const verdict = pairVerdict(ctx, rule, external, internal, false);
       if (verdict.accepted) return verdict;
     }
     return REFUSED;
