@@ -22,3 +22,5 @@ export { readCsvProfile, STRIPE_PROFILE, BUILT_IN_CSV_PROFILES } from "./reconci
 export * from "./reconciliation/matching/index.ts";
 export { readMatchingRules } from "./reconciliation/matching-rules/index.ts";
 export type { MatchingRulesVersion } from "./reconciliation/matching-rules/index.ts";
+export { PostgresMatchItemReader } from "./reconciliation/matches/items.ts";
+export type { MatchItemReader } from "./reconciliation/matches/items.ts";

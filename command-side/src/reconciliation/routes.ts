@@ -1,5 +1,5 @@
 // The reconciliation context's command API: one plugin that registers each
-// slice's routes (bank accounts, CSV profiles, matching rules, statement imports). Every
+// slice's routes (bank accounts, CSV profiles, matching rules, matches, statement imports). Every
 // command needs an Idempotency-Key, as in the ledger (http/command-runner.ts).
 import type { FastifyInstance } from "fastify";
 import type { EventStore } from "@trueup/event-store";
@@ -10,6 +10,9 @@ import { BankAccountCommandService, bankAccountCommandRoutes } from "./bank-acco
 import { CsvProfileCommandService, csvProfileCommandRoutes, readCsvProfile } from "./csv-profiles/index.ts";
 import { importRoutes } from "./import/routes.ts";
 import { MatchingRulesCommandService, matchingRulesCommandRoutes } from "./matching-rules/index.ts";
+import { matchCommandRoutes } from "./matches/routes.ts";
+import { MatchCommandService } from "./matches/service.ts";
+import type { MatchItemReader } from "./matches/items.ts";
 import type { ImportRouteOptions } from "./import/routes.ts";
 
 export interface ReconciliationCommandRoutesDeps {
@@ -19,6 +22,10 @@ export interface ReconciliationCommandRoutesDeps {
   readonly inFlight?: InFlight;
   /** Limits and spool directory of the statement import routes (defaults: IMPORT_ROUTE_LIMITS, os.tmpdir()). */
   readonly imports?: ImportRouteOptions | undefined;
+  /** The amounts of items a clerk matches by hand (read models). */
+  readonly matchItems: MatchItemReader;
+  /** Throws READ_MODEL_NOT_READY while the read models matchItems reads are not there. */
+  readonly assertReadModelsReady: () => void;
 }
 
 export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDeps) {
@@ -28,6 +35,16 @@ export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDep
     await app.register(bankAccountCommandRoutes({ service: new BankAccountCommandService({ store: deps.eventStore, atomic: deps.atomic }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
     await app.register(csvProfileCommandRoutes({ service: new CsvProfileCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
     await app.register(matchingRulesCommandRoutes({ service: new MatchingRulesCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
+    await app.register(
+      matchCommandRoutes({
+        service: new MatchCommandService({ store: deps.eventStore }),
+        store: deps.eventStore,
+        items: deps.matchItems,
+        idempotency: deps.idempotency,
+        inFlight: deps.inFlight,
+        assertReadModelsReady: deps.assertReadModelsReady,
+      }),
+    );
     const csvProfile = (ledgerId: string, profileId: string) => readCsvProfile(deps.eventStore, ledgerId, profileId);
     await app.register(importRoutes({ eventStore: deps.eventStore, idempotency: deps.idempotency, inFlight: deps.inFlight, csvProfile, ...deps.imports }));
   };

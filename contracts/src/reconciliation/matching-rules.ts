@@ -8,6 +8,9 @@
 // points (1/10,000), amounts in minor units as digit strings.
 import { z } from "zod";
 import { accountCodeSchema } from "../ledger/events.ts";
+import { MATCH_ITEMS_PER_SIDE_MAX, MATCH_REASON_LENGTH_MAX } from "./events.ts";
+import { STATEMENT_LINE_LIMITS } from "./line-limits.ts";
+import { textSchema } from "../text.ts";
 
 /** The references of a statement line the reference rule may compare (`invoiceNumber`: extracted from remittance text by the rule's pattern). */
 export const MATCH_REFERENCE_FIELDS = ["endToEndId", "bankReference", "customerReference", "creditorReference", "invoiceNumber"] as const;
@@ -188,3 +191,24 @@ export const setMatchingRulesBody = z.strictObject({
   expectedVersion: z.number().int().min(0).max(2_147_483_647).optional(),
 });
 export type SetMatchingRulesBody = z.infer<typeof setMatchingRulesBody>;
+
+/** A match's id within its bank account, as a client may choose it; the full id is `<bankAccountId>:<this>`. */
+export const localMatchIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
+
+const itemIds = z
+  .array(z.string().min(1).max(STATEMENT_LINE_LIMITS.lineIdLengthMax))
+  .min(1)
+  .max(MATCH_ITEMS_PER_SIDE_MAX)
+  .refine((ids) => new Set(ids).size === ids.length, "an item may be listed once");
+
+/** POST /bank-accounts/{id}/matches: a clerk's match of chosen items (statement line ids; ledger lines as `<entryId>:<0-based line index>`). */
+export const manualMatchBody = z.strictObject({
+  matchId: localMatchIdSchema.optional(),
+  externalIds: itemIds,
+  internalIds: itemIds,
+  reason: textSchema({ lengthMax: MATCH_REASON_LENGTH_MAX }).optional(),
+});
+export type ManualMatchBody = z.infer<typeof manualMatchBody>;
+
+/** POST /matches/{matchId}/reject and /unmatch: why. */
+export const matchReasonBody = z.strictObject({ reason: textSchema({ lengthMax: MATCH_REASON_LENGTH_MAX }) });

@@ -117,7 +117,8 @@ function existing(state: ReconState, matchId: string, wanted: MatchStatus): Matc
   const match = state.matches.get(matchId);
   if (match === undefined) return new TrueupError("MATCH_NOT_FOUND", `no match ${matchId}`);
   if (match.status !== wanted) {
-    return new TrueupError("MATCH_STATUS_CONFLICT", `match ${matchId} is ${match.status}, not ${wanted}`, { detail: { matchId, status: match.status, needed: wanted } });
+    // Not `status`: a problem's detail members sit beside its HTTP status.
+    return new TrueupError("MATCH_STATUS_CONFLICT", `match ${matchId} is ${match.status}, not ${wanted}`, { detail: { matchId, matchStatus: match.status, neededStatus: wanted } });
   }
   return match;
 }

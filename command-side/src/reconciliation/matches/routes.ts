@@ -1,0 +1,146 @@
+// The match command API: a clerk's manual match, and confirm, reject and
+// unmatch of a match by its id (`<bankAccountId>:<local id>`, so the id says
+// which account's recon stream decides). Like every command each needs an
+// Idempotency-Key (http/command-runner.ts). The decisions are the decider's
+// (decider.ts); these routes bring what they need: the bank account and its
+// rules from the log, the items' amounts from the read models (items.ts).
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { DEFAULT_MATCHING_RULES, TrueupError, bankAccountIdSchema, manualMatchBody, matchIdSchema, matchReasonBody, problemResponses } from "@trueup/contracts";
+import type { ManualMatchBody, MatchingRules } from "@trueup/contracts";
+import type { EventStore } from "@trueup/event-store";
+import type { IdempotencyStore } from "../../idempotency.ts";
+import type { InFlight } from "../../in-flight.ts";
+import type { CommandContext } from "../../command.ts";
+import { EVERY_COMMAND_PROBLEMS, commandRouteSchema, commandRunner, outcomeFields } from "../../http/command-runner.ts";
+import { derivedEntityId } from "../../ids.ts";
+import { readBankAccount } from "../bank-accounts/index.ts";
+import type { BankAccountState } from "../bank-accounts/index.ts";
+import { readMatchingRules } from "../matching-rules/index.ts";
+import type { ItemAmount, MatchItemReader } from "./items.ts";
+import type { MatchCommandService } from "./service.ts";
+
+export interface MatchCommandRoutesDeps {
+  readonly service: MatchCommandService;
+  readonly store: EventStore;
+  readonly items: MatchItemReader;
+  readonly idempotency: IdempotencyStore;
+  readonly inFlight?: InFlight | undefined;
+  /** Throws READ_MODEL_NOT_READY (503) while the read models the items come from are not there yet. */
+  readonly assertReadModelsReady: () => void;
+}
+
+const accepted = z.object({
+  matchId: z.string().meta({ description: "The match's id: `<bankAccountId>:<local id>`", example: "ba_main_eur:m-7f3a" }),
+  ...outcomeFields,
+});
+
+const TAGS = ["reconciliation commands"];
+const ANSWER = { matchId: "ba_main_eur:m-7f3a", revision: "12", position: "00000000000002f10000000000000004", replayed: false };
+
+const MANUAL_DOCS = {
+  summary: "Match chosen items by hand",
+  description:
+    "Matches statement lines of the bank account (`externalIds`: their line ids) with ledger lines on its ledger account (`internalIds`: `<entryId>:<0-based line index>`), " +
+    "confirmed at once. The items must balance, or differ by at most the account's tolerance (its matching rules), written off to their `writeOffAccount`. " +
+    "An item in a confirmed match is refused (unmatch that first); suggestions holding an item are rejected as superseded. `matchId` is optional (derived from the Idempotency-Key otherwise). " +
+    "Needs an `Idempotency-Key` header; a retry with the same key and body answers the first answer again (`Idempotent-Replayed: true`).",
+  body: { externalIds: ["ref:NONREF-2026-03-02#1"], internalIds: ["inv-2026-118:0", "inv-2026-121:0"], reason: "customer paid two invoices at once" },
+  answer: ANSWER,
+  problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "BANK_ACCOUNT_NOT_FOUND", "MATCH_ITEM_NOT_FOUND", "ACCOUNT_CURRENCY_MISMATCH", "MATCH_ITEM_TAKEN", "MATCH_UNBALANCED", "MATCH_ALREADY_EXISTS", "READ_MODEL_NOT_READY"], {
+    MATCH_ITEM_TAKEN: { detail: "external item ref:NONREF-2026-03-02#1 is in confirmed match ba_main_eur:m-1; unmatch it first", in: "body", path: "/externalIds/0" },
+    MATCH_ITEM_NOT_FOUND: { detail: "no ledger line inv-2026-121:0 on account 1000 of ledger acme (or not projected yet)", in: "body", path: "/internalIds/1" },
+  }),
+} as const;
+
+const decisionDocs = (summary: string, description: string, body: unknown) =>
+  ({
+    summary,
+    description: `${description} Needs an \`Idempotency-Key\` header; a retry with the same key and body answers the first answer again (\`Idempotent-Replayed: true\`).`,
+    body,
+    answer: ANSWER,
+    problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "MATCH_NOT_FOUND", "MATCH_STATUS_CONFLICT"], {
+      MATCH_STATUS_CONFLICT: { detail: "match ba_main_eur:m-7f3a is confirmed, not suggested" },
+    }),
+  }) as const;
+
+const CONFIRM_DOCS = decisionDocs("Confirm a suggested match", "Confirms a match a run suggested; its items stay matched until an unmatch.", {});
+const REJECT_DOCS = decisionDocs("Reject a suggested match", "Turns down a match a run suggested, with the reason; its items are open again.", { reason: "the payment was for another invoice" });
+const UNMATCH_DOCS = decisionDocs("Undo a confirmed match", "Undoes a confirmed match, with the reason; its items are open again.", { reason: "booked to the wrong customer" });
+
+const matchParams = z.object({ matchId: matchIdSchema.refine((id) => bankAccountOf(id) !== undefined, "a match id is <bankAccountId>:<local id>") });
+
+/** The bank account a match id names, or undefined. */
+export function bankAccountOf(matchId: string): string | undefined {
+  const at = matchId.indexOf(":");
+  if (at <= 0) return undefined;
+  const bankAccountId = matchId.slice(0, at);
+  return bankAccountIdSchema.safeParse(bankAccountId).success && at < matchId.length - 1 ? bankAccountId : undefined;
+}
+
+/** The most a manual match may differ by: the rules' tolerance of its external total (absolute, or basis points, whichever is larger). */
+function writeOffLimit(rules: MatchingRules, externalMinor: bigint): { ledgerAccount: string; limitMinor: bigint } | null {
+  if (rules.writeOffAccount === null) return null;
+  const magnitude = externalMinor < 0n ? -externalMinor : externalMinor;
+  const relative = (magnitude * BigInt(rules.tolerance.basisPoints)) / 10_000n;
+  const absolute = BigInt(rules.tolerance.absoluteMinor);
+  return { ledgerAccount: rules.writeOffAccount, limitMinor: relative > absolute ? relative : absolute };
+}
+
+function itemsOrRefuse(side: "externalIds" | "internalIds", ids: readonly string[], found: ReadonlyMap<string, ItemAmount>, account: BankAccountState): { id: string; amountMinor: bigint }[] {
+  return ids.map((id, index) => {
+    const item = found.get(id);
+    const what = side === "externalIds" ? `statement line ${id} of bank account ${account.bankAccountId}` : `ledger line ${id} on account ${account.ledgerAccount} of ledger ${account.ledgerId}`;
+    if (item === undefined) throw new TrueupError("MATCH_ITEM_NOT_FOUND", `no ${what} (or not projected yet)`, { path: [side, index] });
+    if (item.currency !== account.currency) throw new TrueupError("ACCOUNT_CURRENCY_MISMATCH", `${what} is in ${item.currency}; the bank account is in ${account.currency}`, { path: [side, index] });
+    return { id, amountMinor: item.amountMinor };
+  });
+}
+
+async function manualMatch(deps: MatchCommandRoutesDeps, ctx: CommandContext, bankAccountId: string, body: ManualMatchBody) {
+  deps.assertReadModelsReady();
+  const account = await readBankAccount(deps.store, bankAccountId);
+  if (account === undefined) throw new TrueupError("BANK_ACCOUNT_NOT_FOUND", `no bank account ${bankAccountId}`);
+  const rules = (await readMatchingRules(deps.store, bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES;
+  const externals = itemsOrRefuse("externalIds", body.externalIds, await deps.items.externalItems(bankAccountId, body.externalIds), account);
+  const internals = itemsOrRefuse("internalIds", body.internalIds, await deps.items.internalItems(account.ledgerId, account.ledgerAccount, body.internalIds), account);
+  const externalMinor = externals.reduce((sum, item) => sum + item.amountMinor, 0n);
+  // From the command id, so a retry with the same key names the same match.
+  const matchId = `${bankAccountId}:${body.matchId ?? derivedEntityId("m", ctx.commandId)}`;
+  const outcome = await deps.service.manualMatch(ctx, {
+    type: "ManualMatch",
+    data: { bankAccountId, matchId, externals, internals, currency: account.currency, writeOff: writeOffLimit(rules, externalMinor), reason: body.reason ?? null },
+  });
+  return { matchId, ...outcome };
+}
+
+export function matchCommandRoutes(deps: MatchCommandRoutesDeps) {
+  return async (root: FastifyInstance): Promise<void> => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+    const run = commandRunner(app, deps);
+    const manual = commandRouteSchema({ tags: TAGS, params: z.object({ bankAccountId: bankAccountIdSchema }), body: manualMatchBody, status: 201, answer: accepted, done: "Matched and confirmed", docs: MANUAL_DOCS });
+    app.post("/bank-accounts/:bankAccountId/matches", { schema: manual }, (request, reply) => {
+      const { bankAccountId } = request.params;
+      return run(request, reply, { scope: bankAccountId, status: 201, execute: (ctx) => manualMatch(deps, ctx, bankAccountId, request.body) });
+    });
+    const decisions = [
+      ["confirm", "ConfirmMatch", z.strictObject({}), CONFIRM_DOCS, "Confirmed"],
+      ["reject", "RejectMatch", matchReasonBody, REJECT_DOCS, "Rejected"],
+      ["unmatch", "UnmatchMatch", matchReasonBody, UNMATCH_DOCS, "Unmatched"],
+    ] as const;
+    for (const [path, type, body, docs, done] of decisions) {
+      const schema = commandRouteSchema({ tags: TAGS, params: matchParams, body, status: 200, answer: accepted, done, docs });
+      app.post(`/matches/:matchId/${path}`, { schema }, (request, reply) => {
+        const { matchId } = request.params;
+        const bankAccountId = bankAccountOf(matchId) ?? "";
+        const reason = "reason" in request.body ? request.body.reason : null;
+        return run(request, reply, {
+          scope: bankAccountId,
+          status: 200,
+          execute: async (ctx) => ({ matchId, ...(await deps.service.decide(ctx, { type, data: { bankAccountId, matchId, reason } })) }),
+        });
+      });
+    }
+  };
+}
