@@ -11,6 +11,7 @@ import { accountCodeSchema } from "../ledger/events.ts";
 import { MATCH_ITEMS_PER_SIDE_MAX, MATCH_REASON_LENGTH_MAX } from "./events.ts";
 import { STATEMENT_LINE_LIMITS } from "./line-limits.ts";
 import { textSchema } from "../text.ts";
+import { dateSchema } from "../calendar.ts";
 
 /** The references of a statement line the reference rule may compare (`invoiceNumber`: extracted from remittance text by the rule's pattern). */
 export const MATCH_REFERENCE_FIELDS = ["endToEndId", "bankReference", "customerReference", "creditorReference", "invoiceNumber"] as const;
@@ -212,3 +213,13 @@ export type ManualMatchBody = z.infer<typeof manualMatchBody>;
 
 /** POST /matches/{matchId}/reject and /unmatch: why. */
 export const matchReasonBody = z.strictObject({ reason: textSchema({ lengthMax: MATCH_REASON_LENGTH_MAX }) });
+
+/** POST /bank-accounts/{id}/reconciliation-runs: match the account's open items dated in [from, to] (both optional); `dryRun` proposes without recording. */
+export const reconciliationRunBody = z
+  .strictObject({
+    dryRun: z.boolean().default(false),
+    from: dateSchema.optional(),
+    to: dateSchema.optional(),
+  })
+  .refine((body) => body.from === undefined || body.to === undefined || body.from <= body.to, { message: "from is after to", path: ["to"] });
+export type ReconciliationRunBody = z.infer<typeof reconciliationRunBody>;

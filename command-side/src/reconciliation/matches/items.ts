@@ -9,6 +9,7 @@
 // models may not have it yet: a retry after the import or posting has been
 // projected finds it.
 import type pg from "pg";
+import type { ExternalItem, InternalItem } from "../matching/types.ts";
 
 /** Signed minor units (positive: money into the bank account), with the item's currency. */
 export interface ItemAmount {
@@ -16,7 +17,19 @@ export interface ItemAmount {
   readonly currency: string;
 }
 
+/** A run's window: items dated in [from, to] (booking date, else value date, for a statement line; the entry's date for a ledger line). */
+export interface RunWindow {
+  readonly from: string | null;
+  readonly to: string | null;
+  /** At most this many items per side are read; more is refused (RECONCILIATION_RUN_TOO_LARGE). */
+  readonly itemsMax: number;
+}
+
 export interface MatchItemReader {
+  /** Every statement line of the account in the window, as the engine reads them; `itemsMax + 1` at most. */
+  runExternal(bankAccountId: string, window: RunWindow): Promise<ExternalItem[]>;
+  /** Every ledger line on `ledgerAccount` of the ledger in the window, with its entry's reference, description and other accounts; `itemsMax + 1` at most. */
+  runInternal(ledgerId: string, ledgerAccount: string, window: RunWindow): Promise<InternalItem[]>;
   /** The bank account's statement lines by line id; a line not visible is absent. */
   externalItems(bankAccountId: string, lineIds: readonly string[]): Promise<ReadonlyMap<string, ItemAmount>>;
   /**
@@ -35,6 +48,23 @@ export function parseInternalItemId(id: string): { readonly entryId: string; rea
   return { entryId: id.slice(0, at), index };
 }
 
+interface ExternalRow {
+  readonly line_id: string;
+  readonly amount_minor: string;
+  readonly side: string;
+  readonly currency: string;
+  readonly booking_date: string | null;
+  readonly value_date: string | null;
+  readonly end_to_end_id: string | null;
+  readonly bank_reference: string | null;
+  readonly customer_reference: string | null;
+  readonly creditor_reference: string | null;
+  readonly remittance_information: string | null;
+  readonly description: string | null;
+  readonly counterparty_name: string | null;
+  readonly counterparty_iban: string | null;
+}
+
 interface JournalLine {
   readonly accountCode: string;
   readonly side: "debit" | "credit";
@@ -47,6 +77,66 @@ export class PostgresMatchItemReader implements MatchItemReader {
     private readonly pool: pg.Pool,
     private readonly schemas: { readonly reconciliation: string; readonly ledger: string },
   ) {}
+
+  async runExternal(bankAccountId: string, window: RunWindow): Promise<ExternalItem[]> {
+    const { rows } = await this.pool.query<ExternalRow>(
+      `SELECT line_id, amount_minor::text AS amount_minor, side, currency, booking_date::text AS booking_date, value_date::text AS value_date,
+              end_to_end_id, bank_reference, customer_reference, creditor_reference, remittance_information, description, counterparty_name, counterparty_iban
+         FROM ${this.schemas.reconciliation}.statement_lines
+        WHERE bank_account_id = $1 AND ($2::date IS NULL OR sort_date >= $2::date) AND ($3::date IS NULL OR sort_date <= $3::date)
+          AND (booking_date IS NOT NULL OR value_date IS NOT NULL)
+        ORDER BY line_id LIMIT $4`,
+      [bankAccountId, window.from, window.to, window.itemsMax + 1],
+    );
+    return rows.map((row) => ({
+      id: row.line_id,
+      amountMinor: row.side === "credit" ? BigInt(row.amount_minor) : -BigInt(row.amount_minor),
+      currency: row.currency,
+      bookingDate: row.booking_date,
+      valueDate: row.value_date,
+      endToEndId: row.end_to_end_id,
+      bankReference: row.bank_reference,
+      customerReference: row.customer_reference,
+      creditorReference: row.creditor_reference,
+      remittanceInformation: row.remittance_information,
+      description: row.description,
+      counterpartyName: row.counterparty_name,
+      counterpartyIban: row.counterparty_iban,
+    }));
+  }
+
+  async runInternal(ledgerId: string, ledgerAccount: string, window: RunWindow): Promise<InternalItem[]> {
+    const { rows } = await this.pool.query<{ entry_id: string; effective_date: string; external_reference: string | null; description: string; metadata: string; lines: string }>(
+      `SELECT j.entry_id, j.effective_date::text AS effective_date, j.external_reference, j.description, j.metadata::text AS metadata, j.lines::text AS lines
+         FROM ${this.schemas.ledger}.journal_entries j
+        WHERE j.ledger_id = $1 AND ($3::date IS NULL OR j.effective_date >= $3::date) AND ($4::date IS NULL OR j.effective_date <= $4::date)
+          AND EXISTS (SELECT 1 FROM ${this.schemas.ledger}.entry_lines l WHERE l.ledger_id = j.ledger_id AND l.entry_id = j.entry_id AND l.code = $2)
+        ORDER BY j.entry_id LIMIT $5`,
+      [ledgerId, ledgerAccount, window.from, window.to, window.itemsMax + 1],
+    );
+    const items: InternalItem[] = [];
+    for (const row of rows) {
+      const lines = JSON.parse(row.lines) as JournalLine[];
+      const metadata = JSON.parse(row.metadata) as Record<string, string>;
+      const contraAccounts = [...new Set(lines.filter((line) => line.accountCode !== ledgerAccount).map((line) => line.accountCode))];
+      lines.forEach((line, index) => {
+        if (line.accountCode !== ledgerAccount) return;
+        items.push({
+          id: `${row.entry_id}:${index}`,
+          amountMinor: line.side === "debit" ? BigInt(line.amountMinor) : -BigInt(line.amountMinor),
+          currency: line.currency,
+          date: row.effective_date,
+          reference: row.external_reference,
+          description: row.description,
+          // Postings may name their counterparty in metadata (counterparty, counterpartyIban).
+          counterpartyName: metadata.counterparty ?? null,
+          counterpartyIban: metadata.counterpartyIban ?? null,
+          contraAccounts,
+        });
+      });
+    }
+    return items;
+  }
 
   async externalItems(bankAccountId: string, lineIds: readonly string[]): Promise<ReadonlyMap<string, ItemAmount>> {
     const { rows } = await this.pool.query<{ line_id: string; amount_minor: string; side: string; currency: string }>(

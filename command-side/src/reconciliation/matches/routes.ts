@@ -7,7 +7,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { DEFAULT_MATCHING_RULES, TrueupError, bankAccountIdSchema, manualMatchBody, matchIdSchema, matchReasonBody, problemResponses } from "@trueup/contracts";
+import { DEFAULT_MATCHING_RULES, TrueupError, bankAccountIdSchema, manualMatchBody, matchIdSchema, matchReasonBody, problemResponses, reconciliationRunBody } from "@trueup/contracts";
 import type { ManualMatchBody, MatchingRules } from "@trueup/contracts";
 import type { EventStore } from "@trueup/event-store";
 import type { IdempotencyStore } from "../../idempotency.ts";
@@ -20,6 +20,7 @@ import type { BankAccountState } from "../bank-accounts/index.ts";
 import { readMatchingRules } from "../matching-rules/index.ts";
 import type { ItemAmount, MatchItemReader } from "./items.ts";
 import type { MatchCommandService } from "./service.ts";
+import { runReconciliation } from "./run.ts";
 
 export interface MatchCommandRoutesDeps {
   readonly service: MatchCommandService;
@@ -51,6 +52,34 @@ const MANUAL_DOCS = {
   problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "BANK_ACCOUNT_NOT_FOUND", "MATCH_ITEM_NOT_FOUND", "ACCOUNT_CURRENCY_MISMATCH", "MATCH_ITEM_TAKEN", "MATCH_UNBALANCED", "MATCH_ALREADY_EXISTS", "READ_MODEL_NOT_READY"], {
     MATCH_ITEM_TAKEN: { detail: "external item ref:NONREF-2026-03-02#1 is in confirmed match ba_main_eur:m-1; unmatch it first", in: "body", path: "/externalIds/0" },
     MATCH_ITEM_NOT_FOUND: { detail: "no ledger line inv-2026-121:0 on account 1000 of ledger acme (or not projected yet)", in: "body", path: "/internalIds/1" },
+  }),
+} as const;
+
+const count = z.number().int().min(0);
+const runAnswer = z.object({
+  runId: z.string(),
+  dryRun: z.boolean(),
+  items: z.object({ external: count, internal: count }).meta({ description: "The open items the engine was given (statement lines and ledger lines in the window, less those in live matches)" }),
+  proposals: z.object({ "1:1": count, "1:N": count, "N:1": count, "N:M": count }).meta({ description: "What the engine proposed, by kind" }),
+  autoConfirmed: count.meta({ description: "Recorded confirmed (at the rules' threshold, not ambiguous, not partial)" }),
+  suggested: count.meta({ description: "Recorded as suggestions for a clerk" }),
+  ambiguous: count,
+  conflicts: count.meta({ description: "Proposals not recorded: an item was taken meanwhile, or the same match was rejected before" }),
+  bounds: z.array(z.object({ bound: z.string(), times: count, detail: z.string() })).meta({ description: "Every search bound that cut the run short, and why" }),
+  ...outcomeFields,
+});
+
+const RUN_DOCS = {
+  summary: "Run the matching engine over a bank account's open items",
+  description:
+    "Matches the account's open statement lines against the open ledger lines on its ledger account (dated in [from, to] when given) by the account's matching rules. " +
+    "Proposals at or above the rules' auto-confirm score (and not ambiguous or partial) are recorded confirmed, the rest as suggestions; with `dryRun` nothing is recorded. " +
+    "A match that was rejected is not proposed again. At most 200,000 items per side per run (`RECONCILIATION_RUN_TOO_LARGE`: narrow the window). " +
+    "Needs an `Idempotency-Key` header; a retry with the same key and body answers the first answer again (`Idempotent-Replayed: true`).",
+  body: { dryRun: false, from: "2026-03-01", to: "2026-03-31" },
+  answer: { runId: "run3f9c0a", dryRun: false, items: { external: 1204, internal: 1251 }, proposals: { "1:1": 1130, "1:N": 31, "N:1": 9, "N:M": 0 }, autoConfirmed: 987, suggested: 183, ambiguous: 4, conflicts: 0, bounds: [], revision: "2340", position: "00000000000002f10000000000000004", replayed: false },
+  problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "BANK_ACCOUNT_NOT_FOUND", "RECONCILIATION_RUN_TOO_LARGE", "READ_MODEL_NOT_READY"], {
+    VALIDATION_FAILED: { detail: "body/to: from is after to", in: "body", path: "/to" },
   }),
 } as const;
 
@@ -123,6 +152,19 @@ export function matchCommandRoutes(deps: MatchCommandRoutesDeps) {
     app.post("/bank-accounts/:bankAccountId/matches", { schema: manual }, (request, reply) => {
       const { bankAccountId } = request.params;
       return run(request, reply, { scope: bankAccountId, status: 201, execute: (ctx) => manualMatch(deps, ctx, bankAccountId, request.body) });
+    });
+    const run_ = commandRouteSchema({ tags: TAGS, params: z.object({ bankAccountId: bankAccountIdSchema }), body: reconciliationRunBody, status: 201, answer: runAnswer, done: "Run", docs: RUN_DOCS });
+    app.post("/bank-accounts/:bankAccountId/reconciliation-runs", { schema: run_ }, (request, reply) => {
+      const { bankAccountId } = request.params;
+      const body = request.body;
+      return run(request, reply, {
+        scope: bankAccountId,
+        status: 201,
+        execute: async (ctx) => {
+          deps.assertReadModelsReady();
+          return { ...(await runReconciliation(deps, ctx, bankAccountId, { dryRun: body.dryRun, from: body.from ?? null, to: body.to ?? null })) };
+        },
+      });
     });
     const decisions = [
       ["confirm", "ConfirmMatch", z.strictObject({}), CONFIRM_DOCS, "Confirmed"],

@@ -22,15 +22,19 @@ export class MatchCommandService {
   }
 
   /** A run's proposals; the answer says how many landed (the others had an item taken meanwhile). */
-  async propose(ctx: CommandContext, command: decider.ProposeMatches): Promise<CommandOutcome & { readonly proposed: number }> {
+  async propose(ctx: CommandContext, command: decider.ProposeMatches): Promise<CommandOutcome & { readonly proposed: number; readonly confirmed: number }> {
     let proposed = 0;
+    let confirmed = 0;
     const outcome = await this.submit(ctx, command.data.bankAccountId, (state) => {
       const decision = decider.decideProposals(command, state);
-      // Decided again on a conflict: the count is the last decision's, the one that landed.
-      proposed = "events" in decision ? decision.events.filter((event) => event.type === "MatchProposed").length : 0;
+      // Decided again on a conflict: the counts are the last decision's, the one that landed.
+      const events = "events" in decision ? decision.events : [];
+      proposed = events.filter((event) => event.type === "MatchProposed").length;
+      confirmed = events.filter((event) => event.type === "MatchConfirmed").length;
       return decision;
     });
-    return { ...outcome, proposed: outcome.replayed ? command.data.proposals.length : proposed };
+    // A replay was not decided here: what it wrote is not counted again.
+    return { ...outcome, proposed: outcome.replayed ? 0 : proposed, confirmed: outcome.replayed ? 0 : confirmed };
   }
 
   decide(ctx: CommandContext, command: decider.MatchDecisionCommand): Promise<CommandOutcome> {

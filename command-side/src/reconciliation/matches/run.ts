@@ -1,0 +1,124 @@
+// A reconciliation run: the account's open items (statement lines and
+// ledger lines on its ledger account, from the read models, less the items
+// of live matches, from the log), its rules (from the log) and the matching
+// engine; its proposals go to the recon stream, confirmed at once where the
+// engine says so. What the engine proposes is decided again against the
+// stream when it lands (decideProposals): a proposal whose item a clerk took
+// meanwhile is left out and counted as a conflict. A proposal's match id is
+// its items' (`<bankAccountId>:<proposalId>`), so a match that was rejected
+// is not proposed again by a later run.
+import { DEFAULT_MATCHING_RULES, TrueupError } from "@trueup/contracts";
+import type { EventStore } from "@trueup/event-store";
+import type { CommandContext, CommandOutcome } from "../../command.ts";
+import { derivedEntityId } from "../../ids.ts";
+import { readBankAccount } from "../bank-accounts/index.ts";
+import { readMatchingRules } from "../matching-rules/index.ts";
+import { proposeMatches } from "../matching/index.ts";
+import type { BoundHit, MatchKind, Proposal } from "../matching/index.ts";
+import type { MatchItemReader } from "./items.ts";
+import type { MatchCommandService } from "./service.ts";
+import { itemKey } from "./decider.ts";
+import type { RunProposal } from "./decider.ts";
+
+export const RUN_LIMITS = {
+  /** Items per side one run reads; a larger account is run in date windows. */
+  itemsPerSideMax: 200_000,
+  /** Proposals per append to the recon stream: bounds one event batch. */
+  proposalsPerAppendMax: 500,
+} as const;
+
+export interface RunDeps {
+  readonly store: EventStore;
+  readonly items: MatchItemReader;
+  readonly service: MatchCommandService;
+  readonly limits?: Partial<typeof RUN_LIMITS>;
+}
+
+export interface RunAnswer {
+  readonly runId: string;
+  readonly dryRun: boolean;
+  readonly items: { readonly external: number; readonly internal: number };
+  readonly proposals: Readonly<Record<MatchKind, number>>;
+  readonly autoConfirmed: number;
+  readonly suggested: number;
+  readonly ambiguous: number;
+  /** Proposals left out because an item was taken between the read and the write. */
+  readonly conflicts: number;
+  readonly bounds: readonly BoundHit[];
+}
+
+const digits = (value: bigint): string => value.toString();
+
+function runProposalOf(bankAccountId: string, proposal: Proposal): RunProposal {
+  return {
+    matchId: `${bankAccountId}:${proposal.proposalId}`,
+    kind: proposal.kind,
+    externalIds: [...proposal.externalIds],
+    internalIds: [...proposal.internalIds],
+    currency: proposal.currency,
+    ruleId: proposal.ruleId,
+    score: proposal.score,
+    criteria: proposal.criteria.map((c) => ({ ...c })),
+    differenceMinor: digits(proposal.differenceMinor),
+    writeOff: proposal.writeOff === null ? null : { amountMinor: digits(proposal.writeOff.amountMinor), ledgerAccount: proposal.writeOff.ledgerAccount },
+    residual: proposal.residual === null ? null : { ...proposal.residual, amountMinor: digits(proposal.residual.amountMinor) },
+    ambiguous: proposal.ambiguity !== null,
+    autoConfirm: proposal.autoConfirm,
+  };
+}
+
+export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bankAccountId: string, options: { dryRun: boolean; from: string | null; to: string | null }): Promise<RunAnswer & CommandOutcome> {
+  const limits = { ...RUN_LIMITS, ...deps.limits };
+  const account = await readBankAccount(deps.store, bankAccountId);
+  if (account === undefined) throw new TrueupError("BANK_ACCOUNT_NOT_FOUND", `no bank account ${bankAccountId}`);
+  const rules = (await readMatchingRules(deps.store, bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES;
+  const window = { from: options.from, to: options.to, itemsMax: limits.itemsPerSideMax };
+  const [external, internal, state] = await Promise.all([
+    deps.items.runExternal(bankAccountId, window),
+    deps.items.runInternal(account.ledgerId, account.ledgerAccount, window),
+    deps.service.state(bankAccountId),
+  ]);
+  if (external.length > limits.itemsPerSideMax || internal.length > limits.itemsPerSideMax) {
+    throw new TrueupError("RECONCILIATION_RUN_TOO_LARGE", `more than ${limits.itemsPerSideMax} items on a side in this window; narrow it with from and to`);
+  }
+  const open = {
+    external: external.filter((item) => item.currency === account.currency && !state.live.has(itemKey("external", item.id))),
+    internal: internal.filter((item) => item.currency === account.currency && !state.live.has(itemKey("internal", item.id))),
+  };
+  const result = proposeMatches({ external: open.external, internal: open.internal, rules });
+  const runId = derivedEntityId("run", ctx.commandId);
+  const proposals = result.proposals.map((proposal) => runProposalOf(bankAccountId, proposal));
+  let recorded = proposals.length;
+  let confirmed = result.counts.autoConfirm;
+  let position: string | undefined;
+  let revision: bigint | undefined;
+  if (!options.dryRun) {
+    recorded = 0;
+    confirmed = 0;
+    for (let at = 0; at < proposals.length; at += limits.proposalsPerAppendMax) {
+      // Each slice is its own command (its own id), so a retry of the run recognises the slices that landed.
+      const slice = proposals.slice(at, at + limits.proposalsPerAppendMax);
+      const outcome = await deps.service.propose({ ...ctx, commandId: `${ctx.commandId}#${at / limits.proposalsPerAppendMax}` }, { type: "ProposeMatches", data: { bankAccountId, runId, proposals: slice } });
+      recorded += outcome.proposed;
+      confirmed += outcome.confirmed;
+      position = outcome.position ?? position;
+      revision = outcome.revision ?? revision;
+    }
+  }
+  return {
+    runId,
+    dryRun: options.dryRun,
+    items: { external: open.external.length, internal: open.internal.length },
+    proposals: result.counts.proposals,
+    autoConfirmed: confirmed,
+    suggested: recorded - confirmed,
+    ambiguous: result.counts.ambiguous,
+    conflicts: options.dryRun ? 0 : proposals.length - recorded,
+    bounds: result.bounds,
+    // The recon stream after the run's last slice: pass `position` as minPosition to read what it recorded.
+    revision,
+    position,
+    replayed: false,
+    recorded: false,
+  };
+}

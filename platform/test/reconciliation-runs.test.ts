@@ -1,0 +1,93 @@
+// Proves, through the HTTP API over a real PostgreSQL, a reconciliation run
+// on an imported statement and posted entries: a dry run answers what a run
+// would record and writes nothing; a run records references as confirmed
+// and an amount-and-date pair as a suggestion; a second run finds nothing
+// new (the items are in live matches); a rejected match is not proposed
+// again; a bad window and an unknown account are refused.
+import type { LightMyRequestResponse } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reconStream } from "@trueup/contracts";
+import { command, key, query } from "./ledger-support.ts";
+import { importFile, setupBankAccount, startImportPlatform } from "./statement-import-support.ts";
+import type { ImportPlatform } from "./statement-import-support.ts";
+
+const LEDGER = "rr";
+const ACCOUNT = "rr_bank";
+const CSV = ["Date,Amount,Reference", "2026-03-02,100.00,INV-1", "2026-03-03,250.00,INV-2", "2026-03-04,80.00,", "2026-03-05,999.00,"].join("\n") + "\n";
+
+interface RunAnswer {
+  dryRun: boolean;
+  items: { external: number; internal: number };
+  proposals: Record<string, number>;
+  autoConfirmed: number;
+  suggested: number;
+  conflicts: number;
+}
+
+describe("a reconciliation run, through the API", () => {
+  let p: ImportPlatform;
+  const events = async (): Promise<number> => Number((await p.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM es_events")).rows[0]?.n ?? "0");
+  const runs = (body: unknown): Promise<LightMyRequestResponse> => command(p.app, `/bank-accounts/${ACCOUNT}/reconciliation-runs`, body, key());
+  const recon = async () => (await p.store.readStream(reconStream(ACCOUNT))).map((e) => ({ type: e.type, data: e.data as { matchId: string; externalIds?: string[] } }));
+
+  beforeAll(async () => {
+    p = await startImportPlatform();
+    await setupBankAccount(p.app, { ledgerId: LEDGER, bankAccountId: ACCOUNT, iban: "DE89370400440532013000" });
+    expect((await command(p.app, `/ledgers/${LEDGER}/accounts`, { code: "4000", name: "Sales", type: "revenue" })).statusCode).toBe(201);
+    expect((await command(p.app, `/ledgers/${LEDGER}/csv-profiles`, { profileId: "simple", name: "Simple", currency: "EUR", dateFormat: "YYYY-MM-DD", columns: { bookingDate: "Date", amount: "Amount", bankReference: { names: ["Reference"], optional: false } } })).statusCode).toBe(201);
+    const imported = await importFile(p.app, `/bank-accounts/${ACCOUNT}/statements`, CSV, { query: { format: "csv", profile: "simple" } });
+    expect(imported.statusCode, imported.body).toBe(201);
+    for (const [entryId, amount, date, reference] of [["a1", "100.00", "2026-03-02", "INV-1"], ["a2", "250.00", "2026-03-03", "INV-2"], ["a3", "80.00", "2026-03-04", null]] as const) {
+      const posted = await command(p.app, `/ledgers/${LEDGER}/journal-entries`, {
+        entryId, effectiveDate: date, description: `sale ${entryId}`, ...(reference === null ? {} : { externalReference: reference }),
+        lines: [{ account: "1000", side: "debit", amount, currency: "EUR" }, { account: "4000", side: "credit", amount, currency: "EUR" }],
+      });
+      expect(posted.statusCode, posted.body).toBe(201);
+    }
+    for (let tries = 0; ; tries++) {
+      const lines = await query(p.app, `/bank-accounts/${ACCOUNT}/lines`);
+      const entries = await query(p.app, `/ledgers/${LEDGER}/journal-entries?account=1000`);
+      if (lines.statusCode === 200 && lines.json<{ items: unknown[] }>().items.length === 4 && entries.statusCode === 200 && entries.json<{ items: unknown[] }>().items.length === 3) break;
+      expect(tries, "the read models never caught up").toBeLessThan(200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  it("answers a dry run without writing anything", async () => {
+    const before = await events();
+    const dry = await runs({ dryRun: true });
+    expect(dry.statusCode, dry.body).toBe(201);
+    expect(dry.json<RunAnswer>()).toMatchObject({ dryRun: true, items: { external: 4, internal: 3 }, proposals: { "1:1": 3 }, autoConfirmed: 2, suggested: 1, conflicts: 0 });
+    expect(await events()).toBe(before);
+  });
+
+  it("records references confirmed and an amount-and-date pair as a suggestion, then finds nothing new", async () => {
+    const first = await runs({});
+    expect(first.json<RunAnswer>()).toMatchObject({ dryRun: false, proposals: { "1:1": 3 }, autoConfirmed: 2, suggested: 1, conflicts: 0 });
+    expect((await recon()).map((e) => e.type).sort()).toEqual(["MatchConfirmed", "MatchConfirmed", "MatchProposed", "MatchProposed", "MatchProposed"]);
+    const second = await runs({});
+    expect(second.json<RunAnswer>()).toMatchObject({ items: { external: 1, internal: 0 }, proposals: { "1:1": 0 }, autoConfirmed: 0, suggested: 0 });
+  });
+
+  it("does not propose a rejected match again", async () => {
+    const stream = await recon();
+    const confirmed = new Set(stream.filter((e) => e.type === "MatchConfirmed").map((e) => e.data.matchId));
+    const suggestion = stream.find((e) => e.type === "MatchProposed" && !confirmed.has(e.data.matchId));
+    expect(suggestion).toBeDefined();
+    const rejected = await command(p.app, `/matches/${suggestion?.data.matchId ?? ""}/reject`, { reason: "not this customer" });
+    expect(rejected.statusCode, rejected.body).toBe(200);
+    const again = await runs({});
+    expect(again.json<RunAnswer>()).toMatchObject({ items: { external: 2, internal: 1 }, proposals: { "1:1": 1 }, suggested: 0, conflicts: 1 });
+  });
+
+  it("refuses a window that ends before it starts, and an unknown account", async () => {
+    const bad = await runs({ from: "2026-03-10", to: "2026-03-01" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ code: string; path: string }>()).toMatchObject({ code: "VALIDATION_FAILED", path: "/to" });
+    expect((await runs({ dryRun: "yes" })).statusCode).toBe(400);
+    expect((await command(p.app, "/bank-accounts/nobody/reconciliation-runs", {})).json<{ code: string }>().code).toBe("BANK_ACCOUNT_NOT_FOUND");
+  });
+});
