@@ -571,19 +571,21 @@ function addPayout(g: Generation): void {
   const internal = g.pending.internal;
   let chargesMinor = 0n;
   let feeMinor = 0n;
-  let smallestMinor = BigInt(PAYOUT_CHARGE_MAX_MINOR);
+  // The smallest charge as drawn (an integer of minor units from the draw), never read back from a bigint.
+  let smallestDrawn = PAYOUT_CHARGE_MAX_MINOR;
   for (let c = 0; c < charges; c++) {
-    const charge = BigInt(magnitude(g.random, { minMinor: PAYOUT_CHARGE_MIN_MINOR, maxMinor: PAYOUT_CHARGE_MAX_MINOR }).minor);
+    const drawn = magnitude(g.random, { minMinor: PAYOUT_CHARGE_MIN_MINOR, maxMinor: PAYOUT_CHARGE_MAX_MINOR }).minor;
+    const charge = BigInt(drawn);
     chargesMinor += charge;
     feeMinor += (charge * PAYOUT_FEE_BASIS_POINTS + 5_000n) / 10_000n + PAYOUT_FEE_FIXED_MINOR;
-    if (charge < smallestMinor) smallestMinor = charge;
+    smallestDrawn = Math.min(smallestDrawn, drawn);
     internal.push(addInternal(g, { amountMinor: charge, day: payoutDay - below(g.random, PAYOUT_DAYS_MAX + 1), reference: id, description: "Stripe charge", counterpartyName: null, counterpartyIban: null, contraAccounts: CONTRA.receivable }));
   }
   internal.push(addInternal(g, { amountMinor: -feeMinor, day: payoutDay - below(g.random, 2), reference: id, description: "Stripe fees", counterpartyName: "Stripe", counterpartyIban: null, contraAccounts: CONTRA.pspFees }));
   let refundMinor = 0n;
   if (g.random() < PAYOUT_REFUND_SHARE) {
     // A refund of at most the smallest charge, so the payout stays positive.
-    refundMinor = BigInt(logUniform(g.random, 500, Number(smallestMinor)));
+    refundMinor = BigInt(logUniform(g.random, 500, smallestDrawn));
     internal.push(addInternal(g, { amountMinor: -refundMinor, day: payoutDay - below(g.random, 2), reference: id, description: "Stripe refund", counterpartyName: null, counterpartyIban: null, contraAccounts: CONTRA.revenue }));
   }
   const payoutMinor = chargesMinor - feeMinor - refundMinor;

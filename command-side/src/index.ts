@@ -24,3 +24,5 @@ export { readMatchingRules } from "./reconciliation/matching-rules/index.ts";
 export type { MatchingRulesVersion } from "./reconciliation/matching-rules/index.ts";
 export { PostgresMatchItemReader } from "./reconciliation/matches/items.ts";
 export type { MatchItemReader } from "./reconciliation/matches/items.ts";
+export { MatchCommandService } from "./reconciliation/matches/service.ts";
+export { RUN_LIMITS, runReconciliation } from "./reconciliation/matches/run.ts";

@@ -4,9 +4,10 @@
 //   account's ledger account is recorded confirmed, with its write-off when
 //   the difference is within the account's tolerance; a retry replays it;
 // - it is refused, writing nothing, when it does not balance, when an item
-//   is unknown (or a ledger line on another account), in another currency,
-//   or in a confirmed match; six manual matches of one item at once: one
-//   lands, the others are MATCH_ITEM_TAKEN;
+//   is unknown (or a ledger line on another account), in a confirmed match,
+//   listed twice, more than 100 a side, or not storable (U+0000); six manual
+//   matches of one item at once: one lands, the others are MATCH_ITEM_TAKEN;
+//   the same key six times at once: one match;
 // - unmatch needs a confirmed match and a reason, and opens its items again;
 //   confirm and reject need a suggestion; a match id names its account.
 import type { FastifyInstance } from "fastify";
@@ -47,7 +48,7 @@ describe("a clerk's match decisions, through the API", () => {
     expect((await post(`/ledgers/${LEDGER}/csv-profiles`, { profileId: "simple", name: "Simple", currency: "EUR", dateFormat: "YYYY-MM-DD", columns: { bookingDate: "Date", amount: "Amount", bankReference: "Reference" } })).statusCode).toBe(201);
     const imported = await importFile(p.app, `/bank-accounts/${ACCOUNT}/statements`, CSV, { query: { format: "csv", profile: "simple" } });
     expect(imported.statusCode, imported.body).toBe(201);
-    const entries: [string, string][] = [["e1", "100.00"], ["e2", "150.00"], ["e3", "100.00"], ["e4", "70.00"], ["e5", "60.00"]];
+    const entries: [string, string][] = [["e1", "100.00"], ["e2", "150.00"], ["e3", "100.00"], ["e4", "70.00"], ["e5", "60.00"], ["e6", "100.00"]];
     for (const [entryId, amount] of entries) {
       const posted = await post(`/ledgers/${LEDGER}/journal-entries`, {
         entryId, effectiveDate: "2026-03-02", description: `sale ${entryId}`,
@@ -56,7 +57,7 @@ describe("a clerk's match decisions, through the API", () => {
       expect(posted.statusCode, posted.body).toBe(201);
     }
     await until(p.app, `/bank-accounts/${ACCOUNT}/lines`, (r) => r.statusCode === 200 && r.json<{ items: unknown[] }>().items.length === 5);
-    await until(p.app, `/ledgers/${LEDGER}/journal-entries?account=1000`, (r) => r.statusCode === 200 && r.json<{ items: unknown[] }>().items.length === 5);
+    await until(p.app, `/ledgers/${LEDGER}/journal-entries?account=1000`, (r) => r.statusCode === 200 && r.json<{ items: unknown[] }>().items.length === 6);
   });
   afterAll(async () => {
     await p.close();
@@ -90,6 +91,8 @@ describe("a clerk's match decisions, through the API", () => {
       [{ externalIds: ["ref:R2#1", "ref:R2#1"], internalIds: ["e2:0"] }, 400, "VALIDATION_FAILED", "/externalIds"],
       [{ externalIds: [], internalIds: ["e2:0"] }, 400, "VALIDATION_FAILED", "/externalIds"],
       [{ externalIds: ["ref:R2#1"], internalIds: ["e2:0"], reason: "nul\u0000" }, 400, "VALIDATION_FAILED", "/reason"],
+      [{ externalIds: ["ref:R2\u0000"], internalIds: ["e2:0"] }, 400, "VALIDATION_FAILED", "/externalIds/0"],
+      [{ externalIds: Array.from({ length: 101 }, (_, k) => `ref:X${k}#1`), internalIds: ["e2:0"] }, 400, "VALIDATION_FAILED", "/externalIds"],
     ];
     for (const [body, status, code, path] of cases) {
       const refused = await match(body);
@@ -111,6 +114,21 @@ describe("a clerk's match decisions, through the API", () => {
     const stored = await p.db.pool.query<{ data: { writeOff: unknown; differenceMinor: string } }>("SELECT data FROM es_events WHERE type = 'MatchProposed' AND data->>'matchId' = $1", [`${ACCOUNT}:fee`]);
     expect(stored.rows[0]?.data).toMatchObject({ differenceMinor: "500", writeOff: { amountMinor: "500", ledgerAccount: "6800" } });
     expect((await match({ externalIds: ["ref:R2#1"], internalIds: ["e2:0"] })).json<Problem>().code).toBe("MATCH_UNBALANCED");
+  });
+
+  it("writes one match when the same key is sent six times at once", async () => {
+    const before = await events();
+    const k = key();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => match({ matchId: "samekey", externalIds: ["ref:R2#1"], internalIds: ["e2:0", "e6:0"] }, k)));
+    // Each is the one answer (first or replayed), or, while the first still runs, a 409 to retry.
+    for (const answer of answers) {
+      expect([201, 409], answer.body).toContain(answer.statusCode);
+      if (answer.statusCode === 409) expect(answer.json<Problem>().code).not.toBe("MATCH_ITEM_TAKEN");
+    }
+    expect(answers.filter((a) => a.statusCode === 201).length).toBeGreaterThan(0);
+    expect((await match({ matchId: "samekey", externalIds: ["ref:R2#1"], internalIds: ["e2:0", "e6:0"] }, k)).json()).toMatchObject({ matchId: `${ACCOUNT}:samekey`, replayed: true });
+    // Its MatchProposed and MatchConfirmed, once.
+    expect(await events()).toBe(before + 2);
   });
 
   it("lets exactly one of six manual matches of one item land", async () => {

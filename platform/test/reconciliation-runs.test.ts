@@ -1,12 +1,17 @@
-// Proves, through the HTTP API over a real PostgreSQL, a reconciliation run
-// on an imported statement and posted entries: a dry run answers what a run
-// would record and writes nothing; a run records references as confirmed
-// and an amount-and-date pair as a suggestion; a second run finds nothing
-// new (the items are in live matches); a rejected match is not proposed
-// again; a bad window and an unknown account are refused.
+// Proves, over a real PostgreSQL, a reconciliation run on an imported
+// statement and posted entries: a dry run answers what a run would record
+// and writes nothing; more items than a run may take is refused, writing
+// nothing; a run records references as confirmed and an amount-and-date
+// pair as a suggestion, the same whether its proposals go in one append or
+// one per append; a second run finds nothing new (the items are in live
+// matches); a rejected match is not proposed again; a bad window and an
+// unknown account are refused. Through the HTTP API, except where a limit
+// is set lower than the route's to reach it.
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reconStream } from "@trueup/contracts";
+import { TrueupError, reconStream } from "@trueup/contracts";
+import { MatchCommandService, PostgresMatchItemReader, runReconciliation } from "@trueup/command-side";
+import { ledgerProjection, reconciliationProjection } from "@trueup/projections";
 import { command, key, query } from "./ledger-support.ts";
 import { importFile, setupBankAccount, startImportPlatform } from "./statement-import-support.ts";
 import type { ImportPlatform } from "./statement-import-support.ts";
@@ -64,9 +69,30 @@ describe("a reconciliation run, through the API", () => {
     expect(await events()).toBe(before);
   });
 
-  it("records references confirmed and an amount-and-date pair as a suggestion, then finds nothing new", async () => {
-    const first = await runs({});
-    expect(first.json<RunAnswer>()).toMatchObject({ dryRun: false, proposals: { "1:1": 3 }, autoConfirmed: 2, suggested: 1, conflicts: 0 });
+  const direct = (limits: { itemsPerSideMax?: number; proposalsPerAppendMax?: number }) =>
+    runReconciliation(
+      {
+        store: p.store,
+        service: new MatchCommandService({ store: p.store }),
+        items: new PostgresMatchItemReader(p.db.pool, { reconciliation: reconciliationProjection.schemaName, ledger: ledgerProjection.schemaName }),
+        limits,
+      },
+      { commandId: `direct-${key()}`, actor: "test", correlationId: "c", occurredAt: new Date() },
+      ACCOUNT,
+      { dryRun: false, from: null, to: null },
+    );
+
+  it("refuses more items than a run may take, writing nothing", async () => {
+    const before = await events();
+    const refused = await direct({ itemsPerSideMax: 3 }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(TrueupError);
+    expect((refused as TrueupError).code).toBe("RECONCILIATION_RUN_TOO_LARGE");
+    expect(await events()).toBe(before);
+  });
+
+  it("records references confirmed and an amount-and-date pair as a suggestion, one append per proposal, then finds nothing new", async () => {
+    const first = await direct({ proposalsPerAppendMax: 1 });
+    expect(first).toMatchObject({ dryRun: false, proposals: { "1:1": 3 }, autoConfirmed: 2, suggested: 1, conflicts: 0 });
     expect((await recon()).map((e) => e.type).sort()).toEqual(["MatchConfirmed", "MatchConfirmed", "MatchProposed", "MatchProposed", "MatchProposed"]);
     const second = await runs({});
     expect(second.json<RunAnswer>()).toMatchObject({ items: { external: 1, internal: 0 }, proposals: { "1:1": 0 }, autoConfirmed: 0, suggested: 0 });

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { accountCodeSchema } from "../ledger/events.ts";
 import { MATCH_ITEMS_PER_SIDE_MAX, MATCH_REASON_LENGTH_MAX } from "./events.ts";
 import { STATEMENT_LINE_LIMITS } from "./line-limits.ts";
-import { textSchema } from "../text.ts";
+import { textSchema, unstorableText } from "../text.ts";
 import { dateSchema } from "../calendar.ts";
 
 /** The references of a statement line the reference rule may compare (`invoiceNumber`: extracted from remittance text by the rule's pattern). */
@@ -45,6 +45,8 @@ const permille = z.number().int().min(0).max(1000);
  * catastrophic backtracking (`(a+)+`, `(a|aa)*`).
  */
 export function invoicePatternProblem(pattern: string): string | undefined {
+  const unstorable = unstorableText(pattern);
+  if (unstorable !== undefined) return unstorable;
   try {
     new RegExp(pattern, "u");
   } catch (error) {
@@ -196,8 +198,18 @@ export type SetMatchingRulesBody = z.infer<typeof setMatchingRulesBody>;
 /** A match's id within its bank account, as a client may choose it; the full id is `<bankAccountId>:<this>`. */
 export const localMatchIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
 
+/** An item id, checked to be storable: it is looked up in PostgreSQL text columns, which cannot hold U+0000. */
+const itemId = z
+  .string()
+  .min(1)
+  .max(STATEMENT_LINE_LIMITS.lineIdLengthMax)
+  .superRefine((id, ctx) => {
+    const problem = unstorableText(id);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 const itemIds = z
-  .array(z.string().min(1).max(STATEMENT_LINE_LIMITS.lineIdLengthMax))
+  .array(itemId)
   .min(1)
   .max(MATCH_ITEMS_PER_SIDE_MAX)
   .refine((ids) => new Set(ids).size === ids.length, "an item may be listed once");

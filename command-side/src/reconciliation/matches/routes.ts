@@ -21,6 +21,7 @@ import { readMatchingRules } from "../matching-rules/index.ts";
 import type { ItemAmount, MatchItemReader } from "./items.ts";
 import type { MatchCommandService } from "./service.ts";
 import { runReconciliation } from "./run.ts";
+import { scoringContext, toleranceMinor } from "../matching/index.ts";
 
 export interface MatchCommandRoutesDeps {
   readonly service: MatchCommandService;
@@ -108,13 +109,10 @@ export function bankAccountOf(matchId: string): string | undefined {
   return bankAccountIdSchema.safeParse(bankAccountId).success && at < matchId.length - 1 ? bankAccountId : undefined;
 }
 
-/** The most a manual match may differ by: the rules' tolerance of its external total (absolute, or basis points, whichever is larger). */
+/** The most a manual match may differ by: the tolerance the engine applies (toleranceMinor) to its external total. */
 function writeOffLimit(rules: MatchingRules, externalMinor: bigint): { ledgerAccount: string; limitMinor: bigint } | null {
   if (rules.writeOffAccount === null) return null;
-  const magnitude = externalMinor < 0n ? -externalMinor : externalMinor;
-  const relative = (magnitude * BigInt(rules.tolerance.basisPoints)) / 10_000n;
-  const absolute = BigInt(rules.tolerance.absoluteMinor);
-  return { ledgerAccount: rules.writeOffAccount, limitMinor: relative > absolute ? relative : absolute };
+  return { ledgerAccount: rules.writeOffAccount, limitMinor: toleranceMinor(scoringContext(rules, []), externalMinor) };
 }
 
 function itemsOrRefuse(side: "externalIds" | "internalIds", ids: readonly string[], found: ReadonlyMap<string, ItemAmount>, account: BankAccountState): { id: string; amountMinor: bigint }[] {

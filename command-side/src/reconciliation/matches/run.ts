@@ -20,18 +20,23 @@ import type { MatchCommandService } from "./service.ts";
 import { itemKey } from "./decider.ts";
 import type { RunProposal } from "./decider.ts";
 
-export const RUN_LIMITS = {
+export interface RunLimits {
+  readonly itemsPerSideMax: number;
+  readonly proposalsPerAppendMax: number;
+}
+
+export const RUN_LIMITS: RunLimits = {
   /** Items per side one run reads; a larger account is run in date windows. */
   itemsPerSideMax: 200_000,
   /** Proposals per append to the recon stream: bounds one event batch. */
   proposalsPerAppendMax: 500,
-} as const;
+};
 
 export interface RunDeps {
   readonly store: EventStore;
   readonly items: MatchItemReader;
   readonly service: MatchCommandService;
-  readonly limits?: Partial<typeof RUN_LIMITS>;
+  readonly limits?: Partial<RunLimits>;
 }
 
 export interface RunAnswer {

@@ -8,7 +8,8 @@
 import type { Prepared } from "./prepare.ts";
 import { lowerBoundAmount, nearestInDays } from "./indexes.ts";
 import type { SideIndex } from "./indexes.ts";
-import type { PairRule, ScoringContext } from "./score.ts";
+import { toleranceMinor } from "./score.ts";
+import type { PairRule } from "./score.ts";
 import type { Run } from "./engine.ts";
 import { at } from "./at.ts";
 
@@ -16,13 +17,6 @@ import { at } from "./at.ts";
 const SAME_AMOUNT_SCAN_FACTOR = 4;
 /** Items of one counterparty (a name word, an IBAN) looked at within the amount's tolerance. */
 const PARTY_SCAN_MAX = 256;
-
-/** The largest difference the tolerance accepts for this amount. */
-export function slackFor(ctx: ScoringContext, amountMinor: bigint): bigint {
-  const magnitude = amountMinor < 0n ? -amountMinor : amountMinor;
-  const relative = (magnitude * ctx.toleranceBasisPoints) / 10_000n;
-  return relative > ctx.toleranceAbsoluteMinor ? relative : ctx.toleranceAbsoluteMinor;
-}
 
 export function dayRange(item: Prepared, window: number): { from: number; to: number; center: number } {
   let from = Infinity;
@@ -34,7 +28,8 @@ export function dayRange(item: Prepared, window: number): { from: number; to: nu
   return { from, to, center: at(item.days, 0) };
 }
 
-function withinDays(other: Prepared, range: { from: number; to: number }): boolean {
+/** One of the item's dates is inside the range. */
+export function withinDays(other: Prepared, range: { from: number; to: number }): boolean {
   for (const day of other.days) if (day >= range.from && day <= range.to) return true;
   return false;
 }
@@ -71,11 +66,10 @@ export function rarestToken(item: Prepared, other: SideIndex): readonly number[]
   return list ?? undefined;
 }
 
-/**
- * Candidates on `other`'s side for `item`, by the pair rules' lookups.
- * `taken` marks the other side's items already in a proposal.
- */
-export function candidatesFor(run: Run, rules: readonly PairRule[], item: Prepared, other: SideIndex, taken: Uint8Array): number[] {
+/** Internal items worth scoring against the external `item`, by the pair rules' lookups, leaving out those already in a proposal. */
+export function pairCandidates(run: Run, rules: readonly PairRule[], item: Prepared): number[] {
+  const other = run.internal;
+  const taken = run.takenInternal;
   const found: number[] = [];
   const seen = seenFor(other);
   const stamp = ++seen.stamp;
@@ -87,8 +81,8 @@ export function candidatesFor(run: Run, rules: readonly PairRule[], item: Prepar
   for (const rule of rules) {
     if (rule.kind === "reference") {
       for (const ref of item.references) {
-        // An internal item's references are compared with any of the external fields the rule names.
-        if (item.side === "external" && !rule.fields.includes(ref.source as never)) continue;
+        // Only the external references the rule names are looked up (the internal side's are compared with any of them).
+        if (!rule.fields.includes(ref.source as never)) continue;
         for (const i of other.byReference.get(ref.value) ?? []) add(i);
       }
       continue;
@@ -98,7 +92,7 @@ export function candidatesFor(run: Run, rules: readonly PairRule[], item: Prepar
     if (sameAmount.cut) run.bounds.hit("candidatesPerItemMax", `items with more equal amounts inside the date window than the ${SAME_AMOUNT_SCAN_FACTOR * run.limits.candidatesPerItemMax} nearest looked at`);
     for (const i of sameAmount.found) add(i);
     // A tolerated amount needs its counterparty to agree (score.ts), so only the counterparty's items are looked at for one.
-    const slack = rule.allowTolerance ? slackFor(run.ctx, item.amountMinor) : 0n;
+    const slack = rule.allowTolerance ? toleranceMinor(run.ctx, item.amountMinor) : 0n;
     const named = rarestToken(item, other);
     if (named !== undefined) scanParty(run, item, other, { slack, range, list: other.partyByAmount(named) }, add);
     const sameIban = item.iban === null ? undefined : other.byIban.get(item.iban);
@@ -137,8 +131,4 @@ function scanParty(run: Run, item: Prepared, other: SideIndex, scan: { slack: bi
     }
     if (withinDays(candidate, scan.range)) add(candidate.index);
   }
-}
-
-export function pairCandidates(run: Run, rules: readonly PairRule[], item: Prepared): number[] {
-  return candidatesFor(run, rules, item, run.internal, run.takenInternal);
 }

@@ -15,10 +15,10 @@
 import type { Proposal } from "./types.ts";
 import type { Prepared } from "./prepare.ts";
 import { nameSimilarity } from "./prepare.ts";
-import { nearestInDays } from "./indexes.ts";
+import { NOTHING_TAKEN, nearestInDays } from "./indexes.ts";
 import type { SideIndex } from "./indexes.ts";
-import { dayRange, rarestToken, slackFor } from "./candidates.ts";
-import { scoreGroup, sum, tolerated } from "./score.ts";
+import { dayRange, rarestToken, withinDays } from "./candidates.ts";
+import { scoreGroup, sum, toleranceMinor, tolerated } from "./score.ts";
 import type { Evaluation, GroupRule, ReferenceRule } from "./score.ts";
 import { findSubsets, subsetSums } from "./subsets.ts";
 import type { Run } from "./engine.ts";
@@ -38,11 +38,6 @@ const RELATED_NAME_MIN = 600;
 /** Subsets collected per anchor before ranking them. */
 const SUBSETS_PER_ANCHOR_MAX = 4;
 
-function withinDays(item: Prepared, range: { from: number; to: number }): boolean {
-  for (const day of item.days) if (day >= range.from && day <= range.to) return true;
-  return false;
-}
-
 function key(candidate: GroupCandidate): string {
   return [...candidate.externals.map((i) => i.id), "", ...candidate.internals.map((i) => i.id)].join("\u0000");
 }
@@ -55,10 +50,6 @@ function decide(run: Run, candidates: GroupCandidate[], take: Take): void {
     if (candidate.externals.some((i) => run.takenExternal[i.index] === 1) || candidate.internals.some((i) => run.takenInternal[i.index] === 1)) continue;
     take(candidate);
   }
-}
-
-function sameFlow(anchor: Prepared, item: Prepared): boolean {
-  return item.currency === anchor.currency;
 }
 
 /** Phase 1: per reference rule, items that share a reference and add up. */
@@ -89,7 +80,7 @@ function referenceGroupsOf(run: Run, rule: ReferenceRule, anchor: Prepared, out:
     const members: Prepared[] = [];
     for (const i of sharing) {
       const item = at(other.items, i);
-      if (taken[i] === 1 || !sameFlow(anchor, item) || !withinDays(item, range)) continue;
+      if (taken[i] === 1 || item.currency !== anchor.currency || !withinDays(item, range)) continue;
       // On the external side, the reference must be in one of the fields the rule compares.
       if (!external && !item.references.some((r) => r.value === ref.value && rule.fields.includes(r.source as never))) continue;
       members.push(item);
@@ -98,7 +89,7 @@ function referenceGroupsOf(run: Run, rule: ReferenceRule, anchor: Prepared, out:
     const difference = anchor.amountMinor - sum(members);
     const externalMinor = external ? anchor.amountMinor : sum(members);
     if (difference !== 0n && !(rule.allowTolerance && tolerated(run.ctx, difference, externalMinor))) continue;
-    const evaluation = scoreGroup(run.ctx, { ruleId: rule.id, window: rule.dateWindowDays, allowTolerance: rule.allowTolerance, reference: ref }, anchor, members, []);
+    const evaluation = scoreGroup(run.ctx, { ruleId: rule.id, window: rule.dateWindowDays, reference: ref }, anchor, members, []);
     out.push(external ? { externals: [anchor], internals: members, evaluation, ambiguity: null } : { externals: members, internals: [anchor], evaluation, ambiguity: null });
   }
 }
@@ -140,7 +131,6 @@ function byMagnitude(items: Prepared[]): Prepared[] {
   return items.sort((a, b) => (a.magnitudeMinor > b.magnitudeMinor ? -1 : a.magnitudeMinor < b.magnitudeMinor ? 1 : a.index - b.index));
 }
 
-const NOTHING_TAKEN = new Uint8Array(0);
 
 /**
  * The indexes' lists without the items taken so far, each filtered once
@@ -213,7 +203,7 @@ function oneToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared)
   if (pool === null) return null;
   const members = byMagnitude(pool.filter((item) => item.magnitudeMinor < anchor.magnitudeMinor));
   if (members.length < 2) return null;
-  const slack = rule.allowTolerance ? slackFor(run.ctx, anchor.amountMinor) : 0n;
+  const slack = rule.allowTolerance ? toleranceMinor(run.ctx, anchor.amountMinor) : 0n;
   const answer = findSubsets({
     magnitudes: members.map((m) => m.magnitudeMinor),
     target: anchor.magnitudeMinor,
@@ -229,7 +219,7 @@ function oneToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared)
     run.bounds.hit("groupSearchNodesMax", `group searches stopped at ${SUBSETS_PER_ANCHOR_MAX} groups found for one anchor (the best of those proposed)`);
     answer.subsets.length = SUBSETS_PER_ANCHOR_MAX;
   }
-  const scoring = { ruleId: rule.id, window: rule.dateWindowDays, allowTolerance: rule.allowTolerance, reference: null };
+  const scoring = { ruleId: rule.id, window: rule.dateWindowDays, reference: null };
   const options = answer.subsets.map((positions): GroupCandidate => {
     const others = positions.map((p) => at(members, p));
     const evaluation = scoreGroup(run.ctx, scoring, anchor, others, []);
@@ -279,7 +269,7 @@ function manyToMany(run: Run, open: OpenLists, rule: GroupRule, anchor: Prepared
   const left = subsetSums(sameSide.map((m) => m.magnitudeMinor), rule.groupSizeMax - 1, nodesMax);
   const right = subsetSums(otherSide.map((m) => m.magnitudeMinor), rule.groupSizeMax, nodesMax);
   if (left.cut || right.cut) run.bounds.hit("groupSearchNodesMax", `group searches stopped after ${run.limits.groupSearchNodesMax} subsets`);
-  const scoring = { ruleId: rule.id, window: rule.dateWindowDays, allowTolerance: false, reference: null };
+  const scoring = { ruleId: rule.id, window: rule.dateWindowDays, reference: null };
   const options: GroupCandidate[] = [];
   for (const [leftSum, leftSubsets] of left.sums) {
     const matching = right.sums.get(anchor.magnitudeMinor + leftSum);

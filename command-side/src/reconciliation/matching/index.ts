@@ -1,4 +1,5 @@
 export { proposeMatches, proposalId } from "./engine.ts";
 export { MatchInputError, nameKey, referenceKey } from "./prepare.ts";
 export { DEFAULT_MATCH_LIMITS } from "./types.ts";
+export { scoringContext, toleranceMinor } from "./score.ts";
 export type * from "./types.ts";

@@ -93,6 +93,9 @@ export function lowerBoundDay(items: readonly Prepared[], list: readonly number[
   return lo;
 }
 
+/** For nearestInDays over every item of a list, taken or not (the caller filters). */
+export const NOTHING_TAKEN: Uint8Array = new Uint8Array(0);
+
 export interface Scan {
   readonly found: number[];
   /** True when the scan stopped at its limit with more to see. */

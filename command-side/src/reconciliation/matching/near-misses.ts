@@ -5,7 +5,7 @@
 // empty list.
 import type { NearMiss, NearMissCandidate } from "./types.ts";
 import type { Prepared } from "./prepare.ts";
-import { nearestInDays } from "./indexes.ts";
+import { NOTHING_TAKEN, nearestInDays } from "./indexes.ts";
 import type { SideIndex } from "./indexes.ts";
 import { dayRange, rarestToken } from "./candidates.ts";
 import { evaluatePair } from "./score.ts";
@@ -17,7 +17,6 @@ import { at } from "./at.ts";
 const NEAR_MISS_WINDOW_DAYS = 62;
 /** Items looked at per lookup (same amount, same counterparty word). */
 const NEAR_MISS_SCAN_MAX = 8;
-const NOTHING_TAKEN = new Uint8Array(0);
 
 function lookAround(item: Prepared, other: SideIndex): number[] {
   const found = new Set<number>();

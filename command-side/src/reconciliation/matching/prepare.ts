@@ -35,8 +35,7 @@ export interface Prepared {
   /** What each date is: "value date", "booking date" or "date". */
   readonly dayLabels: readonly string[];
   readonly references: readonly Reference[];
-  /** The counterparty name normalised (nameKey), or null. */
-  readonly nameKey: string | null;
+  /** The counterparty name, normalised (name.key: nameKey), or NO_NAME. */
   readonly name: NameFacts;
   /** Internal items without a counterparty name: their description, so the name can be found in it. */
   readonly text: NameFacts;
@@ -325,7 +324,6 @@ export function prepareExternal(items: readonly ExternalItem[], patterns: readon
       firstDay: days[0] ?? 0,
       dayLabels,
       references,
-      nameKey: name.key,
       name,
       text: NO_NAME,
       tokens: name.words,
@@ -351,7 +349,6 @@ export function prepareInternal(items: readonly InternalItem[], patterns: readon
       firstDay: dayNumber(item.date),
       dayLabels: ENTRY_DATE_LABELS,
       references,
-      nameKey: name.key,
       name,
       text,
       tokens: name.key === null ? text.words : name.words,
@@ -382,6 +379,12 @@ export function dayDistance(a: Prepared, b: Prepared): { days: number; dateLabel
     }
   });
   return { days: best, dateLabel: a.dayLabels[nearest] ?? "date" };
+}
+
+/** A similarity in permille as a reason shows it, two decimals, truncated: 905 → "0.90". Integer arithmetic: the same text on every machine. */
+export function formatPermille(permille: number): string {
+  const hundredths = Math.floor(permille / 10);
+  return `${Math.floor(hundredths / 100)}.${String(hundredths % 100).padStart(2, "0")}`;
 }
 
 /** An amount for a reason text: "12.30 EUR". */

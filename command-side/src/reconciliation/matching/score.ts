@@ -20,7 +20,7 @@
 // a reference, or a matching name and IBAN.
 import type { MatchingRule, MatchingRules } from "@trueup/contracts";
 import type { CounterpartyHint, Criterion, Grade } from "./types.ts";
-import { dayDistance, dayGap, formatAmount, nameSimilarity, namesComparable } from "./prepare.ts";
+import { dayDistance, dayGap, formatAmount, formatPermille, nameSimilarity, namesComparable } from "./prepare.ts";
 import type { Prepared, Reference } from "./prepare.ts";
 
 /** Name similarity (permille) a tolerated amount needs when the IBANs do not agree. */
@@ -71,10 +71,15 @@ export function scoringContext(rules: MatchingRules, hints: readonly Counterpart
 
 const abs = (value: bigint): bigint => (value < 0n ? -value : value);
 
-/** Within the account's tolerance: an absolute amount, or basis points of the external amount, whichever is larger. */
+/** The largest difference the account tolerates on an amount: its absolute tolerance, or its basis points of the amount, whichever is larger. */
+export function toleranceMinor(ctx: ScoringContext, amountMinor: bigint): bigint {
+  const relative = (abs(amountMinor) * ctx.toleranceBasisPoints) / 10_000n;
+  return relative > ctx.toleranceAbsoluteMinor ? relative : ctx.toleranceAbsoluteMinor;
+}
+
+/** Within the account's tolerance of the external amount. */
 export function tolerated(ctx: ScoringContext, differenceMinor: bigint, externalMinor: bigint): boolean {
-  const difference = abs(differenceMinor);
-  return difference <= ctx.toleranceAbsoluteMinor || difference * 10_000n <= abs(externalMinor) * ctx.toleranceBasisPoints;
+  return abs(differenceMinor) <= toleranceMinor(ctx, externalMinor);
 }
 
 function criterion(name: Criterion["criterion"], grade: Grade, points: number, reason: string): Criterion {
@@ -116,15 +121,15 @@ function dateCriterion(days: number, dateLabel: string, window: number, pointsMa
 
 /** Points for the counterparty's name: up to pointsMax when similar enough, NAME_MISMATCH_POINTS when both sides name someone and the names differ. */
 function nameCriterion(similarity: number, minimum: number, pointsMax: number, explain = true): Criterion {
-  const shown = explain ? (similarity / 1000).toFixed(2) : "";
-  if (similarity < Math.max(minimum, 1)) return criterion("counterpartyName", "weak", NAME_MISMATCH_POINTS, explain ? `counterparty name similarity ${shown} (below ${(Math.max(minimum, 1) / 1000).toFixed(2)})` : "");
+  const shown = explain ? formatPermille(similarity) : "";
+  if (similarity < Math.max(minimum, 1)) return criterion("counterpartyName", "weak", NAME_MISMATCH_POINTS, explain ? `counterparty name similarity ${shown} (below ${formatPermille(Math.max(minimum, 1))})` : "");
   const grade: Grade = similarity === 1000 ? "exact" : similarity >= 900 ? "strong" : similarity >= 700 ? "close" : "weak";
   return criterion("counterpartyName", grade, Math.floor((pointsMax * similarity) / 1000), explain ? `counterparty name similarity ${shown}` : "");
 }
 
 /** A learned hint: this counterparty's money was booked against one of the ledger line's contra accounts before. */
 function hintCriterion(ctx: ScoringContext, external: Prepared, internal: Prepared, explain = true): Criterion | undefined {
-  for (const key of [external.iban, external.nameKey]) {
+  for (const key of [external.iban, external.name.key]) {
     if (key === null) continue;
     const accounts = ctx.hints.get(key);
     if (accounts === undefined) continue;
@@ -210,10 +215,10 @@ function amountDateVerdict(ctx: ScoringContext, rule: AmountDateRule, external: 
   const sameIban = external.iban !== null && external.iban === internal.iban;
   if (sameIban) criteria.push(criterion("counterpartyIban", "exact", 10, "counterparty IBAN equal"));
   // With a minimum set, two counterparties that differ are two parties, whatever the amounts say.
-  if (rule.nameSimilarityMin > 0 && namesComparable(external, internal) && similarity < rule.nameSimilarityMin && !sameIban) failures.push(`counterparty name similarity ${(similarity / 1000).toFixed(2)} (below ${(rule.nameSimilarityMin / 1000).toFixed(2)})`);
+  if (rule.nameSimilarityMin > 0 && namesComparable(external, internal) && similarity < rule.nameSimilarityMin && !sameIban) failures.push(`counterparty name similarity ${formatPermille(similarity)} (below ${formatPermille(rule.nameSimilarityMin)})`);
   // An amount that is only close is not evidence enough on its own: the counterparty must agree.
   if (typeof amount !== "string" && amount.writeOff && !sameIban && similarity < Math.max(rule.nameSimilarityMin, TOLERANCE_NAME_MIN)) {
-    failures.push(`amount differs by ${formatAmount(abs(external.amountMinor - internal.amountMinor), external.currency)}, and a tolerated difference needs the counterparty's name (similarity ${(TOLERANCE_NAME_MIN / 1000).toFixed(2)}) or IBAN to agree`);
+    failures.push(`amount differs by ${formatAmount(abs(external.amountMinor - internal.amountMinor), external.currency)}, and a tolerated difference needs the counterparty's name (similarity ${formatPermille(TOLERANCE_NAME_MIN)}) or IBAN to agree`);
   }
   const points = criteria.reduce((sum, c) => sum + c.points, 0);
   if (failures.length > 0 || typeof amount === "string") return { accepted: false, failures, points };
@@ -285,7 +290,6 @@ export function evaluatePair(ctx: ScoringContext, rules: readonly PairRule[], ex
 export interface GroupScoring {
   readonly ruleId: string;
   readonly window: number;
-  readonly allowTolerance: boolean;
   /** Set for a group found by a shared reference. */
   readonly reference: Reference | null;
 }
