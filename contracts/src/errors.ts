@@ -39,6 +39,7 @@ export const ERROR_CATALOGUE = {
   CSV_PROFILE_ALREADY_EXISTS: { status: 409, title: "A CSV profile with this id exists in this ledger" },
   MATCH_NOT_FOUND: { status: 404, title: "No such match in this bank account" },
   MATCH_ITEM_NOT_FOUND: { status: 404, title: "No such statement line of this bank account, or ledger line on its ledger account (or not in the read models yet: retry once the import or posting is projected)" },
+  RECONCILIATION_RUN_NOT_FOUND: { status: 404, title: "No such reconciliation run (a dry run records nothing)" },
   RECONCILIATION_RUN_TOO_LARGE: { status: 422, title: "More open items than one run may take; narrow the run with from and to" },
   MATCH_ALREADY_EXISTS: { status: 409, title: "A match with this id exists" },
   MATCH_STATUS_CONFLICT: { status: 409, title: "The match is not in the state this decision needs (confirm and reject a suggestion, unmatch a confirmed match)" },

@@ -3,13 +3,13 @@
 // them (projections/src/reconciliation) and their queries
 // (query-side/src/reconciliation).
 import { PostgresMatchItemReader, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
-import { ledgerProjection, reconciliationProjection } from "@trueup/projections";
-import { ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
+import { ledgerProjection, matchingProjection, reconciliationProjection } from "@trueup/projections";
+import { MatchReader, ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
 import type { BoundedContextModule } from "./modules.ts";
 
 export const reconciliationModule: BoundedContextModule = {
   name: "reconciliation",
-  projections: [reconciliationProjection],
+  projections: [reconciliationProjection, matchingProjection],
   // Imports decide from the log (the bank account's stream and the ledger's). A manual match reads its
   // items' amounts (facts that never change) from the read models; the live matches come from the log.
   commandReads: [reconciliationProjection, ledgerProjection],
@@ -19,11 +19,13 @@ export const reconciliationModule: BoundedContextModule = {
       matchItems: new PostgresMatchItemReader(pool, { reconciliation: reconciliationProjection.schemaName, ledger: ledgerProjection.schemaName }),
     }),
   queryRoutes: ({ pool, eventStore, waitForPosition }) => {
-    const reader = new ReconciliationReader(pool, reconciliationProjection.schemaName);
+    const schemas = { reconciliation: reconciliationProjection.schemaName, matching: matchingProjection.schemaName, ledger: ledgerProjection.schemaName };
+    const projections = { reconciliation: reconciliationProjection, matching: matchingProjection };
     return reconciliationQueryRoutes({
-      reader,
+      reader: new ReconciliationReader(pool, schemas.reconciliation, schemas.matching),
+      matches: new MatchReader(pool, schemas),
       matchingRules: (bankAccountId) => readMatchingRules(eventStore, bankAccountId),
-      waitForPosition: (position, timeoutMs) => waitForPosition(reconciliationProjection, position, timeoutMs),
+      waitForPosition: (readModel, position, timeoutMs) => waitForPosition(projections[readModel], position, timeoutMs),
     });
   },
 };

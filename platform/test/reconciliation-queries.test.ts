@@ -171,7 +171,7 @@ describe("reconciliation queries", () => {
     expect(valueDated.items.map((l) => l.lineId)).toContain("ref:REF4#1");
     expect((await all("/bank-accounts/q1/lines?status=unmatched&limit=500")).items).toHaveLength(JAN_LINES + 2);
     expect((await json<Page<Line>>("/bank-accounts/q1/lines?from=2027-01-01")).items).toEqual([]);
-    for (const bad of ["status=matched", "from=2026-02-30", "from=2026-02-01&to=2026-01-01", "from=0999-12-31", "colour=blue"]) {
+    for (const bad of ["status=reconciled", "from=2026-02-30", "from=2026-02-01&to=2026-01-01", "from=0999-12-31", "colour=blue"]) {
       const response = await get(`/bank-accounts/q1/lines?${bad}`);
       expect(response.statusCode, bad).toBe(400);
       expect(response.json<Problem>().code, bad).toBe("VALIDATION_FAILED");

@@ -93,7 +93,7 @@ describe("a reconciliation run, through the API", () => {
   it("records references confirmed and an amount-and-date pair as a suggestion, one append per proposal, then finds nothing new", async () => {
     const first = await direct({ proposalsPerAppendMax: 1 });
     expect(first).toMatchObject({ dryRun: false, proposals: { "1:1": 3 }, autoConfirmed: 2, suggested: 1, conflicts: 0 });
-    expect((await recon()).map((e) => e.type).sort()).toEqual(["MatchConfirmed", "MatchConfirmed", "MatchProposed", "MatchProposed", "MatchProposed"]);
+    expect((await recon()).map((e) => e.type).sort()).toEqual(["MatchConfirmed", "MatchConfirmed", "MatchProposed", "MatchProposed", "MatchProposed", "ReconciliationRunRecorded"]);
     const second = await runs({});
     expect(second.json<RunAnswer>()).toMatchObject({ items: { external: 1, internal: 0 }, proposals: { "1:1": 0 }, autoConfirmed: 0, suggested: 0 });
   });

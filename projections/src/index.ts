@@ -28,3 +28,7 @@ export { RECONCILIATION_BATCH_EVENTS_MAX, reconciliationProjection } from "./rec
 export { STATEMENT_LINE_COPY_COLUMNS, RECONCILIATION_SCHEMA_NAME, reconciliationDdl } from "./reconciliation/schema.ts";
 export { UNDATED_SORT_DATE, planReconciliationBatch } from "./reconciliation/plan.ts";
 export type { ReconciliationBatchPlan } from "./reconciliation/plan.ts";
+export { matchingProjection } from "./matching/projection.ts";
+export { MATCHING_SCHEMA_NAME, matchingDdl } from "./matching/schema.ts";
+export { planMatchingBatch } from "./matching/plan.ts";
+export type { MatchingBatchPlan } from "./matching/plan.ts";

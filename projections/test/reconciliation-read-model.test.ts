@@ -89,8 +89,8 @@ describe("reconciliation projection: given events, then read model", () => {
 
     await commitStatement(store, { statementId, bankAccountId: "ba1", ledgerId: "L1", lines, linesPerBatch: 3 });
     await project();
-    expect(await rows("SELECT line_number, line_id, ledger_id, status FROM rm_reconciliation.statement_lines ORDER BY line_number")).toEqual(
-      lines.map((l) => ({ line_number: l.lineNumber, line_id: l.lineId, ledger_id: "L1", status: "unmatched" })),
+    expect(await rows("SELECT line_number, line_id, ledger_id FROM rm_reconciliation.statement_lines ORDER BY line_number")).toEqual(
+      lines.map((l) => ({ line_number: l.lineNumber, line_id: l.lineId, ledger_id: "L1" })),
     );
     expect(await rows("SELECT statement_count, line_count, last_statement_id FROM rm_reconciliation.bank_accounts WHERE bank_account_id = 'ba1'")).toEqual([
       { statement_count: "1", line_count: "7", last_statement_id: statementId },
@@ -178,7 +178,7 @@ describe("reconciliation projection: every field, crashed imports, duplicates, b
 
   it("writes every field of a line, exact beyond 64 bits and with text as sent", async () => {
     const [first] = await rows("SELECT * FROM rm_reconciliation.statement_lines WHERE bank_account_id = 'acc' AND line_id = 'ref:REF1#1'");
-    expect(first).toMatchObject({ amount_minor: BIG, description: odd, raw: odd, attributes: { [odd]: odd }, side: "credit", currency: "EUR", status: "unmatched" });
+    expect(first).toMatchObject({ amount_minor: BIG, description: odd, raw: odd, attributes: { [odd]: odd }, side: "credit", currency: "EUR" });
     const [second] = await rows(
       `SELECT amount_minor, currency, charges_minor, batch_id, batch_index, batch_size, batch_amount_minor, batch_side, to_char(booking_date, 'YYYY-MM-DD') AS booking, to_char(value_date, 'YYYY-MM-DD') AS value,
               reversal, bank_reference, end_to_end_id, creditor_reference, remittance_information, counterparty_name, counterparty_iban, counterparty_bic, bank_codes, location

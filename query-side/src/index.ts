@@ -7,3 +7,5 @@ export { RECONCILIATION_QUERY_LIMITS, reconciliationQueryRoutes } from "./reconc
 export { ReconciliationReader } from "./reconciliation/reader.ts";
 export type { AccountLineKey, BankAccountRow as ReconciliationBankAccountRow, LineRow as ReconciliationLineRow, StatementRow as ReconciliationStatementRow } from "./reconciliation/reader.ts";
 export type { ReconciliationQueryRoutesDeps } from "./reconciliation/routes.ts";
+export { MatchReader } from "./reconciliation/match-reader.ts";
+export type { MatchRow, RunRow } from "./reconciliation/match-reader.ts";

@@ -17,7 +17,8 @@
 //   Idempotency-Key writes the same batches (same event ids) and finishes.
 // - `csvprofile-<ledgerId>:<profileId>`: CsvProfileSaved.
 // - `recon-<bankAccountId>`: MatchProposed, MatchConfirmed, MatchRejected,
-//   MatchUnmatched: every match decision of the account in one stream, so
+//   MatchUnmatched, ReconciliationRunRecorded: every match decision of the
+//   account in one stream, so
 //   its expected revision serializes runs, manual matches and unmatches
 //   (see command-side/src/reconciliation/matches/decider.ts).
 // - `matchingrules-<bankAccountId>`: MatchingRulesSet, one per version of a
@@ -241,6 +242,25 @@ export const reconciliationEventSchemas = {
   MatchRejected: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
   /** A confirmed match undone: its items are open again. */
   MatchUnmatched: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
+  /**
+   * A run that recorded its proposals (a dry run records nothing), appended
+   * after its last slice of proposals: what it read, what it proposed and
+   * which bounds cut its search short.
+   */
+  ReconciliationRunRecorded: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    runId: matchIdSchema,
+    window: z.strictObject({ from: eventDateSchema.nullable(), to: eventDateSchema.nullable() }),
+    items: z.strictObject({ external: z.number().int().min(0), internal: z.number().int().min(0) }),
+    /** Proposals the engine made, by kind (before conflicts). */
+    proposals: z.strictObject({ "1:1": z.number().int().min(0), "1:N": z.number().int().min(0), "N:1": z.number().int().min(0), "N:M": z.number().int().min(0) }),
+    autoConfirmed: z.number().int().min(0),
+    suggested: z.number().int().min(0),
+    ambiguous: z.number().int().min(0),
+    /** Proposals left out because an item was taken between the run's read and its write. */
+    conflicts: z.number().int().min(0),
+    bounds: z.array(z.strictObject({ bound: z.string().min(1).max(64), times: z.number().int().min(1), detail: z.string().max(MATCH_REASON_LENGTH_MAX) })).max(32),
+  }),
   MatchingRulesSet: z.strictObject({
     bankAccountId: bankAccountIdSchema,
     ledgerId: ledgerIdSchema,

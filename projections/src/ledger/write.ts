@@ -17,11 +17,12 @@ import type { RecordedEvent } from "@trueup/event-store";
 import { copyIn, copyText } from "../postgres/copy.ts";
 import type { CopyCell } from "../postgres/copy.ts";
 import { qualified } from "../postgres/definition.ts";
+import { names, selectRows } from "../postgres/rows.ts";
+import type { Column } from "../postgres/rows.ts";
 import { ConflictingDuplicateError } from "../errors.ts";
 import { entryContent, planLedgerBatch } from "./plan.ts";
 import type { LedgerBatchPlan, PeriodRow } from "./plan.ts";
 
-type Column = readonly [name: string, type: "text" | "date" | "integer" | "bigint" | "numeric" | "timestamptz"];
 type Table = "ledgers" | "accounts" | "journal_entries" | "entry_lines" | "balances" | "daily_balances" | "periods";
 
 type Step =
@@ -183,12 +184,4 @@ function selectRowsFrom(columns: readonly Column[]): string {
   return `(${selectRows(columns)})`;
 }
 
-/** `SELECT <typed columns> FROM <rows>`: the rows are parameter $1, a JSON array of arrays in column order. */
-function selectRows(columns: readonly Column[]): string {
-  const cells = columns.map(([name, type], i) => `(r->>${i})::${type} AS ${name}`);
-  return `SELECT ${cells.join(", ")} FROM jsonb_array_elements($1::jsonb) AS a(r)`;
-}
 
-function names(columns: readonly Column[]): string {
-  return columns.map(([name]) => name).join(", ");
-}

@@ -61,7 +61,8 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
       case "MatchConfirmed":
       case "MatchRejected":
       case "MatchUnmatched":
-        // Not read here (the filter leaves their categories out): profiles and rules are read from their streams; matches have no read model yet.
+      case "ReconciliationRunRecorded":
+        // Not read here (the filter leaves their categories out): profiles and rules are read from their streams, matches and runs by the matching projection.
         return;
       default: {
         const unknown: never = reconciliationEvent;

@@ -21,7 +21,7 @@ export const RECONCILIATION_BATCH_EVENTS_MAX = 16;
 
 export const reconciliationProjection: PostgresProjection<ReconciliationBatchPlan> = {
   name: "reconciliation",
-  version: 3,
+  version: 4,
   kind: "postgres",
   schemaName: RECONCILIATION_SCHEMA_NAME,
   batchSizeMax: RECONCILIATION_BATCH_EVENTS_MAX,

@@ -135,9 +135,8 @@ export function reconciliationDdl(schemaName: string): readonly string[] {
        position text COLLATE "C" NOT NULL,
        recorded_at timestamptz NOT NULL)`,
     `CREATE UNIQUE INDEX statements_by_account ON ${t("statements")} (bank_account_id, position)`,
-    // status: `unmatched` until the matcher (next issue) changes it.
+    // No status: which lines are matched is the matching read model's (rm_matching.match_items); readers join it.
     `CREATE TABLE ${t("statement_lines")} (${LINE_COLUMN_DDL},
-       status text NOT NULL DEFAULT 'unmatched',
        PRIMARY KEY (bank_account_id, line_id))`,
     `CREATE UNIQUE INDEX statement_lines_by_statement ON ${t("statement_lines")} (statement_id, line_number)`,
     `CREATE UNIQUE INDEX statement_lines_by_date ON ${t("statement_lines")} (bank_account_id, sort_date, recorded_position, line_number)`,

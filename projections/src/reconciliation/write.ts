@@ -17,6 +17,8 @@ import { StreamNotFoundError } from "@trueup/event-store";
 import type { RecordedEvent } from "@trueup/event-store";
 import { copyInPieces } from "../postgres/copy.ts";
 import { qualified } from "../postgres/definition.ts";
+import { names, selectRows } from "../postgres/rows.ts";
+import type { Column } from "../postgres/rows.ts";
 import type { StreamReader } from "../postgres/definition.ts";
 import { balanceCells, lineBatchOf } from "./plan.ts";
 import type { ListingRow, ReconciliationBatchPlan, StatementRow } from "./plan.ts";
@@ -29,7 +31,6 @@ import { STATEMENT_LINE_COPY_COLUMNS } from "./schema.ts";
  */
 export const STATEMENT_READ_PAGE_EVENTS = 8;
 
-type Column = readonly [name: string, type: "text" | "date" | "integer" | "bigint" | "numeric" | "boolean" | "jsonb" | "timestamptz"];
 
 const balance = (prefix: string): Column[] => [[`${prefix}_minor`, "numeric"], [`${prefix}_side`, "text"], [`${prefix}_currency`, "text"], [`${prefix}_date`, "date"]];
 
@@ -203,12 +204,4 @@ async function updateAccounts(tx: pg.PoolClient, table: string, statements: read
   );
 }
 
-/** `SELECT <typed columns> FROM <rows>`: the rows are parameter $1, a JSON array of arrays in column order. */
-function selectRows(columns: readonly Column[]): string {
-  const cells = columns.map(([name, type], i) => `(r->>${i})::${type} AS ${name}`);
-  return `SELECT ${cells.join(", ")} FROM jsonb_array_elements($1::jsonb) AS a(r)`;
-}
 
-function names(columns: readonly Column[]): string {
-  return columns.map(([name]) => name).join(", ");
-}

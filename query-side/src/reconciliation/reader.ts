@@ -65,7 +65,7 @@ export interface LineRow {
   readonly statementId: string;
   readonly lineId: string;
   readonly lineNumber: number;
-  readonly status: string;
+  readonly status: LineMatchStatus;
   readonly amountMinor: bigint;
   readonly side: Side;
   readonly currency: string;
@@ -120,7 +120,7 @@ const STATEMENT_SELECT = `statement_id, bank_account_id, ledger_id, format, file
   line_count, new_lines, known_lines, lines_visible, credits_minor, debits_minor, credits, debits, checks, accepted_with_failed_checks, position,
   to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded_at`;
 
-const LINE_SELECT = `bank_account_id, ledger_id, statement_id, line_id, line_number, status, amount_minor, side, currency,
+const LINE_SELECT = `bank_account_id, ledger_id, statement_id, line_id, line_number, amount_minor, side, currency,
   ${date("booking_date")}, ${date("value_date")}, sort_date::text AS sort_key_date, recorded_position, reversal,
   bank_reference, end_to_end_id, customer_reference, creditor_reference, remittance_information, description,
   counterparty_name, counterparty_iban, counterparty_account_number, counterparty_bic, bank_codes, charges_minor,
@@ -175,6 +175,12 @@ function toStatement(r: Raw): StatementRow {
   };
 }
 
+function lineStatusOf(v: unknown): LineMatchStatus {
+  const status = LINE_MATCH_STATUSES.find((s) => s === v);
+  if (status === undefined) throw new TypeError(`line status ${String(v)} is none of ${LINE_MATCH_STATUSES.join(", ")}`);
+  return status;
+}
+
 function toLine(r: Raw): LineRow {
   const batchId = strOrNull(r.batch_id);
   return {
@@ -183,7 +189,7 @@ function toLine(r: Raw): LineRow {
     statementId: str(r.statement_id),
     lineId: str(r.line_id),
     lineNumber: Number(r.line_number),
-    status: str(r.status),
+    status: lineStatusOf(r.status),
     amountMinor: big(r.amount_minor),
     side: side(r.side),
     currency: str(r.currency),
@@ -209,14 +215,26 @@ function toLine(r: Raw): LineRow {
   };
 }
 
+/** A line's matching status: in a confirmed match, in a suggested one, or in none. */
+export const LINE_MATCH_STATUSES = ["matched", "suggested", "unmatched"] as const;
+export type LineMatchStatus = (typeof LINE_MATCH_STATUSES)[number];
+
 export class ReconciliationReader {
+  /** `matchingSchema`: the matching read model, whose match_items say which lines are in live matches. */
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string,
+    private readonly matchingSchema = "rm_matching",
   ) {}
 
   private t(table: string): string {
     return `"${this.schema}"."${table}"`;
+  }
+
+  /** The line's status from the matching read model (`l` is the statement_lines alias). */
+  private get lineStatus(): string {
+    return `COALESCE((SELECT CASE mi.status WHEN 'confirmed' THEN 'matched' ELSE 'suggested' END FROM "${this.matchingSchema}"."match_items" mi
+                       WHERE mi.bank_account_id = l.bank_account_id AND mi.side = 'external' AND mi.item_id = l.line_id), 'unmatched') AS status`;
   }
 
   /** A ledger's listed bank accounts in id order, after `afterId`. */
@@ -254,7 +272,7 @@ export class ReconciliationReader {
   /** One statement's visible lines in line order, after line `afterLineNumber`. */
   async statementLines(statementId: string, options: { afterLineNumber?: number | undefined; limit: number }): Promise<LineRow[]> {
     const r = await this.pool.query<Raw>(
-      `SELECT ${LINE_SELECT} FROM ${this.t("statement_lines")}
+      `SELECT ${LINE_SELECT}, ${this.lineStatus} FROM ${this.t("statement_lines")} l
         WHERE statement_id = $1 AND line_number > $2 ORDER BY line_number LIMIT $3`,
       [statementId, options.afterLineNumber ?? 0, options.limit],
     );
@@ -268,7 +286,7 @@ export class ReconciliationReader {
    */
   async accountLines(
     bankAccountId: string,
-    options: { from?: string | undefined; to?: string | undefined; status?: string | undefined; after?: AccountLineKey | undefined; limit: number },
+    options: { from?: string | undefined; to?: string | undefined; status?: LineMatchStatus | undefined; after?: AccountLineKey | undefined; limit: number },
   ): Promise<LineRow[]> {
     const params: unknown[] = [bankAccountId];
     const where = ["bank_account_id = $1"];
@@ -278,14 +296,19 @@ export class ReconciliationReader {
     };
     if (options.from !== undefined) add((n) => `sort_date >= $${n}::date`, options.from);
     if (options.to !== undefined) add((n) => `sort_date <= $${n}::date`, options.to);
-    if (options.status !== undefined) add((n) => `status = $${n}`, options.status);
+    if (options.status !== undefined) {
+      // Unmatched is the common filter (a clerk's worklist): an anti-join, not a computed column compared row by row.
+      const live = `SELECT 1 FROM "${this.matchingSchema}"."match_items" mi WHERE mi.bank_account_id = l.bank_account_id AND mi.side = 'external' AND mi.item_id = l.line_id`;
+      if (options.status === "unmatched") where.push(`NOT EXISTS (${live})`);
+      else add((n) => `EXISTS (${live} AND mi.status = $${n})`, options.status === "matched" ? "confirmed" : "suggested");
+    }
     if (options.after !== undefined) {
       const { sortDate, position, lineNumber } = options.after;
       add((n) => `(sort_date, recorded_position, line_number) > ($${n - 2}::date, $${n - 1}, $${n}::integer)`, sortDate, position, lineNumber);
     }
     params.push(options.limit);
     const r = await this.pool.query<Raw>(
-      `SELECT ${LINE_SELECT} FROM ${this.t("statement_lines")} WHERE ${where.join(" AND ")}
+      `SELECT ${LINE_SELECT}, ${this.lineStatus} FROM ${this.t("statement_lines")} l WHERE ${where.join(" AND ")}
         ORDER BY sort_date, recorded_position, line_number LIMIT $${params.length}`,
       params,
     );

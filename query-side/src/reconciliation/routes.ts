@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { bankAccountRoutes } from "./http/bank-accounts.ts";
 import { lineRoutes } from "./http/lines.ts";
 import { matchingRulesRoutes } from "./http/matching-rules.ts";
+import { matchRoutes } from "./http/matches.ts";
 import { ReconciliationGuards } from "./http/shared.ts";
 import type { ReconciliationQueryRoutesDeps } from "./http/shared.ts";
 import { statementRoutes } from "./http/statements.ts";
@@ -16,12 +17,12 @@ export { RECONCILIATION_QUERY_LIMITS } from "./http/shared.ts";
 export type { ReconciliationQueryRoutesDeps } from "./http/shared.ts";
 export type { MatchingRulesSource } from "./http/matching-rules.ts";
 
-const RESOURCES = [bankAccountRoutes, statementRoutes, lineRoutes];
+const RESOURCES = [bankAccountRoutes, statementRoutes, lineRoutes, matchRoutes];
 
 export function reconciliationQueryRoutes(deps: ReconciliationQueryRoutesDeps) {
   const guards = new ReconciliationGuards(deps);
   return async (app: FastifyInstance): Promise<void> => {
-    for (const register of [...RESOURCES, matchingRulesRoutes(deps.matchingRules)]) register({ app, reader: deps.reader, guards });
+    for (const register of [...RESOURCES, matchingRulesRoutes(deps.matchingRules)]) register({ app, reader: deps.reader, matches: deps.matches, guards });
     await Promise.resolve();
   };
 }

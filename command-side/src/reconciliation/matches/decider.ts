@@ -18,7 +18,7 @@ import type { ReconciliationEvent } from "@trueup/contracts";
 import type { Decision as GenericDecision } from "../../decision.ts";
 import { BucketMap } from "./bucket-map.ts";
 
-type MatchEventType = "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched";
+type MatchEventType = "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched" | "ReconciliationRunRecorded";
 export type MatchEvent = Extract<ReconciliationEvent, { type: MatchEventType }> | { readonly type: "Unrelated"; readonly data: { readonly type: string } };
 export type Decision = GenericDecision<MatchEvent>;
 type Proposed = Extract<ReconciliationEvent, { type: "MatchProposed" }>["data"];
@@ -77,6 +77,7 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       return withStatus(state, event.data.matchId, "rejected");
     case "MatchUnmatched":
       return withStatus(state, event.data.matchId, "unmatched");
+    case "ReconciliationRunRecorded":
     case "Unrelated":
       return state;
   }
@@ -210,6 +211,16 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
   return { events };
 }
 
+export interface RecordRun {
+  readonly type: "RecordRun";
+  readonly data: Extract<ReconciliationEvent, { type: "ReconciliationRunRecorded" }>["data"];
+}
+
+/** A run's record, after its proposals: always accepted (a retry of the run is recognised by its command id). */
+export function decideRecordRun(command: RecordRun): Decision {
+  return { events: [{ type: "ReconciliationRunRecorded", data: command.data }] };
+}
+
 /** Parses a stored event of a recon stream (through the context's upcasters). */
 export function parseMatchEvent(stored: Parameters<typeof parseReconciliationEvent>[0]): MatchEvent {
   const event = parseReconciliationEvent(stored);
@@ -218,6 +229,7 @@ export function parseMatchEvent(stored: Parameters<typeof parseReconciliationEve
     case "MatchConfirmed":
     case "MatchRejected":
     case "MatchUnmatched":
+    case "ReconciliationRunRecorded":
       return event;
     default:
       return { type: "Unrelated", data: { type: event.type } };

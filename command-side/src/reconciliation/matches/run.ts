@@ -95,20 +95,33 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
   const proposals = result.proposals.map((proposal) => runProposalOf(bankAccountId, proposal));
   let recorded = proposals.length;
   let confirmed = result.counts.autoConfirm;
-  let position: string | undefined;
-  let revision: bigint | undefined;
+  let outcome: CommandOutcome | undefined;
   if (!options.dryRun) {
-    recorded = 0;
-    confirmed = 0;
     for (let at = 0; at < proposals.length; at += limits.proposalsPerAppendMax) {
       // Each slice is its own command (its own id), so a retry of the run recognises the slices that landed.
       const slice = proposals.slice(at, at + limits.proposalsPerAppendMax);
-      const outcome = await deps.service.propose({ ...ctx, commandId: `${ctx.commandId}#${at / limits.proposalsPerAppendMax}` }, { type: "ProposeMatches", data: { bankAccountId, runId, proposals: slice } });
-      recorded += outcome.proposed;
-      confirmed += outcome.confirmed;
-      position = outcome.position ?? position;
-      revision = outcome.revision ?? revision;
+      await deps.service.propose({ ...ctx, commandId: `${ctx.commandId}#${at / limits.proposalsPerAppendMax}` }, { type: "ProposeMatches", data: { bankAccountId, runId, proposals: slice } });
     }
+    // Counted from the log, not from the slices' answers: a retry of a run that
+    // crashed half way replays the slices that landed, and they count too. A
+    // proposal is this run's when its match did not exist before the run and
+    // does now (its id comes from its items, so no other run could have made it).
+    const after = proposals.length === 0 ? state : await deps.service.state(bankAccountId);
+    const landed = proposals.filter((p) => !state.matches.has(p.matchId) && after.matches.has(p.matchId));
+    recorded = landed.length;
+    confirmed = landed.filter((p) => p.autoConfirm).length;
+    outcome = await deps.service.recordRun(
+      { ...ctx, commandId: `${ctx.commandId}#run` },
+      {
+        type: "RecordRun",
+        data: {
+          bankAccountId, runId, window: { from: options.from, to: options.to },
+          items: { external: open.external.length, internal: open.internal.length },
+          proposals: { ...result.counts.proposals }, autoConfirmed: confirmed, suggested: recorded - confirmed,
+          ambiguous: result.counts.ambiguous, conflicts: proposals.length - recorded, bounds: result.bounds.map((b) => ({ ...b })),
+        },
+      },
+    );
   }
   return {
     runId,
@@ -120,9 +133,9 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
     ambiguous: result.counts.ambiguous,
     conflicts: options.dryRun ? 0 : proposals.length - recorded,
     bounds: result.bounds,
-    // The recon stream after the run's last slice: pass `position` as minPosition to read what it recorded.
-    revision,
-    position,
+    // The recon stream after the run's record: pass `position` as minPosition to read what it recorded.
+    revision: outcome?.revision,
+    position: outcome?.position,
     replayed: false,
     recorded: false,
   };

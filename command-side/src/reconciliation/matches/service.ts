@@ -45,6 +45,10 @@ export class MatchCommandService {
     return this.submit(ctx, command.data.bankAccountId, (state) => decider.decideManualMatch(command, state));
   }
 
+  recordRun(ctx: CommandContext, command: decider.RecordRun): Promise<CommandOutcome> {
+    return this.submit(ctx, command.data.bankAccountId, () => decider.decideRecordRun(command));
+  }
+
   /** The account's matches as the log has them now. */
   async state(bankAccountId: string): Promise<decider.ReconState> {
     return (await this.writer.loadShared(reconStream(bankAccountId))).state;

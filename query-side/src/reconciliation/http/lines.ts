@@ -6,10 +6,11 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { dateSchema, documentedDate } from "@trueup/contracts";
+import { LINE_MATCH_STATUSES } from "../reader.ts";
 import type { RouteContext } from "./shared.ts";
 import { bankAccountParams, checkDto, consistency, cursorSchema, decodeCursor, limitSchema, lineDto, lineJson, nextCursor, nextCursorDto, queryProblems, statementParams, tags } from "./shared.ts";
 
-export const LINE_STATUSES = ["unmatched", "all"] as const;
+export const LINE_STATUSES = [...LINE_MATCH_STATUSES, "all"] as const;
 
 const statementLinesQuery = z.strictObject({ cursor: cursorSchema, limit: limitSchema, ...consistency });
 
@@ -17,7 +18,7 @@ const accountLinesQuery = z
   .strictObject({
     from: documentedDate(dateSchema, "First date included (booking date, else value date); omit for no start", "2026-01-01").optional(),
     to: documentedDate(dateSchema, "Last date included; omit for no end", "2026-01-31").optional(),
-    status: z.enum(LINE_STATUSES).default("all").meta({ description: "`unmatched`: only lines not matched yet; `all` (default): every line" }),
+    status: z.enum(LINE_STATUSES).default("all").meta({ description: "`unmatched`: lines in no live match; `suggested`: in a suggested match; `matched`: in a confirmed match; `all` (default): every line" }),
     cursor: cursorSchema,
     limit: limitSchema,
     ...consistency,

@@ -7,10 +7,11 @@ import { z } from "zod";
 import { pagingSchemas } from "../../http/paging.ts";
 import type { ErrorCode } from "@trueup/contracts";
 import {
-  POSITION_PATTERN, TrueupError, bankAccountIdSchema, decimalAmountDto, formatDigits, isCalendarDate, ledgerIdSchema, positionDto,
+  POSITION_PATTERN, TrueupError, bankAccountIdSchema, matchIdSchema, decimalAmountDto, formatDigits, isCalendarDate, ledgerIdSchema, positionDto,
   problemResponses, statementCurrencyOf, statementIdSchema,
 } from "@trueup/contracts";
 import type { BalanceRow, LineRow, ReconciliationReader, StatementRow } from "../reader.ts";
+import type { MatchReader } from "../match-reader.ts";
 import type { MatchingRulesSource } from "./matching-rules.ts";
 
 export const RECONCILIATION_QUERY_LIMITS = {
@@ -25,14 +26,19 @@ export const RECONCILIATION_QUERY_LIMITS = {
 
 export interface ReconciliationQueryRoutesDeps {
   readonly reader: ReconciliationReader;
+  readonly matches: MatchReader;
   /** A bank account's current matching rules, read from the log. */
   readonly matchingRules: MatchingRulesSource;
-  /** Resolves true once the reconciliation read model has applied the log up to `position`; false after `timeoutMs`. */
-  readonly waitForPosition: (position: string, timeoutMs: number) => Promise<boolean>;
+  /** Resolves true once the named read model has applied the log up to `position`; false after `timeoutMs`. */
+  readonly waitForPosition: (readModel: ReadModel, position: string, timeoutMs: number) => Promise<boolean>;
 }
+
+/** The read models these routes read: statements and lines, and matches. */
+export type ReadModel = "reconciliation" | "matching";
 
 export interface RouteContext {
   readonly reader: ReconciliationReader;
+  readonly matches: MatchReader;
   readonly guards: ReconciliationGuards;
 }
 
@@ -62,6 +68,8 @@ export const CURSORS = {
   statements: z.tuple([position]),
   statementLines: z.tuple([lineNumber]),
   accountLines: z.tuple([z.string().refine((d) => d === "-infinity" || isCalendarDate(d)), position, lineNumber]),
+  matches: z.tuple([matchIdSchema]),
+  unmatched: z.tuple([z.enum(["external", "internal"]), z.string().refine((d) => d === "-infinity" || isCalendarDate(d)), position, lineNumber]),
 } as const;
 type CursorKind = keyof typeof CURSORS;
 
@@ -143,8 +151,11 @@ export function queryProblems(...extra: ErrorCode[]) {
 export class ReconciliationGuards {
   constructor(private readonly deps: ReconciliationQueryRoutesDeps) {}
 
-  async consistent(minPosition: string | undefined): Promise<void> {
-    if (minPosition !== undefined && !(await this.deps.waitForPosition(minPosition, RECONCILIATION_QUERY_LIMITS.minPositionWaitMs))) {
+  /** Waits until every read model the route reads has applied the log up to `minPosition` (the waits run together, under one limit each). */
+  async consistent(minPosition: string | undefined, readModels: readonly ReadModel[] = ["reconciliation"]): Promise<void> {
+    if (minPosition === undefined) return;
+    const reached = await Promise.all(readModels.map((model) => this.deps.waitForPosition(model, minPosition, RECONCILIATION_QUERY_LIMITS.minPositionWaitMs)));
+    if (reached.some((ok) => !ok)) {
       throw new TrueupError("READ_MODEL_BEHIND", `read model has not reached ${minPosition} within ${RECONCILIATION_QUERY_LIMITS.minPositionWaitMs} ms; retry`);
     }
   }
@@ -249,7 +260,7 @@ export const lineDto = z
     bankAccountId: z.string(),
     ledgerId: z.string(),
     lineNumber: z.number().int().meta({ description: "1-based position of the line in its statement" }),
-    status: z.string().meta({ enum: ["unmatched"], description: "Matching status (every line is unmatched until the matcher runs)" }),
+    status: z.enum(["matched", "suggested", "unmatched"]).meta({ description: "matched: in a confirmed match; suggested: in a match awaiting a clerk; unmatched: in neither" }),
     amount,
     amountMinor: z.string().meta({ description: "The amount in minor units, digits", example: "125000" }),
     side: sideDto,

@@ -1,0 +1,93 @@
+// The SQL half of the matching projection: a handful of set-based
+// statements per batch, rows travelling as one JSON array of arrays. Order:
+// status changes of earlier matches (and the deletion of their items when
+// they die) before the new matches and their items, so an item freed and
+// taken again in one batch ends where the log says. Every status change must
+// find its match in the state the lifecycle allows (the recon stream's
+// decider asserts the same): a miss means a lost event, and stops the
+// projection rather than show a wrong status.
+import assert from "node:assert/strict";
+import type pg from "pg";
+import { qualified } from "../postgres/definition.ts";
+import { names, selectRows } from "../postgres/rows.ts";
+import type { Column } from "../postgres/rows.ts";
+import { isLive } from "./plan.ts";
+import type { MatchingBatchPlan, NewMatch } from "./plan.ts";
+
+const MATCH_COLUMNS: readonly Column[] = [
+  ["match_id", "text"], ["bank_account_id", "text"], ["run_id", "text"], ["kind", "text"], ["status", "text"], ["automatic", "boolean"],
+  ["currency", "text"], ["rule_id", "text"], ["score", "integer"], ["criteria", "jsonb"], ["difference_minor", "numeric"],
+  ["write_off_minor", "numeric"], ["write_off_account", "text"], ["residual", "jsonb"], ["ambiguous", "boolean"],
+  ["external_ids", "jsonb"], ["internal_ids", "jsonb"], ["proposed_position", "text"], ["proposed_at", "timestamptz"], ["proposed_by", "text"],
+  ["decided_position", "text"], ["decided_at", "timestamptz"], ["decided_by", "text"], ["reason", "text"],
+];
+const ITEM_COLUMNS: readonly Column[] = [["bank_account_id", "text"], ["side", "text"], ["item_id", "text"], ["match_id", "text"], ["status", "text"]];
+const DECISION_COLUMNS: readonly Column[] = [
+  ["match_id", "text"], ["position", "text"], ["type", "text"], ["actor", "text"], ["automatic", "boolean"], ["reason", "text"], ["correlation_id", "text"], ["recorded_at", "timestamptz"],
+];
+const RUN_COLUMNS: readonly Column[] = [
+  ["run_id", "text"], ["bank_account_id", "text"], ["window_from", "date"], ["window_to", "date"], ["items_external", "integer"], ["items_internal", "integer"],
+  ["proposals", "jsonb"], ["auto_confirmed", "integer"], ["suggested", "integer"], ["ambiguous", "integer"], ["conflicts", "integer"], ["bounds", "jsonb"],
+  ["actor", "text"], ["position", "text"], ["recorded_at", "timestamptz"],
+];
+const CHANGE_COLUMNS: readonly Column[] = [
+  ["match_id", "text"], ["status", "text"], ["automatic", "boolean"], ["decided_position", "text"], ["decided_at", "timestamptz"], ["decided_by", "text"], ["reason", "text"], ["from_status", "text"],
+];
+
+function matchCells(m: NewMatch): unknown[] {
+  const d = m.data;
+  const decided = m.decided;
+  return [
+    d.matchId, d.bankAccountId, d.runId, d.kind, decided?.status ?? "suggested", decided?.automatic ?? false,
+    d.currency, d.ruleId, d.score, JSON.stringify(d.criteria), d.differenceMinor,
+    d.writeOff?.amountMinor ?? null, d.writeOff?.ledgerAccount ?? null, d.residual === null ? null : JSON.stringify(d.residual), d.ambiguous,
+    JSON.stringify(d.externalIds), JSON.stringify(d.internalIds), m.position, m.recordedAt.toISOString(), m.actor,
+    decided?.position ?? null, decided?.recordedAt.toISOString() ?? null, decided?.actor ?? null, decided?.reason ?? null,
+  ];
+}
+
+function itemCells(m: NewMatch): unknown[][] {
+  const status = m.decided?.status ?? "suggested";
+  if (!isLive(status)) return [];
+  const { bankAccountId, matchId } = m.data;
+  return [
+    ...m.data.externalIds.map((id) => [bankAccountId, "external", id, matchId, status]),
+    ...m.data.internalIds.map((id) => [bankAccountId, "internal", id, matchId, status]),
+  ];
+}
+
+export async function writeMatchingBatch(tx: pg.PoolClient, plan: MatchingBatchPlan, schemaName: string): Promise<void> {
+  const t = (table: string): string => qualified(schemaName, table);
+  const run = (sql: string, rows: readonly unknown[][]): Promise<pg.QueryResult> => tx.query(sql, [JSON.stringify(rows)]);
+  if (plan.decided.size > 0) {
+    const changes = [...plan.decided].map(([matchId, d]) => [matchId, d.status, d.automatic, d.position, d.recordedAt.toISOString(), d.actor, d.reason, d.fromStatus]);
+    const updated = await run(
+      `UPDATE ${t("matches")} m SET status = c.status, automatic = c.automatic, decided_position = c.decided_position, decided_at = c.decided_at,
+              decided_by = c.decided_by, reason = c.reason
+         FROM (${selectRows(CHANGE_COLUMNS)}) c
+        WHERE m.match_id = c.match_id AND m.status = c.from_status`,
+      changes,
+    );
+    assert.equal(updated.rowCount, changes.length, `every decision finds its match in the status it needs (${[...plan.decided.keys()].slice(0, 5).join(", ")})`);
+    const dead = [...plan.decided].filter(([, d]) => !isLive(d.status)).map(([matchId]) => [matchId]);
+    if (dead.length > 0) await run(`DELETE FROM ${t("match_items")} i USING (${selectRows([["match_id", "text"]])}) d WHERE i.match_id = d.match_id`, dead);
+    const confirmed = [...plan.decided].filter(([, d]) => d.status === "confirmed").map(([matchId]) => [matchId]);
+    if (confirmed.length > 0) await run(`UPDATE ${t("match_items")} i SET status = 'confirmed' FROM (${selectRows([["match_id", "text"]])}) c WHERE i.match_id = c.match_id`, confirmed);
+  }
+  if (plan.proposed.length > 0) {
+    await run(`INSERT INTO ${t("matches")} (${names(MATCH_COLUMNS)}) ${selectRows(MATCH_COLUMNS)}`, plan.proposed.map(matchCells));
+    const items = plan.proposed.flatMap(itemCells);
+    if (items.length > 0) await run(`INSERT INTO ${t("match_items")} (${names(ITEM_COLUMNS)}) ${selectRows(ITEM_COLUMNS)}`, items);
+  }
+  if (plan.decisions.length > 0) {
+    const rows = plan.decisions.map((d) => [d.matchId, d.position, d.type, d.actor, d.automatic, d.reason, d.correlationId, d.recordedAt.toISOString()]);
+    await run(`INSERT INTO ${t("match_decisions")} (${names(DECISION_COLUMNS)}) ${selectRows(DECISION_COLUMNS)}`, rows);
+  }
+  if (plan.runs.length > 0) {
+    const rows = plan.runs.map((r) => [
+      r.runId, r.bankAccountId, r.window.from, r.window.to, r.items.external, r.items.internal, JSON.stringify(r.proposals),
+      r.autoConfirmed, r.suggested, r.ambiguous, r.conflicts, JSON.stringify(r.bounds), r.actor, r.position, r.recordedAt.toISOString(),
+    ]);
+    await run(`INSERT INTO ${t("runs")} (${names(RUN_COLUMNS)}) ${selectRows(RUN_COLUMNS)}`, rows);
+  }
+}
