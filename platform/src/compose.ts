@@ -64,8 +64,16 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   const { pool, eventStore, services } = options;
   const relaxedPool = options.relaxedPool ?? pool;
   const modules = options.modules ?? MODULES;
-  const registry = new ProjectionRegistry(modules.flatMap((m) => m.projections));
   const runsProjections = services.includes("projections");
+  const runsCommands = services.includes("command");
+  // Claims and successes' answers may be relaxed; refusals may not (see IdempotencyStore). Commands use it, and so
+  // do process managers (they send commands): when the store offers a transactional append (the PostgreSQL log, the
+  // same database as the keys), a posting's answer is stored in its events' transaction, and its accounts are guarded
+  // against a close until it commits.
+  const idempotency = runsCommands || runsProjections ? await IdempotencyStore.open(relaxedPool, { durablePool: pool }) : undefined;
+  const transactional = eventStore.capabilities.transactionalAppend;
+  const atomic = idempotency === undefined || transactional === undefined ? undefined : idempotency.atomicAppender(transactional);
+  const registry = new ProjectionRegistry(modules.flatMap((m) => [...m.projections, ...(m.processManagers?.({ eventStore, atomic }) ?? [])]));
   // Only the projections service creates or rebuilds read-model schemas (before any reader here touches them;
   // only the workers write rows). Any other process waits behind the gate until what it reads is there.
   if (runsProjections) for (const projection of registry.all()) await openProjectionSchema({ pool, eventStore, projection });
@@ -73,13 +81,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   const plugins: RoutesPlugin[] = [];
   const commands = new InFlight();
 
-  if (services.includes("command")) {
-    // Claims and successes' answers may be relaxed; refusals may not (see IdempotencyStore).
-    const idempotency = await IdempotencyStore.open(relaxedPool, { durablePool: pool });
-    // When the store offers a transactional append (the PostgreSQL log, the same database as the keys), a posting's
-    // answer is stored in its events' transaction, and its accounts are guarded against a close until it commits.
-    const transactional = eventStore.capabilities.transactionalAppend;
-    const atomic = transactional === undefined ? undefined : idempotency.atomicAppender(transactional);
+  if (runsCommands && idempotency !== undefined) {
     for (const module of modules) {
       if (module.commandRoutes === undefined) continue;
       plugins.push(module.commandRoutes({ pool, eventStore, idempotency, atomic, inFlight: commands, assertReadModelsReady: () => { gate.assertOpen(); }, imports: options.imports }));

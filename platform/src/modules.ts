@@ -35,6 +35,12 @@ export interface QueryRouteDeps {
   readonly waitForPosition: (projection: RegisteredProjection, position: string, timeoutMs: number) => Promise<boolean>;
 }
 
+/** What a context's process managers get: the log, and the transactional append their commands use where there is one. */
+export interface ProcessManagerDeps {
+  readonly eventStore: EventStore;
+  readonly atomic: AtomicAppender | undefined;
+}
+
 export interface BoundedContextModule {
   /** For logs and errors, e.g. "ledger". */
   readonly name: string;
@@ -46,6 +52,12 @@ export interface BoundedContextModule {
    * version; the routes that read them call assertReadModelsReady first.
    */
   readonly commandReads: readonly RegisteredProjection[];
+  /**
+   * Process managers: projections whose apply sends commands to another
+   * context (processManagerProjection). Run by the projections service
+   * beside the projections; no process reads them.
+   */
+  processManagers?(deps: ProcessManagerDeps): readonly RegisteredProjection[];
   commandRoutes?(deps: CommandRouteDeps): RoutesPlugin;
   queryRoutes?(deps: QueryRouteDeps): RoutesPlugin;
 }

@@ -2,8 +2,9 @@
 // format, their lines (command-side/src/reconciliation), the read models of
 // them (projections/src/reconciliation) and their queries
 // (query-side/src/reconciliation).
-import { PostgresMatchItemReader, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
-import { ledgerProjection, matchingProjection, reconciliationProjection } from "@trueup/projections";
+import { LedgerCommandService, MatchCommandService, PostgresMatchItemReader, WriteOffProcess, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
+import { RECONCILIATION_CATEGORIES } from "@trueup/contracts";
+import { ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
 import { MatchReader, ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
 import type { BoundedContextModule } from "./modules.ts";
 
@@ -13,6 +14,21 @@ export const reconciliationModule: BoundedContextModule = {
   // Imports decide from the log (the bank account's stream and the ledger's). A manual match reads its
   // items' amounts (facts that never change) from the read models; the live matches come from the log.
   commandReads: [reconciliationProjection, ledgerProjection],
+  // A confirmed match's write-off becomes a journal entry through the ledger's own command path.
+  processManagers: ({ eventStore, atomic }) => {
+    const process = new WriteOffProcess({ ledger: new LedgerCommandService(eventStore, atomic), matches: new MatchCommandService({ store: eventStore }) });
+    return [
+      processManagerProjection({
+        name: "write-offs",
+        schemaName: "pm_write_offs",
+        filter: { categories: [RECONCILIATION_CATEGORIES.recon], eventTypes: ["WriteOffRequested"] },
+        handle: async (event) => {
+          const outcome = await process.handle(event);
+          return outcome === undefined ? undefined : { ...outcome };
+        },
+      }),
+    ];
+  },
   commandRoutes: ({ pool, eventStore, idempotency, atomic, inFlight, imports, assertReadModelsReady }) =>
     reconciliationCommandRoutes({
       eventStore, idempotency, atomic, inFlight, imports, assertReadModelsReady,

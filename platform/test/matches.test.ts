@@ -127,8 +127,14 @@ describe("a clerk's match decisions, through the API", () => {
     }
     expect(answers.filter((a) => a.statusCode === 201).length).toBeGreaterThan(0);
     expect((await match({ matchId: "samekey", externalIds: ["ref:R2#1"], internalIds: ["e2:0", "e6:0"] }, k)).json()).toMatchObject({ matchId: `${ACCOUNT}:samekey`, replayed: true });
-    // Its MatchProposed and MatchConfirmed, once.
-    expect(await events()).toBe(before + 2);
+    // Its MatchProposed and MatchConfirmed, once each (it balances: no write-off). Not a count of the whole log: the
+    // write-off process manager posts an earlier test's write-off on its own time.
+    const ofMatch = await p.db.pool.query<{ type: string; n: number }>(
+      "SELECT type, count(*)::int AS n FROM es_events WHERE data->>'matchId' = $1 AND type IN ('MatchProposed', 'MatchConfirmed', 'WriteOffRequested') GROUP BY type ORDER BY type",
+      [`${ACCOUNT}:samekey`],
+    );
+    expect(ofMatch.rows).toEqual([{ type: "MatchConfirmed", n: 1 }, { type: "MatchProposed", n: 1 }]);
+    expect(await events()).toBeGreaterThanOrEqual(before + 2);
   });
 
   it("lets exactly one of six manual matches of one item land", async () => {

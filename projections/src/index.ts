@@ -32,3 +32,5 @@ export { matchingProjection } from "./matching/projection.ts";
 export { MATCHING_SCHEMA_NAME, matchingDdl } from "./matching/schema.ts";
 export { planMatchingBatch } from "./matching/plan.ts";
 export type { MatchingBatchPlan } from "./matching/plan.ts";
+export { PROCESS_BATCH_EVENTS_MAX, processManagerProjection } from "./process-manager.ts";
+export type { ProcessManagerDefinition } from "./process-manager.ts";

@@ -24,14 +24,16 @@ const proposal = (matchId: string, externalIds: string[], internalIds: string[],
   matchId, kind: externalIds.length === 1 ? (internalIds.length === 1 ? "1:1" : "1:N") : internalIds.length === 1 ? "N:1" : "N:M",
   externalIds, internalIds, currency: "EUR", ruleId: "ref", score: 95, criteria: [], differenceMinor: "0", writeOff: null, residual: null, ambiguous: false, autoConfirm,
 });
-const propose = (...proposals: RunProposal[]): decider.ProposeMatches => ({ type: "ProposeMatches", data: { bankAccountId: BA, runId: "run1", proposals } });
-const decision = (type: decider.MatchDecisionCommand["type"], matchId: string, reason: string | null = "because"): decider.MatchDecisionCommand => ({ type, data: { bankAccountId: BA, matchId, reason } });
+const ACCOUNT = { ledgerId: "L1", ledgerAccount: "1000" };
+const TODAY = "2026-03-31";
+const propose = (...proposals: RunProposal[]): decider.ProposeMatches => ({ type: "ProposeMatches", data: { bankAccountId: BA, runId: "run1", proposals, account: ACCOUNT, today: TODAY } });
+const decision = (type: decider.MatchDecisionCommand["type"], matchId: string, reason: string | null = "because"): decider.MatchDecisionCommand => ({ type, data: { bankAccountId: BA, matchId, reason, account: ACCOUNT, today: TODAY } });
 const manual = (matchId: string, externals: [string, bigint][], internals: [string, bigint][], limitMinor: bigint | null = null): decider.ManualMatch => ({
   type: "ManualMatch",
   data: {
-    bankAccountId: BA, matchId, currency: "EUR", reason: null,
-    externals: externals.map(([id, amountMinor]) => ({ id, amountMinor })),
-    internals: internals.map(([id, amountMinor]) => ({ id, amountMinor })),
+    bankAccountId: BA, matchId, currency: "EUR", reason: null, account: ACCOUNT, today: TODAY,
+    externals: externals.map(([id, amountMinor]) => ({ id, amountMinor, date: "2026-03-02" })),
+    internals: internals.map(([id, amountMinor]) => ({ id, amountMinor, date: "2026-03-01" })),
     writeOff: limitMinor === null ? null : { ledgerAccount: "6800", limitMinor },
   },
 });
@@ -86,9 +88,16 @@ describe("the match decider", () => {
     expect(codeOf(decider.decideManualMatch(manual("x1", [["e3", 100n]], [["i3", 90n]], 5n), state))).toBe("MATCH_UNBALANCED");
     expect(codeOf(decider.decideManualMatch(manual("m1", [["e3", 100n]], [["i3", 100n]]), state))).toBe("MATCH_ALREADY_EXISTS");
     const events = eventsOf(decider.decideManualMatch(manual("x1", [["e2", 100n]], [["i3", 60n], ["i4", 35n]], 5n), state));
-    expect(types(events)).toEqual(["MatchRejected:m2", "MatchProposed:x1", "MatchConfirmed:x1"]);
+    expect(types(events)).toEqual(["MatchRejected:m2", "MatchProposed:x1", "MatchConfirmed:x1", "WriteOffRequested:x1"]);
     const proposed = events[1];
-    expect(proposed?.type === "MatchProposed" && { kind: proposed.data.kind, difference: proposed.data.differenceMinor, writeOff: proposed.data.writeOff }).toEqual({ kind: "1:N", difference: "5", writeOff: { amountMinor: "5", ledgerAccount: "6800" } });
+    expect(proposed?.type === "MatchProposed" && { kind: proposed.data.kind, difference: proposed.data.differenceMinor, writeOff: proposed.data.writeOff }).toEqual({
+      kind: "1:N", difference: "5", writeOff: { amountMinor: "5", ledgerAccount: "6800", date: "2026-03-02" },
+    });
+    // Dated by the bank line, posted to the account's ledger, one entry id per match.
+    expect(events[3]).toEqual({
+      type: "WriteOffRequested",
+      data: { bankAccountId: BA, matchId: "x1", ledgerId: "L1", entryId: decider.writeOffEntryId("x1"), effectiveDate: "2026-03-02", currency: "EUR", amountMinor: "5", bankLedgerAccount: "1000", writeOffAccount: "6800" },
+    });
     const after = fold(state, events);
     expect(after.live.get(decider.itemKey("internal", "i2"))).toBeUndefined();
     expect(after.live.get(decider.itemKey("external", "e2"))).toBe("x1");

@@ -22,6 +22,9 @@ const proposal = (matchId: string, e: string, i: string, autoConfirm: boolean): 
   matchId, kind: "1:1", externalIds: [e], internalIds: [i], currency: "EUR", ruleId: "ref", score: 95, criteria: [], differenceMinor: "0", writeOff: null, residual: null, ambiguous: false, autoConfirm,
 });
 
+const ACCOUNT = { ledgerId: "L1", ledgerAccount: "1000" };
+const TODAY = "2026-03-31";
+
 describe("match decisions racing on one account's recon stream", () => {
   let db: TestDatabase;
   let store: PostgresEventStore;
@@ -54,14 +57,14 @@ describe("match decisions racing on one account's recon stream", () => {
         const someMatch = known.length === 0 ? "none" : pick(known)[0];
         switch (kind) {
           case "run":
-            return service.propose(ctx(), { type: "ProposeMatches", data: { bankAccountId, runId: `run${round}`, proposals: [proposal(matchId, pick(externals), pick(internals), random() < 0.5), proposal(`${matchId}b`, pick(externals), pick(internals), false)] } });
+            return service.propose(ctx(), { type: "ProposeMatches", data: { bankAccountId, runId: `run${round}`, proposals: [proposal(matchId, pick(externals), pick(internals), random() < 0.5), proposal(`${matchId}b`, pick(externals), pick(internals), false)], account: ACCOUNT, today: TODAY } });
           case "manual":
             return service.manualMatch(ctx(), {
               type: "ManualMatch",
-              data: { bankAccountId, matchId, externals: [{ id: pick(externals), amountMinor: 100n }], internals: [{ id: pick(internals), amountMinor: 100n }], currency: "EUR", writeOff: null, reason: "race" },
+              data: { bankAccountId, matchId, externals: [{ id: pick(externals), amountMinor: 100n, date: null }], internals: [{ id: pick(internals), amountMinor: 100n, date: null }], currency: "EUR", writeOff: null, reason: "race", account: ACCOUNT, today: TODAY },
             });
           default:
-            return service.decide(ctx(), { type: kind === "confirm" ? "ConfirmMatch" : kind === "reject" ? "RejectMatch" : "UnmatchMatch", data: { bankAccountId, matchId: someMatch, reason: "race" } });
+            return service.decide(ctx(), { type: kind === "confirm" ? "ConfirmMatch" : kind === "reject" ? "RejectMatch" : "UnmatchMatch", data: { bankAccountId, matchId: someMatch, reason: "race", account: ACCOUNT, today: TODAY } });
         }
       });
       for (const outcome of await Promise.allSettled(attempts)) {
@@ -97,7 +100,7 @@ describe("match decisions racing on one account's recon stream", () => {
     const command = ctx("twice");
     const manual: decider.ManualMatch = {
       type: "ManualMatch",
-      data: { bankAccountId, matchId: "x1", externals: [{ id: "e1", amountMinor: 5n }], internals: [{ id: "i1", amountMinor: 5n }], currency: "EUR", writeOff: null, reason: null },
+      data: { bankAccountId, matchId: "x1", externals: [{ id: "e1", amountMinor: 5n, date: null }], internals: [{ id: "i1", amountMinor: 5n, date: null }], currency: "EUR", writeOff: null, reason: null, account: ACCOUNT, today: TODAY },
     };
     const [a, b] = await Promise.all([services[0].manualMatch(command, manual), services[1].manualMatch(command, manual)]);
     expect([a.replayed, b.replayed].sort()).toEqual([false, true]);

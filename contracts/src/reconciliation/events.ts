@@ -17,8 +17,9 @@
 //   Idempotency-Key writes the same batches (same event ids) and finishes.
 // - `csvprofile-<ledgerId>:<profileId>`: CsvProfileSaved.
 // - `recon-<bankAccountId>`: MatchProposed, MatchConfirmed, MatchRejected,
-//   MatchUnmatched, ReconciliationRunRecorded: every match decision of the
-//   account in one stream, so
+//   MatchUnmatched, ReconciliationRunRecorded, WriteOffRequested, then
+//   WriteOffPosted or WriteOffRefused: every match decision of the account
+//   in one stream, so
 //   its expected revision serializes runs, manual matches and unmatches
 //   (see command-side/src/reconciliation/matches/decider.ts).
 // - `matchingrules-<bankAccountId>`: MatchingRulesSet, one per version of a
@@ -232,7 +233,8 @@ export const reconciliationEventSchemas = {
     criteria: z.array(matchCriterionSchema).max(16),
     /** Σ external − Σ internal, signed minor units (0, a write-off, or a partial match's residual). */
     differenceMinor: signedDigits,
-    writeOff: z.strictObject({ amountMinor: signedDigits, ledgerAccount: accountCodeSchema }).nullable(),
+    /** `date`: the write-off's effective date (the latest external item's); null only on matches proposed before it was recorded. */
+    writeOff: z.strictObject({ amountMinor: signedDigits, ledgerAccount: accountCodeSchema, date: eventDateSchema.nullable().default(null) }).nullable(),
     residual: z.strictObject({ side: z.enum(["external", "internal"]), itemId: matchItemIdSchema, amountMinor: signedDigits }).nullable(),
     ambiguous: z.boolean(),
   }),
@@ -242,6 +244,29 @@ export const reconciliationEventSchemas = {
   MatchRejected: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
   /** A confirmed match undone: its items are open again. */
   MatchUnmatched: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
+  /**
+   * A confirmed match's difference to be posted to the ledger: appended with
+   * the confirmation, carried out by the write-off process manager
+   * (WriteOffPosted or WriteOffRefused follow). The entry debits or credits
+   * the bank account's ledger account by the difference (Σ external −
+   * Σ internal, signed: negative is money the bank did not pay in, e.g. a
+   * fee) against the write-off account.
+   */
+  WriteOffRequested: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    matchId: matchIdSchema,
+    ledgerId: ledgerIdSchema,
+    entryId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/),
+    effectiveDate: eventDateSchema,
+    currency,
+    amountMinor: signedDigits.refine((value) => value !== "0", "a write-off is never zero"),
+    bankLedgerAccount: accountCodeSchema,
+    writeOffAccount: accountCodeSchema,
+  }),
+  /** The write-off's journal entry is in the ledger. */
+  WriteOffPosted: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, ledgerId: ledgerIdSchema, entryId: z.string().min(1).max(64) }),
+  /** The ledger refused the write-off's entry (a closed period or account): a clerk must resolve it. */
+  WriteOffRefused: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, code: z.string().min(1).max(100), message: z.string().max(2000) }),
   /**
    * A run that recorded its proposals (a dry run records nothing), appended
    * after its last slice of proposals: what it read, what it proposed and

@@ -54,10 +54,19 @@ export interface Change extends Decided {
   readonly fromStatus: MatchStatus;
 }
 
+/** Where a match's write-off stands: requested with its confirmation, then posted to the ledger or refused by it. */
+export interface WriteOffState {
+  readonly status: "requested" | "posted" | "refused";
+  readonly entryId: string | null;
+  readonly error: string | null;
+}
+
 export interface MatchingBatchPlan {
   /** Proposed in this batch, in log order. */
   readonly proposed: NewMatch[];
   readonly decided: Map<string, Change>;
+  /** The last write-off state of each match in this batch (applied after the matches exist). */
+  readonly writeOffs: Map<string, WriteOffState>;
   readonly decisions: DecisionRow[];
   readonly runs: RunRow[];
 }
@@ -69,7 +78,7 @@ export const isLive = (status: MatchStatus): boolean => LIVE.has(status);
 
 export function planMatchingBatch(events: readonly RecordedEvent[]): MatchingBatchPlan {
   const parsed = parseEach(events, parseReconciliationEvent);
-  const plan: MatchingBatchPlan = { proposed: [], decided: new Map(), decisions: [], runs: [] };
+  const plan: MatchingBatchPlan = { proposed: [], decided: new Map(), writeOffs: new Map(), decisions: [], runs: [] };
   const newInBatch = new Map<string, NewMatch>();
   parsed.forEach((event, index) => {
     const recorded = events[index];
@@ -107,6 +116,18 @@ export function planMatchingBatch(events: readonly RecordedEvent[]): MatchingBat
       case "ReconciliationRunRecorded":
         plan.runs.push({ ...event.data, actor, position, recordedAt });
         return;
+      case "WriteOffRequested":
+      case "WriteOffPosted":
+      case "WriteOffRefused": {
+        const { matchId } = event.data;
+        const state: WriteOffState =
+          event.type === "WriteOffRefused"
+            ? { status: "refused", entryId: plan.writeOffs.get(matchId)?.entryId ?? null, error: `${event.data.code}: ${event.data.message}` }
+            : { status: event.type === "WriteOffPosted" ? "posted" : "requested", entryId: event.data.entryId, error: null };
+        plan.writeOffs.set(matchId, state);
+        plan.decisions.push({ matchId, position, type: event.type, actor, automatic: event.type !== "WriteOffRequested", reason: state.error, correlationId, recordedAt });
+        return;
+      }
       default:
         // The filter reads only recon streams, which hold nothing else.
         throw new TypeError(`${event.type} at ${position} is not a recon stream event`);

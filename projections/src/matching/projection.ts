@@ -11,7 +11,7 @@ import { writeMatchingBatch } from "./write.ts";
 
 export const matchingProjection: PostgresProjection<MatchingBatchPlan> = {
   name: "matching",
-  version: 1,
+  version: 2,
   kind: "postgres",
   schemaName: MATCHING_SCHEMA_NAME,
   filter: { categories: [RECONCILIATION_CATEGORIES.recon] },

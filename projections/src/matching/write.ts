@@ -79,6 +79,16 @@ export async function writeMatchingBatch(tx: pg.PoolClient, plan: MatchingBatchP
     const items = plan.proposed.flatMap(itemCells);
     if (items.length > 0) await run(`INSERT INTO ${t("match_items")} (${names(ITEM_COLUMNS)}) ${selectRows(ITEM_COLUMNS)}`, items);
   }
+  if (plan.writeOffs.size > 0) {
+    const rows = [...plan.writeOffs].map(([matchId, w]) => [matchId, w.status, w.entryId, w.error]);
+    const updated = await run(
+      `UPDATE ${t("matches")} m SET write_off_status = w.status, write_off_entry_id = COALESCE(w.entry_id, m.write_off_entry_id), write_off_error = w.error
+         FROM (${selectRows([["match_id", "text"], ["status", "text"], ["entry_id", "text"], ["error", "text"]])}) w
+        WHERE m.match_id = w.match_id AND m.write_off_minor IS NOT NULL`,
+      rows,
+    );
+    assert.equal(updated.rowCount, rows.length, `every write-off event finds its match with a write-off (${[...plan.writeOffs.keys()].slice(0, 5).join(", ")})`);
+  }
   if (plan.decisions.length > 0) {
     const rows = plan.decisions.map((d) => [d.matchId, d.position, d.type, d.actor, d.automatic, d.reason, d.correlationId, d.recordedAt.toISOString()]);
     await run(`INSERT INTO ${t("match_decisions")} (${names(DECISION_COLUMNS)}) ${selectRows(DECISION_COLUMNS)}`, rows);

@@ -62,6 +62,9 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
       case "MatchRejected":
       case "MatchUnmatched":
       case "ReconciliationRunRecorded":
+      case "WriteOffRequested":
+      case "WriteOffPosted":
+      case "WriteOffRefused":
         // Not read here (the filter leaves their categories out): profiles and rules are read from their streams, matches and runs by the matching projection.
         return;
       default: {

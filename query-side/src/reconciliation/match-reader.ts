@@ -28,7 +28,14 @@ export interface MatchRow {
   readonly score: number;
   readonly criteria: readonly MatchCriterionRow[];
   readonly differenceMinor: bigint;
-  readonly writeOff: { readonly amountMinor: bigint; readonly ledgerAccount: string } | null;
+  readonly writeOff: {
+    readonly amountMinor: bigint;
+    readonly ledgerAccount: string;
+    /** null until the match is confirmed; then requested, and posted (entryId) or refused (error). */
+    readonly status: "requested" | "posted" | "refused" | null;
+    readonly entryId: string | null;
+    readonly error: string | null;
+  } | null;
   readonly residual: { readonly side: "external" | "internal"; readonly itemId: string; readonly amountMinor: bigint } | null;
   readonly ambiguous: boolean;
   readonly externalIds: readonly string[];
@@ -98,6 +105,13 @@ export interface AccountItems {
   readonly currency: string;
 }
 
+/**
+ * The metadata key of a write-off's journal entry (command-side's
+ * WRITE_OFF_METADATA_KEY): its bank-account line is a match's difference,
+ * not an item, so no query lists it as one.
+ */
+const WRITE_OFF_METADATA_KEY = "reconciliationWriteOff";
+
 type Raw = Record<string, unknown>;
 const str = (v: unknown): string => String(v);
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
@@ -111,7 +125,7 @@ function statusOf(v: unknown): MatchStatus {
 }
 
 const MATCH_SELECT = `match_id, bank_account_id, run_id, kind, status, automatic, currency, rule_id, score, criteria, difference_minor::text AS difference_minor,
-  write_off_minor::text AS write_off_minor, write_off_account, residual, ambiguous, external_ids, internal_ids,
+  write_off_minor::text AS write_off_minor, write_off_account, write_off_status, write_off_entry_id, write_off_error, residual, ambiguous, external_ids, internal_ids,
   proposed_position, ${TIMESTAMP("proposed_at")} AS proposed_at, proposed_by, decided_position, ${TIMESTAMP("decided_at")} AS decided_at, decided_by, reason`;
 
 function toMatch(r: Raw): MatchRow {
@@ -130,7 +144,13 @@ function toMatch(r: Raw): MatchRow {
     score: Number(r.score),
     criteria: r.criteria as MatchCriterionRow[],
     differenceMinor: big(r.difference_minor),
-    writeOff: r.write_off_minor === null ? null : { amountMinor: big(r.write_off_minor), ledgerAccount: str(r.write_off_account) },
+    writeOff: r.write_off_minor === null ? null : {
+      amountMinor: big(r.write_off_minor),
+      ledgerAccount: str(r.write_off_account),
+      status: r.write_off_status === "requested" || r.write_off_status === "posted" || r.write_off_status === "refused" ? r.write_off_status : null,
+      entryId: strOrNull(r.write_off_entry_id),
+      error: strOrNull(r.write_off_error),
+    },
     residual: residual === null ? null : { side: residual.side, itemId: residual.itemId, amountMinor: BigInt(residual.amountMinor) },
     ambiguous: r.ambiguous === true,
     externalIds: r.external_ids as string[],
@@ -289,6 +309,7 @@ export class MatchReader {
     const internal = await this.pool.query<Raw>(
       `SELECT ${aggregate("el.side = 'debit'", "el.effective_date")}
          FROM "${this.schemas.ledger}"."entry_lines" el
+         JOIN "${this.schemas.ledger}"."journal_entries" j ON j.ledger_id = el.ledger_id AND j.entry_id = el.entry_id AND j.metadata->>'${WRITE_OFF_METADATA_KEY}' IS NULL
          LEFT JOIN ${this.m("match_items")} mi ON mi.bank_account_id = $4 AND mi.side = 'internal' AND mi.item_id = el.entry_id || ':' || (el.line_no - 1)
         WHERE el.ledger_id = $1 AND el.code = $2 AND el.currency = $3`,
       [account.ledgerId, account.ledgerAccount, account.currency, account.bankAccountId],
@@ -322,6 +343,7 @@ export class MatchReader {
                    j.external_reference AS reference, j.description, j.metadata->>'counterparty' AS counterparty_name,
                    el.effective_date::text AS sort_date, el.position AS sort_position, el.line_no AS sort_line
               FROM "${this.schemas.ledger}"."entry_lines" el
-              JOIN "${this.schemas.ledger}"."journal_entries" j ON j.ledger_id = el.ledger_id AND j.entry_id = el.entry_id`;
+              JOIN "${this.schemas.ledger}"."journal_entries" j ON j.ledger_id = el.ledger_id AND j.entry_id = el.entry_id
+                   AND j.metadata->>'${WRITE_OFF_METADATA_KEY}' IS NULL`;
   }
 }

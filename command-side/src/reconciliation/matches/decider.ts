@@ -16,9 +16,12 @@ import assert from "node:assert/strict";
 import { TrueupError, parseReconciliationEvent } from "@trueup/contracts";
 import type { ReconciliationEvent } from "@trueup/contracts";
 import type { Decision as GenericDecision } from "../../decision.ts";
+import { derivedEntityId } from "../../ids.ts";
 import { BucketMap } from "./bucket-map.ts";
 
-type MatchEventType = "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched" | "ReconciliationRunRecorded";
+type MatchEventType =
+  | "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched" | "ReconciliationRunRecorded"
+  | "WriteOffRequested" | "WriteOffPosted" | "WriteOffRefused";
 export type MatchEvent = Extract<ReconciliationEvent, { type: MatchEventType }> | { readonly type: "Unrelated"; readonly data: { readonly type: string } };
 export type Decision = GenericDecision<MatchEvent>;
 type Proposed = Extract<ReconciliationEvent, { type: "MatchProposed" }>["data"];
@@ -29,6 +32,36 @@ export interface MatchRecord {
   readonly status: MatchStatus;
   readonly externalIds: readonly string[];
   readonly internalIds: readonly string[];
+  readonly writeOff: Proposed["writeOff"];
+  readonly currency: string;
+}
+
+/** Where a bank account's write-offs post: its ledger and the ledger account its lines match. From its own stream. */
+export interface ReconAccount {
+  readonly ledgerId: string;
+  readonly ledgerAccount: string;
+}
+
+/** The write-off's entry id: one per match, so a request retried or repeated can only ever post one entry. */
+export function writeOffEntryId(matchId: string): string {
+  return derivedEntityId("wo", matchId);
+}
+
+/**
+ * The WriteOffRequested that goes with confirming `match`, if it carries a
+ * write-off. Dated by the write-off's own date (the latest bank line's),
+ * else (a match proposed before that was recorded) `fallbackDate`.
+ */
+function writeOffRequest(bankAccountId: string, matchId: string, match: Pick<MatchRecord, "writeOff">, account: ReconAccount, fallbackDate: string, currency: string): MatchEvent[] {
+  const writeOff = match.writeOff;
+  if (writeOff === null || writeOff.amountMinor === "0") return [];
+  return [{
+    type: "WriteOffRequested",
+    data: {
+      bankAccountId, matchId, ledgerId: account.ledgerId, entryId: writeOffEntryId(matchId), effectiveDate: writeOff.date ?? fallbackDate,
+      currency, amountMinor: writeOff.amountMinor, bankLedgerAccount: account.ledgerAccount, writeOffAccount: writeOff.ledgerAccount,
+    },
+  }];
 }
 
 export interface ReconState {
@@ -67,7 +100,7 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       const keys = keysOf(event.data);
       for (const key of keys) assert.ok(!state.live.has(key), `item ${key} would be in two live matches (${state.live.get(key) ?? ""} and ${matchId})`);
       return {
-        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds }]]),
+        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency }]]),
         live: state.live.with(keys.map((key) => [key, matchId] as const)),
       };
     }
@@ -78,6 +111,9 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
     case "MatchUnmatched":
       return withStatus(state, event.data.matchId, "unmatched");
     case "ReconciliationRunRecorded":
+    case "WriteOffRequested":
+    case "WriteOffPosted":
+    case "WriteOffRefused":
     case "Unrelated":
       return state;
   }
@@ -91,7 +127,7 @@ export interface RunProposal extends Omit<Proposed, "bankAccountId" | "runId"> {
 
 export interface ProposeMatches {
   readonly type: "ProposeMatches";
-  readonly data: { readonly bankAccountId: string; readonly runId: string; readonly proposals: readonly RunProposal[] };
+  readonly data: { readonly bankAccountId: string; readonly runId: string; readonly proposals: readonly RunProposal[]; readonly account: ReconAccount; readonly today: string };
 }
 
 /**
@@ -100,7 +136,7 @@ export interface ProposeMatches {
  * others are left out, and the caller counts them as conflicts.
  */
 export function decideProposals(command: ProposeMatches, state: ReconState): Decision {
-  const { bankAccountId, runId, proposals } = command.data;
+  const { bankAccountId, runId, proposals, account, today } = command.data;
   const claimed = new Set<string>();
   const events: MatchEvent[] = [];
   for (const proposal of proposals) {
@@ -109,7 +145,9 @@ export function decideProposals(command: ProposeMatches, state: ReconState): Dec
     for (const key of keys) claimed.add(key);
     const { autoConfirm, ...data } = proposal;
     events.push({ type: "MatchProposed", data: { ...data, bankAccountId, runId } });
-    if (autoConfirm) events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId: proposal.matchId, automatic: true } });
+    if (!autoConfirm) continue;
+    events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId: proposal.matchId, automatic: true } });
+    events.push(...writeOffRequest(bankAccountId, proposal.matchId, proposal, account, today, proposal.currency));
   }
   return { events };
 }
@@ -126,17 +164,17 @@ function existing(state: ReconState, matchId: string, wanted: MatchStatus): Matc
 
 export interface MatchDecisionCommand {
   readonly type: "ConfirmMatch" | "RejectMatch" | "UnmatchMatch";
-  readonly data: { readonly bankAccountId: string; readonly matchId: string; readonly reason: string | null };
+  readonly data: { readonly bankAccountId: string; readonly matchId: string; readonly reason: string | null; readonly account: ReconAccount; readonly today: string };
 }
 
 /** Confirm or reject a suggested match; unmatch a confirmed one (a suggestion is rejected instead). */
 export function decideMatchDecision(command: MatchDecisionCommand, state: ReconState): Decision {
-  const { bankAccountId, matchId, reason } = command.data;
+  const { bankAccountId, matchId, reason, account, today } = command.data;
   const found = existing(state, matchId, command.type === "UnmatchMatch" ? "confirmed" : "suggested");
   if (found instanceof TrueupError) return { rejected: found };
   switch (command.type) {
     case "ConfirmMatch":
-      return { events: [{ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } }] };
+      return { events: [{ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } }, ...writeOffRequest(bankAccountId, matchId, found, account, today, found.currency)] };
     case "RejectMatch":
       assert.ok(reason !== null, "a rejection needs its reason (the API requires it)");
       return { events: [{ type: "MatchRejected", data: { bankAccountId, matchId, reason } }] };
@@ -149,6 +187,8 @@ export function decideMatchDecision(command: MatchDecisionCommand, state: ReconS
 export interface ManualItem {
   readonly id: string;
   readonly amountMinor: bigint;
+  /** Booking date (else value date) of a statement line, the effective date of a ledger line; dates the write-off. */
+  readonly date: string | null;
 }
 
 export interface ManualMatch {
@@ -163,6 +203,8 @@ export interface ManualMatch {
     /** Where a difference may go, and the most it may be (the account's tolerance); null: the match must balance. */
     readonly writeOff: { readonly ledgerAccount: string; readonly limitMinor: bigint } | null;
     readonly reason: string | null;
+    readonly account: ReconAccount;
+    readonly today: string;
   };
 }
 
@@ -175,7 +217,7 @@ const abs = (value: bigint): bigint => (value < 0n ? -value : value);
  * rejected in the same append, as superseded.
  */
 export function decideManualMatch(command: ManualMatch, state: ReconState): Decision {
-  const { bankAccountId, matchId, externals, internals, currency, writeOff, reason } = command.data;
+  const { bankAccountId, matchId, externals, internals, currency, writeOff, reason, account, today } = command.data;
   if (state.matches.has(matchId)) return { rejected: new TrueupError("MATCH_ALREADY_EXISTS", `match ${matchId} exists`, { path: ["matchId"] }) };
   const superseded = new Set<string>();
   for (const [side, items] of [["external", externals], ["internal", internals]] as const) {
@@ -193,6 +235,8 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
     const limit = writeOff === null ? "no write-off" : `a write-off of at most ${writeOff.limitMinor}`;
     return { rejected: new TrueupError("MATCH_UNBALANCED", `the items differ by ${difference} minor units; the account allows ${limit}`, { detail: { differenceMinor: difference.toString(), limitMinor: writeOff?.limitMinor.toString() ?? "0" } }) };
   }
+  const latest = externals.reduce<string | null>((max, item) => (item.date !== null && (max === null || item.date > max) ? item.date : max), null);
+  const writeOffData = difference === 0n || writeOff === null ? null : { amountMinor: difference.toString(), ledgerAccount: writeOff.ledgerAccount, date: latest ?? today };
   const events: MatchEvent[] = [...superseded].sort().map((holder) => ({ type: "MatchRejected", data: { bankAccountId, matchId: holder, reason: `superseded by the manual match ${matchId}` } }));
   const externalIds = externals.map((item) => item.id);
   const internalIds = internals.map((item) => item.id);
@@ -203,11 +247,12 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
       bankAccountId, matchId, runId: null, kind, externalIds, internalIds, currency, ruleId: null, score: 100,
       criteria: [{ criterion: "manual", grade: "exact", points: 100, reason: reason === null ? "matched by a clerk" : `matched by a clerk: ${reason}` }],
       differenceMinor: difference.toString(),
-      writeOff: difference === 0n || writeOff === null ? null : { amountMinor: difference.toString(), ledgerAccount: writeOff.ledgerAccount },
+      writeOff: writeOffData,
       residual: null, ambiguous: false,
     },
   });
   events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } });
+  events.push(...writeOffRequest(bankAccountId, matchId, { writeOff: writeOffData }, account, today, currency));
   return { events };
 }
 
@@ -221,6 +266,22 @@ export function decideRecordRun(command: RecordRun): Decision {
   return { events: [{ type: "ReconciliationRunRecorded", data: command.data }] };
 }
 
+export interface RecordWriteOff {
+  readonly type: "RecordWriteOff";
+  readonly data:
+    | { readonly outcome: "posted"; readonly bankAccountId: string; readonly matchId: string; readonly ledgerId: string; readonly entryId: string }
+    | { readonly outcome: "refused"; readonly bankAccountId: string; readonly matchId: string; readonly code: string; readonly message: string };
+}
+
+/** The write-off process manager's outcome of a WriteOffRequested: posted, or refused by the ledger. */
+export function decideRecordWriteOff(command: RecordWriteOff, state: ReconState): Decision {
+  const { outcome, ...data } = command.data;
+  assert.ok(state.matches.get(data.matchId)?.writeOff != null, `write-off outcome for ${data.matchId}, which carries no write-off`);
+  if (outcome === "posted" && "entryId" in data) return { events: [{ type: "WriteOffPosted", data }] };
+  if (outcome === "refused" && "code" in data) return { events: [{ type: "WriteOffRefused", data }] };
+  throw new TypeError(`a write-off outcome ${outcome} with the other outcome's fields`);
+}
+
 /** Parses a stored event of a recon stream (through the context's upcasters). */
 export function parseMatchEvent(stored: Parameters<typeof parseReconciliationEvent>[0]): MatchEvent {
   const event = parseReconciliationEvent(stored);
@@ -230,6 +291,9 @@ export function parseMatchEvent(stored: Parameters<typeof parseReconciliationEve
     case "MatchRejected":
     case "MatchUnmatched":
     case "ReconciliationRunRecorded":
+    case "WriteOffRequested":
+    case "WriteOffPosted":
+    case "WriteOffRefused":
       return event;
     default:
       return { type: "Unrelated", data: { type: event.type } };

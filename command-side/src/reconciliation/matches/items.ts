@@ -15,7 +15,16 @@ import type { ExternalItem, InternalItem } from "../matching/types.ts";
 export interface ItemAmount {
   readonly amountMinor: bigint;
   readonly currency: string;
+  /** Booking date (else value date) of a statement line; effective date of a ledger line. */
+  readonly date: string | null;
 }
+
+/**
+ * The metadata key of a write-off's journal entry (its value: the match id).
+ * Its line on the bank's ledger account is the match's own difference, not
+ * an item to match: every reader of internal items leaves such entries out.
+ */
+export const WRITE_OFF_METADATA_KEY = "reconciliationWriteOff";
 
 /** A run's window: items dated in [from, to] (booking date, else value date, for a statement line; the entry's date for a ledger line). */
 export interface RunWindow {
@@ -110,6 +119,7 @@ export class PostgresMatchItemReader implements MatchItemReader {
       `SELECT j.entry_id, j.effective_date::text AS effective_date, j.external_reference, j.description, j.metadata::text AS metadata, j.lines::text AS lines
          FROM ${this.schemas.ledger}.journal_entries j
         WHERE j.ledger_id = $1 AND ($3::date IS NULL OR j.effective_date >= $3::date) AND ($4::date IS NULL OR j.effective_date <= $4::date)
+          AND j.metadata->>'${WRITE_OFF_METADATA_KEY}' IS NULL
           AND EXISTS (SELECT 1 FROM ${this.schemas.ledger}.entry_lines l WHERE l.ledger_id = j.ledger_id AND l.entry_id = j.entry_id AND l.code = $2)
         ORDER BY j.entry_id LIMIT $5`,
       [ledgerId, ledgerAccount, window.from, window.to, window.itemsMax + 1],
@@ -139,11 +149,12 @@ export class PostgresMatchItemReader implements MatchItemReader {
   }
 
   async externalItems(bankAccountId: string, lineIds: readonly string[]): Promise<ReadonlyMap<string, ItemAmount>> {
-    const { rows } = await this.pool.query<{ line_id: string; amount_minor: string; side: string; currency: string }>(
-      `SELECT line_id, amount_minor::text AS amount_minor, side, currency FROM ${this.schemas.reconciliation}.statement_lines WHERE bank_account_id = $1 AND line_id = ANY($2::text[])`,
+    const { rows } = await this.pool.query<{ line_id: string; amount_minor: string; side: string; currency: string; date: string | null }>(
+      `SELECT line_id, amount_minor::text AS amount_minor, side, currency, COALESCE(booking_date, value_date)::text AS date
+         FROM ${this.schemas.reconciliation}.statement_lines WHERE bank_account_id = $1 AND line_id = ANY($2::text[])`,
       [bankAccountId, lineIds],
     );
-    return new Map(rows.map((row) => [row.line_id, { amountMinor: row.side === "credit" ? BigInt(row.amount_minor) : -BigInt(row.amount_minor), currency: row.currency }]));
+    return new Map(rows.map((row) => [row.line_id, { amountMinor: row.side === "credit" ? BigInt(row.amount_minor) : -BigInt(row.amount_minor), currency: row.currency, date: row.date }]));
   }
 
   async internalItems(ledgerId: string, ledgerAccount: string, itemIds: readonly string[]): Promise<ReadonlyMap<string, ItemAmount>> {
@@ -153,17 +164,19 @@ export class PostgresMatchItemReader implements MatchItemReader {
       if (parsed !== undefined) wanted.set(id, parsed);
     }
     const entryIds = [...new Set([...wanted.values()].map((w) => w.entryId))];
-    const { rows } = await this.pool.query<{ entry_id: string; lines: string }>(
-      `SELECT entry_id, lines::text AS lines FROM ${this.schemas.ledger}.journal_entries WHERE ledger_id = $1 AND entry_id = ANY($2::text[])`,
+    const { rows } = await this.pool.query<{ entry_id: string; lines: string; effective_date: string }>(
+      `SELECT entry_id, lines::text AS lines, effective_date::text AS effective_date FROM ${this.schemas.ledger}.journal_entries
+        WHERE ledger_id = $1 AND entry_id = ANY($2::text[]) AND metadata->>'${WRITE_OFF_METADATA_KEY}' IS NULL`,
       [ledgerId, entryIds],
     );
     const linesOf = new Map(rows.map((row) => [row.entry_id, JSON.parse(row.lines) as JournalLine[]]));
+    const dateOf = new Map(rows.map((row) => [row.entry_id, row.effective_date]));
     const found = new Map<string, ItemAmount>();
     for (const [id, { entryId, index }] of wanted) {
       const line = linesOf.get(entryId)?.[index];
       if (line?.accountCode !== ledgerAccount) continue;
       // The bank account's ledger account is an asset: a debit is money into it.
-      found.set(id, { amountMinor: line.side === "debit" ? BigInt(line.amountMinor) : -BigInt(line.amountMinor), currency: line.currency });
+      found.set(id, { amountMinor: line.side === "debit" ? BigInt(line.amountMinor) : -BigInt(line.amountMinor), currency: line.currency, date: dateOf.get(entryId) ?? null });
     }
     return found;
   }

@@ -20,7 +20,8 @@ import type { BankAccountState } from "../bank-accounts/index.ts";
 import { readMatchingRules } from "../matching-rules/index.ts";
 import type { ItemAmount, MatchItemReader } from "./items.ts";
 import type { MatchCommandService } from "./service.ts";
-import { runReconciliation } from "./run.ts";
+import type { ManualItem } from "./decider.ts";
+import { dayOf, runReconciliation } from "./run.ts";
 import { scoringContext, toleranceMinor } from "../matching/index.ts";
 
 export interface MatchCommandRoutesDeps {
@@ -115,13 +116,13 @@ function writeOffLimit(rules: MatchingRules, externalMinor: bigint): { ledgerAcc
   return { ledgerAccount: rules.writeOffAccount, limitMinor: toleranceMinor(scoringContext(rules, []), externalMinor) };
 }
 
-function itemsOrRefuse(side: "externalIds" | "internalIds", ids: readonly string[], found: ReadonlyMap<string, ItemAmount>, account: BankAccountState): { id: string; amountMinor: bigint }[] {
+function itemsOrRefuse(side: "externalIds" | "internalIds", ids: readonly string[], found: ReadonlyMap<string, ItemAmount>, account: BankAccountState): ManualItem[] {
   return ids.map((id, index) => {
     const item = found.get(id);
     const what = side === "externalIds" ? `statement line ${id} of bank account ${account.bankAccountId}` : `ledger line ${id} on account ${account.ledgerAccount} of ledger ${account.ledgerId}`;
     if (item === undefined) throw new TrueupError("MATCH_ITEM_NOT_FOUND", `no ${what} (or not projected yet)`, { path: [side, index] });
     if (item.currency !== account.currency) throw new TrueupError("ACCOUNT_CURRENCY_MISMATCH", `${what} is in ${item.currency}; the bank account is in ${account.currency}`, { path: [side, index] });
-    return { id, amountMinor: item.amountMinor };
+    return { id, amountMinor: item.amountMinor, date: item.date };
   });
 }
 
@@ -137,7 +138,10 @@ async function manualMatch(deps: MatchCommandRoutesDeps, ctx: CommandContext, ba
   const matchId = `${bankAccountId}:${body.matchId ?? derivedEntityId("m", ctx.commandId)}`;
   const outcome = await deps.service.manualMatch(ctx, {
     type: "ManualMatch",
-    data: { bankAccountId, matchId, externals, internals, currency: account.currency, writeOff: writeOffLimit(rules, externalMinor), reason: body.reason ?? null },
+    data: {
+      bankAccountId, matchId, externals, internals, currency: account.currency, writeOff: writeOffLimit(rules, externalMinor), reason: body.reason ?? null,
+      account: { ledgerId: account.ledgerId, ledgerAccount: account.ledgerAccount }, today: dayOf(ctx),
+    },
   });
   return { matchId, ...outcome };
 }
@@ -178,7 +182,13 @@ export function matchCommandRoutes(deps: MatchCommandRoutesDeps) {
         return run(request, reply, {
           scope: bankAccountId,
           status: 200,
-          execute: async (ctx) => ({ matchId, ...(await deps.service.decide(ctx, { type, data: { bankAccountId, matchId, reason } })) }),
+          execute: async (ctx) => {
+            // Where a confirmed write-off posts: the account's ledger, from its own stream. No account, no match.
+            const account = await readBankAccount(deps.store, bankAccountId);
+            if (account === undefined) throw new TrueupError("MATCH_NOT_FOUND", `no match ${matchId}`);
+            const data = { bankAccountId, matchId, reason, account: { ledgerId: account.ledgerId, ledgerAccount: account.ledgerAccount }, today: dayOf(ctx) };
+            return { matchId, ...(await deps.service.decide(ctx, { type, data })) };
+          },
         });
       });
     }

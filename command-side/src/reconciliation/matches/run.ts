@@ -54,7 +54,22 @@ export interface RunAnswer {
 
 const digits = (value: bigint): string => value.toString();
 
-function runProposalOf(bankAccountId: string, proposal: Proposal): RunProposal {
+/** The command's day (UTC): dates a write-off whose items carry no date. */
+export function dayOf(ctx: CommandContext): string {
+  return ctx.occurredAt.toISOString().slice(0, 10);
+}
+
+/** The latest date among a proposal's external items: the day the bank booked the difference. */
+function latestDate(ids: readonly string[], dates: ReadonlyMap<string, string | null>): string | null {
+  let latest: string | null = null;
+  for (const id of ids) {
+    const date = dates.get(id) ?? null;
+    if (date !== null && (latest === null || date > latest)) latest = date;
+  }
+  return latest;
+}
+
+function runProposalOf(bankAccountId: string, proposal: Proposal, dates: ReadonlyMap<string, string | null>): RunProposal {
   return {
     matchId: `${bankAccountId}:${proposal.proposalId}`,
     kind: proposal.kind,
@@ -65,7 +80,7 @@ function runProposalOf(bankAccountId: string, proposal: Proposal): RunProposal {
     score: proposal.score,
     criteria: proposal.criteria.map((c) => ({ ...c })),
     differenceMinor: digits(proposal.differenceMinor),
-    writeOff: proposal.writeOff === null ? null : { amountMinor: digits(proposal.writeOff.amountMinor), ledgerAccount: proposal.writeOff.ledgerAccount },
+    writeOff: proposal.writeOff === null ? null : { amountMinor: digits(proposal.writeOff.amountMinor), ledgerAccount: proposal.writeOff.ledgerAccount, date: latestDate(proposal.externalIds, dates) },
     residual: proposal.residual === null ? null : { ...proposal.residual, amountMinor: digits(proposal.residual.amountMinor) },
     ambiguous: proposal.ambiguity !== null,
     autoConfirm: proposal.autoConfirm,
@@ -92,7 +107,9 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
   };
   const result = proposeMatches({ external: open.external, internal: open.internal, rules });
   const runId = derivedEntityId("run", ctx.commandId);
-  const proposals = result.proposals.map((proposal) => runProposalOf(bankAccountId, proposal));
+  const dates = new Map(open.external.map((item) => [item.id, item.bookingDate ?? item.valueDate]));
+  const proposals = result.proposals.map((proposal) => runProposalOf(bankAccountId, proposal, dates));
+  const reconAccount = { ledgerId: account.ledgerId, ledgerAccount: account.ledgerAccount };
   let recorded = proposals.length;
   let confirmed = result.counts.autoConfirm;
   let outcome: CommandOutcome | undefined;
@@ -100,7 +117,7 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
     for (let at = 0; at < proposals.length; at += limits.proposalsPerAppendMax) {
       // Each slice is its own command (its own id), so a retry of the run recognises the slices that landed.
       const slice = proposals.slice(at, at + limits.proposalsPerAppendMax);
-      await deps.service.propose({ ...ctx, commandId: `${ctx.commandId}#${at / limits.proposalsPerAppendMax}` }, { type: "ProposeMatches", data: { bankAccountId, runId, proposals: slice } });
+      await deps.service.propose({ ...ctx, commandId: `${ctx.commandId}#${at / limits.proposalsPerAppendMax}` }, { type: "ProposeMatches", data: { bankAccountId, runId, proposals: slice, account: reconAccount, today: dayOf(ctx) } });
     }
     // Counted from the log, not from the slices' answers: a retry of a run that
     // crashed half way replays the slices that landed, and they count too. A

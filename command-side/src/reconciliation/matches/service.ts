@@ -49,6 +49,10 @@ export class MatchCommandService {
     return this.submit(ctx, command.data.bankAccountId, () => decider.decideRecordRun(command));
   }
 
+  recordWriteOff(ctx: CommandContext, command: decider.RecordWriteOff): Promise<CommandOutcome> {
+    return this.submit(ctx, command.data.bankAccountId, (state) => decider.decideRecordWriteOff(command, state));
+  }
+
   /** The account's matches as the log has them now. */
   async state(bankAccountId: string): Promise<decider.ReconState> {
     return (await this.writer.loadShared(reconStream(bankAccountId))).state;

@@ -84,7 +84,16 @@ const matchDto = z
     currency: currencyDto,
     difference: signedAmountDto.meta({ description: "Σ external − Σ internal: zero, a write-off, or a partial match's residual" }),
     differenceMinor: signedMinorDto,
-    writeOff: z.object({ amount: signedAmountDto, amountMinor: signedMinorDto, ledgerAccount: z.string() }).nullable(),
+    writeOff: z
+      .object({
+        amount: signedAmountDto,
+        amountMinor: signedMinorDto,
+        ledgerAccount: z.string(),
+        status: z.enum(["requested", "posted", "refused"]).nullable().meta({ description: "null until confirmed; then requested, and posted to the ledger or refused by it" }),
+        entryId: z.string().nullable().meta({ description: "The write-off's journal entry in the ledger" }),
+        error: z.string().nullable().meta({ description: "Why the ledger refused it" }),
+      })
+      .nullable(),
     residual: z.object({ side: z.enum(["external", "internal"]), itemId: z.string(), amount: signedAmountDto, amountMinor: signedMinorDto }).nullable(),
     externalIds: z.array(z.string()),
     internalIds: z.array(z.string()),
@@ -114,7 +123,7 @@ function matchJson(m: MatchRow): z.infer<typeof matchDto> {
     currency: m.currency,
     difference: signedAmount(m.differenceMinor, m.currency),
     differenceMinor: m.differenceMinor.toString(),
-    writeOff: m.writeOff === null ? null : { amount: signedAmount(m.writeOff.amountMinor, m.currency), amountMinor: m.writeOff.amountMinor.toString(), ledgerAccount: m.writeOff.ledgerAccount },
+    writeOff: m.writeOff === null ? null : { ...m.writeOff, amount: signedAmount(m.writeOff.amountMinor, m.currency), amountMinor: m.writeOff.amountMinor.toString() },
     residual: m.residual === null ? null : { side: m.residual.side, itemId: m.residual.itemId, amount: signedAmount(m.residual.amountMinor, m.currency), amountMinor: m.residual.amountMinor.toString() },
     externalIds: [...m.externalIds],
     internalIds: [...m.internalIds],

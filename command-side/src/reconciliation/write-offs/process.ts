@@ -1,0 +1,108 @@
+// The write-off process manager: the one way a reconciliation decision
+// reaches the ledger. It reacts to WriteOffRequested (appended with a
+// match's confirmation) by posting the write-off's journal entry through the
+// ledger's own command path, then records the outcome (WriteOffPosted, or
+// WriteOffRefused when the ledger turns it down: a closed period, a closed
+// account) in the account's recon stream.
+//
+// Exactly once, across a crash at any instant: both commands carry ids
+// derived from the request's event id, and the entry's id from the match
+// (writeOffEntryId), so handling the same event again (the runner replays
+// from its checkpoint after a crash) finds both commands already in their
+// streams and writes nothing; the runner checkpoints only after `handle`
+// returns. What the ledger refuses is recorded, not retried; what is
+// transient (storage away, a concurrent write) is thrown as
+// StoreUnavailableError for the runner to retry with backoff.
+import { TrueupError, currencyOf, parseReconciliationEvent } from "@trueup/contracts";
+import type { PostJournalEntryBody, ReconciliationEvent } from "@trueup/contracts";
+import { StoreUnavailableError } from "@trueup/event-store";
+import type { RecordedEvent } from "@trueup/event-store";
+import { ReceiptConflictError, StaleDecisionError } from "../../command.ts";
+import type { CommandContext } from "../../command.ts";
+import type { LedgerCommandService } from "../../ledger/service.ts";
+import type { MatchCommandService } from "../matches/service.ts";
+import { WRITE_OFF_METADATA_KEY } from "../matches/items.ts";
+
+type Requested = Extract<ReconciliationEvent, { type: "WriteOffRequested" }>["data"];
+
+/** Who the write-off's commands are recorded as. */
+export const WRITE_OFF_ACTOR = "process:write-offs";
+
+/** Answers that mean "try again", never the ledger's verdict on the entry. */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(["STORE_UNAVAILABLE", "OVERLOADED", "CONCURRENCY_CONFLICT", "READ_MODEL_NOT_READY", "READ_MODEL_BEHIND"]);
+
+export type WriteOffOutcome = { readonly outcome: "posted"; readonly entryId: string } | { readonly outcome: "refused"; readonly code: string; readonly message: string };
+type Side = "debit" | "credit";
+
+export interface WriteOffProcessDeps {
+  readonly ledger: Pick<LedgerCommandService, "postEntry">;
+  readonly matches: Pick<MatchCommandService, "recordWriteOff">;
+}
+
+/** The write-off's journal entry: the bank's ledger account against the write-off account, by the difference. */
+export function writeOffEntry(request: Requested): PostJournalEntryBody {
+  const currency = currencyOf(request.currency);
+  if (currency === undefined) throw new TypeError(`write-off in ${request.currency}, which the ledger does not know`);
+  const signed = BigInt(request.amountMinor);
+  const amountMinor = signed < 0n ? -signed : signed;
+  // Negative: the bank paid in less than the books expected (a fee), so the bank's account is credited.
+  const bankSide: Side = signed < 0n ? "credit" : "debit";
+  const otherSide: Side = signed < 0n ? "debit" : "credit";
+  return {
+    entryId: request.entryId,
+    effectiveDate: request.effectiveDate,
+    description: `Write-off of match ${request.matchId}`,
+    metadata: { [WRITE_OFF_METADATA_KEY]: request.matchId, bankAccountId: request.bankAccountId },
+    lines: [
+      { accountCode: request.bankLedgerAccount, side: bankSide, amountMinor, currency: currency.code },
+      { accountCode: request.writeOffAccount, side: otherSide, amountMinor, currency: currency.code },
+    ],
+  };
+}
+
+export class WriteOffProcess {
+  constructor(private readonly deps: WriteOffProcessDeps) {}
+
+  /** Handles one event of a recon stream; anything but a WriteOffRequested is none of its business. */
+  async handle(event: RecordedEvent): Promise<WriteOffOutcome | undefined> {
+    if (event.type !== "WriteOffRequested") return undefined;
+    const parsed = parseReconciliationEvent(event);
+    if (parsed.type !== "WriteOffRequested") return undefined;
+    const request = parsed.data;
+    const ctx = (step: string): CommandContext => ({ commandId: `writeoff:${event.eventId}:${step}`, actor: WRITE_OFF_ACTOR, correlationId: event.metadata.correlationId, occurredAt: event.recordedAt });
+    const outcome = await transientAsStoreError(() => this.post(ctx("post"), request));
+    const { bankAccountId, matchId } = request;
+    await transientAsStoreError(() =>
+      this.deps.matches.recordWriteOff(ctx("outcome"), {
+        type: "RecordWriteOff",
+        data: outcome.outcome === "posted"
+          ? { outcome: "posted", bankAccountId, matchId, ledgerId: request.ledgerId, entryId: outcome.entryId }
+          : { outcome: "refused", bankAccountId, matchId, code: outcome.code, message: outcome.message },
+      }),
+    );
+    return outcome;
+  }
+
+  private async post(ctx: CommandContext, request: Requested): Promise<WriteOffOutcome> {
+    try {
+      const posted = await this.deps.ledger.postEntry(ctx, request.ledgerId, writeOffEntry(request));
+      return { outcome: "posted", entryId: posted.entryId };
+    } catch (error) {
+      if (!(error instanceof TrueupError) || TRANSIENT_CODES.has(error.code)) throw error;
+      // The entry id is the match's: an entry already there is this write-off, posted by an earlier attempt.
+      if (error.code === "ENTRY_ALREADY_EXISTS") return { outcome: "posted", entryId: request.entryId };
+      return { outcome: "refused", code: error.code, message: error.message };
+    }
+  }
+}
+
+/** A transient failure of a command (storage away, a race lost) as the port's StoreUnavailableError: the runner retries it. */
+async function transientAsStoreError<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const transient = (error instanceof TrueupError && TRANSIENT_CODES.has(error.code)) || error instanceof StaleDecisionError || error instanceof ReceiptConflictError;
+    if (transient) throw new StoreUnavailableError(`write-off: ${error.message}; retried`, { cause: error });
+    throw error;
+  }
+}
