@@ -34,3 +34,4 @@ export { planMatchingBatch } from "./matching/plan.ts";
 export type { MatchingBatchPlan } from "./matching/plan.ts";
 export { PROCESS_BATCH_EVENTS_MAX, processManagerProjection } from "./process-manager.ts";
 export type { ProcessManagerDefinition } from "./process-manager.ts";
+export * from "./documents/index.ts";
