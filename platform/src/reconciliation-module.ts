@@ -5,8 +5,23 @@
 import { LedgerCommandService, MatchCommandService, PostgresMatchItemReader, WriteOffProcess, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
 import { RECONCILIATION_CATEGORIES } from "@trueup/contracts";
 import { ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
+import type { PostgresProjection } from "@trueup/projections";
+import type { RecordedEvent } from "@trueup/event-store";
 import { MatchReader, ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
 import type { BoundedContextModule } from "./modules.ts";
+
+/** The write-off process manager: reacts to WriteOffRequested in the recon streams, records what it did in pm_write_offs. */
+export function writeOffProcessManager(process: Pick<WriteOffProcess, "handle">): PostgresProjection<readonly RecordedEvent[]> {
+  return processManagerProjection({
+    name: "write-offs",
+    schemaName: "pm_write_offs",
+    filter: { categories: [RECONCILIATION_CATEGORIES.recon], eventTypes: ["WriteOffRequested"] },
+    handle: async (event) => {
+      const outcome = await process.handle(event);
+      return outcome === undefined ? undefined : { ...outcome };
+    },
+  });
+}
 
 export const reconciliationModule: BoundedContextModule = {
   name: "reconciliation",
@@ -15,20 +30,9 @@ export const reconciliationModule: BoundedContextModule = {
   // items' amounts (facts that never change) from the read models; the live matches come from the log.
   commandReads: [reconciliationProjection, ledgerProjection],
   // A confirmed match's write-off becomes a journal entry through the ledger's own command path.
-  processManagers: ({ eventStore, atomic }) => {
-    const process = new WriteOffProcess({ ledger: new LedgerCommandService(eventStore, atomic), matches: new MatchCommandService({ store: eventStore }) });
-    return [
-      processManagerProjection({
-        name: "write-offs",
-        schemaName: "pm_write_offs",
-        filter: { categories: [RECONCILIATION_CATEGORIES.recon], eventTypes: ["WriteOffRequested"] },
-        handle: async (event) => {
-          const outcome = await process.handle(event);
-          return outcome === undefined ? undefined : { ...outcome };
-        },
-      }),
-    ];
-  },
+  processManagers: ({ eventStore, atomic }) => [
+    writeOffProcessManager(new WriteOffProcess({ ledger: new LedgerCommandService(eventStore, atomic), matches: new MatchCommandService({ store: eventStore }) })),
+  ],
   commandRoutes: ({ pool, eventStore, idempotency, atomic, inFlight, imports, assertReadModelsReady }) =>
     reconciliationCommandRoutes({
       eventStore, idempotency, atomic, inFlight, imports, assertReadModelsReady,

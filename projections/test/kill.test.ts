@@ -8,12 +8,6 @@
 // each after the worker's first commit since its start, with one round of
 // appends between kills. A busy machine makes it slower, never different;
 // the waits' bounds are only safety nets against a hang.
-import { spawn } from "node:child_process";
-import type { ChildProcessByStdio } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import type { Readable } from "node:stream";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresEventStore } from "@trueup/event-store";
 import { ProjectionWorker, ledgerProjection, readCheckpoint } from "../src/index.ts";
@@ -22,22 +16,21 @@ import type { TestDatabase } from "../../test-support/postgres.ts";
 import { writeBook } from "./fixtures/book.ts";
 import { seededRandom } from "./fixtures/ledger-events.ts";
 import { snapshot } from "./fixtures/read-model.ts";
+import { killChildWorker, spawnChildWorker } from "../../test-support/child-worker.ts";
+import type { ChildWorker } from "../../test-support/child-worker.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
-const CHILD = path.join(ROOT, "projections/test/fixtures/run-worker.ts");
+const CHILD = "projections/test/fixtures/run-worker.ts";
 const KILLS = 8;
 const KILL_DELAY_MAX_MS = 300;
 /** Safety nets only (a hang fails instead of waiting for the test timeout); no step is expected to come near them. */
 const PROGRESS_TIMEOUT_MS = 120_000;
-const READY_TIMEOUT_MS = 120_000;
 const ENTRIES_PER_LEDGER = 400;
 const BATCH_SIZES = [1, 7, 25, 100, 400] as const;
 
 describe("kill test", () => {
   let db: TestDatabase;
   let store: PostgresEventStore;
-  const workers = new Set<Worker>();
+  const workers = new Set<ChildWorker>();
   beforeAll(async () => {
     db = await createTestDatabase({ poolMax: 20 });
     store = await PostgresEventStore.open({ pool: db.pool, listenConnection: db.config });
@@ -90,68 +83,18 @@ describe("kill test", () => {
   }
 
   /** Starts the worker in its own process group (tsx runs node as a child: a group kill takes both). */
-  async function spawnWorker(batchSize: number): Promise<Worker> {
-    const child = spawn(TSX, [CHILD], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, TRUEUP_TEST_PG: JSON.stringify(db.config), TRUEUP_TEST_BATCH_SIZE: String(batchSize) },
-    });
-    const exited = new Promise<void>((resolve) => child.on("exit", () => { resolve(); }));
-    const worker: Worker = { child, exited, workerPid: undefined };
+  async function spawnWorker(batchSize: number): Promise<ChildWorker> {
+    const worker = await spawnChildWorker(CHILD, { TRUEUP_TEST_PG: JSON.stringify(db.config), TRUEUP_TEST_BATCH_SIZE: String(batchSize) });
     workers.add(worker);
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4_000);
-    });
-    worker.workerPid = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`worker not ready after ${READY_TIMEOUT_MS} ms: ${stderr}`));
-      }, READY_TIMEOUT_MS);
-      child.stdout.on("data", (chunk: Buffer) => {
-        const ready = /ready (\d+)/.exec(chunk.toString());
-        if (ready === null) return;
-        clearTimeout(timer);
-        resolve(Number(ready[1]));
-      });
-      child.on("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`worker exited before it was killed (${String(code)}, ${String(signal)}): ${stderr}`));
-      });
-    });
     return worker;
   }
 
   /** SIGKILLs the whole group, then waits until both processes are dead (a zombie is dead: its sockets are closed). */
-  async function killGroup(worker: Worker): Promise<void> {
+  async function killGroup(worker: ChildWorker): Promise<void> {
     workers.delete(worker);
-    const { pid } = worker.child;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
-    }
-    await worker.exited;
-    if (worker.workerPid !== undefined) await waitFor(() => isDead(worker.workerPid ?? 0), 5_000);
+    await killChildWorker(worker);
   }
 });
-
-interface Worker {
-  readonly child: ChildProcessByStdio<null, Readable, Readable>;
-  readonly exited: Promise<void>;
-  workerPid: number | undefined;
-}
-
-/** Dead = gone, or a zombie waiting for its (re)parent to reap it. */
-async function isDead(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadlineMs = Date.now() + timeoutMs;

@@ -23,7 +23,7 @@ import type { TestDatabase } from "../../../test-support/postgres.ts";
 import { withOverrides } from "../../../test-support/event-store.ts";
 import { writeBook } from "../fixtures/book.ts";
 import { LedgerWriter, ledgerEvent, seededRandom } from "../fixtures/ledger-events.ts";
-import { killChildWorker, spawnChildWorker } from "./fixtures/child-worker.ts";
+import { killChildWorker, spawnDocumentWorker } from "./fixtures/child-worker.ts";
 import type { ChildWorker } from "./fixtures/child-worker.ts";
 import { ACCOUNT_DOCS, LEDGER_DOCS, LEDGER_DOCUMENT_COLLECTIONS, documentTally, ledgerDocumentProjection, postingTally, withSinkOverrides } from "./fixtures/ledger-documents.ts";
 import { freshName, snapshotDocuments } from "./conformance.ts";
@@ -192,7 +192,7 @@ describe("document projection worker", () => {
       for (let kill = 0; kill < kills; kill++) {
         const before = await watcher.readCheckpoint(projection.name);
         const batchSize = [1, 3, 10, 40][Math.floor(random() * 4)] ?? 1;
-        const child = await spawnChildWorker({ config: db.config, schemaName, batchSize, split: kill % 2 === 1 });
+        const child = await spawnDocumentWorker({ config: db.config, schemaName, batchSize, split: kill % 2 === 1 });
         children.add(child);
         // Appends go on while it works, racing the worker.
         const appending = writeBook(store, { ledgerIds: ["K1", "K2", "K3"], entriesPerLedger: 4, seed: 500 + kill, entryPrefix: `k${kill}_`, setUp: false });
