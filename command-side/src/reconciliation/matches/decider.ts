@@ -34,6 +34,9 @@ export interface MatchRecord {
   readonly internalIds: readonly string[];
   readonly writeOff: Proposed["writeOff"];
   readonly currency: string;
+  /** The run that proposed it (null: a clerk's manual match), and whether the run confirmed it itself. */
+  readonly runId: string | null;
+  readonly automatic: boolean;
 }
 
 /** Where a bank account's write-offs post: its ledger and the ledger account its lines match. From its own stream. */
@@ -84,12 +87,12 @@ function keysOf(match: { readonly externalIds: readonly string[]; readonly inter
 /** A match's lifecycle: a suggestion is confirmed or rejected; a confirmed match leaves only by an unmatch. */
 const FROM: Readonly<Record<MatchStatus, MatchStatus | undefined>> = { suggested: undefined, confirmed: "suggested", rejected: "suggested", unmatched: "confirmed" };
 
-function withStatus(state: ReconState, matchId: string, status: MatchStatus): ReconState {
+function withStatus(state: ReconState, matchId: string, status: MatchStatus, automatic = false): ReconState {
   const match = state.matches.get(matchId);
   assert.ok(match !== undefined, `match ${matchId} changed before it was proposed`);
   assert.ok(match.status === FROM[status], `match ${matchId} cannot become ${status} from ${match.status}`);
   const live = status === "rejected" || status === "unmatched" ? state.live.with([], keysOf(match)) : state.live;
-  return { matches: state.matches.with([[matchId, { ...match, status }]]), live };
+  return { matches: state.matches.with([[matchId, { ...match, status, automatic: match.automatic || automatic }]]), live };
 }
 
 export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
@@ -100,12 +103,12 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       const keys = keysOf(event.data);
       for (const key of keys) assert.ok(!state.live.has(key), `item ${key} would be in two live matches (${state.live.get(key) ?? ""} and ${matchId})`);
       return {
-        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency }]]),
+        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency, runId: event.data.runId, automatic: false }]]),
         live: state.live.with(keys.map((key) => [key, matchId] as const)),
       };
     }
     case "MatchConfirmed":
-      return withStatus(state, event.data.matchId, "confirmed");
+      return withStatus(state, event.data.matchId, "confirmed", event.data.automatic);
     case "MatchRejected":
       return withStatus(state, event.data.matchId, "rejected");
     case "MatchUnmatched":
@@ -208,6 +211,12 @@ export interface ManualMatch {
   };
 }
 
+/** A match's kind from how many items each side holds. */
+export function kindOf(externals: number, internals: number): "1:1" | "1:N" | "N:1" | "N:M" {
+  if (externals === 1) return internals === 1 ? "1:1" : "1:N";
+  return internals === 1 ? "N:1" : "N:M";
+}
+
 const abs = (value: bigint): bigint => (value < 0n ? -value : value);
 
 /**
@@ -240,7 +249,7 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
   const events: MatchEvent[] = [...superseded].sort().map((holder) => ({ type: "MatchRejected", data: { bankAccountId, matchId: holder, reason: `superseded by the manual match ${matchId}` } }));
   const externalIds = externals.map((item) => item.id);
   const internalIds = internals.map((item) => item.id);
-  const kind = externalIds.length === 1 ? (internalIds.length === 1 ? "1:1" : "1:N") : internalIds.length === 1 ? "N:1" : "N:M";
+  const kind = kindOf(externalIds.length, internalIds.length);
   events.push({
     type: "MatchProposed",
     data: {

@@ -17,7 +17,7 @@ import { proposeMatches } from "../matching/index.ts";
 import type { BoundHit, MatchKind, Proposal } from "../matching/index.ts";
 import type { MatchItemReader } from "./items.ts";
 import type { MatchCommandService } from "./service.ts";
-import { itemKey } from "./decider.ts";
+import { itemKey, kindOf } from "./decider.ts";
 import type { RunProposal } from "./decider.ts";
 
 export interface RunLimits {
@@ -53,6 +53,12 @@ export interface RunAnswer {
 }
 
 const digits = (value: bigint): string => value.toString();
+
+function kindsOf(kinds: readonly MatchKind[]): Record<MatchKind, number> {
+  const counts: Record<MatchKind, number> = { "1:1": 0, "1:N": 0, "N:1": 0, "N:M": 0 };
+  for (const kind of kinds) counts[kind] += 1;
+  return counts;
+}
 
 /** The command's day (UTC): dates a write-off whose items carry no date. */
 export function dayOf(ctx: CommandContext): string {
@@ -112,21 +118,26 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
   const reconAccount = { ledgerId: account.ledgerId, ledgerAccount: account.ledgerAccount };
   let recorded = proposals.length;
   let confirmed = result.counts.autoConfirm;
+  let conflicts = 0;
+  let byKind: Readonly<Record<MatchKind, number>> = result.counts.proposals;
   let outcome: CommandOutcome | undefined;
   if (!options.dryRun) {
     for (let at = 0; at < proposals.length; at += limits.proposalsPerAppendMax) {
-      // Each slice is its own command (its own id), so a retry of the run recognises the slices that landed.
       const slice = proposals.slice(at, at + limits.proposalsPerAppendMax);
-      await deps.service.propose({ ...ctx, commandId: `${ctx.commandId}#${at / limits.proposalsPerAppendMax}` }, { type: "ProposeMatches", data: { bankAccountId, runId, proposals: slice, account: reconAccount, today: dayOf(ctx) } });
+      // Each slice is its own command, its id from its content: a retry of the run recognises a slice that landed,
+      // and a retry that proposes other things (the items of what landed are no longer open) writes them anew.
+      const commandId = `${ctx.commandId}#${derivedEntityId("s", ...slice.map((p) => p.matchId))}`;
+      await deps.service.propose({ ...ctx, commandId }, { type: "ProposeMatches", data: { bankAccountId, runId, proposals: slice, account: reconAccount, today: dayOf(ctx) } });
     }
-    // Counted from the log, not from the slices' answers: a retry of a run that
-    // crashed half way replays the slices that landed, and they count too. A
-    // proposal is this run's when its match did not exist before the run and
-    // does now (its id comes from its items, so no other run could have made it).
+    // Counted from the log, not from the slices' answers: a retry of a run that crashed half way did not propose
+    // again what landed before the crash (its items were no longer open), and that counts too.
     const after = proposals.length === 0 ? state : await deps.service.state(bankAccountId);
-    const landed = proposals.filter((p) => !state.matches.has(p.matchId) && after.matches.has(p.matchId));
-    recorded = landed.length;
-    confirmed = landed.filter((p) => p.autoConfirm).length;
+    const mine = [...after.matches.entries()].filter(([, m]) => m.runId === runId).map(([, m]) => m);
+    const conflicted = proposals.filter((p) => after.matches.get(p.matchId)?.runId !== runId);
+    recorded = mine.length;
+    confirmed = mine.filter((m) => m.automatic).length;
+    conflicts = conflicted.length;
+    byKind = kindsOf([...mine.map((m) => kindOf(m.externalIds.length, m.internalIds.length)), ...conflicted.map((p) => p.kind)]);
     outcome = await deps.service.recordRun(
       { ...ctx, commandId: `${ctx.commandId}#run` },
       {
@@ -134,8 +145,8 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
         data: {
           bankAccountId, runId, window: { from: options.from, to: options.to },
           items: { external: open.external.length, internal: open.internal.length },
-          proposals: { ...result.counts.proposals }, autoConfirmed: confirmed, suggested: recorded - confirmed,
-          ambiguous: result.counts.ambiguous, conflicts: proposals.length - recorded, bounds: result.bounds.map((b) => ({ ...b })),
+          proposals: { ...byKind }, autoConfirmed: confirmed, suggested: recorded - confirmed,
+          ambiguous: result.counts.ambiguous, conflicts, bounds: result.bounds.map((b) => ({ ...b })),
         },
       },
     );
@@ -144,11 +155,11 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
     runId,
     dryRun: options.dryRun,
     items: { external: open.external.length, internal: open.internal.length },
-    proposals: result.counts.proposals,
+    proposals: byKind,
     autoConfirmed: confirmed,
     suggested: recorded - confirmed,
     ambiguous: result.counts.ambiguous,
-    conflicts: options.dryRun ? 0 : proposals.length - recorded,
+    conflicts,
     bounds: result.bounds,
     // The recon stream after the run's record: pass `position` as minPosition to read what it recorded.
     revision: outcome?.revision,
