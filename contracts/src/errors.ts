@@ -44,6 +44,7 @@ export const ERROR_CATALOGUE = {
   MATCH_ALREADY_EXISTS: { status: 409, title: "A match with this id exists" },
   MATCH_STATUS_CONFLICT: { status: 409, title: "The match is not in the state this decision needs (confirm and reject a suggestion, unmatch a confirmed match)" },
   MATCH_ITEM_TAKEN: { status: 409, title: "An item is in a confirmed match; unmatch that first" },
+  MATCH_HAS_WRITE_OFF: { status: 409, title: "The match's write-off is posted (or being posted) to the ledger; unmatching it would leave that entry behind, so it is refused" },
   MATCH_UNBALANCED: { status: 422, title: "The matched items do not balance, and the difference is beyond the account's write-off limit" },
   MATCHING_RULES_VERSION_CONFLICT: { status: 409, title: "The bank account's matching rules are at another version than expectedVersion; read them again" },
   CSV_PROFILE_REQUIRED: { status: 400, title: "A CSV file needs a mapping profile: pass ?profile=" },

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TrueupError, reconStream } from "@trueup/contracts";
 import { MatchCommandService, PostgresMatchItemReader, runReconciliation } from "@trueup/command-side";
 import { ledgerProjection, reconciliationProjection } from "@trueup/projections";
-import { command, key, query } from "./ledger-support.ts";
-import { importFile, setupBankAccount, startImportPlatform } from "./statement-import-support.ts";
+import { command, key } from "./ledger-support.ts";
+import { seedReconciliationBook, startImportPlatform } from "./statement-import-support.ts";
 import type { ImportPlatform } from "./statement-import-support.ts";
 
 const LEDGER = "rr";
@@ -37,25 +37,11 @@ describe("a reconciliation run, through the API", () => {
 
   beforeAll(async () => {
     p = await startImportPlatform();
-    await setupBankAccount(p.app, { ledgerId: LEDGER, bankAccountId: ACCOUNT, iban: "DE89370400440532013000" });
-    expect((await command(p.app, `/ledgers/${LEDGER}/accounts`, { code: "4000", name: "Sales", type: "revenue" })).statusCode).toBe(201);
-    expect((await command(p.app, `/ledgers/${LEDGER}/csv-profiles`, { profileId: "simple", name: "Simple", currency: "EUR", dateFormat: "YYYY-MM-DD", columns: { bookingDate: "Date", amount: "Amount", bankReference: { names: ["Reference"], optional: false } } })).statusCode).toBe(201);
-    const imported = await importFile(p.app, `/bank-accounts/${ACCOUNT}/statements`, CSV, { query: { format: "csv", profile: "simple" } });
-    expect(imported.statusCode, imported.body).toBe(201);
-    for (const [entryId, amount, date, reference] of [["a1", "100.00", "2026-03-02", "INV-1"], ["a2", "250.00", "2026-03-03", "INV-2"], ["a3", "80.00", "2026-03-04", null]] as const) {
-      const posted = await command(p.app, `/ledgers/${LEDGER}/journal-entries`, {
-        entryId, effectiveDate: date, description: `sale ${entryId}`, ...(reference === null ? {} : { externalReference: reference }),
-        lines: [{ account: "1000", side: "debit", amount, currency: "EUR" }, { account: "4000", side: "credit", amount, currency: "EUR" }],
-      });
-      expect(posted.statusCode, posted.body).toBe(201);
-    }
-    for (let tries = 0; ; tries++) {
-      const lines = await query(p.app, `/bank-accounts/${ACCOUNT}/lines`);
-      const entries = await query(p.app, `/ledgers/${LEDGER}/journal-entries?account=1000`);
-      if (lines.statusCode === 200 && lines.json<{ items: unknown[] }>().items.length === 4 && entries.statusCode === 200 && entries.json<{ items: unknown[] }>().items.length === 3) break;
-      expect(tries, "the read models never caught up").toBeLessThan(200);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await seedReconciliationBook(p.app, { ledgerId: LEDGER, bankAccountId: ACCOUNT, csv: CSV, sales: [
+      { entryId: "a1", amount: "100.00", date: "2026-03-02", reference: "INV-1" },
+      { entryId: "a2", amount: "250.00", date: "2026-03-03", reference: "INV-2" },
+      { entryId: "a3", amount: "80.00", date: "2026-03-04", reference: null },
+    ] });
   });
   afterAll(async () => {
     await p.close();

@@ -8,7 +8,7 @@ import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import type { JsonValue } from "@trueup/contracts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import type { Platform, PlatformOptions } from "./ledger-support.ts";
-import { command, key, startPlatform } from "./ledger-support.ts";
+import { command, key, query, startPlatform } from "./ledger-support.ts";
 
 /** A composed Trueup over a fresh database (see startPlatform), with the imports' limits as a test needs them. */
 export type ImportPlatform = Platform;
@@ -140,4 +140,43 @@ export function sampleLines(count: number, options: { date?: string; refPrefix?:
     ref: `${options.refPrefix ?? "R"}${from + i}`,
     text: `line ${from + i}`,
   }));
+}
+
+/** A sale of `amount` on `date` (1000 debit, 4000 credit), with a reference the matcher can use when given. */
+export interface Sale {
+  readonly entryId: string;
+  readonly amount: string;
+  readonly date: string;
+  readonly reference: string | null;
+}
+
+/**
+ * A reconciliation book through the API: ledger with 1000 and 4000, a bank
+ * account on 1000, a CSV profile (Date, Amount, Reference), `csv` imported,
+ * `sales` posted; returns once both read models show every line and sale.
+ */
+export async function seedReconciliationBook(app: FastifyInstance, options: { ledgerId: string; bankAccountId: string; csv: string; sales: readonly Sale[] }): Promise<void> {
+  const { ledgerId, bankAccountId } = options;
+  await setupBankAccount(app, { ledgerId, bankAccountId, iban: IBAN });
+  expect((await command(app, `/ledgers/${ledgerId}/accounts`, { code: "4000", name: "Sales", type: "revenue" })).statusCode).toBe(201);
+  const columns = { bookingDate: "Date", amount: "Amount", bankReference: { names: ["Reference"], optional: false } };
+  expect((await command(app, `/ledgers/${ledgerId}/csv-profiles`, { profileId: "simple", name: "Simple", currency: "EUR", dateFormat: "YYYY-MM-DD", columns })).statusCode).toBe(201);
+  const imported = await importFile(app, `/bank-accounts/${bankAccountId}/statements`, options.csv, { query: { format: "csv", profile: "simple" } });
+  expect(imported.statusCode, imported.body).toBe(201);
+  for (const { entryId, amount, date, reference } of options.sales) {
+    const posted = await command(app, `/ledgers/${ledgerId}/journal-entries`, {
+      entryId, effectiveDate: date, description: `sale ${entryId}`, ...(reference === null ? {} : { externalReference: reference }),
+      lines: [{ account: "1000", side: "debit", amount, currency: "EUR" }, { account: "4000", side: "credit", amount, currency: "EUR" }],
+    });
+    expect(posted.statusCode, posted.body).toBe(201);
+  }
+  const lineCount = options.csv.trimEnd().split("\n").length - 1;
+  for (let tries = 0; ; tries++) {
+    const lines = await query(app, `/bank-accounts/${bankAccountId}/lines`);
+    const entries = await query(app, `/ledgers/${ledgerId}/journal-entries?account=1000`);
+    const shown = (r: typeof lines): number => (r.statusCode === 200 ? r.json<{ items: unknown[] }>().items.length : -1);
+    if (shown(lines) === lineCount && shown(entries) === options.sales.length) return;
+    expect(tries, "the read models never caught up").toBeLessThan(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

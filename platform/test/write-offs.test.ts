@@ -6,7 +6,9 @@
 // as posted with its entry id, and never listed as an open ledger item.
 // And that a write-off the ledger refuses (its period closed meanwhile) is
 // recorded on the match with the ledger's code, not lost and not retried
-// for ever; and that a suggestion confirmed later posts its write-off too.
+// for ever; that a suggestion confirmed later posts its write-off too; and
+// that a match whose write-off is posted cannot be unmatched (it would leave
+// the entry behind), while one whose write-off was refused can.
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command, key, query } from "./ledger-support.ts";
@@ -116,5 +118,13 @@ describe("write-offs, through the API and the write-off process manager", () => 
     expect(match.status).toBe("confirmed");
     const trial = await query(p.app, `/ledgers/${LEDGER}/trial-balance`);
     expect(trial.json<{ rows: { code: string; debit: string }[] }>().rows.find((r) => r.code === "6800")?.debit).toBe("1.50");
+  });
+
+  it("refuses to unmatch a match whose write-off is posted, and lets one whose write-off was refused go", async () => {
+    const posted = await post(`/matches/${ACCOUNT}:fee/unmatch`, { reason: "wrong invoice" });
+    expect(posted.statusCode, posted.body).toBe(409);
+    expect(posted.json()).toMatchObject({ code: "MATCH_HAS_WRITE_OFF", writeOff: "posted" });
+    const refused = await post(`/matches/${ACCOUNT}:late/unmatch`, { reason: "wrong invoice" });
+    expect(refused.statusCode, refused.body).toBe(200);
   });
 });

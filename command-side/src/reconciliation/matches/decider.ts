@@ -37,6 +37,8 @@ export interface MatchRecord {
   /** The run that proposed it (null: a clerk's manual match), and whether the run confirmed it itself. */
   readonly runId: string | null;
   readonly automatic: boolean;
+  /** Where its write-off is: none asked for yet, requested with the confirmation, then posted or refused by the ledger. */
+  readonly writeOffState: "none" | "requested" | "posted" | "refused";
 }
 
 /** Where a bank account's write-offs post: its ledger and the ledger account its lines match. From its own stream. */
@@ -95,6 +97,12 @@ function withStatus(state: ReconState, matchId: string, status: MatchStatus, aut
   return { matches: state.matches.with([[matchId, { ...match, status, automatic: match.automatic || automatic }]]), live };
 }
 
+function withWriteOff(state: ReconState, matchId: string, writeOffState: MatchRecord["writeOffState"]): ReconState {
+  const match = state.matches.get(matchId);
+  assert.ok(match?.writeOff != null, `write-off event for ${matchId}, which carries no write-off`);
+  return { ...state, matches: state.matches.with([[matchId, { ...match, writeOffState }]]) };
+}
+
 export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
   switch (event.type) {
     case "MatchProposed": {
@@ -103,7 +111,7 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       const keys = keysOf(event.data);
       for (const key of keys) assert.ok(!state.live.has(key), `item ${key} would be in two live matches (${state.live.get(key) ?? ""} and ${matchId})`);
       return {
-        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency, runId: event.data.runId, automatic: false }]]),
+        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency, runId: event.data.runId, automatic: false, writeOffState: "none" }]]),
         live: state.live.with(keys.map((key) => [key, matchId] as const)),
       };
     }
@@ -113,10 +121,13 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       return withStatus(state, event.data.matchId, "rejected");
     case "MatchUnmatched":
       return withStatus(state, event.data.matchId, "unmatched");
-    case "ReconciliationRunRecorded":
     case "WriteOffRequested":
+      return withWriteOff(state, event.data.matchId, "requested");
     case "WriteOffPosted":
+      return withWriteOff(state, event.data.matchId, "posted");
     case "WriteOffRefused":
+      return withWriteOff(state, event.data.matchId, "refused");
+    case "ReconciliationRunRecorded":
     case "Unrelated":
       return state;
   }
@@ -175,6 +186,11 @@ export function decideMatchDecision(command: MatchDecisionCommand, state: ReconS
   const { bankAccountId, matchId, reason, account, today } = command.data;
   const found = existing(state, matchId, command.type === "UnmatchMatch" ? "confirmed" : "suggested");
   if (found instanceof TrueupError) return { rejected: found };
+  if (command.type === "UnmatchMatch" && (found.writeOffState === "requested" || found.writeOffState === "posted")) {
+    // Its write-off is (or is being) posted to the ledger: undoing the match alone would leave that entry in the
+    // books with its items open again. Until unmatch reverses it, the unmatch is refused.
+    return { rejected: new TrueupError("MATCH_HAS_WRITE_OFF", `match ${matchId} has its write-off ${found.writeOffState === "posted" ? "posted" : "being posted"} to the ledger; it cannot be unmatched yet`, { detail: { matchId, writeOff: found.writeOffState } }) };
+  }
   switch (command.type) {
     case "ConfirmMatch":
       return { events: [{ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } }, ...writeOffRequest(bankAccountId, matchId, found, account, today, found.currency)] };

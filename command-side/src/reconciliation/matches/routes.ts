@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { DEFAULT_MATCHING_RULES, TrueupError, bankAccountIdSchema, manualMatchBody, matchIdSchema, matchReasonBody, problemResponses, reconciliationRunBody } from "@trueup/contracts";
-import type { ManualMatchBody, MatchingRules } from "@trueup/contracts";
+import type { ErrorCode, ManualMatchBody, MatchingRules } from "@trueup/contracts";
 import type { EventStore } from "@trueup/event-store";
 import type { IdempotencyStore } from "../../idempotency.ts";
 import type { InFlight } from "../../in-flight.ts";
@@ -85,20 +85,25 @@ const RUN_DOCS = {
   }),
 } as const;
 
-const decisionDocs = (summary: string, description: string, body: unknown) =>
+const decisionDocs = (summary: string, description: string, body: unknown, extra: readonly ErrorCode[] = []) =>
   ({
     summary,
     description: `${description} Needs an \`Idempotency-Key\` header; a retry with the same key and body answers the first answer again (\`Idempotent-Replayed: true\`).`,
     body,
     answer: ANSWER,
-    problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "MATCH_NOT_FOUND", "MATCH_STATUS_CONFLICT"], {
+    problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "MATCH_NOT_FOUND", "MATCH_STATUS_CONFLICT", ...extra], {
       MATCH_STATUS_CONFLICT: { detail: "match ba_main_eur:m-7f3a is confirmed, not suggested" },
     }),
   }) as const;
 
 const CONFIRM_DOCS = decisionDocs("Confirm a suggested match", "Confirms a match a run suggested; its items stay matched until an unmatch.", {});
 const REJECT_DOCS = decisionDocs("Reject a suggested match", "Turns down a match a run suggested, with the reason; its items are open again.", { reason: "the payment was for another invoice" });
-const UNMATCH_DOCS = decisionDocs("Undo a confirmed match", "Undoes a confirmed match, with the reason; its items are open again.", { reason: "booked to the wrong customer" });
+const UNMATCH_DOCS = decisionDocs(
+  "Undo a confirmed match",
+  "Undoes a confirmed match, with the reason; its items are open again. A match whose write-off is posted (or being posted) to the ledger is refused (`MATCH_HAS_WRITE_OFF`): undoing it would leave the entry behind.",
+  { reason: "booked to the wrong customer" },
+  ["MATCH_HAS_WRITE_OFF"],
+);
 
 const matchParams = z.object({ matchId: matchIdSchema.refine((id) => bankAccountOf(id) !== undefined, "a match id is <bankAccountId>:<local id>") });
 
