@@ -239,11 +239,22 @@ export class StreamWriter<S, E extends DomainEvent> {
       // Optimistic: a cached state is trusted as the head; if another writer
       // moved the stream, the append fails on its expected revision and the
       // state is read again.
-      const cached = this.cache.get(stream) ?? (await this.load(stream));
-      const plan = this.plan(cached, batch);
+      let cached = this.cache.get(stream) ?? (await this.load(stream));
+      let plan = this.plan(cached, batch);
       if (plan.events.length === 0) {
-        plan.settle(undefined);
-        return;
+        // Nothing to append, so no expected revision will tell us the cached
+        // state was stale: a refusal (MATCH_NOT_FOUND for a match another
+        // process just proposed) must not rest on it. Catch up, and decide
+        // again if the stream moved.
+        const fresh = await this.load(stream);
+        if (fresh.revision !== cached.revision) {
+          cached = fresh;
+          plan = this.plan(cached, batch);
+        }
+        if (plan.events.length === 0) {
+          plan.settle(undefined);
+          return;
+        }
       }
       const expectedRevision = cached.revision ?? ("no-stream" as const);
       const atomic = this.atomic !== undefined && (plan.receipts.length > 0 || plan.guards.length > 0) ? this.atomic : undefined;

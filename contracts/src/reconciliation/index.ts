@@ -6,3 +6,4 @@ export * from "./commands.ts";
 export * from "./line-check.ts";
 export * from "./stored-line.ts";
 export * from "./matching-rules.ts";
+export * from "./reconciliation-statement.ts";
