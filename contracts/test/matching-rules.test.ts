@@ -18,6 +18,7 @@ describe("matching rules", () => {
       autoConfirmScoreMin: 90,
       tolerance: { absoluteMinor: "0", basisPoints: 0 },
       writeOffAccount: null,
+      exceptionAgeingDays: 30,
     });
     expect(DEFAULT_MATCHING_RULES.rules.map((r) => r.kind)).toEqual(["reference", "amountDate", "group"]);
   });

@@ -8,10 +8,11 @@ import { IdempotencyStore, InFlight } from "@trueup/command-side";
 import type { ImportRouteOptions } from "@trueup/command-side";
 import type { EventStore, Position } from "@trueup/event-store";
 import { parsePosition } from "@trueup/event-store";
-import { CheckpointWaiters, ProjectionRegistry, ProjectionWorker, RETRY_DEFAULT, WAITER_LIMITS, openProjectionSchema } from "@trueup/projections";
+import { CheckpointWaiters, DocumentProjectionWorker, ProjectionRegistry, ProjectionWorker, RETRY_DEFAULT, WAITER_LIMITS, openProjectionSchema } from "@trueup/projections";
 import type { RegisteredProjection, RetryPolicy } from "@trueup/projections";
 import type { Service } from "./config.ts";
 import { buildApp } from "./app.ts";
+import { DocumentCheckpointWaiters, openDocumentSink } from "./document-read-models.ts";
 import type { RoutesPlugin } from "./app.ts";
 import { MODULES } from "./modules.ts";
 import { operationsRoutes, unready } from "./operations.ts";
@@ -44,13 +45,17 @@ export interface ComposeOptions {
   readonly readWaitersMax?: number;
   /** Limits and spool directory of the statement imports (config TRUEUP_IMPORT_*); defaults: IMPORT_ROUTE_LIMITS, os.tmpdir(). */
   readonly imports?: ImportRouteOptions;
+  /** MONGO_URL: the document read models in MongoDB; without it they are JSONB tables in `pool` (DOCUMENT_SCHEMA_NAME). */
+  readonly mongoUrl?: string | undefined;
 }
 
 export interface Composed {
   readonly app: FastifyInstance;
   readonly registry: ProjectionRegistry;
-  /** One per registered projection when this process runs the projections service, else none. */
+  /** One per registered PostgreSQL projection when this process runs the projections service, else none. */
   readonly workers: readonly ProjectionWorker[];
+  /** One per registered document projection when this process runs the projections service, else none. */
+  readonly documentWorkers: readonly DocumentProjectionWorker[];
   /**
    * Resolves once every read model this process reads exists at this build's
    * version (at once in the projections service, which creates them); rejects
@@ -76,8 +81,12 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   const registry = new ProjectionRegistry(modules.flatMap((m) => [...m.projections, ...(m.processManagers?.({ eventStore, atomic }) ?? [])]));
   // Only the projections service creates or rebuilds read-model schemas (before any reader here touches them;
   // only the workers write rows). Any other process waits behind the gate until what it reads is there.
-  if (runsProjections) for (const projection of registry.all()) await openProjectionSchema({ pool, eventStore, projection });
-  const gate = new ReadModelGate({ pool, projections: runsProjections ? [] : readProjections(modules, services), ...options.readModelGate });
+  if (runsProjections) for (const projection of registry.postgres()) await openProjectionSchema({ pool, eventStore, projection });
+  // One document store for every document projection, in every process: the workers write it, queries read it, and
+  // the operations routes of any process report its projections' lag (see openDocumentSink on its schema).
+  const opened = registry.documents().length > 0 ? await openDocumentSink({ pool, mongoUrl: options.mongoUrl }) : undefined;
+  const documents = opened?.sink;
+  const gate = new ReadModelGate({ pool, documents, projections: runsProjections ? [] : readProjections(modules, services), ...options.readModelGate });
   const plugins: RoutesPlugin[] = [];
   const commands = new InFlight();
 
@@ -88,13 +97,21 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     }
   }
   const waitersMax = options.readWaitersMax ?? WAITER_LIMITS.waitersMax;
-  const workers = runsProjections ? registry.all().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection, retry: options.projectionRetry ?? RETRY_DEFAULT, waitersMax })) : [];
+  const retry = options.projectionRetry ?? RETRY_DEFAULT;
+  const workers = runsProjections ? registry.postgres().map((projection) => new ProjectionWorker({ pool: relaxedPool, eventStore, projection, retry, waitersMax })) : [];
+  const documentWorkers = runsProjections && documents !== undefined ? registry.documents().map((projection) => new DocumentProjectionWorker({ eventStore, sink: documents, projection, retry })) : [];
   if (services.includes("query")) {
     // Waits are woken by the worker's commits when it runs here, else by one shared poller per projection.
     const waiting = new Map<string, (position: Position, timeoutMs: number) => Promise<boolean>>();
-    for (const projection of registry.all()) {
+    for (const projection of registry.postgres()) {
       const worker = workers.find((w) => w.projection === projection);
       const waiters = worker === undefined ? new CheckpointWaiters({ pool, projection, waitersMax }) : undefined;
+      waiting.set(projection.name, (position, timeoutMs) => worker?.waitForPosition(position, timeoutMs) ?? waiters?.wait(position, timeoutMs) ?? Promise.resolve(false));
+    }
+    for (const projection of registry.documents()) {
+      const worker = documentWorkers.find((w) => w.projection === projection);
+      assert.ok(documents !== undefined, "the document store is open whenever a document projection is registered");
+      const waiters = worker === undefined ? new DocumentCheckpointWaiters({ sink: documents, projection, waitersMax }) : undefined;
       waiting.set(projection.name, (position, timeoutMs) => worker?.waitForPosition(position, timeoutMs) ?? waiters?.wait(position, timeoutMs) ?? Promise.resolve(false));
     }
     const waitForPosition = async (projection: RegisteredProjection, position: string, timeoutMs: number): Promise<boolean> => {
@@ -105,10 +122,10 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       return wait(parsed, timeoutMs);
     };
     for (const module of modules) {
-      if (module.queryRoutes !== undefined) plugins.push(gate.guard(module.queryRoutes({ pool, eventStore, waitForPosition })));
+      if (module.queryRoutes !== undefined) plugins.push(gate.guard(module.queryRoutes({ pool, eventStore, waitForPosition, documents })));
     }
   }
-  plugins.push(operationsRoutes({ pool, eventStore, registry, workers }));
+  plugins.push(operationsRoutes({ pool, eventStore, registry, workers, documentWorkers, documents }));
   // Not ready while storage is away, the read models are not there yet, or a worker of this process has
   // stopped, is held on a dead letter, or cannot reach storage: every reason is given.
   const ping = async (): Promise<void> => {
@@ -116,14 +133,15 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       .ping()
       .then(() => { gate.assertOpen(); })
       .then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)));
-    const reasons = [storage, unready(workers)].filter((reason) => reason !== undefined);
+    const reasons = [storage, unready(workers, documentWorkers)].filter((reason) => reason !== undefined);
     if (reasons.length > 0) throw new Error(reasons.join("; "));
   };
   const app = await buildApp({ services, logLevel: options.logLevel, ping, plugins });
+  if (opened !== undefined) app.log.info(`document read models: ${opened.description}`);
   const readModelsReady = gate.start(app.log);
   // Observed here: the caller decides what a failed wait means (main.ts exits non-zero).
   readModelsReady.catch(() => undefined);
-  for (const worker of workers) {
+  for (const worker of [...workers, ...documentWorkers]) {
     worker.start().catch((error: unknown) => {
       app.log.fatal({ err: error, projection: worker.projection.name }, "projection worker stopped");
     });
@@ -132,6 +150,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     app,
     registry,
     workers,
+    documentWorkers,
     readModelsReady,
     close: async () => {
       gate.stop();
@@ -143,7 +162,9 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
       const grace = new Promise<false>((resolve) => setTimeout(() => { resolve(false); }, CLOSE_GRACE_MS).unref());
       if (!(await Promise.race([serverClosed.then(() => true as const), grace]))) app.server.closeAllConnections();
       await serverClosed;
-      await Promise.all(workers.map((worker) => worker.stop()));
+      await Promise.all([...workers, ...documentWorkers].map((worker) => worker.stop()));
+      // After its workers: a MongoDB sink closes its client; the JSONB sink borrows the pool and closes nothing.
+      await documents?.close();
     },
   };
 }

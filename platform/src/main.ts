@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     eventStore: storage.eventStore,
     ping: () => storage.ping(),
     imports: { limits: config.imports },
+    mongoUrl: config.mongoUrl,
   }).catch(async (error: unknown) => {
     // Never leave the embedded server running behind a failed start.
     await storage.close();

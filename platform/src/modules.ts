@@ -6,7 +6,7 @@
 import type pg from "pg";
 import type { AtomicAppender, IdempotencyStore, ImportRouteOptions, InFlight } from "@trueup/command-side";
 import type { EventStore } from "@trueup/event-store";
-import type { RegisteredProjection } from "@trueup/projections";
+import type { DocumentSink, RegisteredProjection } from "@trueup/projections";
 import type { RoutesPlugin } from "./app.ts";
 import { ledgerModule } from "./ledger-module.ts";
 import { reconciliationModule } from "./reconciliation-module.ts";
@@ -33,7 +33,12 @@ export interface QueryRouteDeps {
   readonly eventStore: EventStore;
   /** Resolves true once `projection` has applied the log up to `position` (a position string from a command); false after `timeoutMs`. */
   readonly waitForPosition: (projection: RegisteredProjection, position: string, timeoutMs: number) => Promise<boolean>;
+  /** Reads of the document read models (MongoDB, or PostgreSQL JSONB): present whenever a document projection is registered. */
+  readonly documents: DocumentReader | undefined;
 }
+
+/** What a query may do with the document store: read, never write. */
+export type DocumentReader = Pick<DocumentSink, "get" | "list" | "count">;
 
 /** What a context's process managers get: the log, and the transactional append their commands use where there is one. */
 export interface ProcessManagerDeps {

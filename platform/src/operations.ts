@@ -1,15 +1,20 @@
 // What an operator sees and does about the projections: their lag, the state
 // of the workers running in this process (an outage, a dead letter held on),
 // their dead letters, and the retry after a fix. JSON at /projections, the
-// Prometheus text format at /metrics; /ready uses `unready` below.
+// Prometheus text format at /metrics; /ready uses `unready` below. Both kinds
+// of projection are reported alike; a document projection has no dead
+// letters yet (its worker fails on an event its plan refuses: state failed,
+// /ready 503), so it lists none and refuses a retry with a typed error.
+import assert from "node:assert/strict";
 import type pg from "pg";
 import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { TrueupError, positionDto } from "@trueup/contracts";
 import type { EventStore, VisibilityReport } from "@trueup/event-store";
-import { LAG_COUNT_MAX_DEFAULT, countDeadLetters, listDeadLetters, projectionLag, retryDeadLetters } from "@trueup/projections";
-import type { ProjectionLag, ProjectionRegistry, ProjectionWorker, RegisteredProjection, WorkerState } from "@trueup/projections";
+import { LAG_COUNT_MAX_DEFAULT, UNREADY_AFTER_FAILURES, countDeadLetters, listDeadLetters, projectionLag, retryDeadLetters } from "@trueup/projections";
+import type { DocumentProjectionWorker, DocumentSink, ProjectionLag, ProjectionRegistry, ProjectionWorker, RegisteredProjection, WorkerState } from "@trueup/projections";
 import type { RoutesPlugin } from "./app.ts";
+import { documentProjectionLag } from "./document-read-models.ts";
 import { METRICS_DOCS, PROJECTIONS_DOCS, RETRY_DOCS } from "./http/openapi.ts";
 
 const WORKER_STATES: readonly WorkerState[] = ["idle", "running", "retrying", "halted", "failed", "stopped"];
@@ -20,12 +25,50 @@ export interface OperationsDeps {
   readonly registry: ProjectionRegistry;
   /** The workers of this process (none unless it runs the projections service). */
   readonly workers: readonly ProjectionWorker[];
+  /** The document projections' workers of this process (none unless it runs the projections service). */
+  readonly documentWorkers: readonly DocumentProjectionWorker[];
+  /** The document store: open whenever a document projection is registered. */
+  readonly documents: Pick<DocumentSink, "readCheckpoint"> | undefined;
 }
 
 /** Why this process cannot serve current read models: a worker of it stopped or cannot work now. */
-export function unready(workers: readonly ProjectionWorker[]): string | undefined {
-  const reasons = workers.map((worker) => worker.unreadyReason).filter((reason) => reason !== undefined);
+export function unready(workers: readonly ProjectionWorker[], documentWorkers: readonly DocumentProjectionWorker[] = []): string | undefined {
+  const reasons = [...workers.map((worker) => worker.unreadyReason), ...documentWorkers.map(documentUnreadyReason)].filter((reason) => reason !== undefined);
   return reasons.length === 0 ? undefined : reasons.join("; ");
+}
+
+/** A document worker's reason, on the PostgreSQL worker's terms (UNREADY_AFTER_FAILURES: one retried deadlock is no outage). */
+export function documentUnreadyReason(worker: DocumentProjectionWorker): string | undefined {
+  const { state, consecutiveFailures, lastError } = worker.status;
+  const name = worker.projection.name;
+  switch (state) {
+    case "running":
+      return undefined;
+    case "retrying":
+      return consecutiveFailures < UNREADY_AFTER_FAILURES ? undefined : `projection ${name} cannot work: ${consecutiveFailures} failures in a row, the last: ${lastError ?? "-"}`;
+    case "failed":
+      return `projection ${name} has stopped: ${lastError ?? "-"}`;
+    case "idle":
+    case "stopped":
+      return `projection ${name} is not running`;
+    default: {
+      const unknown: never = state;
+      throw new TypeError(`unknown document worker state ${String(unknown)}`);
+    }
+  }
+}
+
+/** What /projections and /metrics say of one worker of this process, whichever kind. */
+interface WorkerView {
+  readonly status: {
+    readonly state: WorkerState;
+    readonly consecutiveFailures: number;
+    readonly lastError: string | undefined;
+    /** PostgreSQL workers only: a document worker is never held on a dead letter. */
+    readonly haltedAt: string | undefined;
+    readonly since: Date;
+  };
+  readonly unreadyReason: string | undefined;
 }
 
 const workerSchema = z.object({
@@ -69,19 +112,49 @@ interface Look {
   readonly deadLetters: { readonly parked: number; readonly blocking: number };
 }
 
+const NO_DEAD_LETTERS = { parked: 0, blocking: 0 } as const;
+
 export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
-  const workerOf = (projection: RegisteredProjection): ProjectionWorker | undefined => deps.workers.find((w) => w.projection.name === projection.name);
+  const workerOf = (projection: RegisteredProjection): WorkerView | undefined => {
+    switch (projection.kind) {
+      case "postgres": {
+        const worker = deps.workers.find((w) => w.projection.name === projection.name);
+        return worker === undefined ? undefined : { status: worker.status, unreadyReason: worker.unreadyReason };
+      }
+      case "document": {
+        const worker = deps.documentWorkers.find((w) => w.projection.name === projection.name);
+        return worker === undefined ? undefined : { status: { ...worker.status, haltedAt: undefined }, unreadyReason: documentUnreadyReason(worker) };
+      }
+      default: {
+        const unknown: never = projection;
+        throw new TypeError(`unknown projection kind ${String((unknown as { kind?: unknown }).kind)}`);
+      }
+    }
+  };
+  const lookAt = async (projection: RegisteredProjection): Promise<Look> => {
+    switch (projection.kind) {
+      case "postgres": {
+        const [lag, deadLetters] = await Promise.all([
+          projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection, lagCountMax: LAG_COUNT_MAX_DEFAULT }),
+          countDeadLetters(deps.pool, projection),
+        ]);
+        return { projection, lag, deadLetters };
+      }
+      case "document": {
+        assert.ok(deps.documents !== undefined, `the document store is open whenever a document projection (${projection.name}) is registered`);
+        const lag = await documentProjectionLag({ sink: deps.documents, eventStore: deps.eventStore, projection, lagCountMax: LAG_COUNT_MAX_DEFAULT });
+        return { projection, lag, deadLetters: NO_DEAD_LETTERS };
+      }
+      default: {
+        const unknown: never = projection;
+        throw new TypeError(`unknown projection kind ${String((unknown as { kind?: unknown }).kind)}`);
+      }
+    }
+  };
   // Each look reads at most LAG_COUNT_MAX_DEFAULT events per projection; scrapes that arrive while one look
   // runs share it, so the cost is bounded by the look, not by the number of scrapers.
   let looking: Promise<Look[]> | undefined;
-  const look = (): Promise<Look[]> =>
-    Promise.all(deps.registry.all().map(async (projection) => {
-      const [lag, deadLetters] = await Promise.all([
-        projectionLag({ pool: deps.pool, eventStore: deps.eventStore, projection, lagCountMax: LAG_COUNT_MAX_DEFAULT }),
-        countDeadLetters(deps.pool, projection),
-      ]);
-      return { projection, lag, deadLetters };
-    }));
+  const look = (): Promise<Look[]> => Promise.all(deps.registry.all().map(lookAt));
   const lookAll = (): Promise<Look[]> =>
     (looking ??= look().finally(() => {
       looking = undefined;
@@ -112,7 +185,7 @@ export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
       async () => {
         const [looked, visibility] = await Promise.all([lookAll(), deps.eventStore.visibility()]);
         const items = await Promise.all(looked.map(async ({ projection, lag, deadLetters: counts }) => {
-          const letters = counts.parked + counts.blocking === 0 ? [] : await listDeadLetters(deps.pool, projection);
+          const letters = projection.kind === "document" || counts.parked + counts.blocking === 0 ? [] : await listDeadLetters(deps.pool, projection);
           const status = workerOf(projection)?.status;
           return {
             // Behind the newest committed event: held-back events count, or an open transaction elsewhere would read as "caught up".
@@ -146,8 +219,15 @@ export function operationsRoutes(deps: OperationsDeps): RoutesPlugin {
       async (request) => {
         const projection = deps.registry.all().find((p) => p.name === request.params.name);
         if (projection === undefined) throw new TrueupError("PROJECTION_NOT_FOUND", `no projection named ${request.params.name}`, { path: ["name"] });
+        if (projection.kind === "document") {
+          throw new TrueupError(
+            "VALIDATION_FAILED",
+            `params/name: projection ${projection.name} writes documents, which keep no dead letters to retry (a failed document worker starts again with its process)`,
+            { path: ["name"], in: "params" },
+          );
+        }
         const result = await retryDeadLetters({ pool: deps.pool, eventStore: deps.eventStore, projection });
-        workerOf(projection)?.retryNow();
+        deps.workers.find((w) => w.projection.name === projection.name)?.retryNow();
         return { name: projection.name, ...result };
       },
     );

@@ -7,10 +7,14 @@
 // meantime, and gives up after a bound so a supervisor sees it fail.
 // Once open the gate stays open: a later rebuild by a newer build is the
 // deployment's business (roll the readers with the projections service).
+// A document projection has no schema at a version to wait for: its store
+// keeps no version (a version bump is an operator's reset, see the document
+// worker) and is created by whoever opens it. The gate waits for what there
+// is: the store answering for the projection's checkpoint.
 import { TrueupError } from "@trueup/contracts";
 import type pg from "pg";
 import { readLiveCheckpoint } from "@trueup/projections";
-import type { RegisteredProjection } from "@trueup/projections";
+import type { DocumentSink, RegisteredProjection } from "@trueup/projections";
 import type { FastifyBaseLogger } from "fastify";
 import type { RoutesPlugin } from "./app.ts";
 
@@ -25,6 +29,8 @@ export interface ReadModelGateOptions {
   readonly pool: pg.Pool;
   /** The projections this process reads; none: the gate is open from the start. */
   readonly projections: readonly RegisteredProjection[];
+  /** The document store, when this process reads a document projection. */
+  readonly documents?: Pick<DocumentSink, "readCheckpoint"> | undefined;
   readonly pollMs?: number;
   readonly waitMaxMs?: number;
 }
@@ -38,7 +44,7 @@ export class ReadModelGate {
 
   constructor(private readonly options: ReadModelGateOptions) {
     // Closed until start() has looked: routes may be registered before the first look.
-    const names = options.projections.map((p) => `${p.schemaName} (version ${p.version} of ${p.name})`).join(", ");
+    const names = options.projections.map(describe).join(", ");
     this.waitingFor = options.projections.length === 0 ? undefined : `read models not checked yet: ${names}`;
   }
 
@@ -100,15 +106,49 @@ export class ReadModelGate {
     }
   }
 
-  /** The first projection whose live schema is missing or at another version, described; undefined when all are ready. */
+  /** The first projection whose live schema is missing or at another version (or whose store does not answer), described; undefined when all are ready. */
   private async missing(): Promise<string | undefined> {
     for (const projection of this.options.projections) {
-      const checkpoint = await readLiveCheckpoint(this.options.pool, projection);
-      if (checkpoint === undefined) return `schema ${projection.schemaName} of projection ${projection.name} does not exist yet`;
-      if (checkpoint.version !== projection.version) {
-        return `schema ${projection.schemaName} is at version ${checkpoint.version} of projection ${projection.name}; this build reads version ${projection.version}`;
-      }
+      const missing = await this.missingOne(projection);
+      if (missing !== undefined) return missing;
     }
     return undefined;
+  }
+
+  private async missingOne(projection: RegisteredProjection): Promise<string | undefined> {
+    switch (projection.kind) {
+      case "postgres": {
+        const checkpoint = await readLiveCheckpoint(this.options.pool, projection);
+        if (checkpoint === undefined) return `schema ${projection.schemaName} of projection ${projection.name} does not exist yet`;
+        if (checkpoint.version !== projection.version) {
+          return `schema ${projection.schemaName} is at version ${checkpoint.version} of projection ${projection.name}; this build reads version ${projection.version}`;
+        }
+        return undefined;
+      }
+      case "document": {
+        const documents = this.options.documents;
+        if (documents === undefined) return `no document store is open for projection ${projection.name}`;
+        // Answers (a checkpoint, or none yet): the store is there. A failure is reported by the caller's catch.
+        await documents.readCheckpoint(projection.name);
+        return undefined;
+      }
+      default: {
+        const unknown: never = projection;
+        throw new TypeError(`unknown projection kind ${String((unknown as { kind?: unknown }).kind)}`);
+      }
+    }
+  }
+}
+
+function describe(projection: RegisteredProjection): string {
+  switch (projection.kind) {
+    case "postgres":
+      return `${projection.schemaName} (version ${projection.version} of ${projection.name})`;
+    case "document":
+      return `collections ${projection.collections.join(", ")} (of document projection ${projection.name})`;
+    default: {
+      const unknown: never = projection;
+      throw new TypeError(`unknown projection kind ${String((unknown as { kind?: unknown }).kind)}`);
+    }
   }
 }

@@ -1,13 +1,15 @@
 // The reconciliation context: bank and PSP accounts, statements in every
 // format, their lines (command-side/src/reconciliation), the read models of
-// them (projections/src/reconciliation) and their queries
-// (query-side/src/reconciliation).
+// them (projections/src/reconciliation, matching, and the case files in
+// projections/src/cases) and their queries (query-side/src/reconciliation).
+import assert from "node:assert/strict";
 import { LedgerCommandService, MatchCommandService, PostgresMatchItemReader, WriteOffProcess, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
 import { RECONCILIATION_CATEGORIES } from "@trueup/contracts";
-import { ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
+import { CASES_COLLECTION, casesProjection, ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
 import type { PostgresProjection } from "@trueup/projections";
 import type { RecordedEvent } from "@trueup/event-store";
-import { MatchReader, ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
+import { ExceptionReader, MatchReader, ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
+import { readDocuments } from "./document-read-models.ts";
 import type { BoundedContextModule } from "./modules.ts";
 
 /** The write-off process manager: reacts to WriteOffRequested in the recon streams, records what it did in pm_write_offs. */
@@ -25,7 +27,7 @@ export function writeOffProcessManager(process: Pick<WriteOffProcess, "handle">)
 
 export const reconciliationModule: BoundedContextModule = {
   name: "reconciliation",
-  projections: [reconciliationProjection, matchingProjection],
+  projections: [reconciliationProjection, matchingProjection, casesProjection],
   // Imports decide from the log (the bank account's stream and the ledger's). A manual match reads its
   // items' amounts (facts that never change) from the read models; the live matches come from the log.
   commandReads: [reconciliationProjection, ledgerProjection],
@@ -38,13 +40,17 @@ export const reconciliationModule: BoundedContextModule = {
       eventStore, idempotency, atomic, inFlight, imports, assertReadModelsReady,
       matchItems: new PostgresMatchItemReader(pool, { reconciliation: reconciliationProjection.schemaName, ledger: ledgerProjection.schemaName }),
     }),
-  queryRoutes: ({ pool, eventStore, waitForPosition }) => {
+  queryRoutes: ({ pool, eventStore, waitForPosition, documents }) => {
     const schemas = { reconciliation: reconciliationProjection.schemaName, matching: matchingProjection.schemaName, ledger: ledgerProjection.schemaName };
-    const projections = { reconciliation: reconciliationProjection, matching: matchingProjection };
+    const projections = { reconciliation: reconciliationProjection, matching: matchingProjection, cases: casesProjection };
+    // The composition root opens the document store whenever a module registers a document projection (this one does).
+    assert.ok(documents !== undefined, "the reconciliation queries need the document store of the cases projection");
     return reconciliationQueryRoutes({
       reader: new ReconciliationReader(pool, schemas.reconciliation, schemas.matching),
       matches: new MatchReader(pool, schemas),
+      exceptions: new ExceptionReader(pool, schemas),
       matchingRules: (bankAccountId) => readMatchingRules(eventStore, bankAccountId),
+      cases: { matchCase: async (matchId) => (await readDocuments(() => documents.get(CASES_COLLECTION, matchId)))?.body },
       waitForPosition: (readModel, position, timeoutMs) => waitForPosition(projections[readModel], position, timeoutMs),
     });
   },

@@ -1,11 +1,11 @@
 // What every projection is, whatever it writes into: a name, a version, the
 // events it reads and a pure `plan` of one batch. Where the plan goes is the
 // projection's sink. PostgreSQL (tables in a schema, a set-based apply inside
-// the worker's transaction) is the first sink; a document sink (MongoDB, or
-// PostgreSQL JSONB without Mongo) will be the second, behind its own port and
-// conformance suite. The `kind` tells the composition root which worker runs
-// a projection, so adding a sink is adding a union member: every switch over
-// `kind` then fails to compile until it handles it.
+// the worker's transaction) is one sink; a document sink (MongoDB, or
+// PostgreSQL JSONB without Mongo, behind the port in documents/port.ts and
+// its conformance suite) is the other. The `kind` tells the composition
+// root which worker runs a projection, so adding a sink is adding a union
+// member: every switch over `kind` then fails to compile until it handles it.
 import type { EventFilter, RecordedEvent } from "@trueup/event-store";
 
 export interface ProjectionDefinition<Plan = unknown> {
@@ -39,5 +39,5 @@ export interface ProjectionDefinition<Plan = unknown> {
 /** What happens to an event a projection cannot apply (see onUnprojectable). */
 export type UnprojectablePolicy = "park" | "stop";
 
-/** The sinks a projection may write into. A document sink joins this union when it is built. */
-export type SinkKind = "postgres";
+/** The sinks a projection may write into: PostgreSQL tables (PostgresProjection) or documents (DocumentProjection). */
+export type SinkKind = "postgres" | "document";

@@ -35,3 +35,6 @@ export type { MatchingBatchPlan } from "./matching/plan.ts";
 export { PROCESS_BATCH_EVENTS_MAX, processManagerProjection } from "./process-manager.ts";
 export type { ProcessManagerDefinition } from "./process-manager.ts";
 export * from "./documents/index.ts";
+export { casesProjection } from "./cases/projection.ts";
+export { CASES_COLLECTION, CASE_EVENT_TYPES, CASE_HISTORY_KEEP_LAST, RUNS_COLLECTION, planCaseDocuments } from "./cases/plan.ts";
+export type { CaseHistoryEntry } from "./cases/plan.ts";

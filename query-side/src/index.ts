@@ -9,3 +9,6 @@ export type { AccountLineKey, BankAccountRow as ReconciliationBankAccountRow, Li
 export type { ReconciliationQueryRoutesDeps } from "./reconciliation/routes.ts";
 export { MatchReader } from "./reconciliation/match-reader.ts";
 export type { MatchRow, RunRow } from "./reconciliation/match-reader.ts";
+export { ExceptionReader } from "./reconciliation/exception-reader.ts";
+export type { ExceptionRow } from "./reconciliation/exception-reader.ts";
+export { renderStatementHtml } from "./reconciliation/statement-html.ts";

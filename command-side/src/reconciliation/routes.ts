@@ -11,8 +11,10 @@ import { CsvProfileCommandService, csvProfileCommandRoutes, readCsvProfile } fro
 import { importRoutes } from "./import/routes.ts";
 import { MatchingRulesCommandService, matchingRulesCommandRoutes } from "./matching-rules/index.ts";
 import { matchCommandRoutes } from "./matches/routes.ts";
+import { exceptionCommandRoutes } from "./exceptions/routes.ts";
+import { periodCommandRoutes } from "./periods/routes.ts";
 import { MatchCommandService } from "./matches/service.ts";
-import type { MatchItemReader } from "./matches/items.ts";
+import type { MatchItemReader, PeriodBalanceReader } from "./matches/items.ts";
 import type { ImportRouteOptions } from "./import/routes.ts";
 
 export interface ReconciliationCommandRoutesDeps {
@@ -23,7 +25,7 @@ export interface ReconciliationCommandRoutesDeps {
   /** Limits and spool directory of the statement import routes (defaults: IMPORT_ROUTE_LIMITS, os.tmpdir()). */
   readonly imports?: ImportRouteOptions | undefined;
   /** The amounts of items a clerk matches by hand (read models). */
-  readonly matchItems: MatchItemReader;
+  readonly matchItems: MatchItemReader & PeriodBalanceReader;
   /** Throws READ_MODEL_NOT_READY while the read models matchItems reads are not there. */
   readonly assertReadModelsReady: () => void;
 }
@@ -35,9 +37,31 @@ export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDep
     await app.register(bankAccountCommandRoutes({ service: new BankAccountCommandService({ store: deps.eventStore, atomic: deps.atomic }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
     await app.register(csvProfileCommandRoutes({ service: new CsvProfileCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
     await app.register(matchingRulesCommandRoutes({ service: new MatchingRulesCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
+    // One service for every recon-stream decision: one cache of each account's state.
+    const matches = new MatchCommandService({ store: deps.eventStore });
     await app.register(
       matchCommandRoutes({
-        service: new MatchCommandService({ store: deps.eventStore }),
+        service: matches,
+        store: deps.eventStore,
+        items: deps.matchItems,
+        idempotency: deps.idempotency,
+        inFlight: deps.inFlight,
+        assertReadModelsReady: deps.assertReadModelsReady,
+      }),
+    );
+    await app.register(
+      exceptionCommandRoutes({
+        service: matches,
+        store: deps.eventStore,
+        items: deps.matchItems,
+        idempotency: deps.idempotency,
+        inFlight: deps.inFlight,
+        assertReadModelsReady: deps.assertReadModelsReady,
+      }),
+    );
+    await app.register(
+      periodCommandRoutes({
+        service: matches,
         store: deps.eventStore,
         items: deps.matchItems,
         idempotency: deps.idempotency,

@@ -28,7 +28,7 @@
 import { z } from "zod";
 import { streamName } from "../ids.ts";
 import type { StreamName } from "../ids.ts";
-import { eventDateSchema } from "../calendar.ts";
+import { eventDateSchema, eventPeriodSchema } from "../calendar.ts";
 import { SIDES, accountCodeSchema, ledgerIdSchema } from "../ledger/events.ts";
 import { UpcasterRegistry } from "../upcasting.ts";
 import type { StoredEventShape } from "../upcasting.ts";
@@ -114,6 +114,17 @@ export type StatementLineData = z.infer<typeof statementLineDataSchema>;
 export const MATCH_ITEMS_PER_SIDE_MAX = 100;
 export const MATCH_REASON_LENGTH_MAX = 500;
 export const matchIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, "1-100 letters, digits, '_', '.', ':' or '-', starting with a letter or digit");
+export const EXCEPTION_KINDS = ["aged", "duplicate", "amount-mismatch"] as const;
+export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
+/**
+ * An exception's id names what it is about: `<bankAccountId>~<kind>~<side>~<item id, base64url>`,
+ * so a resolution knows its item without a lookup, and one item has one id per kind.
+ */
+export const exceptionIdSchema = z
+  .string()
+  .max(400)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.]{0,63}~(aged|duplicate|amount-mismatch)~(external|internal)~[A-Za-z0-9_-]{1,300}$/, "an exception id as listed by GET /bank-accounts/{id}/exceptions");
+
 /** A statement line's id (its bank account's line identity) or a ledger line's (`<entryId>:<line index>`). */
 export const matchItemIdSchema = z.string().min(1).max(STATEMENT_LINE_LIMITS.lineIdLengthMax);
 const signedDigits = z.string().regex(/^-?(0|[1-9]\d{0,29})$/, "signed minor units as a digit string").refine((value) => value !== "-0", "no negative zero");
@@ -140,6 +151,9 @@ export const checkResultSchema = z.strictObject({
   location: sourceLocationSchema.nullable(),
 });
 export type CheckResult = z.infer<typeof checkResultSchema>;
+
+/** What a write-off settles: a match's difference, or a resolved exception's item. */
+const writeOffSubjectSchema = z.union([matchIdSchema, exceptionIdSchema]);
 
 export const reconciliationEventSchemas = {
   BankAccountRegistered: z.strictObject({
@@ -254,7 +268,8 @@ export const reconciliationEventSchemas = {
    */
   WriteOffRequested: z.strictObject({
     bankAccountId: bankAccountIdSchema,
-    matchId: matchIdSchema,
+    /** The match whose difference it is, or the exception whose item it settles. */
+    matchId: writeOffSubjectSchema,
     ledgerId: ledgerIdSchema,
     entryId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/),
     effectiveDate: eventDateSchema,
@@ -264,9 +279,45 @@ export const reconciliationEventSchemas = {
     writeOffAccount: accountCodeSchema,
   }),
   /** The write-off's journal entry is in the ledger. */
-  WriteOffPosted: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, ledgerId: ledgerIdSchema, entryId: z.string().min(1).max(64) }),
+  WriteOffPosted: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: writeOffSubjectSchema, ledgerId: ledgerIdSchema, entryId: z.string().min(1).max(64) }),
   /** The ledger refused the write-off's entry (a closed period or account): a clerk must resolve it. */
-  WriteOffRefused: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, code: z.string().min(1).max(100), message: z.string().max(2000) }),
+  WriteOffRefused: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: writeOffSubjectSchema, code: z.string().min(1).max(100), message: z.string().max(2000) }),
+  /**
+   * An open item settled without a match: written off (a journal entry for
+   * its amount against `writeOff.ledgerAccount`, requested in the same
+   * append) or ignored (a clerk's explanation, no entry). The item is taken
+   * from then on, like an item in a live match.
+   */
+  ItemResolved: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    exceptionId: exceptionIdSchema,
+    kind: z.enum(EXCEPTION_KINDS),
+    side: z.enum(["external", "internal"]),
+    itemId: matchItemIdSchema,
+    resolution: z.enum(["write-off", "ignore"]),
+    reason: z.string().max(MATCH_REASON_LENGTH_MAX).nullable(),
+    writeOff: z.strictObject({ amountMinor: signedDigits, ledgerAccount: accountCodeSchema, date: eventDateSchema }).nullable(),
+  }),
+  /**
+   * A bank account's month signed off: every item dated up to its end was
+   * matched, written off or explained, and the bank reconciliation
+   * statement (kept here as computed) showed no difference. Matches with an
+   * item dated up to `periodEnd` are locked from then on.
+   */
+  ReconciliationPeriodClosed: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    period: eventPeriodSchema,
+    periodEnd: eventDateSchema,
+    /** The statement as reconciliationStatementDto (contracts/src/reconciliation/reconciliation-statement.ts) shaped it. */
+    statement: z.record(z.string(), z.unknown()),
+  }),
+  /** An open exception handed to someone; the item stays open. */
+  ExceptionReassigned: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    exceptionId: exceptionIdSchema,
+    assignee: z.string().min(1).max(200),
+    reason: z.string().max(MATCH_REASON_LENGTH_MAX).nullable(),
+  }),
   /**
    * A run that recorded its proposals (a dry run records nothing), appended
    * after its last slice of proposals: what it read, what it proposed and

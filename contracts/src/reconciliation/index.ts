@@ -6,4 +6,5 @@ export * from "./commands.ts";
 export * from "./line-check.ts";
 export * from "./stored-line.ts";
 export * from "./matching-rules.ts";
+export * from "./exception-id.ts";
 export * from "./reconciliation-statement.ts";

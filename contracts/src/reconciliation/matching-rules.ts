@@ -31,6 +31,8 @@ export const MATCHING_RULE_LIMITS = {
   /** 10 %: a larger tolerance is not a match but a guess. */
   toleranceBasisPointsMax: 1_000,
   autoConfirmScoreMinFloor: 50,
+  /** Ten years: an ageing limit beyond it is a typo. */
+  exceptionAgeingDaysMax: 3_660,
 } as const;
 
 const ruleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
@@ -157,6 +159,8 @@ export const matchingRulesSchema = z
       .default({ absoluteMinor: "0", basisPoints: 0 }),
     /** Where a tolerated difference is written off; required when any rule allows tolerance. */
     writeOffAccount: accountCodeSchema.nullable().default(null),
+    /** An item unmatched for longer than this many days (from its date) is an exception. */
+    exceptionAgeingDays: z.number().int().min(1).max(MATCHING_RULE_LIMITS.exceptionAgeingDaysMax).default(30),
   })
   .superRefine((rules, ctx) => {
     const seen = new Set<string>();
@@ -235,3 +239,11 @@ export const reconciliationRunBody = z
   })
   .refine((body) => body.from === undefined || body.to === undefined || body.from <= body.to, { message: "from is after to", path: ["to"] });
 export type ReconciliationRunBody = z.infer<typeof reconciliationRunBody>;
+
+/** POST /exceptions/{exceptionId}/resolve: write the item off to an account, ignore it (with why), or hand it to someone. */
+export const resolveExceptionBody = z.discriminatedUnion("resolution", [
+  z.strictObject({ resolution: z.literal("write-off"), ledgerAccount: accountCodeSchema, reason: textSchema({ lengthMax: MATCH_REASON_LENGTH_MAX }).optional() }),
+  z.strictObject({ resolution: z.literal("ignore"), reason: textSchema({ lengthMax: MATCH_REASON_LENGTH_MAX }) }),
+  z.strictObject({ resolution: z.literal("reassign"), assignee: textSchema({ lengthMax: 200 }), reason: textSchema({ lengthMax: MATCH_REASON_LENGTH_MAX }).optional() }),
+]);
+export type ResolveExceptionBody = z.infer<typeof resolveExceptionBody>;

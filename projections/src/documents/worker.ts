@@ -247,6 +247,8 @@ export class DocumentProjectionWorker {
 
   /** Until something is appended after the checkpoint, stop(), or the idle re-check is due. */
   private async waitForEvents(): Promise<void> {
+    // A stop() that came while the last step ran has aborted already: an abort listener added now would never fire.
+    if (this.stopping.signal.aborted) return;
     const wake = new AbortController();
     const onStop = (): void => {
       wake.abort();

@@ -61,6 +61,19 @@ export interface WriteOffState {
   readonly error: string | null;
 }
 
+export interface ResolutionRow {
+  readonly data: Data<"ItemResolved">;
+  readonly position: string;
+  readonly recordedAt: Date;
+  readonly actor: string;
+}
+
+export interface AssignmentRow extends Data<"ExceptionReassigned"> {
+  readonly position: string;
+  readonly recordedAt: Date;
+  readonly actor: string;
+}
+
 export interface MatchingBatchPlan {
   /** Proposed in this batch, in log order. */
   readonly proposed: NewMatch[];
@@ -69,6 +82,18 @@ export interface MatchingBatchPlan {
   readonly writeOffs: Map<string, WriteOffState>;
   readonly decisions: DecisionRow[];
   readonly runs: RunRow[];
+  /** Items resolved without a match, in log order. */
+  readonly resolutions: ResolutionRow[];
+  /** The last assignment of each exception in this batch. */
+  readonly assignments: Map<string, AssignmentRow>;
+  /** Periods signed off, with their statements. */
+  readonly periods: PeriodRow[];
+}
+
+export interface PeriodRow extends Data<"ReconciliationPeriodClosed"> {
+  readonly position: string;
+  readonly recordedAt: Date;
+  readonly actor: string;
 }
 
 const LIVE: ReadonlySet<MatchStatus> = new Set(["suggested", "confirmed"]);
@@ -78,7 +103,7 @@ export const isLive = (status: MatchStatus): boolean => LIVE.has(status);
 
 export function planMatchingBatch(events: readonly RecordedEvent[]): MatchingBatchPlan {
   const parsed = parseEach(events, parseReconciliationEvent);
-  const plan: MatchingBatchPlan = { proposed: [], decided: new Map(), writeOffs: new Map(), decisions: [], runs: [] };
+  const plan: MatchingBatchPlan = { proposed: [], decided: new Map(), writeOffs: new Map(), decisions: [], runs: [], resolutions: [], assignments: new Map(), periods: [] };
   const newInBatch = new Map<string, NewMatch>();
   parsed.forEach((event, index) => {
     const recorded = events[index];
@@ -128,6 +153,17 @@ export function planMatchingBatch(events: readonly RecordedEvent[]): MatchingBat
         plan.decisions.push({ matchId, position, type: event.type, actor, automatic: event.type !== "WriteOffRequested", reason: state.error, correlationId, recordedAt });
         return;
       }
+      case "ItemResolved":
+        plan.resolutions.push({ data: event.data, position, recordedAt, actor });
+        plan.decisions.push({ matchId: event.data.exceptionId, position, type: event.type, actor, automatic: false, reason: event.data.reason, correlationId, recordedAt });
+        return;
+      case "ReconciliationPeriodClosed":
+        plan.periods.push({ ...event.data, position, recordedAt, actor });
+        return;
+      case "ExceptionReassigned":
+        plan.assignments.set(event.data.exceptionId, { ...event.data, position, recordedAt, actor });
+        plan.decisions.push({ matchId: event.data.exceptionId, position, type: event.type, actor, automatic: false, reason: event.data.reason, correlationId, recordedAt });
+        return;
       default:
         // The filter reads only recon streams, which hold nothing else.
         throw new TypeError(`${event.type} at ${position} is not a recon stream event`);

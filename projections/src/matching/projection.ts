@@ -11,7 +11,7 @@ import { writeMatchingBatch } from "./write.ts";
 
 export const matchingProjection: PostgresProjection<MatchingBatchPlan> = {
   name: "matching",
-  version: 2,
+  version: 3,
   kind: "postgres",
   schemaName: MATCHING_SCHEMA_NAME,
   filter: { categories: [RECONCILIATION_CATEGORIES.recon] },

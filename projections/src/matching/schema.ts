@@ -11,6 +11,12 @@
 // - `match_decisions`: every event of a match, in log order, with who made
 //   it and why: the match's history.
 // - `runs`: one row per recorded reconciliation run.
+// - `exception_resolutions`: items settled without a match (written off or
+//   ignored); their item is in match_items as `resolved`, under the
+//   exception's id, so every open-item query leaves it out.
+// - `exception_assignments`: who an open exception was handed to.
+// - `reconciliation_periods`: each signed-off month with its bank
+//   reconciliation statement as computed at sign-off.
 // Positions are fixed-width hex text in the "C" collation (log order).
 import { qualified } from "../postgres/definition.ts";
 
@@ -54,7 +60,7 @@ export function matchingDdl(schemaName: string): readonly string[] {
        side text NOT NULL CHECK (side IN ('external', 'internal')),
        item_id text COLLATE "C" NOT NULL,
        match_id text COLLATE "C" NOT NULL,
-       status text NOT NULL CHECK (status IN ('suggested', 'confirmed')),
+       status text NOT NULL CHECK (status IN ('suggested', 'confirmed', 'resolved')),
        PRIMARY KEY (bank_account_id, side, item_id))`,
     `CREATE INDEX match_items_by_match ON ${t("match_items")} (match_id)`,
     `CREATE TABLE ${t("match_decisions")} (
@@ -84,5 +90,40 @@ export function matchingDdl(schemaName: string): readonly string[] {
        position text COLLATE "C" NOT NULL,
        recorded_at timestamptz NOT NULL)`,
     `CREATE INDEX runs_by_account ON ${t("runs")} (bank_account_id, position)`,
+    `CREATE TABLE ${t("exception_resolutions")} (
+       exception_id text COLLATE "C" PRIMARY KEY,
+       bank_account_id text COLLATE "C" NOT NULL,
+       kind text NOT NULL,
+       side text NOT NULL,
+       item_id text COLLATE "C" NOT NULL,
+       resolution text NOT NULL CHECK (resolution IN ('write-off', 'ignore')),
+       reason text NULL,
+       write_off_minor numeric(40,0) NULL,
+       write_off_account text NULL,
+       write_off_date date NULL,
+       write_off_status text NULL CHECK (write_off_status IN ('requested', 'posted', 'refused')),
+       write_off_entry_id text NULL,
+       write_off_error text NULL,
+       actor text NOT NULL,
+       position text COLLATE "C" NOT NULL,
+       recorded_at timestamptz NOT NULL)`,
+    `CREATE INDEX exception_resolutions_by_account ON ${t("exception_resolutions")} (bank_account_id, position)`,
+    `CREATE TABLE ${t("reconciliation_periods")} (
+       bank_account_id text COLLATE "C" NOT NULL,
+       period text NOT NULL,
+       period_end date NOT NULL,
+       statement jsonb NOT NULL,
+       actor text NOT NULL,
+       position text COLLATE "C" NOT NULL,
+       recorded_at timestamptz NOT NULL,
+       PRIMARY KEY (bank_account_id, period))`,
+    `CREATE TABLE ${t("exception_assignments")} (
+       exception_id text COLLATE "C" PRIMARY KEY,
+       bank_account_id text COLLATE "C" NOT NULL,
+       assignee text NOT NULL,
+       reason text NULL,
+       actor text NOT NULL,
+       position text COLLATE "C" NOT NULL,
+       recorded_at timestamptz NOT NULL)`,
   ];
 }

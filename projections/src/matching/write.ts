@@ -30,6 +30,12 @@ const RUN_COLUMNS: readonly Column[] = [
   ["proposals", "jsonb"], ["auto_confirmed", "integer"], ["suggested", "integer"], ["ambiguous", "integer"], ["conflicts", "integer"], ["bounds", "jsonb"],
   ["actor", "text"], ["position", "text"], ["recorded_at", "timestamptz"],
 ];
+const RESOLUTION_COLUMNS: readonly Column[] = [
+  ["exception_id", "text"], ["bank_account_id", "text"], ["kind", "text"], ["side", "text"], ["item_id", "text"], ["resolution", "text"], ["reason", "text"],
+  ["write_off_minor", "numeric"], ["write_off_account", "text"], ["write_off_date", "date"], ["actor", "text"], ["position", "text"], ["recorded_at", "timestamptz"],
+];
+const ASSIGNMENT_COLUMNS: readonly Column[] = [["exception_id", "text"], ["bank_account_id", "text"], ["assignee", "text"], ["reason", "text"], ["actor", "text"], ["position", "text"], ["recorded_at", "timestamptz"]];
+const PERIOD_COLUMNS: readonly Column[] = [["bank_account_id", "text"], ["period", "text"], ["period_end", "date"], ["statement", "jsonb"], ["actor", "text"], ["position", "text"], ["recorded_at", "timestamptz"]];
 const CHANGE_COLUMNS: readonly Column[] = [
   ["match_id", "text"], ["status", "text"], ["automatic", "boolean"], ["decided_position", "text"], ["decided_at", "timestamptz"], ["decided_by", "text"], ["reason", "text"], ["from_status", "text"],
 ];
@@ -79,15 +85,43 @@ export async function writeMatchingBatch(tx: pg.PoolClient, plan: MatchingBatchP
     const items = plan.proposed.flatMap(itemCells);
     if (items.length > 0) await run(`INSERT INTO ${t("match_items")} (${names(ITEM_COLUMNS)}) ${selectRows(ITEM_COLUMNS)}`, items);
   }
-  if (plan.writeOffs.size > 0) {
-    const rows = [...plan.writeOffs].map(([matchId, w]) => [matchId, w.status, w.entryId, w.error]);
-    const updated = await run(
-      `UPDATE ${t("matches")} m SET write_off_status = w.status, write_off_entry_id = COALESCE(w.entry_id, m.write_off_entry_id), write_off_error = w.error
-         FROM (${selectRows([["match_id", "text"], ["status", "text"], ["entry_id", "text"], ["error", "text"]])}) w
-        WHERE m.match_id = w.match_id AND m.write_off_minor IS NOT NULL`,
+  if (plan.resolutions.length > 0) {
+    const rows = plan.resolutions.map(({ data: r, position, recordedAt, actor }) => [
+      r.exceptionId, r.bankAccountId, r.kind, r.side, r.itemId, r.resolution, r.reason,
+      r.writeOff?.amountMinor ?? null, r.writeOff?.ledgerAccount ?? null, r.writeOff?.date ?? null, actor, position, recordedAt.toISOString(),
+    ]);
+    await run(`INSERT INTO ${t("exception_resolutions")} (${names(RESOLUTION_COLUMNS)}) ${selectRows(RESOLUTION_COLUMNS)}`, rows);
+    // The item is taken from now on: every open-item query leaves match_items' items out.
+    const items = plan.resolutions.map(({ data: r }) => [r.bankAccountId, r.side, r.itemId, r.exceptionId, "resolved"]);
+    await run(`INSERT INTO ${t("match_items")} (${names(ITEM_COLUMNS)}) ${selectRows(ITEM_COLUMNS)}`, items);
+  }
+  if (plan.periods.length > 0) {
+    const rows = plan.periods.map((r) => [r.bankAccountId, r.period, r.periodEnd, JSON.stringify(r.statement), r.actor, r.position, r.recordedAt.toISOString()]);
+    await run(`INSERT INTO ${t("reconciliation_periods")} (${names(PERIOD_COLUMNS)}) ${selectRows(PERIOD_COLUMNS)}`, rows);
+  }
+  if (plan.assignments.size > 0) {
+    const rows = [...plan.assignments.values()].map((a) => [a.exceptionId, a.bankAccountId, a.assignee, a.reason, a.actor, a.position, a.recordedAt.toISOString()]);
+    await run(
+      `INSERT INTO ${t("exception_assignments")} (${names(ASSIGNMENT_COLUMNS)}) ${selectRows(ASSIGNMENT_COLUMNS)}
+       ON CONFLICT (exception_id) DO UPDATE SET assignee = excluded.assignee, reason = excluded.reason, actor = excluded.actor, position = excluded.position, recorded_at = excluded.recorded_at`,
       rows,
     );
-    assert.equal(updated.rowCount, rows.length, `every write-off event finds its match with a write-off (${[...plan.writeOffs.keys()].slice(0, 5).join(", ")})`);
+  }
+  if (plan.writeOffs.size > 0) {
+    // A write-off settles a match's difference or a resolved exception's item: each event finds exactly one of them.
+    const rows = [...plan.writeOffs].map(([subject, w]) => [subject, w.status, w.entryId, w.error]);
+    const columns: readonly Column[] = [["subject", "text"], ["status", "text"], ["entry_id", "text"], ["error", "text"]];
+    const matches = await run(
+      `UPDATE ${t("matches")} m SET write_off_status = w.status, write_off_entry_id = COALESCE(w.entry_id, m.write_off_entry_id), write_off_error = w.error
+         FROM (${selectRows(columns)}) w WHERE m.match_id = w.subject AND m.write_off_minor IS NOT NULL`,
+      rows,
+    );
+    const resolutions = await run(
+      `UPDATE ${t("exception_resolutions")} e SET write_off_status = w.status, write_off_entry_id = COALESCE(w.entry_id, e.write_off_entry_id), write_off_error = w.error
+         FROM (${selectRows(columns)}) w WHERE e.exception_id = w.subject AND e.write_off_minor IS NOT NULL`,
+      rows,
+    );
+    assert.equal((matches.rowCount ?? 0) + (resolutions.rowCount ?? 0), rows.length, `every write-off event finds its match or exception (${[...plan.writeOffs.keys()].slice(0, 5).join(", ")})`);
   }
   if (plan.decisions.length > 0) {
     const rows = plan.decisions.map((d) => [d.matchId, d.position, d.type, d.actor, d.automatic, d.reason, d.correlationId, d.recordedAt.toISOString()]);

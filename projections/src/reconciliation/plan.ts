@@ -65,6 +65,9 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
       case "WriteOffRequested":
       case "WriteOffPosted":
       case "WriteOffRefused":
+      case "ItemResolved":
+      case "ExceptionReassigned":
+      case "ReconciliationPeriodClosed":
         // Not read here (the filter leaves their categories out): profiles and rules are read from their streams, matches and runs by the matching projection.
         return;
       default: {

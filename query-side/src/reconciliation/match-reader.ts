@@ -326,6 +326,16 @@ export class MatchReader {
     return { external: side(external.rows[0]), internal: side(internal.rows[0]) };
   }
 
+  /** A signed-off period's statement as stored at sign-off (its DTO), or undefined. */
+  async statement(bankAccountId: string, period: string): Promise<{ readonly statement: unknown; readonly closedBy: string; readonly closedAt: string; readonly position: string } | undefined> {
+    const r = await this.pool.query<Raw>(
+      `SELECT statement, actor, ${TIMESTAMP("recorded_at")} AS closed_at, position FROM ${this.m("reconciliation_periods")} WHERE bank_account_id = $1 AND period = $2`,
+      [bankAccountId, period],
+    );
+    const row = r.rows[0];
+    return row === undefined ? undefined : { statement: row.statement, closedBy: str(row.actor), closedAt: str(row.closed_at), position: str(row.position) };
+  }
+
   private liveItem(side: "external" | "internal", itemId: string, bankAccountId: string): string {
     return `SELECT 1 FROM ${this.m("match_items")} mi WHERE mi.bank_account_id = ${bankAccountId} AND mi.side = '${side}' AND mi.item_id = ${itemId}`;
   }

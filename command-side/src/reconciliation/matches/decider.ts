@@ -13,16 +13,21 @@
 //   loudly on load rather than be believed.
 // Pure: amounts, limits and the write-off account come in the command.
 import assert from "node:assert/strict";
-import { TrueupError, parseReconciliationEvent } from "@trueup/contracts";
-import type { ReconciliationEvent } from "@trueup/contracts";
+import { TrueupError, jsonValueOf, parseReconciliationEvent } from "@trueup/contracts";
+import type { JsonValue, ReconciliationEvent } from "@trueup/contracts";
 import type { Decision as GenericDecision } from "../../decision.ts";
 import { derivedEntityId } from "../../ids.ts";
 import { BucketMap } from "./bucket-map.ts";
 
 type MatchEventType =
   | "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched" | "ReconciliationRunRecorded"
-  | "WriteOffRequested" | "WriteOffPosted" | "WriteOffRefused";
-export type MatchEvent = Extract<ReconciliationEvent, { type: MatchEventType }> | { readonly type: "Unrelated"; readonly data: { readonly type: string } };
+  | "WriteOffRequested" | "WriteOffPosted" | "WriteOffRefused" | "ItemResolved" | "ExceptionReassigned" | "ReconciliationPeriodClosed";
+type PeriodClosedData = Extract<ReconciliationEvent, { type: "ReconciliationPeriodClosed" }>["data"];
+export type MatchEvent =
+  | Extract<ReconciliationEvent, { type: Exclude<MatchEventType, "ReconciliationPeriodClosed"> }>
+  /** The statement as JSON (its DTO), so the event is a plain JSON value. */
+  | { readonly type: "ReconciliationPeriodClosed"; readonly data: Omit<PeriodClosedData, "statement"> & { readonly statement: JsonValue } }
+  | { readonly type: "Unrelated"; readonly data: { readonly type: string } };
 export type Decision = GenericDecision<MatchEvent>;
 type Proposed = Extract<ReconciliationEvent, { type: "MatchProposed" }>["data"];
 
@@ -69,13 +74,29 @@ function writeOffRequest(bankAccountId: string, matchId: string, match: Pick<Mat
   }];
 }
 
-export interface ReconState {
-  readonly matches: BucketMap<MatchRecord>;
-  /** Item key (itemKey) → the live match (suggested or confirmed) holding it. */
-  readonly live: BucketMap<string>;
+/** An open item settled without a match (ItemResolved): the item stays taken. */
+export interface ResolutionRecord {
+  readonly side: "external" | "internal";
+  readonly itemId: string;
+  readonly resolution: "write-off" | "ignore";
+  readonly writeOff: { readonly amountMinor: string; readonly ledgerAccount: string; readonly date: string } | null;
+  readonly writeOffState: MatchRecord["writeOffState"];
 }
 
-export const initialReconState = (): ReconState => ({ matches: BucketMap.empty(), live: BucketMap.empty() });
+export interface ReconState {
+  readonly matches: BucketMap<MatchRecord>;
+  /**
+   * Item key (itemKey) → what holds it: the live match (suggested or
+   * confirmed), or the exception that resolved it (an id in `resolved`).
+   */
+  readonly live: BucketMap<string>;
+  /** Exception id → its resolution. */
+  readonly resolved: BucketMap<ResolutionRecord>;
+  /** The end of the latest signed-off period: matches with an item dated up to it are locked. */
+  readonly closedThrough: string | null;
+}
+
+export const initialReconState = (): ReconState => ({ matches: BucketMap.empty(), live: BucketMap.empty(), resolved: BucketMap.empty(), closedThrough: null });
 
 /** External and internal ids may coincide; the key keeps the sides apart. */
 export function itemKey(side: "external" | "internal", id: string): string {
@@ -94,13 +115,18 @@ function withStatus(state: ReconState, matchId: string, status: MatchStatus, aut
   assert.ok(match !== undefined, `match ${matchId} changed before it was proposed`);
   assert.ok(match.status === FROM[status], `match ${matchId} cannot become ${status} from ${match.status}`);
   const live = status === "rejected" || status === "unmatched" ? state.live.with([], keysOf(match)) : state.live;
-  return { matches: state.matches.with([[matchId, { ...match, status, automatic: match.automatic || automatic }]]), live };
+  return { ...state, matches: state.matches.with([[matchId, { ...match, status, automatic: match.automatic || automatic }]]), live };
 }
 
-function withWriteOff(state: ReconState, matchId: string, writeOffState: MatchRecord["writeOffState"]): ReconState {
-  const match = state.matches.get(matchId);
-  assert.ok(match?.writeOff != null, `write-off event for ${matchId}, which carries no write-off`);
-  return { ...state, matches: state.matches.with([[matchId, { ...match, writeOffState }]]) };
+function withWriteOff(state: ReconState, subject: string, writeOffState: MatchRecord["writeOffState"]): ReconState {
+  const match = state.matches.get(subject);
+  if (match !== undefined) {
+    assert.ok(match.writeOff !== null, `write-off event for match ${subject}, which carries no write-off`);
+    return { ...state, matches: state.matches.with([[subject, { ...match, writeOffState }]]) };
+  }
+  const resolution = state.resolved.get(subject);
+  assert.ok(resolution?.writeOff != null, `write-off event for ${subject}, neither a match with a write-off nor an item written off`);
+  return { ...state, resolved: state.resolved.with([[subject, { ...resolution, writeOffState }]]) };
 }
 
 export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
@@ -111,6 +137,7 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       const keys = keysOf(event.data);
       for (const key of keys) assert.ok(!state.live.has(key), `item ${key} would be in two live matches (${state.live.get(key) ?? ""} and ${matchId})`);
       return {
+        ...state,
         matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency, runId: event.data.runId, automatic: false, writeOffState: "none" }]]),
         live: state.live.with(keys.map((key) => [key, matchId] as const)),
       };
@@ -127,6 +154,21 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       return withWriteOff(state, event.data.matchId, "posted");
     case "WriteOffRefused":
       return withWriteOff(state, event.data.matchId, "refused");
+    case "ItemResolved": {
+      const { exceptionId, side, itemId, resolution, writeOff } = event.data;
+      const key = itemKey(side, itemId);
+      assert.ok(!state.live.has(key), `item ${key} resolved by ${exceptionId} while held by ${state.live.get(key) ?? ""}`);
+      return {
+        ...state,
+        live: state.live.with([[key, exceptionId]]),
+        resolved: state.resolved.with([[exceptionId, { side, itemId, resolution, writeOff, writeOffState: "none" }]]),
+      };
+    }
+    case "ReconciliationPeriodClosed": {
+      const { periodEnd } = event.data;
+      return { ...state, closedThrough: state.closedThrough === null || periodEnd > state.closedThrough ? periodEnd : state.closedThrough };
+    }
+    case "ExceptionReassigned":
     case "ReconciliationRunRecorded":
     case "Unrelated":
       return state;
@@ -178,7 +220,15 @@ function existing(state: ReconState, matchId: string, wanted: MatchStatus): Matc
 
 export interface MatchDecisionCommand {
   readonly type: "ConfirmMatch" | "RejectMatch" | "UnmatchMatch";
-  readonly data: { readonly bankAccountId: string; readonly matchId: string; readonly reason: string | null; readonly account: ReconAccount; readonly today: string };
+  readonly data: {
+    readonly bankAccountId: string;
+    readonly matchId: string;
+    readonly reason: string | null;
+    readonly account: ReconAccount;
+    readonly today: string;
+    /** For an unmatch: the dates of the match's items (from the read models), checked against signed-off periods. */
+    readonly itemDates?: readonly (string | null)[];
+  };
 }
 
 /** Confirm or reject a suggested match; unmatch a confirmed one (a suggestion is rejected instead). */
@@ -186,6 +236,10 @@ export function decideMatchDecision(command: MatchDecisionCommand, state: ReconS
   const { bankAccountId, matchId, reason, account, today } = command.data;
   const found = existing(state, matchId, command.type === "UnmatchMatch" ? "confirmed" : "suggested");
   if (found instanceof TrueupError) return { rejected: found };
+  const closedThrough = state.closedThrough;
+  if (command.type === "UnmatchMatch" && closedThrough !== null && (command.data.itemDates ?? []).some((date) => date !== null && date <= closedThrough)) {
+    return { rejected: new TrueupError("RECONCILIATION_PERIOD_CLOSED", `match ${matchId} has an item dated in the period signed off through ${closedThrough}`, { detail: { matchId, closedThrough } }) };
+  }
   if (command.type === "UnmatchMatch" && (found.writeOffState === "requested" || found.writeOffState === "posted")) {
     // Its write-off is (or is being) posted to the ledger: undoing the match alone would leave that entry in the
     // books with its items open again. Until unmatch reverses it, the unmatch is refused.
@@ -249,6 +303,9 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
     for (const [index, item] of items.entries()) {
       const holder = state.live.get(itemKey(side, item.id));
       if (holder === undefined) continue;
+      if (state.resolved.has(holder)) {
+        return { rejected: new TrueupError("MATCH_ITEM_TAKEN", `${side} item ${item.id} was resolved (${holder})`, { path: [`${side}Ids`, index], detail: { itemId: item.id, exceptionId: holder } }) };
+      }
       if (state.matches.get(holder)?.status === "confirmed") {
         return { rejected: new TrueupError("MATCH_ITEM_TAKEN", `${side} item ${item.id} is in confirmed match ${holder}; unmatch it first`, { path: [`${side}Ids`, index], detail: { itemId: item.id, matchId: holder } }) };
       }
@@ -301,10 +358,59 @@ export interface RecordWriteOff {
 /** The write-off process manager's outcome of a WriteOffRequested: posted, or refused by the ledger. */
 export function decideRecordWriteOff(command: RecordWriteOff, state: ReconState): Decision {
   const { outcome, ...data } = command.data;
-  assert.ok(state.matches.get(data.matchId)?.writeOff != null, `write-off outcome for ${data.matchId}, which carries no write-off`);
+  const subject = state.matches.get(data.matchId) ?? state.resolved.get(data.matchId);
+  assert.ok(subject?.writeOff != null, `write-off outcome for ${data.matchId}, which carries no write-off`);
   if (outcome === "posted" && "entryId" in data) return { events: [{ type: "WriteOffPosted", data }] };
   if (outcome === "refused" && "code" in data) return { events: [{ type: "WriteOffRefused", data }] };
   throw new TypeError(`a write-off outcome ${outcome} with the other outcome's fields`);
+}
+
+export interface ResolveException {
+  readonly type: "ResolveException";
+  readonly data: {
+    readonly bankAccountId: string;
+    readonly exceptionId: string;
+    readonly kind: "aged" | "duplicate" | "amount-mismatch";
+    readonly side: "external" | "internal";
+    /** The item as the read models hold it (signed: positive is money into the account). */
+    readonly item: ManualItem;
+    readonly currency: string;
+    readonly resolution:
+      | { readonly type: "write-off"; readonly ledgerAccount: string; readonly reason: string | null }
+      | { readonly type: "ignore"; readonly reason: string }
+      | { readonly type: "reassign"; readonly assignee: string; readonly reason: string | null };
+    readonly account: ReconAccount;
+    readonly today: string;
+  };
+}
+
+/**
+ * Settles an open item without a match: written off (its amount posted
+ * against the chosen account, so the books show what the bank shows or drop
+ * what never came; through the write-off process manager), ignored (a
+ * clerk's explanation), or handed to someone (the item stays open). Refused
+ * when the item is taken meanwhile: in a live match, or resolved already.
+ */
+export function decideResolveException(command: ResolveException, state: ReconState): Decision {
+  const { bankAccountId, exceptionId, kind, side, item, resolution, account, today, currency } = command.data;
+  const holder = state.live.get(itemKey(side, item.id));
+  if (holder !== undefined) {
+    const what = state.resolved.has(holder) ? `was resolved (${holder})` : `is in match ${holder}`;
+    return { rejected: new TrueupError("EXCEPTION_NOT_OPEN", `${side} item ${item.id} ${what}`, { detail: { exceptionId, heldBy: holder } }) };
+  }
+  if (resolution.type === "reassign") {
+    return { events: [{ type: "ExceptionReassigned", data: { bankAccountId, exceptionId, assignee: resolution.assignee, reason: resolution.reason } }] };
+  }
+  if (resolution.type === "ignore") {
+    return { events: [{ type: "ItemResolved", data: { bankAccountId, exceptionId, kind, side, itemId: item.id, resolution: "ignore", reason: resolution.reason, writeOff: null } }] };
+  }
+  // The change to the bank's ledger account: a bank line the books lack is booked as it is; a ledger line the
+  // bank never shows is taken back out.
+  const amountMinor = (side === "external" ? item.amountMinor : -item.amountMinor).toString();
+  const writeOff = { amountMinor, ledgerAccount: resolution.ledgerAccount, date: item.date ?? today };
+  const events: MatchEvent[] = [{ type: "ItemResolved", data: { bankAccountId, exceptionId, kind, side, itemId: item.id, resolution: "write-off", reason: resolution.reason, writeOff } }];
+  events.push(...writeOffRequest(bankAccountId, exceptionId, { writeOff }, account, today, currency));
+  return { events };
 }
 
 /** Parses a stored event of a recon stream (through the context's upcasters). */
@@ -319,7 +425,11 @@ export function parseMatchEvent(stored: Parameters<typeof parseReconciliationEve
     case "WriteOffRequested":
     case "WriteOffPosted":
     case "WriteOffRefused":
+    case "ItemResolved":
+    case "ExceptionReassigned":
       return event;
+    case "ReconciliationPeriodClosed":
+      return { type: event.type, data: { ...event.data, statement: jsonValueOf(event.data.statement) } };
     default:
       return { type: "Unrelated", data: { type: event.type } };
   }

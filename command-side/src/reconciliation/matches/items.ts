@@ -81,7 +81,17 @@ interface JournalLine {
   readonly currency: string;
 }
 
-export class PostgresMatchItemReader implements MatchItemReader {
+/** What signing off a period reads besides the items: the two balances at its end, and how far the read models are. */
+export interface PeriodBalanceReader {
+  /** The closing balance of the account's latest statement ending on or before `periodEnd` (signed: credit positive), or null. */
+  bankBalance(bankAccountId: string, periodEnd: string): Promise<{ readonly amountMinor: bigint; readonly date: string; readonly source: string } | null>;
+  /** The ledger account's balance in `currency` over entries dated up to `periodEnd` (debit positive). */
+  bookBalance(ledgerId: string, ledgerAccount: string, currency: string, periodEnd: string): Promise<bigint>;
+  /** The positions the items' read models have applied the log up to (the lower of the two), or undefined before their first batch. */
+  appliedThrough(): Promise<string | undefined>;
+}
+
+export class PostgresMatchItemReader implements MatchItemReader, PeriodBalanceReader {
   constructor(
     private readonly pool: pg.Pool,
     private readonly schemas: { readonly reconciliation: string; readonly ledger: string },
@@ -146,6 +156,38 @@ export class PostgresMatchItemReader implements MatchItemReader {
       });
     }
     return items;
+  }
+
+  async bankBalance(bankAccountId: string, periodEnd: string): Promise<{ readonly amountMinor: bigint; readonly date: string; readonly source: string } | null> {
+    const { rows } = await this.pool.query<{ statement_id: string; minor: string; side: string; date: string }>(
+      `SELECT statement_id, closing_minor::text AS minor, closing_side AS side, COALESCE(closing_date, period_end)::text AS date
+         FROM ${this.schemas.reconciliation}.statements
+        WHERE bank_account_id = $1 AND closing_minor IS NOT NULL AND COALESCE(closing_date, period_end) <= $2::date
+        ORDER BY COALESCE(closing_date, period_end) DESC, position DESC LIMIT 1`,
+      [bankAccountId, periodEnd],
+    );
+    const row = rows[0];
+    if (row === undefined) return null;
+    // A bank states the holder's balance: credit is money the bank holds for us.
+    return { amountMinor: row.side === "credit" ? BigInt(row.minor) : -BigInt(row.minor), date: row.date, source: `statement ${row.statement_id}` };
+  }
+
+  async bookBalance(ledgerId: string, ledgerAccount: string, currency: string, periodEnd: string): Promise<bigint> {
+    const { rows } = await this.pool.query<{ net: string }>(
+      `SELECT COALESCE(sum(CASE WHEN side = 'debit' THEN amount_minor ELSE -amount_minor END), 0)::text AS net
+         FROM ${this.schemas.ledger}.entry_lines WHERE ledger_id = $1 AND code = $2 AND currency = $3 AND effective_date <= $4::date`,
+      [ledgerId, ledgerAccount, currency, periodEnd],
+    );
+    return BigInt(rows[0]?.net ?? "0");
+  }
+
+  async appliedThrough(): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ position: string | null }>(
+      // least() skips NULLs: a model that applied nothing yet must make the answer "nothing", not the other's position.
+      `SELECT CASE WHEN r.position IS NULL OR l.position IS NULL THEN NULL ELSE least(r.position, l.position) END AS position
+         FROM (SELECT position FROM ${this.schemas.reconciliation}.checkpoint LIMIT 1) r, (SELECT position FROM ${this.schemas.ledger}.checkpoint LIMIT 1) l`,
+    );
+    return rows[0]?.position ?? undefined;
   }
 
   async externalItems(bankAccountId: string, lineIds: readonly string[]): Promise<ReadonlyMap<string, ItemAmount>> {

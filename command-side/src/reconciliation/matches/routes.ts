@@ -151,6 +151,18 @@ async function manualMatch(deps: MatchCommandRoutesDeps, ctx: CommandContext, ba
   return { matchId, ...outcome };
 }
 
+/** The dates of a match's items (facts from the read models): an unmatch is checked against signed-off periods with them. */
+async function matchItemDates(deps: MatchCommandRoutesDeps, account: BankAccountState, matchId: string): Promise<(string | null)[]> {
+  const match = (await deps.service.state(account.bankAccountId)).matches.get(matchId);
+  if (match === undefined) return [];
+  deps.assertReadModelsReady();
+  const [external, internal] = await Promise.all([
+    deps.items.externalItems(account.bankAccountId, match.externalIds),
+    deps.items.internalItems(account.ledgerId, account.ledgerAccount, match.internalIds),
+  ]);
+  return [...external.values(), ...internal.values()].map((item) => item.date);
+}
+
 export function matchCommandRoutes(deps: MatchCommandRoutesDeps) {
   return async (root: FastifyInstance): Promise<void> => {
     const app = root.withTypeProvider<ZodTypeProvider>();
@@ -191,7 +203,8 @@ export function matchCommandRoutes(deps: MatchCommandRoutesDeps) {
             // Where a confirmed write-off posts: the account's ledger, from its own stream. No account, no match.
             const account = await readBankAccount(deps.store, bankAccountId);
             if (account === undefined) throw new TrueupError("MATCH_NOT_FOUND", `no match ${matchId}`);
-            const data = { bankAccountId, matchId, reason, account: { ledgerId: account.ledgerId, ledgerAccount: account.ledgerAccount }, today: dayOf(ctx) };
+            const itemDates = type === "UnmatchMatch" ? await matchItemDates(deps, account, matchId) : [];
+            const data = { bankAccountId, matchId, reason, account: { ledgerId: account.ledgerId, ledgerAccount: account.ledgerAccount }, today: dayOf(ctx), itemDates };
             return { matchId, ...(await deps.service.decide(ctx, { type, data })) };
           },
         });

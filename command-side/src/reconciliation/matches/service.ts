@@ -13,6 +13,8 @@ import { envelopeOf, outcomeOf } from "../../command.ts";
 import type { CommandContext, CommandOutcome } from "../../command.ts";
 import type { Decision } from "../../decision.ts";
 import * as decider from "./decider.ts";
+import { decideClosePeriod } from "../periods/decider.ts";
+import type { ClosePeriod } from "../periods/decider.ts";
 
 export class MatchCommandService {
   private readonly writer: StreamWriter<decider.ReconState, decider.MatchEvent>;
@@ -51,6 +53,14 @@ export class MatchCommandService {
 
   recordWriteOff(ctx: CommandContext, command: decider.RecordWriteOff): Promise<CommandOutcome> {
     return this.submit(ctx, command.data.bankAccountId, (state) => decider.decideRecordWriteOff(command, state));
+  }
+
+  resolveException(ctx: CommandContext, command: decider.ResolveException): Promise<CommandOutcome> {
+    return this.submit(ctx, command.data.bankAccountId, (state) => decider.decideResolveException(command, state));
+  }
+
+  closePeriod(ctx: CommandContext, command: ClosePeriod): Promise<CommandOutcome> {
+    return this.submit(ctx, command.data.bankAccountId, (state) => decideClosePeriod(command, state));
   }
 
   /** The account's matches as the log has them now. */

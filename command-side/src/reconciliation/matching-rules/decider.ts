@@ -59,18 +59,17 @@ export function decideMatchingRules(command: SetMatchingRules, state: MatchingRu
  * currency, and not the bank account's own ledger account (a write-off there
  * would leave the difference where it is).
  */
-function writeOffAccountProblem(ledger: LedgerState, account: BankAccountState, code: string | null): TrueupError | undefined {
+export function writeOffAccountProblem(ledger: LedgerState, account: BankAccountState, code: string | null, path: readonly string[] = ["rules", "writeOffAccount"]): TrueupError | undefined {
   if (code === null) return undefined;
-  const path = ["rules", "writeOffAccount"];
   if (ledger.status !== "active") return new TrueupError("LEDGER_NOT_FOUND", `no ledger ${account.ledgerId}`);
   const found = ledger.accounts.get(code);
-  if (found === undefined) return new TrueupError("ACCOUNT_NOT_FOUND", `no account ${code} in ledger ${account.ledgerId}`, { path });
-  if (found.status === "closed") return new TrueupError("ACCOUNT_CLOSED", `account ${code} of ledger ${account.ledgerId} is closed`, { path });
+  if (found === undefined) return new TrueupError("ACCOUNT_NOT_FOUND", `no account ${code} in ledger ${account.ledgerId}`, { path: [...path] });
+  if (found.status === "closed") return new TrueupError("ACCOUNT_CLOSED", `account ${code} of ledger ${account.ledgerId} is closed`, { path: [...path] });
   if (found.currency !== null && found.currency !== account.currency) {
-    return new TrueupError("ACCOUNT_CURRENCY_MISMATCH", `account ${code} takes only ${found.currency}; the bank account is in ${account.currency}`, { path });
+    return new TrueupError("ACCOUNT_CURRENCY_MISMATCH", `account ${code} takes only ${found.currency}; the bank account is in ${account.currency}`, { path: [...path] });
   }
   if (code === account.ledgerAccount) {
-    return new TrueupError("VALIDATION_FAILED", `account ${code} is the bank account's own ledger account: a write-off needs another account (fees, rounding)`, { path });
+    return new TrueupError("VALIDATION_FAILED", `account ${code} is the bank account's own ledger account: a write-off needs another account (fees, rounding)`, { path: [...path] });
   }
   return undefined;
 }

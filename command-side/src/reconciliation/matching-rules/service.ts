@@ -31,6 +31,11 @@ export class MatchingRulesCommandService {
     this.ledgers = new StreamWriter({ store, limits, model: { initial: ledgerDecider.initialLedgerState, evolve: ledgerDecider.evolveLedger, parse: parseLedgerEvent } });
   }
 
+  /** A ledger's state from its stream: what a write-off account is checked against. */
+  async ledger(ledgerId: string): Promise<ledgerDecider.LedgerState> {
+    return (await this.ledgers.loadShared(ledgerStream(ledgerId))).state;
+  }
+
   async set(ctx: CommandContext, bankAccountId: string, body: SetMatchingRulesBody): Promise<CommandOutcome & { version: number }> {
     const account = await readBankAccount(this.options.store, bankAccountId);
     const ledger = account === undefined ? ledgerDecider.initialLedgerState() : (await this.ledgers.loadShared(ledgerStream(account.ledgerId))).state;

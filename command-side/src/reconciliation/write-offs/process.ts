@@ -51,7 +51,8 @@ export function writeOffEntry(request: Requested): PostJournalEntryBody {
   return {
     entryId: request.entryId,
     effectiveDate: request.effectiveDate,
-    description: `Write-off of match ${request.matchId}`,
+    // An exception's id carries "~" (exceptionIdSchema); a match's never does.
+    description: request.matchId.includes("~") ? `Write-off of exception ${request.matchId}` : `Write-off of match ${request.matchId}`,
     metadata: { [WRITE_OFF_METADATA_KEY]: request.matchId, bankAccountId: request.bankAccountId },
     lines: [
       { accountCode: request.bankLedgerAccount, side: bankSide, amountMinor, currency: currency.code },

@@ -5,13 +5,14 @@
 // decimal strings with currency and side, and the read-your-writes wait.
 import { z } from "zod";
 import { pagingSchemas } from "../../http/paging.ts";
-import type { ErrorCode } from "@trueup/contracts";
+import type { ErrorCode, JsonValue } from "@trueup/contracts";
 import {
-  POSITION_PATTERN, TrueupError, bankAccountIdSchema, matchIdSchema, decimalAmountDto, formatDigits, isCalendarDate, ledgerIdSchema, positionDto,
+  EXCEPTION_KINDS, POSITION_PATTERN, TrueupError, bankAccountIdSchema, matchIdSchema, decimalAmountDto, formatDigits, isCalendarDate, ledgerIdSchema, positionDto,
   problemResponses, statementCurrencyOf, statementIdSchema,
 } from "@trueup/contracts";
 import type { BalanceRow, LineRow, ReconciliationReader, StatementRow } from "../reader.ts";
 import type { MatchReader } from "../match-reader.ts";
+import type { ExceptionReader } from "../exception-reader.ts";
 import type { MatchingRulesSource } from "./matching-rules.ts";
 
 export const RECONCILIATION_QUERY_LIMITS = {
@@ -27,18 +28,32 @@ export const RECONCILIATION_QUERY_LIMITS = {
 export interface ReconciliationQueryRoutesDeps {
   readonly reader: ReconciliationReader;
   readonly matches: MatchReader;
+  readonly exceptions: ExceptionReader;
   /** A bank account's current matching rules, read from the log. */
   readonly matchingRules: MatchingRulesSource;
   /** Resolves true once the named read model has applied the log up to `position`; false after `timeoutMs`. */
   readonly waitForPosition: (readModel: ReadModel, position: string, timeoutMs: number) => Promise<boolean>;
+  /** The matches' case files (a document read model), by match id. */
+  readonly cases: MatchCaseSource;
 }
 
-/** The read models these routes read: statements and lines, and matches. */
-export type ReadModel = "reconciliation" | "matching";
+/**
+ * Where case files come from: the document store behind the cases
+ * projection, as the platform wires it (query-side imports no projection).
+ * A document is checked against the case schema where it is read.
+ */
+export interface MatchCaseSource {
+  /** The case file's body; undefined when no document has that id. */
+  matchCase(matchId: string): Promise<JsonValue | undefined>;
+}
+
+/** The read models these routes read: statements and lines, matches, and the matches' case files. */
+export type ReadModel = "reconciliation" | "matching" | "cases";
 
 export interface RouteContext {
   readonly reader: ReconciliationReader;
   readonly matches: MatchReader;
+  readonly cases: MatchCaseSource;
   readonly guards: ReconciliationGuards;
 }
 
@@ -70,6 +85,7 @@ export const CURSORS = {
   accountLines: z.tuple([z.string().refine((d) => d === "-infinity" || isCalendarDate(d)), position, lineNumber]),
   matches: z.tuple([matchIdSchema]),
   unmatched: z.tuple([z.enum(["external", "internal"]), z.string().refine((d) => d === "-infinity" || isCalendarDate(d)), position, lineNumber]),
+  exceptions: z.tuple([z.string().refine((d) => d === "-infinity" || isCalendarDate(d)), z.enum(EXCEPTION_KINDS), z.enum(["external", "internal"]), z.string().min(1).max(200)]),
 } as const;
 type CursorKind = keyof typeof CURSORS;
 
