@@ -89,6 +89,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const { pool, projection } = options;
   checkProjection(projection);
   const session = await pool.connect();
+  // Held for the whole build, between queries too: a cut connection must fail the next query, not the process (see inTransaction).
+  session.on("error", () => undefined);
   try {
     const { rows } = await session.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 1)) AS locked", [lockKey(projection)]);
     if (rows[0]?.locked !== true) throw new RebuildInProgressError(`projection ${projection.name} is being rebuilt elsewhere`);
