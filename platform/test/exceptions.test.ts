@@ -106,6 +106,8 @@ describe("exceptions and their resolution, through the API", () => {
     const left = await listed(lost.json<{ position: string }>().position);
     expect(left.map((e) => e.itemId)).not.toContain("ref:FEE-1#1");
     expect(left.map((e) => e.itemId)).not.toContain("o1:0");
+    const summary = await query(p.app, `/bank-accounts/${ACCOUNT}/summary?asOf=${AS_OF}&minPosition=${lost.json<{ position: string }>().position}`);
+    expect(summary.json()).toMatchObject({ external: { total: 6, resolved: 1 }, internal: { total: 2, resolved: 1, unmatched: 1 } });
     // The write-off entries' own bank lines are no items.
     const open = await query(p.app, `/bank-accounts/${ACCOUNT}/unmatched?side=internal`);
     expect(open.json<{ items: { itemId: string }[] }>().items.map((i) => i.itemId)).toEqual(["i7:0"]);

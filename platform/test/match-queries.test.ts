@@ -103,8 +103,8 @@ describe("reconciliation queries after a run, through the API", () => {
     expect((await get<Page<unknown>>(`/bank-accounts/${ACCOUNT}/lines?status=suggested`)).items).toHaveLength(1);
     expect(await get(`/bank-accounts/${ACCOUNT}/summary?asOf=2026-03-31`)).toEqual({
       bankAccountId: ACCOUNT, currency: "EUR", asOf: "2026-03-31",
-      external: { total: 4, matched: 2, suggested: 1, unmatched: 1, matchedPercent: "50.00", unmatchedIn: "999.00", unmatchedOut: "0.00", oldestUnmatchedDate: "2026-03-05", oldestUnmatchedAgeDays: 26 },
-      internal: { total: 3, matched: 2, suggested: 1, unmatched: 0, matchedPercent: "66.66", unmatchedIn: "0.00", unmatchedOut: "0.00", oldestUnmatchedDate: null, oldestUnmatchedAgeDays: null },
+      external: { total: 4, matched: 2, suggested: 1, resolved: 0, unmatched: 1, matchedPercent: "50.00", settledPercent: "50.00", unmatchedIn: "999.00", unmatchedOut: "0.00", oldestUnmatchedDate: "2026-03-05", oldestUnmatchedAgeDays: 26 },
+      internal: { total: 3, matched: 2, suggested: 1, resolved: 0, unmatched: 0, matchedPercent: "66.66", settledPercent: "66.66", unmatchedIn: "0.00", unmatchedOut: "0.00", oldestUnmatchedDate: null, oldestUnmatchedAgeDays: null },
     });
 
     const [suggestion] = (await get<Page<Match>>(`/bank-accounts/${ACCOUNT}/matches?status=suggested`)).items;

@@ -90,7 +90,9 @@ export interface SideSummary {
   readonly total: number;
   readonly matched: number;
   readonly suggested: number;
-  /** In no live match. */
+  /** Settled without a match: written off or ignored (exceptions resolved). */
+  readonly resolved: number;
+  /** In no live match, not resolved. */
   readonly unmatched: number;
   readonly unmatchedInMinor: bigint;
   readonly unmatchedOutMinor: bigint;
@@ -295,6 +297,7 @@ export class MatchReader {
     const aggregate = (inflow: string, date: string): string => `count(*)::bigint AS total,
       count(*) FILTER (WHERE mi.status = 'confirmed')::bigint AS matched,
       count(*) FILTER (WHERE mi.status = 'suggested')::bigint AS suggested,
+      count(*) FILTER (WHERE mi.status = 'resolved')::bigint AS resolved,
       count(*) FILTER (WHERE mi.item_id IS NULL)::bigint AS unmatched,
       COALESCE(sum(amount_minor) FILTER (WHERE mi.item_id IS NULL AND ${inflow}), 0)::text AS unmatched_in,
       COALESCE(sum(amount_minor) FILTER (WHERE mi.item_id IS NULL AND NOT ${inflow}), 0)::text AS unmatched_out,
@@ -318,6 +321,7 @@ export class MatchReader {
       total: Number(row?.total ?? 0),
       matched: Number(row?.matched ?? 0),
       suggested: Number(row?.suggested ?? 0),
+      resolved: Number(row?.resolved ?? 0),
       unmatched: Number(row?.unmatched ?? 0),
       unmatchedInMinor: big(row?.unmatched_in ?? "0"),
       unmatchedOutMinor: big(row?.unmatched_out ?? "0"),
