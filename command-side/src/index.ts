@@ -28,5 +28,4 @@ export { MatchCommandService } from "./reconciliation/matches/service.ts";
 export { RUN_LIMITS, runReconciliation } from "./reconciliation/matches/run.ts";
 export { WRITE_OFF_ACTOR, WriteOffProcess, writeOffEntry } from "./reconciliation/write-offs/process.ts";
 export type { WriteOffOutcome, WriteOffProcessDeps } from "./reconciliation/write-offs/process.ts";
-export { WRITE_OFF_METADATA_KEY } from "./reconciliation/matches/items.ts";
 export { writeOffEntryId } from "./reconciliation/matches/decider.ts";

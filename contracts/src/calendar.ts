@@ -60,6 +60,16 @@ export function periodEnd(period: string): Date {
   return new Date(Date.UTC(year, month, 1));
 }
 
+/** Whole days from one YYYY-MM-DD to another (negative when `to` is earlier). */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/** Today's date in UTC, YYYY-MM-DD: the default `asOf` of the queries that count ages. */
+export function todayUtc(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
 /** A date from a client (request body or query): a calendar date within the range. */
 export const dateSchema = z
   .string()

@@ -39,36 +39,8 @@ export function reconciliationCommandRoutes(deps: ReconciliationCommandRoutesDep
     await app.register(matchingRulesCommandRoutes({ service: new MatchingRulesCommandService({ store: deps.eventStore }), idempotency: deps.idempotency, inFlight: deps.inFlight }));
     // One service for every recon-stream decision: one cache of each account's state.
     const matches = new MatchCommandService({ store: deps.eventStore });
-    await app.register(
-      matchCommandRoutes({
-        service: matches,
-        store: deps.eventStore,
-        items: deps.matchItems,
-        idempotency: deps.idempotency,
-        inFlight: deps.inFlight,
-        assertReadModelsReady: deps.assertReadModelsReady,
-      }),
-    );
-    await app.register(
-      exceptionCommandRoutes({
-        service: matches,
-        store: deps.eventStore,
-        items: deps.matchItems,
-        idempotency: deps.idempotency,
-        inFlight: deps.inFlight,
-        assertReadModelsReady: deps.assertReadModelsReady,
-      }),
-    );
-    await app.register(
-      periodCommandRoutes({
-        service: matches,
-        store: deps.eventStore,
-        items: deps.matchItems,
-        idempotency: deps.idempotency,
-        inFlight: deps.inFlight,
-        assertReadModelsReady: deps.assertReadModelsReady,
-      }),
-    );
+    const recon = { service: matches, store: deps.eventStore, items: deps.matchItems, idempotency: deps.idempotency, inFlight: deps.inFlight, assertReadModelsReady: deps.assertReadModelsReady };
+    for (const slice of [matchCommandRoutes, exceptionCommandRoutes, periodCommandRoutes]) await app.register(slice(recon));
     const csvProfile = (ledgerId: string, profileId: string) => readCsvProfile(deps.eventStore, ledgerId, profileId);
     await app.register(importRoutes({ eventStore: deps.eventStore, idempotency: deps.idempotency, inFlight: deps.inFlight, csvProfile, ...deps.imports }));
   };

@@ -114,6 +114,14 @@ export type StatementLineData = z.infer<typeof statementLineDataSchema>;
 export const MATCH_ITEMS_PER_SIDE_MAX = 100;
 export const MATCH_REASON_LENGTH_MAX = 500;
 export const matchIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, "1-100 letters, digits, '_', '.', ':' or '-', starting with a letter or digit");
+/**
+ * The metadata key of a write-off's journal entry (its value: the match or
+ * exception id). Its line on the bank's ledger account is a difference
+ * settled, not an item to match: every reader of internal items leaves such
+ * entries out.
+ */
+export const WRITE_OFF_METADATA_KEY = "reconciliationWriteOff";
+
 export const EXCEPTION_KINDS = ["aged", "duplicate", "amount-mismatch"] as const;
 export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
 /**

@@ -12,7 +12,7 @@
 // One item may be in several kinds (one exception each). A write-off
 // entry's own line is never an item.
 import type pg from "pg";
-import { exceptionIdOf } from "@trueup/contracts";
+import { WRITE_OFF_METADATA_KEY, exceptionIdOf } from "@trueup/contracts";
 import type { ExceptionKind } from "@trueup/contracts";
 import type { AccountItems } from "./match-reader.ts";
 
@@ -40,8 +40,6 @@ export interface ExceptionQuery {
   readonly after?: ExceptionRow["sortKey"] | undefined;
   readonly limit: number;
 }
-
-const WRITE_OFF_METADATA_KEY = "reconciliationWriteOff";
 
 type Raw = Record<string, unknown>;
 const strOrNull = (v: unknown): string | null => (typeof v === "string" ? v : null);

@@ -5,6 +5,7 @@
 // Amounts come back from numeric columns as digit strings (signed where a
 // difference) and are parsed to bigint here, at the boundary.
 import type pg from "pg";
+import { WRITE_OFF_METADATA_KEY } from "@trueup/contracts";
 
 export type MatchStatus = "suggested" | "confirmed" | "rejected" | "unmatched";
 export const MATCH_STATUSES: readonly MatchStatus[] = ["suggested", "confirmed", "rejected", "unmatched"];
@@ -106,13 +107,6 @@ export interface AccountItems {
   readonly ledgerAccount: string;
   readonly currency: string;
 }
-
-/**
- * The metadata key of a write-off's journal entry (command-side's
- * WRITE_OFF_METADATA_KEY): its bank-account line is a match's difference,
- * not an item, so no query lists it as one.
- */
-const WRITE_OFF_METADATA_KEY = "reconciliationWriteOff";
 
 type Raw = Record<string, unknown>;
 const str = (v: unknown): string => String(v);

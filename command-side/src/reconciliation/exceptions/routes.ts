@@ -14,7 +14,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { DEFAULT_MATCHING_RULES, TrueupError, exceptionIdSchema, parseExceptionId, problemResponses, resolveExceptionBody } from "@trueup/contracts";
+import { DEFAULT_MATCHING_RULES, TrueupError, daysBetween, exceptionIdSchema, parseExceptionId, problemResponses, resolveExceptionBody } from "@trueup/contracts";
 import type { ResolveExceptionBody } from "@trueup/contracts";
 import type { EventStore } from "@trueup/event-store";
 import type { CommandContext } from "../../command.ts";
@@ -63,8 +63,6 @@ function resolutionOf(body: ResolveExceptionBody): ResolveException["data"]["res
   }
 }
 
-const DAY_MS = 86_400_000;
-
 async function resolve(deps: ExceptionRoutesDeps, rules: MatchingRulesCommandService, ctx: CommandContext, exceptionId: string, body: ResolveExceptionBody) {
   const subject = parseExceptionId(exceptionId);
   const account = subject === undefined ? undefined : await readBankAccount(deps.store, subject.bankAccountId);
@@ -77,7 +75,7 @@ async function resolve(deps: ExceptionRoutesDeps, rules: MatchingRulesCommandSer
   if (item?.currency !== account.currency) throw new TrueupError("EXCEPTION_NOT_FOUND", `no ${subject.side} item ${subject.itemId} of bank account ${account.bankAccountId} in ${account.currency} (or not projected yet)`);
   if (subject.kind === "aged") {
     const ageingDays = ((await readMatchingRules(deps.store, account.bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES).exceptionAgeingDays;
-    const ageDays = item.date === null ? 0 : Math.floor((Date.parse(`${dayOf(ctx)}T00:00:00Z`) - Date.parse(`${item.date}T00:00:00Z`)) / DAY_MS);
+    const ageDays = item.date === null ? 0 : daysBetween(item.date, dayOf(ctx));
     if (ageDays <= ageingDays) throw new TrueupError("EXCEPTION_NOT_FOUND", `item ${subject.itemId} is ${ageDays} days old, not past the account's ageing limit of ${ageingDays} days`);
   }
   if (body.resolution === "write-off") {

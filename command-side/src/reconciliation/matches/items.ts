@@ -9,6 +9,7 @@
 // models may not have it yet: a retry after the import or posting has been
 // projected finds it.
 import type pg from "pg";
+import { WRITE_OFF_METADATA_KEY } from "@trueup/contracts";
 import type { ExternalItem, InternalItem } from "../matching/types.ts";
 
 /** Signed minor units (positive: money into the bank account), with the item's currency. */
@@ -19,12 +20,6 @@ export interface ItemAmount {
   readonly date: string | null;
 }
 
-/**
- * The metadata key of a write-off's journal entry (its value: the match id).
- * Its line on the bank's ledger account is the match's own difference, not
- * an item to match: every reader of internal items leaves such entries out.
- */
-export const WRITE_OFF_METADATA_KEY = "reconciliationWriteOff";
 
 /** A run's window: items dated in [from, to] (booking date, else value date, for a statement line; the entry's date for a ledger line). */
 export interface RunWindow {

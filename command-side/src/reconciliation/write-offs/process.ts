@@ -13,7 +13,7 @@
 // returns. What the ledger refuses is recorded, not retried; what is
 // transient (storage away, a concurrent write) is thrown as
 // StoreUnavailableError for the runner to retry with backoff.
-import { TrueupError, currencyOf, parseReconciliationEvent } from "@trueup/contracts";
+import { TrueupError, WRITE_OFF_METADATA_KEY, currencyOf, parseReconciliationEvent } from "@trueup/contracts";
 import type { PostJournalEntryBody, ReconciliationEvent } from "@trueup/contracts";
 import { StoreUnavailableError } from "@trueup/event-store";
 import type { RecordedEvent } from "@trueup/event-store";
@@ -21,7 +21,6 @@ import { ReceiptConflictError, StaleDecisionError } from "../../command.ts";
 import type { CommandContext } from "../../command.ts";
 import type { LedgerCommandService } from "../../ledger/service.ts";
 import type { MatchCommandService } from "../matches/service.ts";
-import { WRITE_OFF_METADATA_KEY } from "../matches/items.ts";
 
 type Requested = Extract<ReconciliationEvent, { type: "WriteOffRequested" }>["data"];
 

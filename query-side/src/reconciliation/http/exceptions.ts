@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { DEFAULT_MATCHING_RULES, EXCEPTION_KINDS, dateSchema, documentedDate } from "@trueup/contracts";
+import { DEFAULT_MATCHING_RULES, EXCEPTION_KINDS, dateSchema, daysBetween, documentedDate, todayUtc } from "@trueup/contracts";
 import type { ExceptionReader, ExceptionRow } from "../exception-reader.ts";
 import type { MatchingRulesSource } from "./matching-rules.ts";
 import { signedAmount } from "./matches.ts";
@@ -37,8 +37,6 @@ const exceptionsQuery = z.strictObject({
   ...consistency,
 });
 
-const DAY_MS = 86_400_000;
-const todayUtc = (): string => new Date().toISOString().slice(0, 10);
 
 function exceptionJson(e: ExceptionRow, asOf: string): z.infer<typeof exceptionDto> {
   return {
@@ -50,7 +48,7 @@ function exceptionJson(e: ExceptionRow, asOf: string): z.infer<typeof exceptionD
     amountMinor: e.amountMinor.toString(),
     currency: e.currency,
     date: e.date,
-    ageDays: e.date === null ? null : Math.round((Date.parse(`${asOf}T00:00:00Z`) - Date.parse(`${e.date}T00:00:00Z`)) / DAY_MS),
+    ageDays: e.date === null ? null : daysBetween(e.date, asOf),
     reference: e.reference,
     description: e.description,
     assignee: e.assignee,

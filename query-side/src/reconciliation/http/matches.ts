@@ -9,7 +9,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { TrueupError, dateSchema, documentedDate, formatDigits, matchIdSchema, positionDto, statementCurrencyOf } from "@trueup/contracts";
+import { TrueupError, dateSchema, daysBetween, documentedDate, formatDigits, matchIdSchema, positionDto, statementCurrencyOf, todayUtc } from "@trueup/contracts";
 import { MATCH_STATUSES } from "../match-reader.ts";
 import type { AccountItems, DecisionRow, ItemRow, MatchRow, RunRow, SideSummary } from "../match-reader.ts";
 import type { BankAccountRow } from "../reader.ts";
@@ -194,9 +194,6 @@ function percent(part: number, whole: number): string {
   return formatDigits(hundredths.toString(), 2);
 }
 
-function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
-}
 
 function sideJson(s: SideSummary, currency: string, asOf: string): z.infer<typeof sideSummaryDto> {
   return {
@@ -239,7 +236,6 @@ const summaryQuery = z.strictObject({
   ...consistency,
 });
 
-const todayUtc = (): string => new Date().toISOString().slice(0, 10);
 
 export function matchRoutes({ app: base, matches, guards }: RouteContext & { app: FastifyInstance }): void {
   const app = base.withTypeProvider<ZodTypeProvider>();
