@@ -108,7 +108,7 @@ const invoicePattern = z
     const problem = invoicePatternProblem(pattern);
     if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
   })
-  .meta({ description: "A regular expression (Unicode mode) whose first capture group, or whole match, is an invoice number in remittance text or a ledger line's description", example: "INV-?(\\d{4,10})" });
+  .meta({ description: "A regular expression (Unicode mode) whose first capture group, or whole match, is an invoice number in a statement line's remittance text, description, end-to-end id or customer reference, or in a ledger line's description", example: "INV-?(\\d{4,10})" });
 
 export const referenceRuleSchema = z.strictObject({
   kind: z.literal("reference"),

@@ -312,7 +312,9 @@ export function prepareExternal(items: readonly ExternalItem[], patterns: readon
     addReference(references, "bankReference", item.bankReference);
     addReference(references, "customerReference", item.customerReference);
     addReference(references, "creditorReference", item.creditorReference);
-    for (const invoice of [...invoiceNumbers(patterns, item.remittanceInformation), ...invoiceNumbers(patterns, item.description)]) {
+    // Banks put invoice numbers in any free field: SEPA returns carry them in the end-to-end id, behind other text.
+    const texts = [item.remittanceInformation, item.description, item.endToEndId, item.customerReference];
+    for (const invoice of texts.flatMap((text) => invoiceNumbers(patterns, text))) {
       addReference(references, "invoiceNumber", invoice);
     }
     const name = names.of(item.counterpartyName);
