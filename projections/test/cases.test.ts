@@ -57,7 +57,7 @@ function proposal(matchId: string, options: { runId?: string | null; writeOffMin
     criteria: [{ criterion: "amount", grade: "exact", points: 0, reason: "amount exact" }, { criterion: "date", grade: "close", points: -4, reason: "value date +2 days (window 3)" }],
     differenceMinor: writeOffMinor ?? "0",
     writeOff: writeOffMinor === undefined ? null : { amountMinor: writeOffMinor, ledgerAccount: "6800", date: "2026-01-31" },
-    residual: null, ambiguous: options.ambiguous ?? false,
+    residual: null, ambiguous: options.ambiguous ?? false, learned: [],
   };
 }
 

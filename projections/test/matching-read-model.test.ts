@@ -30,7 +30,7 @@ function proposed(matchId: string, externalIds: string[], internalIds: string[],
     bankAccountId: ACCOUNT, matchId, runId, kind: externalIds.length === 1 ? (internalIds.length === 1 ? "1:1" : "1:N") : internalIds.length === 1 ? "N:1" : "N:M",
     externalIds, internalIds, currency: "EUR", ruleId: runId === null ? null : "amount-date", score: 80,
     criteria: [{ criterion: "amount", grade: "exact", points: 0, reason: "amount exact" }],
-    differenceMinor: "-25", writeOff: { amountMinor: "-25", ledgerAccount: "6800", date: "2026-01-31" }, residual: null, ambiguous: false,
+    differenceMinor: "-25", writeOff: { amountMinor: "-25", ledgerAccount: "6800", date: "2026-01-31" }, residual: null, ambiguous: false, learned: [],
   });
 }
 

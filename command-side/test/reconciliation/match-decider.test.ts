@@ -103,6 +103,51 @@ describe("the match decider", () => {
     expect(after.live.get(decider.itemKey("external", "e2"))).toBe("x1");
   });
 
+  it("learns counterparty → account hints from a confirmed manual match, and takes them back on unmatch", () => {
+    const taught = (matchId: string, externals: decider.ManualItem[], internals: decider.ManualItem[]): decider.ManualMatch => ({
+      type: "ManualMatch",
+      data: { bankAccountId: BA, matchId, currency: "EUR", reason: null, account: ACCOUNT, today: TODAY, externals, internals, writeOff: null },
+    });
+    const acme = { id: "e1", amountMinor: 100n, date: "2026-03-02", counterpartyName: "Acme GmbH", counterpartyIban: "de89 3704 0044 0532 0130 00" };
+    const sale = { id: "i1", amountMinor: 100n, date: "2026-03-01", contraAccounts: ["4000"] };
+    let state = decider.initialReconState();
+    const first = eventsOf(decider.decideManualMatch(taught("m1", [acme], [sale]), state));
+    const proposed = first.find((e) => e.type === "MatchProposed");
+    // The name as the engine compares it (legal form dropped), the IBAN without spaces; sorted.
+    expect(proposed?.type === "MatchProposed" ? proposed.data.learned : undefined).toEqual([
+      { counterparty: "ACME", ledgerAccount: "4000" },
+      { counterparty: "DE89370400440532013000", ledgerAccount: "4000" },
+    ]);
+    state = fold(state, first);
+    const second = eventsOf(decider.decideManualMatch(taught("m2", [{ ...acme, id: "e2", counterpartyIban: null }], [{ ...sale, id: "i2" }]), state));
+    state = fold(state, second);
+    expect([...state.hints.entries()].sort()).toEqual([["ACME\n4000", 2], ["DE89370400440532013000\n4000", 1]]);
+    // A run's proposals teach nothing, even confirmed.
+    state = fold(state, eventsOf(decider.decideProposals(propose(proposal("m3", ["e3"], ["i3"], true)), state)));
+    expect(state.hints.size).toBe(2);
+    state = fold(state, eventsOf(decider.decideMatchDecision(decision("UnmatchMatch", "m1"), state)));
+    expect([...state.hints.entries()]).toEqual([["ACME\n4000", 1]]);
+    state = fold(state, eventsOf(decider.decideMatchDecision(decision("UnmatchMatch", "m2"), state)));
+    expect(state.hints.size).toBe(0);
+  });
+
+  it("teaches the same sorted, distinct lesson whatever the items' order, and at most MATCH_LEARNED_HINTS_MAX pairs", () => {
+    const externals = Array.from({ length: 6 }, (_, k) => ({ id: `e${String(k)}`, amountMinor: 10n, date: "2026-03-02", counterpartyName: `Party ${String(k)}`, counterpartyIban: null }));
+    const internals = Array.from({ length: 4 }, (_, k) => ({ id: `i${String(k)}`, amountMinor: 15n, date: "2026-03-01", contraAccounts: [`40${String(k)}0`, "4000"] }));
+    const learned = (ex: decider.ManualItem[], int: decider.ManualItem[]) => {
+      const events = eventsOf(decider.decideManualMatch({ type: "ManualMatch", data: { bankAccountId: BA, matchId: "m", currency: "EUR", reason: null, account: ACCOUNT, today: TODAY, externals: ex, internals: int, writeOff: null } }, decider.initialReconState()));
+      const p = events.find((e) => e.type === "MatchProposed");
+      return p?.type === "MatchProposed" ? p.data.learned : [];
+    };
+    const forwards = learned(externals, internals);
+    expect(forwards).toHaveLength(16);
+    expect(learned([...externals].reverse(), [...internals].reverse())).toEqual(forwards);
+    expect(new Set(forwards.map((h) => `${h.counterparty}|${h.ledgerAccount}`)).size).toBe(16);
+    // Nothing to learn without a counterparty or a contra account.
+    expect(learned([{ id: "e", amountMinor: 5n, date: null }], [{ id: "i", amountMinor: 5n, date: null, contraAccounts: ["4000"] }])).toEqual([]);
+    expect(learned([{ id: "e", amountMinor: 5n, date: null, counterpartyName: "Acme" }], [{ id: "i", amountMinor: 5n, date: null }])).toEqual([]);
+  });
+
   it("refuses to load a stream whose events would put an item in two live matches", () => {
     const [proposed] = eventsOf(decider.decideProposals(propose(proposal("m1", ["e1"], ["i1"])), decider.initialReconState()));
     if (proposed?.type !== "MatchProposed") throw new Error("no proposal");

@@ -113,6 +113,10 @@ export type StatementLineData = z.infer<typeof statementLineDataSchema>;
 /** Items on one side of a match: a run's groups hold at most 8; a clerk's manual match up to this. */
 export const MATCH_ITEMS_PER_SIDE_MAX = 100;
 export const MATCH_REASON_LENGTH_MAX = 500;
+/** Counterparty → ledger account pairs one manual match teaches the engine; more are dropped (a match of many parties teaches little). */
+export const MATCH_LEARNED_HINTS_MAX = 16;
+/** A learned hint's counterparty: a normalised name or an IBAN. */
+export const MATCH_HINT_COUNTERPARTY_LENGTH_MAX = 200;
 export const matchIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, "1-100 letters, digits, '_', '.', ':' or '-', starting with a letter or digit");
 /**
  * The metadata key of a write-off's journal entry (its value: the match or
@@ -259,6 +263,15 @@ export const reconciliationEventSchemas = {
     writeOff: z.strictObject({ amountMinor: signedDigits, ledgerAccount: accountCodeSchema, date: eventDateSchema.nullable().default(null) }).nullable(),
     residual: z.strictObject({ side: z.enum(["external", "internal"]), itemId: matchItemIdSchema, amountMinor: signedDigits }).nullable(),
     ambiguous: z.boolean(),
+    /**
+     * What a clerk's manual match teaches later runs: the external items'
+     * counterparties (normalised name, IBAN) with the ledger accounts the
+     * internal items' entries booked against. Empty for a run's proposal.
+     */
+    learned: z
+      .array(z.strictObject({ counterparty: z.string().min(1).max(MATCH_HINT_COUNTERPARTY_LENGTH_MAX), ledgerAccount: accountCodeSchema }))
+      .max(MATCH_LEARNED_HINTS_MAX)
+      .default([]),
   }),
   /** A suggested match confirmed, by a clerk or (automatic) by the run's threshold. */
   MatchConfirmed: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, automatic: z.boolean() }),

@@ -18,6 +18,8 @@ import type { JsonValue, ReconciliationEvent } from "@trueup/contracts";
 import type { Decision as GenericDecision } from "../../decision.ts";
 import { derivedEntityId } from "../../ids.ts";
 import { BucketMap } from "./bucket-map.ts";
+import { hintKey, learnedHints } from "./hints.ts";
+import type { HintSource, LearnedHint } from "./hints.ts";
 
 type MatchEventType =
   | "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched" | "ReconciliationRunRecorded"
@@ -44,6 +46,8 @@ export interface MatchRecord {
   readonly automatic: boolean;
   /** Where its write-off is: none asked for yet, requested with the confirmation, then posted or refused by the ledger. */
   readonly writeOffState: "none" | "requested" | "posted" | "refused";
+  /** What it teaches later runs while confirmed (a manual match's counterparty → account pairs; empty for a run's). */
+  readonly learned: readonly LearnedHint[];
 }
 
 /** Where a bank account's write-offs post: its ledger and the ledger account its lines match. From its own stream. */
@@ -94,9 +98,28 @@ export interface ReconState {
   readonly resolved: BucketMap<ResolutionRecord>;
   /** The end of the latest signed-off period: matches with an item dated up to it are locked. */
   readonly closedThrough: string | null;
+  /** Learned hints (hintKey) → how many confirmed matches teach it; a count that falls to zero is removed. */
+  readonly hints: BucketMap<number>;
 }
 
-export const initialReconState = (): ReconState => ({ matches: BucketMap.empty(), live: BucketMap.empty(), resolved: BucketMap.empty(), closedThrough: null });
+export const initialReconState = (): ReconState => ({ matches: BucketMap.empty(), live: BucketMap.empty(), resolved: BucketMap.empty(), closedThrough: null, hints: BucketMap.empty() });
+
+const NOTHING_LEARNED: readonly LearnedHint[] = [];
+
+/** The hint counts with `match`'s lesson added (+1) or taken back (−1). */
+function withLesson(hints: BucketMap<number>, learned: readonly LearnedHint[], by: 1 | -1): BucketMap<number> {
+  if (learned.length === 0) return hints;
+  const set: [string, number][] = [];
+  const remove: string[] = [];
+  for (const hint of learned) {
+    const key = hintKey(hint);
+    const count = (hints.get(key) ?? 0) + by;
+    assert.ok(count >= 0, `hint ${key} taken back more often than learned`);
+    if (count === 0) remove.push(key);
+    else set.push([key, count]);
+  }
+  return hints.with(set, remove);
+}
 
 /** External and internal ids may coincide; the key keeps the sides apart. */
 export function itemKey(side: "external" | "internal", id: string): string {
@@ -115,7 +138,8 @@ function withStatus(state: ReconState, matchId: string, status: MatchStatus, aut
   assert.ok(match !== undefined, `match ${matchId} changed before it was proposed`);
   assert.ok(match.status === FROM[status], `match ${matchId} cannot become ${status} from ${match.status}`);
   const live = status === "rejected" || status === "unmatched" ? state.live.with([], keysOf(match)) : state.live;
-  return { ...state, matches: state.matches.with([[matchId, { ...match, status, automatic: match.automatic || automatic }]]), live };
+  const hints = status === "confirmed" ? withLesson(state.hints, match.learned, 1) : status === "unmatched" ? withLesson(state.hints, match.learned, -1) : state.hints;
+  return { ...state, matches: state.matches.with([[matchId, { ...match, status, automatic: match.automatic || automatic }]]), live, hints };
 }
 
 function withWriteOff(state: ReconState, subject: string, writeOffState: MatchRecord["writeOffState"]): ReconState {
@@ -138,7 +162,7 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       for (const key of keys) assert.ok(!state.live.has(key), `item ${key} would be in two live matches (${state.live.get(key) ?? ""} and ${matchId})`);
       return {
         ...state,
-        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency, runId: event.data.runId, automatic: false, writeOffState: "none" }]]),
+        matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency, runId: event.data.runId, automatic: false, writeOffState: "none", learned: event.data.learned.length === 0 ? NOTHING_LEARNED : event.data.learned }]]),
         live: state.live.with(keys.map((key) => [key, matchId] as const)),
       };
     }
@@ -176,7 +200,7 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
 }
 
 /** A run's proposal, as the engine made it, with the match id the run gives it. */
-export interface RunProposal extends Omit<Proposed, "bankAccountId" | "runId"> {
+export interface RunProposal extends Omit<Proposed, "bankAccountId" | "runId" | "learned"> {
   /** Confirmed in the same append (the engine's autoConfirm: at the threshold, not ambiguous, not partial). */
   readonly autoConfirm: boolean;
 }
@@ -200,7 +224,7 @@ export function decideProposals(command: ProposeMatches, state: ReconState): Dec
     if (state.matches.has(proposal.matchId) || keys.some((key) => state.live.has(key) || claimed.has(key))) continue;
     for (const key of keys) claimed.add(key);
     const { autoConfirm, ...data } = proposal;
-    events.push({ type: "MatchProposed", data: { ...data, bankAccountId, runId } });
+    events.push({ type: "MatchProposed", data: { ...data, bankAccountId, runId, learned: [] } });
     if (!autoConfirm) continue;
     events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId: proposal.matchId, automatic: true } });
     events.push(...writeOffRequest(bankAccountId, proposal.matchId, proposal, account, today, proposal.currency));
@@ -257,7 +281,7 @@ export function decideMatchDecision(command: MatchDecisionCommand, state: ReconS
   }
 }
 
-export interface ManualItem {
+export interface ManualItem extends HintSource {
   readonly id: string;
   readonly amountMinor: bigint;
   /** Booking date (else value date) of a statement line, the effective date of a ledger line; dates the write-off. */
@@ -331,6 +355,7 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
       differenceMinor: difference.toString(),
       writeOff: writeOffData,
       residual: null, ambiguous: false,
+      learned: learnedHints(externals, internals),
     },
   });
   events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } });

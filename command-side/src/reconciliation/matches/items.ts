@@ -18,6 +18,11 @@ export interface ItemAmount {
   readonly currency: string;
   /** Booking date (else value date) of a statement line; effective date of a ledger line. */
   readonly date: string | null;
+  /** Who paid or was paid: a statement line's counterparty, a posting's (from its metadata). What a manual match teaches. */
+  readonly counterpartyName: string | null;
+  readonly counterpartyIban: string | null;
+  /** For a ledger line: the other accounts of its entry (where the money came from or went); empty for a statement line. */
+  readonly contraAccounts: readonly string[];
 }
 
 
@@ -74,6 +79,11 @@ interface JournalLine {
   readonly side: "debit" | "credit";
   readonly amountMinor: string;
   readonly currency: string;
+}
+
+/** An entry's accounts other than the bank's, each once, in the entry's order. */
+function contraAccountsOf(lines: readonly JournalLine[], ledgerAccount: string): string[] {
+  return [...new Set(lines.filter((line) => line.accountCode !== ledgerAccount).map((line) => line.accountCode))];
 }
 
 /** What signing off a period reads besides the items: the two balances at its end, and how far the read models are. */
@@ -133,7 +143,7 @@ export class PostgresMatchItemReader implements MatchItemReader, PeriodBalanceRe
     for (const row of rows) {
       const lines = JSON.parse(row.lines) as JournalLine[];
       const metadata = JSON.parse(row.metadata) as Record<string, string>;
-      const contraAccounts = [...new Set(lines.filter((line) => line.accountCode !== ledgerAccount).map((line) => line.accountCode))];
+      const contraAccounts = contraAccountsOf(lines, ledgerAccount);
       lines.forEach((line, index) => {
         if (line.accountCode !== ledgerAccount) return;
         items.push({
@@ -186,12 +196,15 @@ export class PostgresMatchItemReader implements MatchItemReader, PeriodBalanceRe
   }
 
   async externalItems(bankAccountId: string, lineIds: readonly string[]): Promise<ReadonlyMap<string, ItemAmount>> {
-    const { rows } = await this.pool.query<{ line_id: string; amount_minor: string; side: string; currency: string; date: string | null }>(
-      `SELECT line_id, amount_minor::text AS amount_minor, side, currency, COALESCE(booking_date, value_date)::text AS date
+    const { rows } = await this.pool.query<{ line_id: string; amount_minor: string; side: string; currency: string; date: string | null; counterparty_name: string | null; counterparty_iban: string | null }>(
+      `SELECT line_id, amount_minor::text AS amount_minor, side, currency, COALESCE(booking_date, value_date)::text AS date, counterparty_name, counterparty_iban
          FROM ${this.schemas.reconciliation}.statement_lines WHERE bank_account_id = $1 AND line_id = ANY($2::text[])`,
       [bankAccountId, lineIds],
     );
-    return new Map(rows.map((row) => [row.line_id, { amountMinor: row.side === "credit" ? BigInt(row.amount_minor) : -BigInt(row.amount_minor), currency: row.currency, date: row.date }]));
+    return new Map(rows.map((row) => [row.line_id, {
+      amountMinor: row.side === "credit" ? BigInt(row.amount_minor) : -BigInt(row.amount_minor), currency: row.currency, date: row.date,
+      counterpartyName: row.counterparty_name, counterpartyIban: row.counterparty_iban, contraAccounts: [],
+    }]));
   }
 
   async internalItems(ledgerId: string, ledgerAccount: string, itemIds: readonly string[]): Promise<ReadonlyMap<string, ItemAmount>> {
@@ -201,19 +214,23 @@ export class PostgresMatchItemReader implements MatchItemReader, PeriodBalanceRe
       if (parsed !== undefined) wanted.set(id, parsed);
     }
     const entryIds = [...new Set([...wanted.values()].map((w) => w.entryId))];
-    const { rows } = await this.pool.query<{ entry_id: string; lines: string; effective_date: string }>(
-      `SELECT entry_id, lines::text AS lines, effective_date::text AS effective_date FROM ${this.schemas.ledger}.journal_entries
+    const { rows } = await this.pool.query<{ entry_id: string; lines: string; effective_date: string; metadata: string }>(
+      `SELECT entry_id, lines::text AS lines, effective_date::text AS effective_date, metadata::text AS metadata FROM ${this.schemas.ledger}.journal_entries
         WHERE ledger_id = $1 AND entry_id = ANY($2::text[]) AND metadata->>'${WRITE_OFF_METADATA_KEY}' IS NULL`,
       [ledgerId, entryIds],
     );
-    const linesOf = new Map(rows.map((row) => [row.entry_id, JSON.parse(row.lines) as JournalLine[]]));
-    const dateOf = new Map(rows.map((row) => [row.entry_id, row.effective_date]));
+    const entries = new Map(rows.map((row) => [row.entry_id, { lines: JSON.parse(row.lines) as JournalLine[], date: row.effective_date, metadata: JSON.parse(row.metadata) as Record<string, string> }]));
     const found = new Map<string, ItemAmount>();
     for (const [id, { entryId, index }] of wanted) {
-      const line = linesOf.get(entryId)?.[index];
-      if (line?.accountCode !== ledgerAccount) continue;
+      const entry = entries.get(entryId);
+      const line = entry?.lines[index];
+      if (entry === undefined || line?.accountCode !== ledgerAccount) continue;
       // The bank account's ledger account is an asset: a debit is money into it.
-      found.set(id, { amountMinor: line.side === "debit" ? BigInt(line.amountMinor) : -BigInt(line.amountMinor), currency: line.currency, date: dateOf.get(entryId) ?? null });
+      found.set(id, {
+        amountMinor: line.side === "debit" ? BigInt(line.amountMinor) : -BigInt(line.amountMinor), currency: line.currency, date: entry.date,
+        counterpartyName: entry.metadata.counterparty ?? null, counterpartyIban: entry.metadata.counterpartyIban ?? null,
+        contraAccounts: contraAccountsOf(entry.lines, ledgerAccount),
+      });
     }
     return found;
   }

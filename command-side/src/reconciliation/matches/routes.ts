@@ -127,7 +127,7 @@ function itemsOrRefuse(side: "externalIds" | "internalIds", ids: readonly string
     const what = side === "externalIds" ? `statement line ${id} of bank account ${account.bankAccountId}` : `ledger line ${id} on account ${account.ledgerAccount} of ledger ${account.ledgerId}`;
     if (item === undefined) throw new TrueupError("MATCH_ITEM_NOT_FOUND", `no ${what} (or not projected yet)`, { path: [side, index] });
     if (item.currency !== account.currency) throw new TrueupError("ACCOUNT_CURRENCY_MISMATCH", `${what} is in ${item.currency}; the bank account is in ${account.currency}`, { path: [side, index] });
-    return { id, amountMinor: item.amountMinor, date: item.date };
+    return { id, amountMinor: item.amountMinor, date: item.date, counterpartyName: item.counterpartyName, counterpartyIban: item.counterpartyIban, contraAccounts: item.contraAccounts };
   });
 }
 

@@ -18,6 +18,7 @@ import type { BoundHit, MatchKind, Proposal } from "../matching/index.ts";
 import type { MatchItemReader } from "./items.ts";
 import type { MatchCommandService } from "./service.ts";
 import { itemKey, kindOf } from "./decider.ts";
+import { engineHints } from "./hints.ts";
 import type { RunProposal } from "./decider.ts";
 
 export interface RunLimits {
@@ -111,7 +112,7 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
     external: external.filter((item) => item.currency === account.currency && !state.live.has(itemKey("external", item.id))),
     internal: internal.filter((item) => item.currency === account.currency && !state.live.has(itemKey("internal", item.id))),
   };
-  const result = proposeMatches({ external: open.external, internal: open.internal, rules });
+  const result = proposeMatches({ external: open.external, internal: open.internal, rules, hints: engineHints(state.hints) });
   const runId = derivedEntityId("run", ctx.commandId);
   const dates = new Map(open.external.map((item) => [item.id, item.bookingDate ?? item.valueDate]));
   const proposals = result.proposals.map((proposal) => runProposalOf(bankAccountId, proposal, dates));
