@@ -27,5 +27,7 @@ export type { MatchItemReader } from "./reconciliation/matches/items.ts";
 export { MatchCommandService } from "./reconciliation/matches/service.ts";
 export { RUN_LIMITS, runReconciliation } from "./reconciliation/matches/run.ts";
 export { WRITE_OFF_ACTOR, WriteOffProcess, writeOffEntry } from "./reconciliation/write-offs/process.ts";
+export { CONTINUOUS_ACTOR, ContinuousMatching, widestDateWindow } from "./reconciliation/continuous/process.ts";
+export type { ContinuousMatchingDeps, ContinuousOutcome, ContinuousTrigger } from "./reconciliation/continuous/process.ts";
 export type { WriteOffOutcome, WriteOffProcessDeps } from "./reconciliation/write-offs/process.ts";
 export { writeOffEntryId } from "./reconciliation/matches/decider.ts";

@@ -65,6 +65,12 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 }
 
+/** The YYYY-MM-DD `days` whole days after `date` (before it when negative), clamped to DATE_MIN..DATE_MAX. */
+export function addDays(date: string, days: number): string {
+  const shifted = new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+  return shifted < DATE_MIN ? DATE_MIN : shifted > DATE_MAX ? DATE_MAX : shifted;
+}
+
 /** Today's date in UTC, YYYY-MM-DD: the default `asOf` of the queries that count ages. */
 export function todayUtc(): string {
   return new Date().toISOString().slice(0, 10);

@@ -19,6 +19,7 @@ describe("matching rules", () => {
       tolerance: { absoluteMinor: "0", basisPoints: 0 },
       writeOffAccount: null,
       exceptionAgeingDays: 30,
+      continuous: true,
     });
     expect(DEFAULT_MATCHING_RULES.rules.map((r) => r.kind)).toEqual(["reference", "amountDate", "group"]);
   });

@@ -47,6 +47,12 @@ export interface ComposeOptions {
   readonly imports?: ImportRouteOptions;
   /** MONGO_URL: the document read models in MongoDB; without it they are JSONB tables in `pool` (DOCUMENT_SCHEMA_NAME). */
   readonly mongoUrl?: string | undefined;
+  /**
+   * The continuous-matching process manager (default true; each bank
+   * account's rules switch it too). Tests of explicit runs turn it off so
+   * a run they start is the only one.
+   */
+  readonly continuousMatching?: boolean;
 }
 
 export interface Composed {
@@ -78,7 +84,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   const idempotency = runsCommands || runsProjections ? await IdempotencyStore.open(relaxedPool, { durablePool: pool }) : undefined;
   const transactional = eventStore.capabilities.transactionalAppend;
   const atomic = idempotency === undefined || transactional === undefined ? undefined : idempotency.atomicAppender(transactional);
-  const registry = new ProjectionRegistry(modules.flatMap((m) => [...m.projections, ...(m.processManagers?.({ eventStore, atomic }) ?? [])]));
+  const registry = new ProjectionRegistry(modules.flatMap((m) => [...m.projections, ...(m.processManagers?.({ eventStore, atomic, pool, continuousMatching: options.continuousMatching ?? true }) ?? [])]));
   // Only the projections service creates or rebuilds read-model schemas (before any reader here touches them;
   // only the workers write rows). Any other process waits behind the gate until what it reads is there.
   if (runsProjections) for (const projection of registry.postgres()) await openProjectionSchema({ pool, eventStore, projection });

@@ -44,6 +44,10 @@ export type DocumentReader = Pick<DocumentSink, "get" | "list" | "count">;
 export interface ProcessManagerDeps {
   readonly eventStore: EventStore;
   readonly atomic: AtomicAppender | undefined;
+  /** The read models' pool: a process manager that decides from them (continuous matching's runs) reads there. */
+  readonly pool: pg.Pool;
+  /** Whether continuous reconciliation runs at all (ComposeOptions.continuousMatching); each account also has its own switch. */
+  readonly continuousMatching: boolean;
 }
 
 export interface BoundedContextModule {

@@ -3,11 +3,12 @@
 // them (projections/src/reconciliation, matching, and the case files in
 // projections/src/cases) and their queries (query-side/src/reconciliation).
 import assert from "node:assert/strict";
-import { LedgerCommandService, MatchCommandService, PostgresMatchItemReader, WriteOffProcess, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
+import { ContinuousMatching, LedgerCommandService, MatchCommandService, PostgresMatchItemReader, WriteOffProcess, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
 import { RECONCILIATION_CATEGORIES } from "@trueup/contracts";
-import { CASES_COLLECTION, casesProjection, ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
+import { CASES_COLLECTION, casesProjection, continuousMatchingProjection, ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
 import type { PostgresProjection } from "@trueup/projections";
-import type { RecordedEvent } from "@trueup/event-store";
+import type { EventStore, RecordedEvent } from "@trueup/event-store";
+import type pg from "pg";
 import { ExceptionReader, MatchReader, ReconciliationReader, reconciliationQueryRoutes } from "@trueup/query-side";
 import { readDocuments } from "./document-read-models.ts";
 import type { BoundedContextModule } from "./modules.ts";
@@ -25,15 +26,30 @@ export function writeOffProcessManager(process: Pick<WriteOffProcess, "handle">)
   });
 }
 
+/** Continuous reconciliation: runs over the read models, once they have applied the batch that triggered them. */
+function continuousMatchingProcessManager(eventStore: EventStore, pool: pg.Pool): PostgresProjection<readonly RecordedEvent[]> {
+  const items = new PostgresMatchItemReader(pool, { reconciliation: reconciliationProjection.schemaName, ledger: ledgerProjection.schemaName });
+  const matching = new ContinuousMatching({ store: eventStore, items, service: new MatchCommandService({ store: eventStore }) });
+  return continuousMatchingProjection({
+    readModelsAt: async (position) => {
+      const applied = await items.appliedThrough();
+      return applied !== undefined && applied >= position;
+    },
+    run: async (trigger) => ({ ...(await matching.run(trigger)) }),
+  });
+}
+
 export const reconciliationModule: BoundedContextModule = {
   name: "reconciliation",
   projections: [reconciliationProjection, matchingProjection, casesProjection],
   // Imports decide from the log (the bank account's stream and the ledger's). A manual match reads its
   // items' amounts (facts that never change) from the read models; the live matches come from the log.
   commandReads: [reconciliationProjection, ledgerProjection],
-  // A confirmed match's write-off becomes a journal entry through the ledger's own command path.
-  processManagers: ({ eventStore, atomic }) => [
+  // A confirmed match's write-off becomes a journal entry through the ledger's own command path; a new
+  // statement or posting starts a run over what it may match (continuous reconciliation).
+  processManagers: ({ eventStore, atomic, pool, continuousMatching }) => [
     writeOffProcessManager(new WriteOffProcess({ ledger: new LedgerCommandService(eventStore, atomic), matches: new MatchCommandService({ store: eventStore }) })),
+    ...(continuousMatching ? [continuousMatchingProcessManager(eventStore, pool)] : []),
   ],
   commandRoutes: ({ pool, eventStore, idempotency, atomic, inFlight, imports, assertReadModelsReady }) =>
     reconciliationCommandRoutes({

@@ -38,6 +38,8 @@ export interface PlatformOptions {
   imports?: ImportRouteOptions;
   /** The store the platform uses, around the real one (faults); `store` stays the real one. */
   wrap?: (store: PostgresEventStore) => EventStore;
+  /** Continuous reconciliation (default off here: most tests start their runs themselves and count what those did). */
+  continuousMatching?: boolean;
 }
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
@@ -50,6 +52,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     eventStore: options.wrap?.(store) ?? store,
     ...(options.projectionRetry === undefined ? {} : { projectionRetry: options.projectionRetry }),
     ...(options.imports === undefined ? {} : { imports: options.imports }),
+    continuousMatching: options.continuousMatching ?? false,
     ping: async () => {
       await db.pool.query("SELECT 1");
     },

@@ -34,6 +34,8 @@ export { planMatchingBatch } from "./matching/plan.ts";
 export type { MatchingBatchPlan } from "./matching/plan.ts";
 export { PROCESS_BATCH_EVENTS_MAX, processManagerProjection } from "./process-manager.ts";
 export type { ProcessManagerDefinition } from "./process-manager.ts";
+export { CONTINUOUS_MATCHING_NAME, continuousMatchingProjection } from "./continuous-matching.ts";
+export type { ContinuousMatchingOptions, ContinuousMatchingPort, ContinuousTriggerOf } from "./continuous-matching.ts";
 export * from "./documents/index.ts";
 export { casesProjection } from "./cases/projection.ts";
 export { CASES_COLLECTION, CASE_EVENT_TYPES, CASE_HISTORY_KEEP_LAST, RUNS_COLLECTION, planCaseDocuments } from "./cases/plan.ts";

@@ -161,6 +161,8 @@ export const matchingRulesSchema = z
     writeOffAccount: accountCodeSchema.nullable().default(null),
     /** An item unmatched for longer than this many days (from its date) is an exception. */
     exceptionAgeingDays: z.number().int().min(1).max(MATCHING_RULE_LIMITS.exceptionAgeingDaysMax).default(30),
+    /** Continuous reconciliation: a new statement or a posting on the account's ledger account starts a run over the items it may match. */
+    continuous: z.boolean().default(true),
   })
   .superRefine((rules, ctx) => {
     const seen = new Set<string>();
