@@ -53,7 +53,7 @@ export const ERROR_CATALOGUE = {
   RECONCILIATION_STATEMENT_NOT_FOUND: { status: 404, title: "No signed-off reconciliation statement for this bank account and period" },
   EXCEPTION_NOT_FOUND: { status: 404, title: "No such exception: its item is not a statement line of this bank account or a ledger line on its ledger account (or not in the read models yet)" },
   EXCEPTION_NOT_OPEN: { status: 409, title: "The exception's item is no longer open: it is in a match, or the exception was resolved" },
-  MATCH_HAS_WRITE_OFF: { status: 409, title: "The match's write-off is posted (or being posted) to the ledger; unmatching it would leave that entry behind, so it is refused" },
+  MATCH_HAS_WRITE_OFF: { status: 409, title: "The match's write-off is being posted to the ledger; unmatch it once it is posted (its reversal then goes with the unmatch)" },
   MATCH_UNBALANCED: { status: 422, title: "The matched items do not balance, and the difference is beyond the account's write-off limit" },
   MATCHING_RULES_VERSION_CONFLICT: { status: 409, title: "The bank account's matching rules are at another version than expectedVersion; read them again" },
   CSV_PROFILE_REQUIRED: { status: 400, title: "A CSV file needs a mapping profile: pass ?profile=" },

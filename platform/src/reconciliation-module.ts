@@ -18,7 +18,7 @@ export function writeOffProcessManager(process: Pick<WriteOffProcess, "handle">)
   return processManagerProjection({
     name: "write-offs",
     schemaName: "pm_write_offs",
-    filter: { categories: [RECONCILIATION_CATEGORIES.recon], eventTypes: ["WriteOffRequested"] },
+    filter: { categories: [RECONCILIATION_CATEGORIES.recon], eventTypes: ["WriteOffRequested", "WriteOffReversalRequested"] },
     handle: async (event) => {
       const outcome = await process.handle(event);
       return outcome === undefined ? undefined : { ...outcome };

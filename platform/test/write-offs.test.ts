@@ -19,7 +19,7 @@ const LEDGER = "wo";
 const ACCOUNT = "wo_bank";
 const CSV = ["Date,Amount,Reference,Name", "2026-03-02,99.50,INV-9,Bolt Ltd", "2026-02-10,40.00,FEB-1,Corr SA", "2026-03-06,199.00,INV-10,Acme GmbH"].join("\n") + "\n";
 
-interface WriteOff { amount: string; status: string | null; entryId: string | null; error: string | null; ledgerAccount: string }
+interface WriteOff { amount: string; status: string | null; entryId: string | null; reversalEntryId: string | null; error: string | null; ledgerAccount: string }
 interface Match { matchId: string; status: string; writeOff: WriteOff | null }
 
 describe("write-offs, through the API and the write-off process manager", () => {
@@ -126,11 +126,42 @@ describe("write-offs, through the API and the write-off process manager", () => 
     expect(trial.json<{ rows: { code: string; debit: string }[] }>().rows.find((r) => r.code === "6800")?.debit).toBe("1.50");
   });
 
-  it("refuses to unmatch a match whose write-off is posted, and lets one whose write-off was refused go", async () => {
-    const posted = await post(`/matches/${ACCOUNT}:fee/unmatch`, { reason: "wrong invoice" });
-    expect(posted.statusCode, posted.body).toBe(409);
-    expect(posted.json()).toMatchObject({ code: "MATCH_HAS_WRITE_OFF", writeOff: "posted" });
+  it("unmatching a match whose write-off is posted reverses the write-off through the ledger; one whose write-off was refused just goes", async () => {
+    const fee = await matchUntil(`${ACCOUNT}:fee`, (m) => m.writeOff?.status === "posted");
+    const unmatched = await post(`/matches/${ACCOUNT}:fee/unmatch`, { reason: "wrong invoice" });
+    expect(unmatched.statusCode, unmatched.body).toBe(200);
+    const reversed = await matchUntil(`${ACCOUNT}:fee`, (m) => m.writeOff?.status === "reversed");
+    expect(reversed).toMatchObject({ status: "unmatched", writeOff: { status: "reversed", entryId: fee.writeOff?.entryId ?? "", error: null } });
+    const reversalId = reversed.writeOff?.reversalEntryId ?? "";
+    expect(reversalId).not.toBe("");
+    // The reversal is the ledger's own (linked to the write-off), dated as the write-off was, and marked like it.
+    const reversalOf = async (): Promise<unknown> => (await query(p.app, `/ledgers/${LEDGER}/journal-entries?account=6800`)).json<{ items: { entryId: string }[] }>().items.find((e) => e.entryId === reversalId);
+    let reversal = await reversalOf();
+    for (let tries = 0; reversal === undefined; tries++) {
+      expect(tries, "the reversal never reached the ledger's read model").toBeLessThan(400);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      reversal = await reversalOf();
+    }
+    expect(reversal).toMatchObject({
+      effectiveDate: "2026-03-02", reverses: fee.writeOff?.entryId,
+      lines: [{ account: "1000", side: "debit", amount: "0.50" }, { account: "6800", side: "credit", amount: "0.50" }],
+      metadata: { reconciliationWriteOff: `${ACCOUNT}:fee` },
+    });
+    // 6800 holds only the confirmed suggestion's 1.00 now; the items are open again, the reversal is not one of them.
+    const trial = await query(p.app, `/ledgers/${LEDGER}/trial-balance`);
+    expect(trial.json<{ rows: { code: string; debit: string; credit: string }[] }>().rows.find((r) => r.code === "6800")).toMatchObject({ debit: "1.00", credit: "0.00" });
+    const open = (await query(p.app, `/bank-accounts/${ACCOUNT}/unmatched?side=internal`)).json<{ items: { itemId: string }[] }>().items.map((i) => i.itemId);
+    expect(open).toContain("a1:0");
+    expect(open.some((id) => id.startsWith(reversalId) || id.startsWith(fee.writeOff?.entryId ?? "-"))).toBe(false);
+    const history = (await query(p.app, `/matches/${ACCOUNT}:fee`)).json<{ history: { type: string; actor: string }[] }>().history.map((h) => h.type);
+    expect(history.slice(-3)).toEqual(["MatchUnmatched", "WriteOffReversalRequested", "WriteOffReversed"]);
+    // Matched again by hand: a new match, a new write-off.
+    const again = await post(`/bank-accounts/${ACCOUNT}/matches`, { matchId: "fee2", externalIds: ["ref:INV-9#1"], internalIds: ["a1:0"], reason: "right invoice after all" });
+    expect(again.statusCode, again.body).toBe(201);
+    await matchUntil(`${ACCOUNT}:fee2`, (m) => m.writeOff?.status === "posted");
+
     const refused = await post(`/matches/${ACCOUNT}:late/unmatch`, { reason: "wrong invoice" });
     expect(refused.statusCode, refused.body).toBe(200);
+    expect((await matchUntil(`${ACCOUNT}:late`, (m) => m.status === "unmatched")).writeOff).toMatchObject({ status: "refused" });
   });
 });

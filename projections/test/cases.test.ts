@@ -209,19 +209,19 @@ describe("cases projection: given recon events, then case files", () => {
     };
     expect((await sink.get(CASES_COLLECTION, "m1"))?.body).toEqual({
       ...explanation, matchId: "m1", bankAccountId: ACCOUNT, externalIds: ["ext-m1"], internalIds: ["m1-e1:0", "m1-e2:0"],
-      status: "unmatched", automatic: true, differenceMinor: "0", writeOff: null, writeOffStatus: null, writeOffEntryId: null, writeOffError: null,
+      status: "unmatched", automatic: true, differenceMinor: "0", writeOff: null, writeOffStatus: null, writeOffEntryId: null, writeOffReversalEntryId: null, writeOffError: null,
       history: [entry(0, null, true), entry(1, null, true), entry(9, "paid twice, refunded", false)], historyDropped: 0,
     });
     expect((await sink.get(CASES_COLLECTION, "m2"))?.body).toMatchObject({ status: "rejected", ambiguous: true, history: [entry(2, null, true), entry(5, "another customer's payment", false)] });
     expect((await sink.get(CASES_COLLECTION, "m3"))?.body).toEqual({
       ...explanation, matchId: "m3", bankAccountId: ACCOUNT, externalIds: ["ext-m3"], internalIds: ["m3-e1:0", "m3-e2:0"],
       status: "confirmed", automatic: false, differenceMinor: "-25",
-      writeOff: { amountMinor: "-25", account: "6800", date: "2026-01-31" }, writeOffStatus: "posted", writeOffEntryId: "wo_m3", writeOffError: null,
+      writeOff: { amountMinor: "-25", account: "6800", date: "2026-01-31" }, writeOffStatus: "posted", writeOffEntryId: "wo_m3", writeOffReversalEntryId: null, writeOffError: null,
       history: [entry(3, null, true), entry(6, null, false), entry(7, null, false), entry(8, null, true)], historyDropped: 0,
     });
     // A clerk's manual match; the ledger refused its write-off: the requested entry stays, the refusal is the reason.
     expect((await sink.get(CASES_COLLECTION, "m4"))?.body).toMatchObject({
-      runId: null, ruleId: null, status: "confirmed", writeOffStatus: "refused", writeOffEntryId: "wo_m4", writeOffError: "PERIOD_CLOSED: 2026-01 is closed",
+      runId: null, ruleId: null, status: "confirmed", writeOffStatus: "refused", writeOffEntryId: "wo_m4", writeOffReversalEntryId: null, writeOffError: "PERIOD_CLOSED: 2026-01 is closed",
       history: [entry(10, null, false), entry(11, null, false), entry(12, null, false), entry(13, "PERIOD_CLOSED: 2026-01 is closed", true)],
     });
     expect(await sink.get(RUNS_COLLECTION, "run-1")).toEqual({

@@ -133,7 +133,8 @@ export class LedgerCommandService {
     return { ...outcome, entryId };
   }
 
-  async reverseEntry(ctx: CommandContext, ledgerId: string, entryId: string, body: ReverseJournalEntryBody): Promise<CommandOutcome & { entryId: string }> {
+  /** `options.metadata`: more of the reversal's metadata (the reconciliation marks a write-off's reversal as its own, as it marked the write-off). */
+  async reverseEntry(ctx: CommandContext, ledgerId: string, entryId: string, body: ReverseJournalEntryBody, options: { readonly metadata?: Readonly<Record<string, string>> } = {}): Promise<CommandOutcome & { entryId: string }> {
     const original = await this.readPostedEntry(ledgerId, entryId);
     if (original.reverses !== null) throw new TrueupError("ENTRY_IS_REVERSAL", `entry ${entryId} reverses ${original.reverses}; post a new entry instead`);
     const reversalEntryId = body.reversalEntryId ?? derivedEntityId("je", ctx.commandId);
@@ -146,7 +147,7 @@ export class LedgerCommandService {
       effectiveDate: body.effectiveDate,
       description: body.description ?? `Reversal of ${entryId}: ${original.description}`,
       externalReference: original.externalReference,
-      metadata: { reverses: entryId },
+      metadata: { ...options.metadata, reverses: entryId },
       lines: decider.reversedLines(original.lines),
       reverses: entryId,
     };

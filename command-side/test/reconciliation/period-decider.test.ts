@@ -64,6 +64,31 @@ describe("the period sign-off decider", () => {
     expect("rejected" in close(refused) && (close(refused) as { rejected: { detail: unknown } }).rejected.detail).toMatchObject({ byReason: { "write-off refused": 2 } });
   });
 
+  it("unmatching a match with a posted write-off requests its reversal, and the month waits for it", () => {
+    const withWriteOff = { ...proposal("m1", ["x1"], ["i1:0"], true), differenceMinor: "-50", writeOff: { amountMinor: "-50", ledgerAccount: "6800", date: "2026-03-02" } };
+    let state = propose(decider.initialReconState(), withWriteOff, proposal("m2", ["x2"], ["c1:1"], true));
+    const unmatch = (s: ReconState, matchId: string) => decider.decideMatchDecision({ type: "UnmatchMatch", data: { bankAccountId: BA, matchId, reason: "wrong", account: ACCOUNT, today: "2026-05-01" } }, s);
+    // Still being posted: refused, nothing known yet about what undoing it takes.
+    expect(code(unmatch(state, "m1"))).toBe("MATCH_HAS_WRITE_OFF");
+    state = fold(state, [{ type: "WriteOffPosted", data: { bankAccountId: BA, matchId: "m1", ledgerId: "L1", entryId: decider.writeOffEntryId("m1") } }]);
+    const events = eventsOf(unmatch(state, "m1"));
+    expect(events).toEqual([
+      { type: "MatchUnmatched", data: { bankAccountId: BA, matchId: "m1", reason: "wrong" } },
+      { type: "WriteOffReversalRequested", data: { bankAccountId: BA, matchId: "m1", ledgerId: "L1", entryId: decider.writeOffEntryId("m1"), reversalEntryId: decider.writeOffReversalEntryId("m1"), effectiveDate: "2026-03-02" } },
+    ]);
+    state = fold(state, events);
+    expect(state.matches.get("m1")?.writeOffState).toBe("reversing");
+    // Matched again by hand meanwhile, the month still waits for the old write-off to leave the books.
+    state = fold(state, eventsOf(decider.decideManualMatch({ type: "ManualMatch", data: { bankAccountId: BA, matchId: "m3", externals: [{ id: "x1", amountMinor: 10_000n, date: "2026-03-02" }], internals: [{ id: "i1:0", amountMinor: 10_000n, date: "2026-03-02" }], currency: "EUR", writeOff: null, reason: null, account: ACCOUNT, today: "2026-05-01" } }, state)));
+    const waiting = close(state);
+    expect("rejected" in waiting && waiting.rejected.detail).toMatchObject({ byReason: { "write-off reversal pending": 1 } });
+    const refused = fold(state, eventsOf(decider.decideRecordWriteOff({ type: "RecordWriteOff", data: { outcome: "reversal-refused", bankAccountId: BA, matchId: "m1", code: "PERIOD_CLOSED", message: "closed" } }, state)));
+    expect("rejected" in close(refused) && (close(refused) as { rejected: { detail: unknown } }).rejected.detail).toMatchObject({ byReason: { "write-off reversal refused": 1 } });
+    const reversed = fold(state, eventsOf(decider.decideRecordWriteOff({ type: "RecordWriteOff", data: { outcome: "reversed", bankAccountId: BA, matchId: "m1", ledgerId: "L1", reversalEntryId: decider.writeOffReversalEntryId("m1") } }, state)));
+    expect(reversed.matches.get("m1")?.writeOffState).toBe("reversed");
+    expect(eventsOf(close(reversed))[0]?.type).toBe("ReconciliationPeriodClosed");
+  });
+
   it("closes with the cross-month cheque as an outstanding payment, and refuses a difference", () => {
     const [event] = eventsOf(close(matched));
     expect(event?.type).toBe("ReconciliationPeriodClosed");

@@ -113,6 +113,14 @@ export type StatementLineData = z.infer<typeof statementLineDataSchema>;
 /** Items on one side of a match: a run's groups hold at most 8; a clerk's manual match up to this. */
 export const MATCH_ITEMS_PER_SIDE_MAX = 100;
 export const MATCH_REASON_LENGTH_MAX = 500;
+/**
+ * Where a write-off stands, as the read models show it: requested with its
+ * match's confirmation, then posted to the ledger or refused by it; once a
+ * match with a posted write-off is unmatched, reversing, then reversed or
+ * reversal-refused.
+ */
+export const WRITE_OFF_STATUSES = ["requested", "posted", "refused", "reversing", "reversed", "reversal-refused"] as const;
+export type WriteOffStatus = (typeof WRITE_OFF_STATUSES)[number];
 /** Counterparty → ledger account pairs one manual match teaches the engine; more are dropped (a match of many parties teaches little). */
 export const MATCH_LEARNED_HINTS_MAX = 16;
 /** A learned hint's counterparty: a normalised name or an IBAN. */
@@ -303,6 +311,25 @@ export const reconciliationEventSchemas = {
   WriteOffPosted: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: writeOffSubjectSchema, ledgerId: ledgerIdSchema, entryId: z.string().min(1).max(64) }),
   /** The ledger refused the write-off's entry (a closed period or account): a clerk must resolve it. */
   WriteOffRefused: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: writeOffSubjectSchema, code: z.string().min(1).max(100), message: z.string().max(2000) }),
+  /**
+   * A match whose write-off was posted is unmatched: its entry is to be
+   * reversed (appended with the MatchUnmatched, carried out by the
+   * write-off process manager; WriteOffReversed or WriteOffReversalRefused
+   * follow). Dated as the write-off was, so the books of that month lose
+   * it with the match.
+   */
+  WriteOffReversalRequested: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    matchId: matchIdSchema,
+    ledgerId: ledgerIdSchema,
+    entryId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/),
+    reversalEntryId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.]{0,63}$/),
+    effectiveDate: eventDateSchema,
+  }),
+  /** The write-off's reversal is in the ledger. */
+  WriteOffReversed: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, ledgerId: ledgerIdSchema, reversalEntryId: z.string().min(1).max(64) }),
+  /** The ledger refused the reversal (its period closed meanwhile): the write-off stays in the books; a clerk must resolve it. */
+  WriteOffReversalRefused: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, code: z.string().min(1).max(100), message: z.string().max(2000) }),
   /**
    * An open item settled without a match: written off (a journal entry for
    * its amount against `writeOff.ledgerAccount`, requested in the same

@@ -42,7 +42,8 @@ export const CASE_HISTORY_KEEP_LAST = 200;
 
 /** What the case files are made of: every event of a match's lifecycle and the runs' records. */
 export const CASE_EVENT_TYPES = [
-  "MatchProposed", "MatchConfirmed", "MatchRejected", "MatchUnmatched", "WriteOffRequested", "WriteOffPosted", "WriteOffRefused", "ReconciliationRunRecorded",
+  "MatchProposed", "MatchConfirmed", "MatchRejected", "MatchUnmatched", "WriteOffRequested", "WriteOffPosted", "WriteOffRefused",
+  "WriteOffReversalRequested", "WriteOffReversed", "WriteOffReversalRefused", "ReconciliationRunRecorded",
 ] as const satisfies readonly ReconciliationEventType[];
 
 type Data<T extends ReconciliationEvent["type"]> = Extract<ReconciliationEvent, { type: T }>["data"];
@@ -122,6 +123,20 @@ function changeOf(event: ReconciliationEvent, recorded: RecordedEvent): Document
       // The entry id stays as WriteOffRequested set it: the refused entry is the one a clerk looks for in the ledger.
       return matchChange(matchId, { matchId, bankAccountId, writeOffStatus: "refused", writeOffError: error }, entry(error, true));
     }
+    case "WriteOffReversalRequested": {
+      const { matchId, bankAccountId, reversalEntryId } = event.data;
+      // Part of the unmatch it was appended with.
+      return matchChange(matchId, { matchId, bankAccountId, writeOffStatus: "reversing", writeOffReversalEntryId: reversalEntryId, writeOffError: null }, entry(null, false));
+    }
+    case "WriteOffReversed": {
+      const { matchId, bankAccountId, reversalEntryId } = event.data;
+      return matchChange(matchId, { matchId, bankAccountId, writeOffStatus: "reversed", writeOffReversalEntryId: reversalEntryId, writeOffError: null }, entry(null, true));
+    }
+    case "WriteOffReversalRefused": {
+      const { matchId, bankAccountId, code, message } = event.data;
+      const error = `${code}: ${message}`;
+      return matchChange(matchId, { matchId, bankAccountId, writeOffStatus: "reversal-refused", writeOffError: error }, entry(error, true));
+    }
     case "ReconciliationRunRecorded":
       return { collection: RUNS_COLLECTION, id: event.data.runId, position: recorded.position, ordinal: 0, set: runFields(event.data, recorded) };
     default:
@@ -155,6 +170,7 @@ function proposalFields(data: Data<"MatchProposed">): DocumentBody {
     writeOff: writeOff === null ? null : { amountMinor: writeOff.amountMinor, account: writeOff.ledgerAccount, date: writeOff.date },
     writeOffStatus: null,
     writeOffEntryId: null,
+    writeOffReversalEntryId: null,
     writeOffError: null,
   };
 }

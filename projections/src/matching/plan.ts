@@ -54,10 +54,15 @@ export interface Change extends Decided {
   readonly fromStatus: MatchStatus;
 }
 
-/** Where a match's write-off stands: requested with its confirmation, then posted to the ledger or refused by it. */
+/**
+ * Where a match's write-off stands: requested with its confirmation, then
+ * posted to the ledger or refused by it; once its match is unmatched,
+ * reversing, then reversed or reversal-refused.
+ */
 export interface WriteOffState {
-  readonly status: "requested" | "posted" | "refused";
+  readonly status: "requested" | "posted" | "refused" | "reversing" | "reversed" | "reversal-refused";
   readonly entryId: string | null;
+  readonly reversalEntryId: string | null;
   readonly error: string | null;
 }
 
@@ -147,10 +152,24 @@ export function planMatchingBatch(events: readonly RecordedEvent[]): MatchingBat
         const { matchId } = event.data;
         const state: WriteOffState =
           event.type === "WriteOffRefused"
-            ? { status: "refused", entryId: plan.writeOffs.get(matchId)?.entryId ?? null, error: `${event.data.code}: ${event.data.message}` }
-            : { status: event.type === "WriteOffPosted" ? "posted" : "requested", entryId: event.data.entryId, error: null };
+            ? { status: "refused", entryId: plan.writeOffs.get(matchId)?.entryId ?? null, reversalEntryId: null, error: `${event.data.code}: ${event.data.message}` }
+            : { status: event.type === "WriteOffPosted" ? "posted" : "requested", entryId: event.data.entryId, reversalEntryId: null, error: null };
         plan.writeOffs.set(matchId, state);
         plan.decisions.push({ matchId, position, type: event.type, actor, automatic: event.type !== "WriteOffRequested", reason: state.error, correlationId, recordedAt });
+        return;
+      }
+      case "WriteOffReversalRequested":
+      case "WriteOffReversed":
+      case "WriteOffReversalRefused": {
+        const { matchId } = event.data;
+        const before = plan.writeOffs.get(matchId);
+        const state: WriteOffState =
+          event.type === "WriteOffReversalRefused"
+            ? { status: "reversal-refused", entryId: before?.entryId ?? null, reversalEntryId: before?.reversalEntryId ?? null, error: `${event.data.code}: ${event.data.message}` }
+            : { status: event.type === "WriteOffReversed" ? "reversed" : "reversing", entryId: before?.entryId ?? null, reversalEntryId: event.data.reversalEntryId, error: null };
+        plan.writeOffs.set(matchId, state);
+        // The request is part of the unmatch it was appended with; the outcome is the process manager's.
+        plan.decisions.push({ matchId, position, type: event.type, actor, automatic: event.type !== "WriteOffReversalRequested", reason: state.error, correlationId, recordedAt });
         return;
       }
       case "ItemResolved":

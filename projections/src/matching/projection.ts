@@ -11,7 +11,7 @@ import { writeMatchingBatch } from "./write.ts";
 
 export const matchingProjection: PostgresProjection<MatchingBatchPlan> = {
   name: "matching",
-  version: 3,
+  version: 4,
   kind: "postgres",
   schemaName: MATCHING_SCHEMA_NAME,
   filter: { categories: [RECONCILIATION_CATEGORIES.recon] },

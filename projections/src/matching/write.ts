@@ -109,10 +109,11 @@ export async function writeMatchingBatch(tx: pg.PoolClient, plan: MatchingBatchP
   }
   if (plan.writeOffs.size > 0) {
     // A write-off settles a match's difference or a resolved exception's item: each event finds exactly one of them.
-    const rows = [...plan.writeOffs].map(([subject, w]) => [subject, w.status, w.entryId, w.error]);
-    const columns: readonly Column[] = [["subject", "text"], ["status", "text"], ["entry_id", "text"], ["error", "text"]];
+    const rows = [...plan.writeOffs].map(([subject, w]) => [subject, w.status, w.entryId, w.reversalEntryId, w.error]);
+    const columns: readonly Column[] = [["subject", "text"], ["status", "text"], ["entry_id", "text"], ["reversal_entry_id", "text"], ["error", "text"]];
     const matches = await run(
-      `UPDATE ${t("matches")} m SET write_off_status = w.status, write_off_entry_id = COALESCE(w.entry_id, m.write_off_entry_id), write_off_error = w.error
+      `UPDATE ${t("matches")} m SET write_off_status = w.status, write_off_entry_id = COALESCE(w.entry_id, m.write_off_entry_id),
+              write_off_reversal_entry_id = COALESCE(w.reversal_entry_id, m.write_off_reversal_entry_id), write_off_error = w.error
          FROM (${selectRows(columns)}) w WHERE m.match_id = w.subject AND m.write_off_minor IS NOT NULL`,
       rows,
     );

@@ -65,6 +65,9 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
       case "WriteOffRequested":
       case "WriteOffPosted":
       case "WriteOffRefused":
+      case "WriteOffReversalRequested":
+      case "WriteOffReversed":
+      case "WriteOffReversalRefused":
       case "ItemResolved":
       case "ExceptionReassigned":
       case "ReconciliationPeriodClosed":

@@ -5,7 +5,8 @@
 // Amounts come back from numeric columns as digit strings (signed where a
 // difference) and are parsed to bigint here, at the boundary.
 import type pg from "pg";
-import { WRITE_OFF_METADATA_KEY } from "@trueup/contracts";
+import { WRITE_OFF_METADATA_KEY, WRITE_OFF_STATUSES } from "@trueup/contracts";
+import type { WriteOffStatus } from "@trueup/contracts";
 
 export type MatchStatus = "suggested" | "confirmed" | "rejected" | "unmatched";
 export const MATCH_STATUSES: readonly MatchStatus[] = ["suggested", "confirmed", "rejected", "unmatched"];
@@ -32,9 +33,10 @@ export interface MatchRow {
   readonly writeOff: {
     readonly amountMinor: bigint;
     readonly ledgerAccount: string;
-    /** null until the match is confirmed; then requested, and posted (entryId) or refused (error). */
-    readonly status: "requested" | "posted" | "refused" | null;
+    /** null until the match is confirmed; then requested, and posted (entryId) or refused (error); after an unmatch, reversed (reversalEntryId). */
+    readonly status: WriteOffStatus | null;
     readonly entryId: string | null;
+    readonly reversalEntryId: string | null;
     readonly error: string | null;
   } | null;
   readonly residual: { readonly side: "external" | "internal"; readonly itemId: string; readonly amountMinor: bigint } | null;
@@ -121,7 +123,7 @@ function statusOf(v: unknown): MatchStatus {
 }
 
 const MATCH_SELECT = `match_id, bank_account_id, run_id, kind, status, automatic, currency, rule_id, score, criteria, difference_minor::text AS difference_minor,
-  write_off_minor::text AS write_off_minor, write_off_account, write_off_status, write_off_entry_id, write_off_error, residual, ambiguous, external_ids, internal_ids,
+  write_off_minor::text AS write_off_minor, write_off_account, write_off_status, write_off_entry_id, write_off_reversal_entry_id, write_off_error, residual, ambiguous, external_ids, internal_ids,
   proposed_position, ${TIMESTAMP("proposed_at")} AS proposed_at, proposed_by, decided_position, ${TIMESTAMP("decided_at")} AS decided_at, decided_by, reason`;
 
 function toMatch(r: Raw): MatchRow {
@@ -143,8 +145,9 @@ function toMatch(r: Raw): MatchRow {
     writeOff: r.write_off_minor === null ? null : {
       amountMinor: big(r.write_off_minor),
       ledgerAccount: str(r.write_off_account),
-      status: r.write_off_status === "requested" || r.write_off_status === "posted" || r.write_off_status === "refused" ? r.write_off_status : null,
+      status: (WRITE_OFF_STATUSES as readonly unknown[]).includes(r.write_off_status) ? (r.write_off_status as WriteOffStatus) : null,
       entryId: strOrNull(r.write_off_entry_id),
+      reversalEntryId: strOrNull(r.write_off_reversal_entry_id),
       error: strOrNull(r.write_off_error),
     },
     residual: residual === null ? null : { side: residual.side, itemId: residual.itemId, amountMinor: BigInt(residual.amountMinor) },

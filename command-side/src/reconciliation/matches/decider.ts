@@ -23,7 +23,8 @@ import type { HintSource, LearnedHint } from "./hints.ts";
 
 type MatchEventType =
   | "MatchProposed" | "MatchConfirmed" | "MatchRejected" | "MatchUnmatched" | "ReconciliationRunRecorded"
-  | "WriteOffRequested" | "WriteOffPosted" | "WriteOffRefused" | "ItemResolved" | "ExceptionReassigned" | "ReconciliationPeriodClosed";
+  | "WriteOffRequested" | "WriteOffPosted" | "WriteOffRefused" | "WriteOffReversalRequested" | "WriteOffReversed" | "WriteOffReversalRefused"
+  | "ItemResolved" | "ExceptionReassigned" | "ReconciliationPeriodClosed";
 type PeriodClosedData = Extract<ReconciliationEvent, { type: "ReconciliationPeriodClosed" }>["data"];
 export type MatchEvent =
   | Extract<ReconciliationEvent, { type: Exclude<MatchEventType, "ReconciliationPeriodClosed"> }>
@@ -44,11 +45,17 @@ export interface MatchRecord {
   /** The run that proposed it (null: a clerk's manual match), and whether the run confirmed it itself. */
   readonly runId: string | null;
   readonly automatic: boolean;
-  /** Where its write-off is: none asked for yet, requested with the confirmation, then posted or refused by the ledger. */
-  readonly writeOffState: "none" | "requested" | "posted" | "refused";
+  /**
+   * Where its write-off is: none asked for yet, requested with the
+   * confirmation, then posted or refused by the ledger; a posted one whose
+   * match is unmatched is reversing, then reversed (or reversal-refused).
+   */
+  readonly writeOffState: WriteOffState;
   /** What it teaches later runs while confirmed (a manual match's counterparty → account pairs; empty for a run's). */
   readonly learned: readonly LearnedHint[];
 }
+
+export type WriteOffState = "none" | "requested" | "posted" | "refused" | "reversing" | "reversed" | "reversal-refused";
 
 /** Where a bank account's write-offs post: its ledger and the ledger account its lines match. From its own stream. */
 export interface ReconAccount {
@@ -59,6 +66,11 @@ export interface ReconAccount {
 /** The write-off's entry id: one per match, so a request retried or repeated can only ever post one entry. */
 export function writeOffEntryId(matchId: string): string {
   return derivedEntityId("wo", matchId);
+}
+
+/** The entry reversing a match's write-off: one per match too (a match is unmatched at most once). */
+export function writeOffReversalEntryId(matchId: string): string {
+  return derivedEntityId("wor", matchId);
 }
 
 /**
@@ -84,7 +96,7 @@ export interface ResolutionRecord {
   readonly itemId: string;
   readonly resolution: "write-off" | "ignore";
   readonly writeOff: { readonly amountMinor: string; readonly ledgerAccount: string; readonly date: string } | null;
-  readonly writeOffState: MatchRecord["writeOffState"];
+  readonly writeOffState: WriteOffState;
 }
 
 export interface ReconState {
@@ -142,7 +154,7 @@ function withStatus(state: ReconState, matchId: string, status: MatchStatus, aut
   return { ...state, matches: state.matches.with([[matchId, { ...match, status, automatic: match.automatic || automatic }]]), live, hints };
 }
 
-function withWriteOff(state: ReconState, subject: string, writeOffState: MatchRecord["writeOffState"]): ReconState {
+function withWriteOff(state: ReconState, subject: string, writeOffState: WriteOffState): ReconState {
   const match = state.matches.get(subject);
   if (match !== undefined) {
     assert.ok(match.writeOff !== null, `write-off event for match ${subject}, which carries no write-off`);
@@ -178,6 +190,12 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       return withWriteOff(state, event.data.matchId, "posted");
     case "WriteOffRefused":
       return withWriteOff(state, event.data.matchId, "refused");
+    case "WriteOffReversalRequested":
+      return withWriteOff(state, event.data.matchId, "reversing");
+    case "WriteOffReversed":
+      return withWriteOff(state, event.data.matchId, "reversed");
+    case "WriteOffReversalRefused":
+      return withWriteOff(state, event.data.matchId, "reversal-refused");
     case "ItemResolved": {
       const { exceptionId, side, itemId, resolution, writeOff } = event.data;
       const key = itemKey(side, itemId);
@@ -264,10 +282,9 @@ export function decideMatchDecision(command: MatchDecisionCommand, state: ReconS
   if (command.type === "UnmatchMatch" && closedThrough !== null && (command.data.itemDates ?? []).some((date) => date !== null && date <= closedThrough)) {
     return { rejected: new TrueupError("RECONCILIATION_PERIOD_CLOSED", `match ${matchId} has an item dated in the period signed off through ${closedThrough}`, { detail: { matchId, closedThrough } }) };
   }
-  if (command.type === "UnmatchMatch" && (found.writeOffState === "requested" || found.writeOffState === "posted")) {
-    // Its write-off is (or is being) posted to the ledger: undoing the match alone would leave that entry in the
-    // books with its items open again. Until unmatch reverses it, the unmatch is refused.
-    return { rejected: new TrueupError("MATCH_HAS_WRITE_OFF", `match ${matchId} has its write-off ${found.writeOffState === "posted" ? "posted" : "being posted"} to the ledger; it cannot be unmatched yet`, { detail: { matchId, writeOff: found.writeOffState } }) };
+  if (command.type === "UnmatchMatch" && found.writeOffState === "requested") {
+    // Its write-off is being posted: whether it lands is not known yet, so neither is what undoing it takes.
+    return { rejected: new TrueupError("MATCH_HAS_WRITE_OFF", `match ${matchId} has its write-off being posted to the ledger; unmatch it once it is posted`, { detail: { matchId, writeOff: found.writeOffState } }) };
   }
   switch (command.type) {
     case "ConfirmMatch":
@@ -275,9 +292,18 @@ export function decideMatchDecision(command: MatchDecisionCommand, state: ReconS
     case "RejectMatch":
       assert.ok(reason !== null, "a rejection needs its reason (the API requires it)");
       return { events: [{ type: "MatchRejected", data: { bankAccountId, matchId, reason } }] };
-    case "UnmatchMatch":
+    case "UnmatchMatch": {
       assert.ok(reason !== null, "an unmatch needs its reason (the API requires it)");
-      return { events: [{ type: "MatchUnmatched", data: { bankAccountId, matchId, reason } }] };
+      const events: MatchEvent[] = [{ type: "MatchUnmatched", data: { bankAccountId, matchId, reason } }];
+      // A posted write-off leaves with its match: its entry is reversed, on the date it was posted, through the ledger.
+      if (found.writeOffState === "posted" && found.writeOff !== null) {
+        events.push({
+          type: "WriteOffReversalRequested",
+          data: { bankAccountId, matchId, ledgerId: account.ledgerId, entryId: writeOffEntryId(matchId), reversalEntryId: writeOffReversalEntryId(matchId), effectiveDate: found.writeOff.date ?? today },
+        });
+      }
+      return { events };
+    }
   }
 }
 
@@ -377,17 +403,26 @@ export interface RecordWriteOff {
   readonly type: "RecordWriteOff";
   readonly data:
     | { readonly outcome: "posted"; readonly bankAccountId: string; readonly matchId: string; readonly ledgerId: string; readonly entryId: string }
-    | { readonly outcome: "refused"; readonly bankAccountId: string; readonly matchId: string; readonly code: string; readonly message: string };
+    | { readonly outcome: "refused"; readonly bankAccountId: string; readonly matchId: string; readonly code: string; readonly message: string }
+    | { readonly outcome: "reversed"; readonly bankAccountId: string; readonly matchId: string; readonly ledgerId: string; readonly reversalEntryId: string }
+    | { readonly outcome: "reversal-refused"; readonly bankAccountId: string; readonly matchId: string; readonly code: string; readonly message: string };
 }
 
-/** The write-off process manager's outcome of a WriteOffRequested: posted, or refused by the ledger. */
+/** The write-off process manager's outcome of a WriteOffRequested (posted, or refused by the ledger) or of a WriteOffReversalRequested. */
 export function decideRecordWriteOff(command: RecordWriteOff, state: ReconState): Decision {
-  const { outcome, ...data } = command.data;
+  const data = command.data;
   const subject = state.matches.get(data.matchId) ?? state.resolved.get(data.matchId);
   assert.ok(subject?.writeOff != null, `write-off outcome for ${data.matchId}, which carries no write-off`);
-  if (outcome === "posted" && "entryId" in data) return { events: [{ type: "WriteOffPosted", data }] };
-  if (outcome === "refused" && "code" in data) return { events: [{ type: "WriteOffRefused", data }] };
-  throw new TypeError(`a write-off outcome ${outcome} with the other outcome's fields`);
+  switch (data.outcome) {
+    case "posted":
+      return { events: [{ type: "WriteOffPosted", data: { bankAccountId: data.bankAccountId, matchId: data.matchId, ledgerId: data.ledgerId, entryId: data.entryId } }] };
+    case "refused":
+      return { events: [{ type: "WriteOffRefused", data: { bankAccountId: data.bankAccountId, matchId: data.matchId, code: data.code, message: data.message } }] };
+    case "reversed":
+      return { events: [{ type: "WriteOffReversed", data: { bankAccountId: data.bankAccountId, matchId: data.matchId, ledgerId: data.ledgerId, reversalEntryId: data.reversalEntryId } }] };
+    case "reversal-refused":
+      return { events: [{ type: "WriteOffReversalRefused", data: { bankAccountId: data.bankAccountId, matchId: data.matchId, code: data.code, message: data.message } }] };
+  }
 }
 
 export interface ResolveException {
@@ -450,6 +485,9 @@ export function parseMatchEvent(stored: Parameters<typeof parseReconciliationEve
     case "WriteOffRequested":
     case "WriteOffPosted":
     case "WriteOffRefused":
+    case "WriteOffReversalRequested":
+    case "WriteOffReversed":
+    case "WriteOffReversalRefused":
     case "ItemResolved":
     case "ExceptionReassigned":
       return event;

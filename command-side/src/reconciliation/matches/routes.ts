@@ -100,7 +100,7 @@ const CONFIRM_DOCS = decisionDocs("Confirm a suggested match", "Confirms a match
 const REJECT_DOCS = decisionDocs("Reject a suggested match", "Turns down a match a run suggested, with the reason; its items are open again.", { reason: "the payment was for another invoice" });
 const UNMATCH_DOCS = decisionDocs(
   "Undo a confirmed match",
-  "Undoes a confirmed match, with the reason; its items are open again. A match whose write-off is posted (or being posted) to the ledger is refused (`MATCH_HAS_WRITE_OFF`): undoing it would leave the entry behind.",
+  "Undoes a confirmed match, with the reason; its items are open again. A posted write-off goes with it: the write-off process manager reverses its entry through the ledger, dated as it was (the match's write-off shows `reversing`, then `reversed`, or `reversal-refused` with the ledger's code). A match whose write-off is still being posted is refused (`MATCH_HAS_WRITE_OFF`): retry once it is posted.",
   { reason: "booked to the wrong customer" },
   ["MATCH_HAS_WRITE_OFF"],
 );

@@ -10,7 +10,7 @@
 import { TrueupError, buildReconciliationStatement, jsonValueOf } from "@trueup/contracts";
 import type { ReconciliationItem } from "@trueup/contracts";
 import type { Decision } from "../../decision.ts";
-import { itemKey } from "../matches/decider.ts";
+import { itemKey, writeOffEntryId } from "../matches/decider.ts";
 import type { MatchEvent, ReconAccount, ReconState } from "../matches/decider.ts";
 
 /** Reconciling and explained lines one statement may hold (it is kept whole in its event). */
@@ -44,7 +44,7 @@ export interface ClosePeriod {
   };
 }
 
-interface Blocking { readonly side: string; readonly itemId: string; readonly why: "open" | "suggested" | "write-off pending" | "write-off refused" }
+interface Blocking { readonly side: string; readonly itemId: string; readonly why: "open" | "suggested" | "write-off pending" | "write-off refused" | "write-off reversal pending" | "write-off reversal refused" }
 
 export function decideClosePeriod(command: ClosePeriod, state: ReconState): Decision<MatchEvent> {
   const { bankAccountId, period, periodEnd, today, items } = command.data;
@@ -88,6 +88,12 @@ export function decideClosePeriod(command: ClosePeriod, state: ReconState): Deci
       continue;
     }
     lines.push({ ...base, status: "matched", counterpartDate, matchId: holder });
+  }
+  // An unmatched match's write-off still in the books (its reversal pending, or refused) would leave the books off.
+  for (const [matchId, match] of state.matches.entries()) {
+    if (match.writeOff === null || (match.writeOffState !== "reversing" && match.writeOffState !== "reversal-refused")) continue;
+    if ((match.writeOff.date ?? periodEnd) > periodEnd) continue;
+    blocking.push({ side: "internal", itemId: writeOffEntryId(matchId), why: match.writeOffState === "reversing" ? "write-off reversal pending" : "write-off reversal refused" });
   }
   if (blocking.length > 0) {
     const byReason: Record<string, number> = {};

@@ -23,6 +23,7 @@ import type { LedgerCommandService } from "../../ledger/service.ts";
 import type { MatchCommandService } from "../matches/service.ts";
 
 type Requested = Extract<ReconciliationEvent, { type: "WriteOffRequested" }>["data"];
+type ReversalRequested = Extract<ReconciliationEvent, { type: "WriteOffReversalRequested" }>["data"];
 
 /** Who the write-off's commands are recorded as. */
 export const WRITE_OFF_ACTOR = "process:write-offs";
@@ -30,11 +31,13 @@ export const WRITE_OFF_ACTOR = "process:write-offs";
 /** Answers that mean "try again", never the ledger's verdict on the entry. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set(["STORE_UNAVAILABLE", "OVERLOADED", "CONCURRENCY_CONFLICT", "READ_MODEL_NOT_READY", "READ_MODEL_BEHIND"]);
 
-export type WriteOffOutcome = { readonly outcome: "posted"; readonly entryId: string } | { readonly outcome: "refused"; readonly code: string; readonly message: string };
+type PostOutcome = { readonly outcome: "posted"; readonly entryId: string } | { readonly outcome: "refused"; readonly code: string; readonly message: string };
+type ReversalOutcome = { readonly outcome: "reversed"; readonly reversalEntryId: string } | { readonly outcome: "reversal-refused"; readonly code: string; readonly message: string };
+export type WriteOffOutcome = PostOutcome | ReversalOutcome;
 type Side = "debit" | "credit";
 
 export interface WriteOffProcessDeps {
-  readonly ledger: Pick<LedgerCommandService, "postEntry">;
+  readonly ledger: Pick<LedgerCommandService, "postEntry" | "reverseEntry">;
   readonly matches: Pick<MatchCommandService, "recordWriteOff">;
 }
 
@@ -63,13 +66,14 @@ export function writeOffEntry(request: Requested): PostJournalEntryBody {
 export class WriteOffProcess {
   constructor(private readonly deps: WriteOffProcessDeps) {}
 
-  /** Handles one event of a recon stream; anything but a WriteOffRequested is none of its business. */
+  /** Handles one event of a recon stream; anything but a WriteOffRequested or WriteOffReversalRequested is none of its business. */
   async handle(event: RecordedEvent): Promise<WriteOffOutcome | undefined> {
-    if (event.type !== "WriteOffRequested") return undefined;
+    if (event.type !== "WriteOffRequested" && event.type !== "WriteOffReversalRequested") return undefined;
     const parsed = parseReconciliationEvent(event);
+    const ctx = (step: string): CommandContext => ({ commandId: `writeoff:${event.eventId}:${step}`, actor: WRITE_OFF_ACTOR, correlationId: event.metadata.correlationId, occurredAt: event.recordedAt });
+    if (parsed.type === "WriteOffReversalRequested") return this.reverse(ctx, parsed.data);
     if (parsed.type !== "WriteOffRequested") return undefined;
     const request = parsed.data;
-    const ctx = (step: string): CommandContext => ({ commandId: `writeoff:${event.eventId}:${step}`, actor: WRITE_OFF_ACTOR, correlationId: event.metadata.correlationId, occurredAt: event.recordedAt });
     const outcome = await transientAsStoreError(() => this.post(ctx("post"), request));
     const { bankAccountId, matchId } = request;
     await transientAsStoreError(() =>
@@ -83,7 +87,37 @@ export class WriteOffProcess {
     return outcome;
   }
 
-  private async post(ctx: CommandContext, request: Requested): Promise<WriteOffOutcome> {
+  /** A posted write-off whose match was unmatched: its entry reversed through the ledger, then the outcome recorded. */
+  private async reverse(ctx: (step: string) => CommandContext, request: ReversalRequested): Promise<ReversalOutcome> {
+    const { bankAccountId, matchId, ledgerId, entryId, reversalEntryId } = request;
+    const outcome = await transientAsStoreError(async (): Promise<ReversalOutcome> => {
+      try {
+        await this.deps.ledger.reverseEntry(
+          ctx("reverse"), ledgerId, entryId,
+          { effectiveDate: request.effectiveDate, reversalEntryId, description: `Reversal of the write-off of match ${matchId} (unmatched)` },
+          // Marked like the write-off: the reversal's bank line is no item either.
+          { metadata: { [WRITE_OFF_METADATA_KEY]: matchId, bankAccountId } },
+        );
+        return { outcome: "reversed", reversalEntryId };
+      } catch (error) {
+        if (!(error instanceof TrueupError) || TRANSIENT_CODES.has(error.code)) throw error;
+        // The reversal's id is the match's: an entry already there, or the write-off already reversed by it, is this reversal.
+        if (error.code === "ENTRY_ALREADY_EXISTS" || error.code === "ENTRY_ALREADY_REVERSED") return { outcome: "reversed", reversalEntryId };
+        return { outcome: "reversal-refused", code: error.code, message: error.message };
+      }
+    });
+    await transientAsStoreError(() =>
+      this.deps.matches.recordWriteOff(ctx("reversal-outcome"), {
+        type: "RecordWriteOff",
+        data: outcome.outcome === "reversed"
+          ? { outcome: "reversed", bankAccountId, matchId, ledgerId, reversalEntryId }
+          : { outcome: "reversal-refused", bankAccountId, matchId, code: outcome.code, message: outcome.message },
+      }),
+    );
+    return outcome;
+  }
+
+  private async post(ctx: CommandContext, request: Requested): Promise<PostOutcome> {
     try {
       const posted = await this.deps.ledger.postEntry(ctx, request.ledgerId, writeOffEntry(request));
       return { outcome: "posted", entryId: posted.entryId };

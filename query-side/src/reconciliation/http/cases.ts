@@ -11,14 +11,13 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { POSITION_PATTERN, TrueupError, matchIdSchema, positionDto } from "@trueup/contracts";
+import { POSITION_PATTERN, TrueupError, WRITE_OFF_STATUSES, matchIdSchema, positionDto } from "@trueup/contracts";
 import { MATCH_STATUSES } from "../match-reader.ts";
 import { signedAmount } from "./matches.ts";
 import type { RouteContext } from "./shared.ts";
 import { consistency, currencyDto, dateDto, queryProblems, tags } from "./shared.ts";
 
 const STATUSES = MATCH_STATUSES as ["suggested", "confirmed", "rejected", "unmatched"];
-const WRITE_OFF_STATUSES = ["requested", "posted", "refused"] as const;
 const SIGNED_MINOR = /^-?(0|[1-9]\d*)$/;
 
 // --- the stored document (what the cases projection writes) ------------------------
@@ -42,6 +41,8 @@ const storedCaseSchema = z.object({
   writeOff: z.object({ amountMinor: z.string().regex(SIGNED_MINOR), account: z.string(), date: z.string().nullable() }).nullable(),
   writeOffStatus: z.enum(WRITE_OFF_STATUSES).nullable(),
   writeOffEntryId: z.string().nullable(),
+  // Case files written before reversals existed lack it.
+  writeOffReversalEntryId: z.string().nullable().default(null),
   writeOffError: z.string().nullable(),
   history: z.array(z.object({ type: z.string(), position: z.string().regex(POSITION_PATTERN), at: z.string(), actor: z.string(), reason: z.string().nullable(), automatic: z.boolean() })),
   historyDropped: z.number().int().min(0),
@@ -113,9 +114,10 @@ const caseFileDto = z
         amountMinor: signedMinorDto,
         account: z.string().meta({ description: "The ledger account the difference is written off to" }),
         date: dateDto.nullable().meta({ description: "The write-off's effective date" }),
-        status: z.enum(WRITE_OFF_STATUSES).nullable().meta({ description: "null until confirmed; then requested, and posted to the ledger or refused by it" }),
+        status: z.enum(WRITE_OFF_STATUSES).nullable().meta({ description: "null until confirmed; then requested, and posted to the ledger or refused by it; after an unmatch, reversing, then reversed or reversal-refused" }),
         entryId: z.string().nullable().meta({ description: "The write-off's journal entry in the ledger" }),
-        error: z.string().nullable().meta({ description: "Why the ledger refused it" }),
+        reversalEntryId: z.string().nullable().meta({ description: "The entry reversing it, once its match was unmatched" }),
+        error: z.string().nullable().meta({ description: "Why the ledger refused it (or its reversal)" }),
       })
       .nullable(),
     history: z.array(historyEntryDto).meta({ description: "The match's events in log order, the newest 200" }),
@@ -145,7 +147,7 @@ function caseFileJson(c: StoredCase): z.infer<typeof caseFileDto> {
     writeOff:
       c.writeOff === null
         ? null
-        : { ...amounts(c.writeOff.amountMinor), account: c.writeOff.account, date: c.writeOff.date, status: c.writeOffStatus, entryId: c.writeOffEntryId, error: c.writeOffError },
+        : { ...amounts(c.writeOff.amountMinor), account: c.writeOff.account, date: c.writeOff.date, status: c.writeOffStatus, entryId: c.writeOffEntryId, reversalEntryId: c.writeOffReversalEntryId, error: c.writeOffError },
     history: c.history,
     historyDropped: c.historyDropped,
   };

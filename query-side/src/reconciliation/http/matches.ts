@@ -9,7 +9,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { TrueupError, dateSchema, daysBetween, documentedDate, formatDigits, matchIdSchema, positionDto, statementCurrencyOf, todayUtc } from "@trueup/contracts";
+import { TrueupError, WRITE_OFF_STATUSES, dateSchema, daysBetween, documentedDate, formatDigits, matchIdSchema, positionDto, statementCurrencyOf, todayUtc } from "@trueup/contracts";
 import { MATCH_STATUSES } from "../match-reader.ts";
 import type { AccountItems, DecisionRow, ItemRow, MatchRow, RunRow, SideSummary } from "../match-reader.ts";
 import type { BankAccountRow } from "../reader.ts";
@@ -89,8 +89,9 @@ const matchDto = z
         amount: signedAmountDto,
         amountMinor: signedMinorDto,
         ledgerAccount: z.string(),
-        status: z.enum(["requested", "posted", "refused"]).nullable().meta({ description: "null until confirmed; then requested, and posted to the ledger or refused by it" }),
+        status: z.enum(WRITE_OFF_STATUSES).nullable().meta({ description: "null until confirmed; then requested, and posted to the ledger or refused by it; after an unmatch, reversing, then reversed or reversal-refused" }),
         entryId: z.string().nullable().meta({ description: "The write-off's journal entry in the ledger" }),
+        reversalEntryId: z.string().nullable().meta({ description: "The entry reversing it, once its match was unmatched" }),
         error: z.string().nullable().meta({ description: "Why the ledger refused it" }),
       })
       .nullable(),
