@@ -31,6 +31,7 @@ function continuousMatchingProcessManager(eventStore: EventStore, pool: pg.Pool)
   const items = new PostgresMatchItemReader(pool, { reconciliation: reconciliationProjection.schemaName, ledger: ledgerProjection.schemaName });
   const matching = new ContinuousMatching({ store: eventStore, items, service: new MatchCommandService({ store: eventStore }) });
   return continuousMatchingProjection({
+    enabled: (bankAccountId) => matching.enabled(bankAccountId),
     readModelsAt: async (position) => {
       const applied = await items.appliedThrough();
       return applied !== undefined && applied >= position;

@@ -35,6 +35,8 @@ export interface ContinuousTriggerOf {
 }
 
 export interface ContinuousMatchingPort {
+  /** Whether the account's rules want continuous runs (read before waiting on the read models, so a switched-off account costs no wait). */
+  enabled(bankAccountId: string): Promise<boolean>;
   /** True once the read models the runs read have applied the log through `position`. */
   readModelsAt(position: string): Promise<boolean>;
   /** Runs matching for one account; what it did, as JSON. Throws StoreUnavailableError for "try again". */
@@ -147,22 +149,32 @@ export function continuousMatchingProjection(port: ContinuousMatchingPort, optio
         for (const row of rows) widen(pending, row.bank_account_id, event, { from: parsed.data.effectiveDate, to: parsed.data.effectiveDate });
       }
       if (pending.size === 0) return;
+      const wanted: string[] = [];
+      for (const bankAccountId of [...pending.keys()].sort()) {
+        if (await port.enabled(bankAccountId)) wanted.push(bankAccountId);
+        else await recordEffect(tx, schemaName, pending.get(bankAccountId)?.last.position ?? "", bankAccountId, { outcome: "off" });
+      }
+      if (wanted.length === 0) return;
       const last = events[events.length - 1];
       if (last !== undefined) await waitForReadModels(port, last.position, options);
-      for (const bankAccountId of [...pending.keys()].sort()) {
+      for (const bankAccountId of wanted) {
         const p = pending.get(bankAccountId);
         if (p === undefined) continue;
         const dates = p.unbounded || p.from === null || p.to === null ? null : { from: p.from, to: p.to };
         const outcome = await port.run({ bankAccountId, dates, eventId: p.last.eventId, correlationId: p.last.metadata.correlationId, occurredAt: p.last.recordedAt });
-        await tx.query(
-          `INSERT INTO ${qualified(schemaName, "effects")} (position, bank_account_id, outcome) VALUES ($1, $2, $3)
-           ON CONFLICT (position, bank_account_id) DO UPDATE SET outcome = EXCLUDED.outcome, handled_at = now()`,
-          [p.last.position, bankAccountId, JSON.stringify(outcome)],
-        );
+        await recordEffect(tx, schemaName, p.last.position, bankAccountId, outcome);
       }
     },
     onUnprojectable: () => "stop",
   };
+}
+
+async function recordEffect(tx: pg.PoolClient, schemaName: string, position: string, bankAccountId: string, outcome: JsonValue): Promise<void> {
+  await tx.query(
+    `INSERT INTO ${qualified(schemaName, "effects")} (position, bank_account_id, outcome) VALUES ($1, $2, $3)
+     ON CONFLICT (position, bank_account_id) DO UPDATE SET outcome = EXCLUDED.outcome, handled_at = now()`,
+    [position, bankAccountId, JSON.stringify(outcome)],
+  );
 }
 
 async function startedAt(tx: pg.PoolClient, schemaName: string): Promise<Date> {

@@ -220,3 +220,14 @@ describe("the bucket map", () => {
     expect(many.get("k4999")).toBe(4_999);
   });
 });
+
+describe("a run's item limit", () => {
+  it("is what half the heap holds, within its floor and ceiling", async () => {
+    const { RUN_HEAP_BYTES_PER_ITEM, RUN_ITEMS_PER_SIDE_CEILING, runItemsPerSideMax } = await import("../../src/reconciliation/matches/run.ts");
+    // npm start's default heap, 320 MB: about 20,000 items a side.
+    expect(runItemsPerSideMax(320 * 1024 * 1024)).toBe(Math.floor((320 * 1024 * 1024) / 2 / RUN_HEAP_BYTES_PER_ITEM));
+    expect(runItemsPerSideMax(320 * 1024 * 1024)).toBeGreaterThan(20_000);
+    expect(runItemsPerSideMax(64 * 1024 ** 3)).toBe(RUN_ITEMS_PER_SIDE_CEILING);
+    expect(runItemsPerSideMax(1)).toBe(1_000);
+  });
+});

@@ -62,6 +62,29 @@ function itemCells(m: NewMatch): unknown[][] {
   ];
 }
 
+/** Rows changed since the last ANALYZE beyond which the batch analyzes the table itself (and beyond its size). */
+const ANALYZE_CHANGED_ROWS_MIN = 10_000;
+
+/**
+ * ANALYZE `table` when it changed a lot since its statistics were taken. A
+ * run writes a large account's matches in seconds, well before autovacuum
+ * looks; meanwhile the open-item queries (an anti-join on match_items) were
+ * planned for an empty table and took a minute instead of a second
+ * (BENCHMARKS.md, "Matching", the end-to-end run). Reads the counters
+ * PostgreSQL keeps anyway; ANALYZE samples (30,000 rows), whatever the size.
+ */
+async function analyzeWhenGrown(tx: pg.PoolClient, schemaName: string, table: string): Promise<void> {
+  const { rows } = await tx.query<{ changed: string | null; estimate: string | null }>(
+    `SELECT s.n_mod_since_analyze::text AS changed, c.reltuples::text AS estimate
+       FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+      WHERE c.oid = $1::regclass`,
+    [qualified(schemaName, table)],
+  );
+  const changed = Number(rows[0]?.changed ?? 0);
+  const estimate = Math.max(0, Number(rows[0]?.estimate ?? 0));
+  if (changed >= ANALYZE_CHANGED_ROWS_MIN && changed >= estimate) await tx.query(`ANALYZE ${qualified(schemaName, table)}`);
+}
+
 export async function writeMatchingBatch(tx: pg.PoolClient, plan: MatchingBatchPlan, schemaName: string): Promise<void> {
   const t = (table: string): string => qualified(schemaName, table);
   const run = (sql: string, rows: readonly unknown[][]): Promise<pg.QueryResult> => tx.query(sql, [JSON.stringify(rows)]);
@@ -84,6 +107,7 @@ export async function writeMatchingBatch(tx: pg.PoolClient, plan: MatchingBatchP
     await run(`INSERT INTO ${t("matches")} (${names(MATCH_COLUMNS)}) ${selectRows(MATCH_COLUMNS)}`, plan.proposed.map(matchCells));
     const items = plan.proposed.flatMap(itemCells);
     if (items.length > 0) await run(`INSERT INTO ${t("match_items")} (${names(ITEM_COLUMNS)}) ${selectRows(ITEM_COLUMNS)}`, items);
+    await analyzeWhenGrown(tx, schemaName, "match_items");
   }
   if (plan.resolutions.length > 0) {
     const rows = plan.resolutions.map(({ data: r, position, recordedAt, actor }) => [

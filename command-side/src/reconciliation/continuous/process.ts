@@ -66,6 +66,12 @@ export function widestDateWindow(rules: MatchingRules): number {
 export class ContinuousMatching {
   constructor(private readonly deps: ContinuousMatchingDeps) {}
 
+  /** Whether the account's rules want continuous runs (the defaults do). */
+  async enabled(bankAccountId: string): Promise<boolean> {
+    // Storage away is the store's StoreUnavailableError already: the runner retries it.
+    return ((await readMatchingRules(this.deps.store, bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES).continuous;
+  }
+
   async run(trigger: ContinuousTrigger): Promise<ContinuousOutcome> {
     try {
       const rules = (await readMatchingRules(this.deps.store, trigger.bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES;

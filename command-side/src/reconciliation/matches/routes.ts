@@ -4,6 +4,7 @@
 // Idempotency-Key (http/command-runner.ts). The decisions are the decider's
 // (decider.ts); these routes bring what they need: the bank account and its
 // rules from the log, the items' amounts from the read models (items.ts).
+import type { Socket } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -21,7 +22,7 @@ import { readMatchingRules } from "../matching-rules/index.ts";
 import type { ItemAmount, MatchItemReader } from "./items.ts";
 import type { MatchCommandService } from "./service.ts";
 import type { ManualItem } from "./decider.ts";
-import { dayOf, runReconciliation } from "./run.ts";
+import { RUN_LIMITS, dayOf, runReconciliation } from "./run.ts";
 import { scoringContext, toleranceMinor } from "../matching/index.ts";
 
 export interface MatchCommandRoutesDeps {
@@ -176,6 +177,10 @@ export function matchCommandRoutes(deps: MatchCommandRoutesDeps) {
     app.post("/bank-accounts/:bankAccountId/reconciliation-runs", { schema: run_ }, (request, reply) => {
       const { bankAccountId } = request.params;
       const body = request.body;
+      // A large account's run takes longer than the server's idle timeout; a real connection's socket may stay
+      // silent while it works (app.inject()'s stand-in has no timeout to lift).
+      const socket: Partial<Pick<Socket, "setTimeout">> = request.raw.socket;
+      socket.setTimeout?.(RUN_LIMITS.silenceMsMax);
       return run(request, reply, {
         scope: bankAccountId,
         status: 201,

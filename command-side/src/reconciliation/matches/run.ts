@@ -7,6 +7,7 @@
 // meanwhile is left out and counted as a conflict. A proposal's match id is
 // its items' (`<bankAccountId>:<proposalId>`), so a match that was rejected
 // is not proposed again by a later run.
+import { getHeapStatistics } from "node:v8";
 import { DEFAULT_MATCHING_RULES, TrueupError } from "@trueup/contracts";
 import type { EventStore } from "@trueup/event-store";
 import type { CommandContext, CommandOutcome } from "../../command.ts";
@@ -24,13 +25,40 @@ import type { RunProposal } from "./decider.ts";
 export interface RunLimits {
   readonly itemsPerSideMax: number;
   readonly proposalsPerAppendMax: number;
+  /** How long a run may keep a client's connection silent (the server's idle timeout would cut it sooner). */
+  readonly silenceMsMax: number;
+}
+
+/** Most items per side a run reads, whatever the heap: the engine's own bounds are set for this. */
+export const RUN_ITEMS_PER_SIDE_CEILING = 200_000;
+/**
+ * Heap one run needs per item (a side's item and its share of the other's,
+ * the engine's indexes, proposals, their events): 1,437 MB of RSS for
+ * 104,992 × 122,231 items through the API (BENCHMARKS.md, "Matching", the
+ * end-to-end run), about 6.3 kB an item, rounded up.
+ */
+export const RUN_HEAP_BYTES_PER_ITEM = 8_000;
+/** The share of the heap one run may take: the rest serves requests, projections and other runs meanwhile. */
+export const RUN_HEAP_SHARE = 0.5;
+
+/**
+ * Items per side a run may read in this process: what half its heap holds
+ * (RUN_HEAP_BYTES_PER_ITEM each), at most RUN_ITEMS_PER_SIDE_CEILING.
+ * Beyond it the run is refused (RECONCILIATION_RUN_TOO_LARGE: narrow it
+ * with from and to, or give the server a larger heap, TRUEUP_HEAP_MB),
+ * never started and the server lost to an out-of-memory crash: at
+ * `npm start`'s default heap (320 MB) that is 20,000 items per side.
+ */
+export function runItemsPerSideMax(heapLimitBytes: number = getHeapStatistics().heap_size_limit): number {
+  return Math.max(1_000, Math.min(RUN_ITEMS_PER_SIDE_CEILING, Math.floor((heapLimitBytes * RUN_HEAP_SHARE) / RUN_HEAP_BYTES_PER_ITEM)));
 }
 
 export const RUN_LIMITS: RunLimits = {
-  /** Items per side one run reads; a larger account is run in date windows. */
-  itemsPerSideMax: 200_000,
+  /** Items per side one run reads; a larger account is run in date windows (or on a larger heap). */
+  itemsPerSideMax: runItemsPerSideMax(),
   /** Proposals per append to the recon stream: bounds one event batch. */
   proposalsPerAppendMax: 500,
+  silenceMsMax: 15 * 60_000,
 };
 
 export interface RunDeps {
@@ -106,7 +134,7 @@ export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bank
     deps.service.state(bankAccountId),
   ]);
   if (external.length > limits.itemsPerSideMax || internal.length > limits.itemsPerSideMax) {
-    throw new TrueupError("RECONCILIATION_RUN_TOO_LARGE", `more than ${limits.itemsPerSideMax} items on a side in this window; narrow it with from and to`);
+    throw new TrueupError("RECONCILIATION_RUN_TOO_LARGE", `more than ${limits.itemsPerSideMax} items on a side in this window (what this server's heap holds for one run); narrow it with from and to, or run the server with a larger TRUEUP_HEAP_MB`);
   }
   const open = {
     external: external.filter((item) => item.currency === account.currency && !state.live.has(itemKey("external", item.id))),
