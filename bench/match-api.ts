@@ -71,7 +71,7 @@ import { CATEGORIES, quality, readAllMatches } from "./lib/match-api-check.ts";
 import type { Quality } from "./lib/match-api-check.ts";
 import { ApiClient, isConnectionCut, laterPosition } from "./lib/match-api-http.ts";
 import type { JsonAnswer } from "./lib/match-api-http.ts";
-import { ProcessRssSampler } from "./lib/match-api-server-rss.ts";
+import { RssSampler } from "./lib/rss-sampler.ts";
 import { POSTING_CONCURRENCY, importStatement, postLedgerLines, prepareAccount, summarySchema, waitForBothSides } from "./lib/match-api-setup.ts";
 import type { Summary, Target } from "./lib/match-api-setup.ts";
 import { waitForProjections } from "./lib/platform-server.ts";
@@ -294,7 +294,7 @@ function nowCount(run: RunRead, status: string): number {
 
 async function timedRun(client: ApiClient, server: IngestServer, target: Target, load: MachineLoad, postgresPid: () => number | undefined): Promise<TimedRun> {
   const account = encodeURIComponent(target.bankAccountId);
-  const rss = new ProcessRssSampler(server.pid, SERVER_RSS_SAMPLE_MS);
+  const rss = RssSampler.ofProcess(server.pid, SERVER_RSS_SAMPLE_MS);
   const startedAt = new Date().toISOString();
   rss.start();
   load.begin();

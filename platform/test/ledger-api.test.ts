@@ -15,16 +15,9 @@ import { trialBalanceResponse } from "@trueup/query-side";
 import type { LightMyRequestResponse } from "fastify";
 import type { Accepted, Platform } from "./ledger-support.ts";
 import { command, key, query, random, startPlatform } from "./ledger-support.ts";
+import { findHledger } from "./hledger-support.ts";
 
-const hledger = ((): string | undefined => {
-  try {
-    execFileSync("hledger", ["--version"], { stdio: "ignore" });
-    return "hledger";
-  } catch {
-    return undefined;
-  }
-})();
-if (hledger === undefined) process.stderr.write("[ledger-api] hledger not installed: the hledger cross-check is SKIPPED (apt-get install hledger; .ci/run installs it)\n");
+const hledger = findHledger("ledger-api");
 
 const ACCOUNTS = [
   { code: "1000", name: "Cash EUR", type: "asset", currency: "EUR" },

@@ -32,6 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exceptionIdOf } from "@trueup/contracts";
 import type { Platform } from "./ledger-support.ts";
 import { key, startPlatform } from "./ledger-support.ts";
+import { findHledger } from "./hledger-support.ts";
 
 const FILE = new URL("../../test-support/fixtures/statements/mt940/betterplace-sepa_mt9401.sta", import.meta.url);
 const LEDGER = "bp";
@@ -40,15 +41,7 @@ const ACCOUNT = "bp_0";
 const ACCOUNT_NUMBER = "50880050/0194774600888";
 const CLERK = "clerk:anna";
 
-const hledger = ((): string | undefined => {
-  try {
-    execFileSync("hledger", ["--version"], { stdio: "ignore" });
-    return "hledger";
-  } catch {
-    return undefined;
-  }
-})();
-if (hledger === undefined) process.stderr.write("[reconciliation-real-statements] hledger not installed: the hledger cross-check is SKIPPED (apt-get install hledger; .ci/run installs it)\n");
+const hledger = findHledger("reconciliation-real-statements");
 
 interface Item { itemId: string; amount: string; reference: string | null; description: string | null }
 interface Criterion { criterion: string; reason: string }
