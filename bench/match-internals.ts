@@ -2,12 +2,14 @@
 // costs: figures behind BENCHMARKS.md "Matching", not targets; prints only.
 //   node --expose-gc --import tsx bench/match-internals.ts [--pairs 100000] [--events 150000]
 // 1. The generated books, then the engine's prepared items, its indexes, and
-//    the result of one run, each as the heap after a full collection.
+//    the result of one run, each as the heap after a full collection plus
+//    the typed arrays' memory (held outside the heap: the indexes are typed
+//    arrays; the prepared items' figure includes the run's Vocabulary).
 // 2. Folding a recon stream of `events` match events (proposals, half of
 //    them confirmed) into the decider's state, best of three.
 import { parseArgs } from "node:util";
 import { generateBooks } from "./lib/match-books.ts";
-import { invoicePatterns, prepareExternal, prepareInternal } from "../command-side/src/reconciliation/matching/prepare.ts";
+import { Vocabulary, invoicePatterns, prepareExternal, prepareInternal } from "../command-side/src/reconciliation/matching/prepare.ts";
 import { buildIndex } from "../command-side/src/reconciliation/matching/indexes.ts";
 import { proposeMatches } from "../command-side/src/reconciliation/matching/index.ts";
 import * as recon from "../command-side/src/reconciliation/matches/decider.ts";
@@ -19,17 +21,19 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with node --expose-gc");
 const heapMb = (): number => {
   gc();
-  return process.memoryUsage().heapUsed / 1e6;
+  const usage = process.memoryUsage();
+  return (usage.heapUsed + usage.arrayBuffers) / 1e6;
 };
 
 // The seed bench/match.ts uses (BOOKS_SEED), so the books are the bench's.
 const books = generateBooks({ pairs, seed: 20_260_101 });
 const afterBooks = heapMb();
 const patterns = invoicePatterns(books.rules);
-const external = prepareExternal(books.external, patterns);
-const internal = prepareInternal(books.internal, patterns);
+const vocabulary = new Vocabulary();
+const external = prepareExternal(books.external, patterns, vocabulary);
+const internal = prepareInternal(books.internal, patterns, vocabulary);
 const afterPrepared = heapMb();
-const indexes = [buildIndex(external), buildIndex(internal)];
+const indexes = [buildIndex(external, vocabulary), buildIndex(internal, vocabulary)];
 const afterIndexes = heapMb();
 const result = proposeMatches({ external: books.external, internal: books.internal, rules: books.rules });
 const afterResult = heapMb();

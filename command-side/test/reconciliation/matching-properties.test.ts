@@ -7,11 +7,16 @@
 // - the output is the same, byte for byte, whatever the order of the input;
 // - two equally good candidates are flagged as ambiguous, never auto-confirmed;
 // - a search cut short by a bound says so: when tight limits change the
-//   output, the output names a bound.
+//   output, the output names a bound;
+// - the pair search's score-only evaluation (pairScore) accepts exactly the
+//   pairs the full evaluation accepts, with the same score.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { proposeMatches } from "../../src/reconciliation/matching/index.ts";
 import type { ExternalItem, InternalItem, MatchResult } from "../../src/reconciliation/matching/index.ts";
+import { Vocabulary, invoicePatterns, prepareExternal, prepareInternal } from "../../src/reconciliation/matching/prepare.ts";
+import { evaluatePair, pairScore, scoringContext } from "../../src/reconciliation/matching/score.ts";
+import type { PairRule } from "../../src/reconciliation/matching/score.ts";
 import { ALL_RULES, ext, int } from "./matching-support.ts";
 
 const TOLERANCE_MINOR = 500n;
@@ -115,6 +120,30 @@ describe("matching engine invariants", () => {
         expect(twin?.kind).toBe("1:1");
         expect(twin?.ambiguity).not.toBeNull();
         expect(twin?.autoConfirm).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("scores a pair for the search exactly as its full evaluation does", () => {
+    const rules = ALL_RULES.rules.filter((rule): rule is PairRule => rule.kind !== "group");
+    const hints = [
+      { counterparty: "ACME", ledgerAccount: "1400", confirmations: 2 },
+      { counterparty: "DE89370400440532013000", ledgerAccount: "8400", confirmations: 1 },
+    ];
+    fc.assert(
+      fc.property(book, fc.boolean(), ({ external, internal }, hinted) => {
+        const ctx = scoringContext(ALL_RULES, hinted ? hints : []);
+        const vocabulary = new Vocabulary();
+        const patterns = invoicePatterns(ALL_RULES);
+        const externals = prepareExternal(external.map((e, k) => (k % 2 === 0 ? { ...e, counterpartyIban: "DE89 3704 0044 0532 0130 00" } : e)), patterns, vocabulary);
+        const internals = prepareInternal(internal.map((i, k) => ({ ...i, counterpartyIban: k % 3 === 0 ? "DE89370400440532013000" : null, contraAccounts: k % 2 === 0 ? ["1400"] : ["8400", "1600"] })), patterns, vocabulary);
+        for (const e of externals) {
+          for (const i of internals) {
+            const verdict = evaluatePair(ctx, rules, e, i);
+            expect(pairScore(ctx, rules, e, i)).toBe(verdict.accepted ? verdict.evaluation.score : -1);
+          }
+        }
       }),
       { numRuns: 500 },
     );

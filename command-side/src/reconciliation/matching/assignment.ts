@@ -49,22 +49,37 @@ class UnionFind {
  * order makes the result independent of how the caller found them.
  */
 export function assign(edges: readonly Edge[], externalCount: number, componentSizeMax: number): AssignmentResult {
-  const sets = new UnionFind(externalCount + (edges.reduce((max, e) => Math.max(max, e.internal), -1) + 1));
+  const nodes = externalCount + (edges.reduce((max, e) => Math.max(max, e.internal), -1) + 1);
+  const sets = new UnionFind(nodes);
   for (const edge of edges) sets.union(edge.external, externalCount + edge.internal);
-  const components = new Map<number, number[]>();
+  // Each component's edges, in edge order, by a counting sort on their root (almost all components are one edge: an array each was a million arrays).
+  const roots = new Int32Array(edges.length);
+  const starts = new Int32Array(nodes + 1);
   edges.forEach((edge, index) => {
     const root = sets.find(edge.external);
-    const members = components.get(root);
-    if (members === undefined) components.set(root, [index]);
-    else members.push(index);
+    roots[index] = root;
+    starts[root + 1] = at(starts, root + 1) + 1;
   });
+  for (let k = 0; k < nodes; k++) starts[k + 1] = at(starts, k + 1) + at(starts, k);
+  const next = starts.slice(0, nodes);
+  const grouped = new Int32Array(edges.length);
+  for (let index = 0; index < edges.length; index++) {
+    const root = at(roots, index);
+    grouped[at(next, root)] = index;
+    next[root] = at(next, root) + 1;
+  }
   const chosen: number[] = [];
   let greedyComponents = 0;
-  for (const members of components.values()) {
-    if (members.length === 1) {
-      chosen.push(at(members, 0));
+  // The order components are solved in does not matter: each is solved on its own, and the chosen edges are sorted at the end.
+  for (let root = 0; root < nodes; root++) {
+    const from = at(starts, root);
+    const to = at(starts, root + 1);
+    if (to - from === 0) continue;
+    if (to - from === 1) {
+      chosen.push(at(grouped, from));
       continue;
     }
+    const members = Array.from(grouped.subarray(from, to));
     const externals = distinct(members.map((i) => (at(edges, i)).external));
     const internals = distinct(members.map((i) => (at(edges, i)).internal));
     // The method's cost is n²·m: both sides are bounded, the larger one more loosely.

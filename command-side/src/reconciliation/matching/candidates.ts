@@ -7,7 +7,7 @@
 // reported under candidatesPerItemMax.
 import type { Prepared } from "./prepare.ts";
 import { lowerBoundAmount, nearestInDays } from "./indexes.ts";
-import type { SideIndex } from "./indexes.ts";
+import type { List, SideIndex } from "./indexes.ts";
 import { toleranceMinor } from "./score.ts";
 import type { PairRule } from "./score.ts";
 import type { Run } from "./engine.ts";
@@ -19,51 +19,59 @@ const SAME_AMOUNT_SCAN_FACTOR = 4;
 const PARTY_SCAN_MAX = 256;
 
 export function dayRange(item: Prepared, window: number): { from: number; to: number; center: number } {
-  let from = Infinity;
-  let to = -Infinity;
-  for (const day of item.days) {
-    from = Math.min(from, day - window);
-    to = Math.max(to, day + window);
-  }
-  return { from, to, center: at(item.days, 0) };
+  return { from: Math.min(item.firstDay, item.secondDay) - window, to: Math.max(item.firstDay, item.secondDay) + window, center: item.firstDay };
 }
 
 /** One of the item's dates is inside the range. */
 export function withinDays(other: Prepared, range: { from: number; to: number }): boolean {
-  for (const day of other.days) if (day >= range.from && day <= range.to) return true;
-  return false;
+  return (other.firstDay >= range.from && other.firstDay <= range.to) || (other.secondDay >= range.from && other.secondDay <= range.to);
 }
 
-/** The item's name word with the fewest items on the other side (the first such in word order), if any is there. */
-export function rarestWord(item: Prepared, other: SideIndex): string | undefined {
-  let best: string | undefined;
+/** The number of the item's name word with the fewest items on the other side (the first such in word order), or -1 when none is there. */
+export function rarestWord(item: Prepared, other: SideIndex): number {
+  let best = -1;
   let fewest = Infinity;
-  for (const token of item.tokens) {
-    const list = other.byToken.get(token);
-    if (list !== undefined && list.length < fewest) {
+  for (const token of item.tokenIds) {
+    const count = other.tokenCount(token);
+    if (count > 0 && count < fewest) {
       best = token;
-      fewest = list.length;
+      fewest = count;
     }
   }
   return best;
 }
 
-const rarestCache = new WeakMap<SideIndex, WeakMap<Prepared, readonly number[] | null>>();
+/** Not yet looked up, in a rarest-word cache (-1 is "no word"). */
+const UNKNOWN = -2;
+/** Per index and asking side, by the asking item's index: the rarest word's number, -1 for none, UNKNOWN. */
+const rarestCache = new WeakMap<SideIndex, Map<Prepared["side"], Int32Array>>();
+
+function rarestKnown(item: Prepared, other: SideIndex): Int32Array {
+  let bySide = rarestCache.get(other);
+  if (bySide === undefined) {
+    bySide = new Map();
+    rarestCache.set(other, bySide);
+  }
+  let known = bySide.get(item.side);
+  if (known === undefined || known.length <= item.index) {
+    const grown = new Int32Array(Math.max(2 * (known?.length ?? 0), item.index + 1, RAREST_CACHE_MIN)).fill(UNKNOWN);
+    if (known !== undefined) grown.set(known);
+    known = grown;
+    bySide.set(item.side, known);
+  }
+  return known;
+}
+const RAREST_CACHE_MIN = 1_024;
 
 /** The other side's items of the item's rarest name word, by first day. Remembered per item and side (a run's indexes never change). */
-export function rarestToken(item: Prepared, other: SideIndex): readonly number[] | undefined {
-  let known = rarestCache.get(other);
-  if (known === undefined) {
-    known = new WeakMap();
-    rarestCache.set(other, known);
+export function rarestToken(item: Prepared, other: SideIndex): List | undefined {
+  const known = rarestKnown(item, other);
+  let group = known[item.index] ?? UNKNOWN;
+  if (group === UNKNOWN) {
+    group = rarestWord(item, other);
+    known[item.index] = group;
   }
-  let list = known.get(item);
-  if (list === undefined) {
-    const word = rarestWord(item, other);
-    list = word === undefined ? null : (other.byToken.get(word) ?? null);
-    known.set(item, list);
-  }
-  return list ?? undefined;
+  return group < 0 ? undefined : other.byToken(group);
 }
 
 /** Internal items worth scoring against the external `item`, by the pair rules' lookups, leaving out those already in a proposal. */
@@ -83,19 +91,20 @@ export function pairCandidates(run: Run, rules: readonly PairRule[], item: Prepa
       for (const ref of item.references) {
         // Only the external references the rule names are looked up (the internal side's are compared with any of them).
         if (!rule.fields.includes(ref.source as never)) continue;
-        for (const i of other.byReference.get(ref.value) ?? []) add(i);
+        const sharing = other.byReference(ref.id);
+        if (sharing !== undefined) for (const i of sharing) add(i);
       }
       continue;
     }
     const range = dayRange(item, rule.dateWindowDays);
-    const sameAmount = nearestInDays(other, other.byAmount.get(item.amountKey), range, SAME_AMOUNT_SCAN_FACTOR * run.limits.candidatesPerItemMax, taken);
+    const sameAmount = nearestInDays(other, other.byAmount(item.amountId), range, SAME_AMOUNT_SCAN_FACTOR * run.limits.candidatesPerItemMax, taken);
     if (sameAmount.cut) run.bounds.hit("candidatesPerItemMax", `items with more equal amounts inside the date window than the ${SAME_AMOUNT_SCAN_FACTOR * run.limits.candidatesPerItemMax} nearest looked at`);
     for (const i of sameAmount.found) add(i);
     // A tolerated amount needs its counterparty to agree (score.ts), so only the counterparty's items are looked at for one.
     const slack = rule.allowTolerance ? toleranceMinor(run.ctx, item.amountMinor) : 0n;
     const named = rarestToken(item, other);
     if (named !== undefined) scanParty(run, item, other, { slack, range, list: other.partyByAmount(named) }, add);
-    const sameIban = item.iban === null ? undefined : other.byIban.get(item.iban);
+    const sameIban = other.byIban(item.ibanId);
     if (sameIban !== undefined) scanParty(run, item, other, { slack, range, list: other.partyByAmount(sameIban) }, add);
   }
   return found.sort((a, b) => a - b);
@@ -118,7 +127,7 @@ function seenFor(side: SideIndex): Seen {
 }
 
 /** The counterparty's items (one of its name words, or its IBAN) with an amount within the slack, inside the date window. */
-function scanParty(run: Run, item: Prepared, other: SideIndex, scan: { slack: bigint; range: { from: number; to: number }; list: readonly number[] }, add: (i: number) => void): void {
+function scanParty(run: Run, item: Prepared, other: SideIndex, scan: { slack: bigint; range: { from: number; to: number }; list: List }, add: (i: number) => void): void {
   const list = scan.list;
   const high = item.amountMinor + scan.slack;
   let seen = 0;

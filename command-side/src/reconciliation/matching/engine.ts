@@ -22,11 +22,11 @@ import { createHash } from "node:crypto";
 import type { MatchingRules } from "@trueup/contracts";
 import { DEFAULT_MATCH_LIMITS } from "./types.ts";
 import type { BoundHit, MatchInput, MatchKind, MatchLimits, MatchResult, Proposal } from "./types.ts";
-import { invoicePatterns, prepareExternal, prepareInternal } from "./prepare.ts";
+import { Vocabulary, invoicePatterns, prepareExternal, prepareInternal } from "./prepare.ts";
 import type { Prepared } from "./prepare.ts";
 import { buildIndex } from "./indexes.ts";
 import type { SideIndex } from "./indexes.ts";
-import { evaluatePair, scoringContext } from "./score.ts";
+import { evaluatePair, pairScore, scoringContext } from "./score.ts";
 import type { Evaluation, PairRule, ScoringContext } from "./score.ts";
 import { PAIR_WEIGHT, assign } from "./assignment.ts";
 import type { Edge } from "./assignment.ts";
@@ -56,9 +56,9 @@ export interface Run {
   /** 1 where the item is in a proposal of this run. */
   readonly takenExternal: Uint8Array;
   readonly takenInternal: Uint8Array;
-  /** The proposal (its id) each taken item is in. */
-  readonly holderExternal: Map<number, string>;
-  readonly holderInternal: Map<number, string>;
+  /** The proposal each taken item is in, by its position in `proposals` (-1: none). */
+  readonly holderExternal: Int32Array;
+  readonly holderInternal: Int32Array;
   readonly proposals: Proposal[];
   readonly bounds: Bounds;
   readonly clock: Clock;
@@ -106,9 +106,7 @@ function checkLimits(limits: MatchLimits): void {
 export function proposeMatches(input: MatchInput): MatchResult {
   const limits: MatchLimits = { ...DEFAULT_MATCH_LIMITS, ...input.limits };
   checkLimits(limits);
-  const patterns = invoicePatterns(input.rules);
-  const external = buildIndex(prepareExternal(input.external, patterns));
-  const internal = buildIndex(prepareInternal(input.internal, patterns));
+  const { external, internal } = indexedSides(input);
   const bounds = new Bounds();
   const run: Run = {
     rules: input.rules,
@@ -118,8 +116,8 @@ export function proposeMatches(input: MatchInput): MatchResult {
     internal,
     takenExternal: new Uint8Array(external.items.length),
     takenInternal: new Uint8Array(internal.items.length),
-    holderExternal: new Map(),
-    holderInternal: new Map(),
+    holderExternal: new Int32Array(external.items.length).fill(-1),
+    holderInternal: new Int32Array(internal.items.length).fill(-1),
     proposals: [],
     bounds,
     clock: new Clock(input.now ?? (() => performance.now()), limits.timeBudgetMs),
@@ -133,18 +131,33 @@ export function proposeMatches(input: MatchInput): MatchResult {
   choosePairs(run, pairRules, pairs.filter((edge) => edge.score < STRONG_PAIR_SCORE_MIN));
   groupPhase(run, takeGroup, true);
   const misses = nearMisses(run);
-  const proposals = run.proposals.sort(canonicalOrder);
+  const proposals = inCanonicalOrder(run.proposals);
   return { proposals, nearMisses: misses, bounds: bounds.list(), counts: counts(run, proposals) };
+}
+
+/** Both sides prepared, then indexed (an index's arrays are as long as the vocabulary of both). The vocabulary's maps are garbage once this returns. */
+function indexedSides(input: MatchInput): { external: SideIndex; internal: SideIndex } {
+  const patterns = invoicePatterns(input.rules);
+  const vocabulary = new Vocabulary();
+  const externalItems = prepareExternal(input.external, patterns, vocabulary);
+  const internalItems = prepareInternal(input.internal, patterns, vocabulary);
+  return { external: buildIndex(externalItems, vocabulary), internal: buildIndex(internalItems, vocabulary) };
 }
 
 const KIND_ORDER: Readonly<Record<MatchKind, number>> = { "1:1": 0, "1:N": 1, "N:1": 2, "N:M": 3 };
 
-function canonicalOrder(a: Proposal, b: Proposal): number {
-  const kind = KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
-  if (kind !== 0) return kind;
-  const x = `${a.externalIds[0] ?? ""}\u0000${a.internalIds[0] ?? ""}`;
-  const y = `${b.externalIds[0] ?? ""}\u0000${b.internalIds[0] ?? ""}`;
-  return x < y ? -1 : x > y ? 1 : 0;
+/** By kind, then by `first external id NUL first internal id`; each proposal's key made once (not twice per comparison), the sort stable as before. */
+function inCanonicalOrder(proposals: readonly Proposal[]): Proposal[] {
+  const keys = proposals.map((p) => `${p.externalIds[0] ?? ""}\u0000${p.internalIds[0] ?? ""}`);
+  const order = proposals.map((_, k) => k);
+  order.sort((a, b) => {
+    const kind = KIND_ORDER[at(proposals, a).kind] - KIND_ORDER[at(proposals, b).kind];
+    if (kind !== 0) return kind;
+    const x = at(keys, a);
+    const y = at(keys, b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return order.map((k) => at(proposals, k));
 }
 
 function counts(run: Run, proposals: readonly Proposal[]): MatchResult["counts"] {
@@ -167,8 +180,27 @@ function kindOf(externals: number, internals: number): MatchKind {
 export function proposalId(kind: MatchKind, externalIds: readonly string[], internalIds: readonly string[]): string {
   const hash = createHash("sha256");
   hash.update(`${kind}\n${externalIds.join("\n")}\n\n${internalIds.join("\n")}`);
-  return `prop-${hash.digest("hex").slice(0, 32)}`;
+  // `prop-` and the first 16 bytes in hex, written as one flat string: a slice of the whole digest kept the digest alive, per proposal.
+  const digest = hash.digest();
+  const id = Buffer.allocUnsafe(PROPOSAL_ID_PREFIX.length + 32);
+  id.write(PROPOSAL_ID_PREFIX, 0, "latin1");
+  id.write(digest.toString("hex", 0, 16), PROPOSAL_ID_PREFIX.length, "latin1");
+  return id.toString("latin1");
 }
+const PROPOSAL_ID_PREFIX = "prop-";
+
+/**
+ * A proposal's explanation is its criteria's reasons in one sentence: built
+ * when read (an own, enumerable property with this getter, so JSON, spread
+ * and equality see it where it always was), not kept per proposal.
+ */
+const EXPLANATION: PropertyDescriptor = Object.freeze({
+  get(this: Pick<Proposal, "criteria">): string {
+    return this.criteria.map((c) => c.reason).join("; ");
+  },
+  enumerable: true,
+  configurable: false,
+});
 
 function byId(a: Prepared, b: Prepared): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -182,7 +214,8 @@ export function propose(run: Run, externals: readonly Prepared[], internals: rea
   const writeOffAccount = run.rules.writeOffAccount;
   const threshold = run.rules.autoConfirmScoreMin;
   const writeOff = evaluation.writeOff && writeOffAccount !== null ? { amountMinor: evaluation.differenceMinor, ledgerAccount: writeOffAccount } : null;
-  const proposal: Proposal = {
+  // The fields in their order (the serialized proposal's), the explanation among them.
+  const head = {
     proposalId: proposalId(kind, externalIds, internalIds),
     kind,
     ruleId: evaluation.ruleId,
@@ -190,21 +223,25 @@ export function propose(run: Run, externals: readonly Prepared[], internals: rea
     internalIds,
     currency: (externals[0] ?? at(internals, 0)).currency,
     score: evaluation.score,
-    criteria: evaluation.criteria,
-    explanation: evaluation.criteria.map((c) => c.reason).join("; "),
-    differenceMinor: evaluation.differenceMinor,
+    // An array of exactly its length (the criteria were pushed into one that reserved room for 16).
+    criteria: evaluation.criteria.slice(),
+  };
+  Object.defineProperty(head, "explanation", EXPLANATION);
+  const proposal: Proposal = Object.assign(head as typeof head & { readonly explanation: string }, {
+    differenceMinor: evaluation.differenceMinor === 0n ? 0n : evaluation.differenceMinor,
     writeOff,
     residual: evaluation.partial,
     ambiguity,
     autoConfirm: threshold !== null && evaluation.score >= threshold && ambiguity === null && evaluation.partial === null,
-  };
+  });
+  const position = run.proposals.length;
   for (const item of externals) {
     run.takenExternal[item.index] = 1;
-    run.holderExternal.set(item.index, proposal.proposalId);
+    run.holderExternal[item.index] = position;
   }
   for (const item of internals) {
     run.takenInternal[item.index] = 1;
-    run.holderInternal.set(item.index, proposal.proposalId);
+    run.holderInternal[item.index] = position;
   }
   run.proposals.push(proposal);
   return proposal;
@@ -232,8 +269,8 @@ function scorePairs(run: Run, rules: readonly PairRule[]): ScoredEdge[] {
     const item = at(externals, e);
     const scored: ScoredEdge[] = [];
     for (const i of pairCandidates(run, rules, item)) {
-      const verdict = evaluatePair(run.ctx, rules, item, at(run.internal.items, i), false);
-      if (verdict.accepted) scored.push({ external: e, internal: i, score: verdict.evaluation.score });
+      const score = pairScore(run.ctx, rules, item, at(run.internal.items, i));
+      if (score >= 0) scored.push({ external: e, internal: i, score });
     }
     scored.sort((a, b) => b.score - a.score || a.internal - b.internal);
     if (scored.length > run.limits.candidatesPerItemMax) {
@@ -269,21 +306,21 @@ function choosePairs(run: Run, rules: readonly PairRule[], candidates: readonly 
  * gives the same total. (Exchanges along longer chains are not looked for.)
  */
 function findAmbiguities(run: Run, edges: readonly ScoredEdge[], chosen: readonly number[]): Map<number, NonNullable<Proposal["ambiguity"]>> {
-  const byExternal = new Map<number, number[]>();
-  const byInternal = new Map<number, number[]>();
-  edges.forEach((edge, index) => {
-    (byExternal.get(edge.external) ?? byExternal.set(edge.external, []).get(edge.external))?.push(index);
-    (byInternal.get(edge.internal) ?? byInternal.set(edge.internal, []).get(edge.internal))?.push(index);
-  });
-  const chosenByExternal = new Map<number, number>();
-  const chosenByInternal = new Map<number, number>();
+  // Each item's edges, in edge order: one Int32Array per side, each item's run of it from its start (edges are sorted by external, so those are contiguous already).
+  const byExternal = edgesBy(edges, run.external.items.length, (edge) => edge.external);
+  const byInternal = edgesBy(edges, run.internal.items.length, (edge) => edge.internal);
+  const chosenByExternal = new Int32Array(run.external.items.length).fill(-1);
+  const chosenByInternal = new Int32Array(run.internal.items.length).fill(-1);
   for (const index of chosen) {
-    chosenByExternal.set((at(edges, index)).external, index);
-    chosenByInternal.set((at(edges, index)).internal, index);
+    chosenByExternal[at(edges, index).external] = index;
+    chosenByInternal[at(edges, index).internal] = index;
   }
   const weight = (edge: ScoredEdge): number => at(PAIR_WEIGHT, edge.score);
   const weightOf = (external: number, internal: number): number => {
-    for (const index of byExternal.get(external) ?? []) if ((at(edges, index)).internal === internal) return weight(at(edges, index));
+    for (let k = at(byExternal.starts, external); k < at(byExternal.starts, external + 1); k++) {
+      const edge = at(edges, at(byExternal.edges, k));
+      if (edge.internal === internal) return weight(edge);
+    }
     return 0;
   };
   const result = new Map<number, NonNullable<Proposal["ambiguity"]>>();
@@ -291,19 +328,19 @@ function findAmbiguities(run: Run, edges: readonly ScoredEdge[], chosen: readonl
     const edge = at(edges, index);
     const competingInternals = new Set<number>();
     const competingExternals = new Set<number>();
-    for (const other of byExternal.get(edge.external) ?? []) {
-      const alt = at(edges, other);
+    for (let k = at(byExternal.starts, edge.external); k < at(byExternal.starts, edge.external + 1); k++) {
+      const alt = at(edges, at(byExternal.edges, k));
       if (alt.internal === edge.internal) continue;
-      const holder = chosenByInternal.get(alt.internal);
-      const held = holder === undefined ? undefined : (at(edges, holder));
+      const holder = at(chosenByInternal, alt.internal);
+      const held = holder < 0 ? undefined : at(edges, holder);
       const equal = held === undefined ? alt.score >= edge.score : weight(alt) + weightOf(held.external, edge.internal) >= weight(edge) + weight(held);
       if (equal) competingInternals.add(alt.internal);
     }
-    for (const other of byInternal.get(edge.internal) ?? []) {
-      const alt = at(edges, other);
+    for (let k = at(byInternal.starts, edge.internal); k < at(byInternal.starts, edge.internal + 1); k++) {
+      const alt = at(edges, at(byInternal.edges, k));
       if (alt.external === edge.external) continue;
-      const holder = chosenByExternal.get(alt.external);
-      const held = holder === undefined ? undefined : (at(edges, holder));
+      const holder = at(chosenByExternal, alt.external);
+      const held = holder < 0 ? undefined : at(edges, holder);
       const equal = held === undefined ? alt.score >= edge.score : weight(alt) + weightOf(edge.external, held.internal) >= weight(edge) + weight(held);
       if (equal) competingExternals.add(alt.external);
     }
@@ -316,4 +353,19 @@ function findAmbiguities(run: Run, edges: readonly ScoredEdge[], chosen: readonl
     }
   }
   return result;
+}
+
+/** Edge indices grouped by item (a counting sort, stable: each item's edges in edge order): item k's are edges[starts[k]..starts[k + 1]). */
+function edgesBy(edges: readonly ScoredEdge[], items: number, itemOf: (edge: ScoredEdge) => number): { starts: Int32Array; edges: Int32Array } {
+  const starts = new Int32Array(items + 1);
+  for (const edge of edges) starts[itemOf(edge) + 1] = at(starts, itemOf(edge) + 1) + 1;
+  for (let k = 0; k < items; k++) starts[k + 1] = at(starts, k + 1) + at(starts, k);
+  const next = starts.slice(0, items);
+  const grouped = new Int32Array(edges.length);
+  edges.forEach((edge, index) => {
+    const item = itemOf(edge);
+    grouped[at(next, item)] = index;
+    next[item] = at(next, item) + 1;
+  });
+  return { starts, edges: grouped };
 }

@@ -16,7 +16,7 @@ import type { Proposal } from "./types.ts";
 import type { Prepared } from "./prepare.ts";
 import { nameSimilarity } from "./prepare.ts";
 import { NOTHING_TAKEN, nearestInDays } from "./indexes.ts";
-import type { SideIndex } from "./indexes.ts";
+import type { List, SideIndex } from "./indexes.ts";
 import { dayRange, rarestToken, withinDays } from "./candidates.ts";
 import { scoreGroup, sum, toleranceMinor, tolerated } from "./score.ts";
 import type { Evaluation, GroupRule, ReferenceRule } from "./score.ts";
@@ -75,7 +75,7 @@ function referenceGroupsOf(run: Run, rule: ReferenceRule, anchor: Prepared, out:
   const range = dayRange(anchor, rule.dateWindowDays);
   for (const ref of anchor.references) {
     if (external && !rule.fields.includes(ref.source as never)) continue;
-    const sharing = other.byReference.get(ref.value);
+    const sharing = other.byReference(ref.id);
     if (sharing === undefined || sharing.length < 2) continue;
     const members: Prepared[] = [];
     for (const i of sharing) {
@@ -117,7 +117,7 @@ function relatedPool(run: Run, open: OpenLists, anchor: Prepared, side: SideInde
     if (similar.length > 0) return similar.slice(0, max).map((s) => s.item);
   }
   if (!open.windowFallback) return null;
-  const flow = side.byDay.get(anchor.flowKey);
+  const flow = side.byDay(anchor.flowKey);
   const window_ = nearestInDays(side, flow === undefined ? undefined : open.of(side, flow), range, max + 2, NOTHING_TAKEN);
   const pool = window_.found.map((i) => at(side.items, i)).filter((item) => item !== anchor);
   if (window_.cut || pool.length > max) {
@@ -140,13 +140,13 @@ function byMagnitude(items: Prepared[]): Prepared[] {
  * taken), so it never shows a stale item.
  */
 class OpenLists {
-  private readonly filtered = new WeakMap<readonly number[], readonly number[]>();
+  private readonly filtered = new WeakMap<List, List>();
   constructor(
     private readonly run: Run,
     /** Whether a pool may be the whole of a sparse date window (no counterparty in common). */
     readonly windowFallback: boolean,
   ) {}
-  of(side: SideIndex, list: readonly number[]): readonly number[] {
+  of(side: SideIndex, list: List): List {
     let open = this.filtered.get(list);
     if (open === undefined) {
       const taken = side === this.run.external ? this.run.takenExternal : this.run.takenInternal;

@@ -20,9 +20,9 @@ const NEAR_MISS_SCAN_MAX = 8;
 
 function lookAround(item: Prepared, other: SideIndex): number[] {
   const found = new Set<number>();
-  for (const ref of item.references) for (const i of other.byReference.get(ref.value) ?? []) found.add(i);
+  for (const ref of item.references) for (const i of other.byReference(ref.id) ?? []) found.add(i);
   const range = dayRange(item, NEAR_MISS_WINDOW_DAYS);
-  for (const i of nearestInDays(other, other.byAmount.get(item.amountKey), range, NEAR_MISS_SCAN_MAX, NOTHING_TAKEN).found) found.add(i);
+  for (const i of nearestInDays(other, other.byAmount(item.amountId), range, NEAR_MISS_SCAN_MAX, NOTHING_TAKEN).found) found.add(i);
   const named = rarestToken(item, other);
   if (named !== undefined) for (const i of nearestInDays(other, named, range, NEAR_MISS_SCAN_MAX, NOTHING_TAKEN).found) found.add(i);
   return [...found].sort((a, b) => a - b);
@@ -43,7 +43,8 @@ export function nearMisses(run: Run): NearMiss[] {
         const candidate = at(other.items, i);
         const [external, internal] = side === "external" ? [item, candidate] : [candidate, item];
         const verdict = evaluatePair(run.ctx, rules, external, internal);
-        const proposal = otherHolder.get(i);
+        const holder = otherHolder[i] ?? -1;
+        const proposal = holder < 0 ? undefined : at(run.proposals, holder).proposalId;
         const failures = verdict.accepted ? [] : [...verdict.failures];
         if (proposal !== undefined) failures.push(`${candidate.side} item ${candidate.id} is in proposal ${proposal}`);
         else if (verdict.accepted) failures.push(`acceptable (${verdict.evaluation.ruleId}, score ${verdict.evaluation.score}) but not kept: a better total used the items otherwise, or the candidate limit cut it`);

@@ -13,36 +13,51 @@ export type ReferenceSource = MatchReferenceField | "reference";
 export interface Reference {
   readonly source: ReferenceSource;
   readonly value: string;
+  /** The value's number in the run's Vocabulary (both sides): the indexes' key. */
+  readonly id: number;
 }
 
-export interface Prepared {
-  readonly side: ItemSide;
-  /** Index in its side's sorted array. */
-  readonly index: number;
-  readonly id: string;
-  readonly amountMinor: bigint;
-  readonly magnitudeMinor: bigint;
-  readonly sign: 1 | -1 | 0;
-  readonly currency: string;
-  /** `currency|amount`, the exact-amount index's key, made once. */
-  readonly amountKey: string;
-  /** `currency|sign`, the date index's key. */
-  readonly flowKey: string;
-  /** Value date first, then booking date (external); the entry's date (internal). */
-  readonly days: readonly number[];
-  /** days[0]: the date the indexes order by. */
-  readonly firstDay: number;
-  /** What each date is: "value date", "booking date" or "date". */
-  readonly dayLabels: readonly string[];
-  readonly references: readonly Reference[];
-  /** The counterparty name, normalised (name.key: nameKey), or NO_NAME. */
-  readonly name: NameFacts;
-  /** Internal items without a counterparty name: their description, so the name can be found in it. */
-  readonly text: NameFacts;
-  /** Name and description words (at least 3 characters), for finding items of the same counterparty. */
-  readonly tokens: readonly string[];
-  readonly iban: string | null;
-  readonly contraAccounts: readonly string[];
+/**
+ * One item as the search sees it. A class, so that every item has one
+ * shape (V8 keeps the fields inline and the accesses monomorphic), and
+ * small: at a million items per side each field is 8 MB, so nothing is
+ * stored that a field already says (the exact-amount key, a days array)
+ * and everything repeated (names, labels, flow keys) is shared.
+ */
+export class Prepared {
+  constructor(
+    readonly side: ItemSide,
+    /** Index in its side's sorted array. */
+    readonly index: number,
+    readonly id: string,
+    readonly amountMinor: bigint,
+    readonly magnitudeMinor: bigint,
+    readonly sign: 1 | -1 | 0,
+    readonly currency: string,
+    /** `currency|sign`, the date index's key (one shared string per value). */
+    readonly flowKey: string,
+    /** The date the indexes order by: the value date, else the booking date (external); the entry's date (internal). */
+    readonly firstDay: number,
+    /** The booking date when an external item has both and they differ; else firstDay again (so every "nearest date" is unchanged by it). */
+    readonly secondDay: number,
+    /** What each date is: "value date", "booking date" or "date" (one entry per distinct date). */
+    readonly dayLabels: readonly string[],
+    readonly references: readonly Reference[],
+    /** The counterparty name, normalised (name.key: nameKey), or NO_NAME. */
+    readonly name: NameFacts,
+    /** Internal items without a counterparty name: their description, so the name can be found in it. */
+    readonly text: NameFacts,
+    /** Name and description words (at least 3 characters), for finding items of the same counterparty. */
+    readonly tokens: readonly string[],
+    /** The tokens' numbers in the run's Vocabulary, in the same order. */
+    readonly tokenIds: readonly number[],
+    /** The currency and amount's number in the run's Vocabulary (the exact-amount index's key). */
+    readonly amountId: number,
+    readonly iban: string | null,
+    /** The IBAN's number in the run's Vocabulary, -1 for none. */
+    readonly ibanId: number,
+    readonly contraAccounts: readonly string[],
+  ) {}
 }
 
 const DAY_MS = 86_400_000;
@@ -60,7 +75,7 @@ const NO_REFERENCE = new Set(["NOTPROVIDED", "NONREF", "NONE", "NA", "N/A", "0",
 /** A reference compared without case and spaces; null for a placeholder or one too short to identify anything. */
 export function referenceKey(value: string | null): string | null {
   if (value === null) return null;
-  const key = value.toUpperCase().replace(/\s+/g, "");
+  const key = compact(value);
   if (key.length < 3 || NO_REFERENCE.has(key)) return null;
   return key;
 }
@@ -179,6 +194,8 @@ export interface NameFacts {
   grams: Int32Array | null;
   /** Words of at least 3 characters. */
   readonly words: readonly string[];
+  /** Their numbers in the run's Vocabulary (a plain array: a typed array is an object of its own, and there is one per distinct name). */
+  readonly wordIds: readonly number[];
 }
 
 export function gramsOf(facts: NameFacts): Int32Array {
@@ -186,7 +203,7 @@ export function gramsOf(facts: NameFacts): Int32Array {
   return facts.grams;
 }
 
-const NO_NAME: NameFacts = Object.freeze({ key: null, grams: null, words: Object.freeze([]) });
+const NO_NAME: NameFacts = Object.freeze({ key: null, grams: null, words: Object.freeze([]), wordIds: Object.freeze([]) });
 
 /** A name key's distinct words of at least 3 characters, sorted. */
 function wordsOf(key: string): string[] {
@@ -196,21 +213,86 @@ function wordsOf(key: string): string[] {
 }
 
 /**
- * Names and descriptions repeat (one company, many lines): each distinct
- * text is normalised once per run. Lives as long as one preparation.
+ * One run's vocabulary, shared by both sides: every distinct reference
+ * value, IBAN, name word and amount (with its currency) gets a number, so
+ * that an index is an array by number and every lookup in the search is an
+ * array read (at a million items, hash lookups were a large part of the
+ * run). Names and descriptions repeat (one company, many lines): each
+ * distinct text is normalised once, and texts that normalise alike (one
+ * company spelled two ways, on either side) share one NameFacts, so its
+ * bigrams are computed once. Lives as long as one run.
  */
-class NameCache {
-  private readonly known = new Map<string, NameFacts>();
-  of(text: string | null): NameFacts {
+export class Vocabulary {
+  private readonly texts = new Map<string, NameFacts>();
+  private readonly keys = new Map<string, NameFacts>();
+  private readonly words = new Map<string, number>();
+  private readonly wordList: string[] = [];
+  private readonly referenceIds = new Map<string, number>();
+  private readonly ibanIds = new Map<string, number>();
+  private readonly amountIds = new Map<string, Map<bigint, number>>();
+  private amountCount = 0;
+
+  /** How many numbers each kind has handed out (an index's arrays are this long). */
+  get sizes(): { readonly references: number; readonly ibans: number; readonly words: number; readonly amounts: number } {
+    return { references: this.referenceIds.size, ibans: this.ibanIds.size, words: this.words.size, amounts: this.amountCount };
+  }
+
+  name(text: string | null): NameFacts {
     if (text === null) return NO_NAME;
-    let facts = this.known.get(text);
+    let facts = this.texts.get(text);
     if (facts === undefined) {
       const key = nameKey(text);
-      facts = key === null ? NO_NAME : { key, grams: null, words: wordsOf(key) };
-      this.known.set(text, facts);
+      facts = key === null ? NO_NAME : this.ofKey(key);
+      this.texts.set(text, facts);
     }
     return facts;
   }
+
+  reference(value: string): number {
+    return numberOf(this.referenceIds, value);
+  }
+
+  iban(iban: string | null): number {
+    return iban === null ? -1 : numberOf(this.ibanIds, iban);
+  }
+
+  amount(currency: string, amountMinor: bigint): number {
+    let amounts = this.amountIds.get(currency);
+    if (amounts === undefined) {
+      amounts = new Map();
+      this.amountIds.set(currency, amounts);
+    }
+    let id = amounts.get(amountMinor);
+    if (id === undefined) {
+      id = this.amountCount++;
+      amounts.set(amountMinor, id);
+    }
+    return id;
+  }
+
+  private ofKey(key: string): NameFacts {
+    let facts = this.keys.get(key);
+    if (facts === undefined) {
+      const wordIds = wordsOf(key).map((word) => {
+        const id = numberOf(this.words, word);
+        if (id === this.wordList.length) this.wordList.push(word);
+        return id;
+      });
+      // One string per distinct word, shared by every key that has it.
+      facts = { key, grams: null, words: wordIds.map((id) => this.wordList[id] ?? ""), wordIds };
+      this.keys.set(key, facts);
+    }
+    return facts;
+  }
+}
+
+function numberOf(numbers: Map<string, number>, value: string): number {
+  let id = numbers.get(value);
+  if (id === undefined) {
+    id = numbers.size;
+    numbers.set(value, id);
+  }
+  return id;
 }
 
 /** Each reference rule's compiled invoice pattern. */
@@ -224,8 +306,10 @@ export function invoicePatterns(rules: MatchingRules): RegExp[] {
 const INVOICE_TEXT_LENGTH_MAX = 2_000;
 const INVOICES_PER_TEXT_MAX = 8;
 
-function invoiceNumbers(patterns: readonly RegExp[], text: string | null): string[] {
-  if (text === null || patterns.length === 0) return [];
+const NO_INVOICES: readonly string[] = Object.freeze([]);
+
+function invoiceNumbers(patterns: readonly RegExp[], text: string | null): readonly string[] {
+  if (text === null || patterns.length === 0) return NO_INVOICES;
   const found: string[] = [];
   const bounded = text.slice(0, INVOICE_TEXT_LENGTH_MAX);
   for (const pattern of patterns) {
@@ -239,21 +323,27 @@ function invoiceNumbers(patterns: readonly RegExp[], text: string | null): strin
   return found;
 }
 
-function addReference(references: Reference[], source: ReferenceSource, raw: string | null): void {
+function addReference(vocabulary: Vocabulary, references: Reference[], source: ReferenceSource, raw: string | null): void {
   const value = referenceKey(raw);
-  if (value !== null && !references.some((r) => r.source === source && r.value === value)) references.push({ source, value });
+  if (value !== null && !references.some((r) => r.source === source && r.value === value)) references.push({ source, value, id: vocabulary.reference(value) });
 }
 
 function signOf(amount: bigint): 1 | -1 | 0 {
   return amount > 0n ? 1 : amount < 0n ? -1 : 0;
 }
 
-function byId<T extends { id: string }>(items: readonly T[], side: ItemSide): T[] {
-  const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+function byId<T extends { id: string }>(items: readonly T[], side: ItemSide): readonly T[] {
+  // Callers often list items in id order already (a store reads them so): then one pass says so, and no copy is sorted.
+  const sorted = inIdOrder(items) ? items : [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]?.id === sorted[i - 1]?.id) throw new MatchInputError(`two ${side} items have the id ${JSON.stringify(sorted[i]?.id)}`);
   }
   return sorted;
+}
+
+function inIdOrder(items: readonly { id: string }[]): boolean {
+  for (let i = 1; i < items.length; i++) if (!((items[i - 1]?.id ?? "") < (items[i]?.id ?? ""))) return false;
+  return true;
 }
 
 /** The engine's input breaks its contract (two items with one id, an item without a date): the caller's bug. */
@@ -267,120 +357,164 @@ const VALUE_DATE_ONLY: readonly string[] = Object.freeze(["value date"]);
 const BOOKING_DATE_ONLY: readonly string[] = Object.freeze(["booking date"]);
 const BOTH_DATES: readonly string[] = Object.freeze(["value date", "booking date"]);
 
-/** The fields every prepared item derives from its id, amount and currency the same way. */
-function amountFields(item: { readonly id: string; readonly amountMinor: bigint; readonly currency: string }) {
-  return {
-    id: item.id,
-    amountMinor: item.amountMinor,
-    magnitudeMinor: item.amountMinor < 0n ? -item.amountMinor : item.amountMinor,
-    sign: signOf(item.amountMinor),
-    currency: item.currency,
-    amountKey: `${item.currency}|${item.amountMinor}`,
-    flowKey: flowKey(item.currency, item.amountMinor),
-  };
+function magnitudeOf(amountMinor: bigint): bigint {
+  return amountMinor < 0n ? -amountMinor : amountMinor;
 }
 
 function ibanKey(iban: string | null): string | null {
-  return iban === null ? null : iban.toUpperCase().replace(/\s+/g, "");
+  return iban === null ? null : compact(iban);
 }
 
-const flowKeys = new Map<string, string>();
-
-/** `currency|sign`, one string per distinct value (a million items would otherwise hold a million copies). */
-function flowKey(currency: string, amountMinor: bigint): string {
-  const key = `${currency}|${signOf(amountMinor)}`;
-  const known = flowKeys.get(key);
-  if (known !== undefined) return known;
-  if (flowKeys.size < FLOW_KEYS_MAX) flowKeys.set(key, key);
-  return key;
+/**
+ * Upper case without whitespace. Most references and IBANs already are: then
+ * the caller's own string is returned, not a copy (a million copies were
+ * tens of megabytes).
+ */
+function compact(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // Lower case, whitespace or control characters, or anything not ASCII (whose upper case or spacing only the general path knows).
+    if ((c >= 97 && c <= 122) || c <= 32 || c >= 127) return value.toUpperCase().replace(/\s+/g, "");
+  }
+  return value;
 }
-/** Currencies × three signs; beyond it keys are simply not shared. */
+
+/** `currency|sign` per currency, by sign + 1: one string per distinct value (a million items would otherwise hold a million copies). */
+const flowKeys = new Map<string, readonly [string, string, string]>();
+/** Currencies; beyond it keys are simply not shared. */
 const FLOW_KEYS_MAX = 1_000;
 
-export function prepareExternal(items: readonly ExternalItem[], patterns: readonly RegExp[]): Prepared[] {
-  const names = new NameCache();
-  return byId(items, "external").map((item, index) => {
-    const dayNames: string[] = [];
-    if (item.valueDate !== null) dayNames.push(item.valueDate);
-    const booked = item.bookingDate !== null && item.bookingDate !== item.valueDate;
-    if (item.bookingDate !== null && booked) dayNames.push(item.bookingDate);
-    const dayLabels = item.valueDate === null ? BOOKING_DATE_ONLY : booked ? BOTH_DATES : VALUE_DATE_ONLY;
-    const days = dayNames.map(dayNumber);
-    if (dayNames.length === 0) throw new MatchInputError(`external item ${item.id} has neither a value nor a booking date`);
-    const references: Reference[] = [];
-    addReference(references, "endToEndId", item.endToEndId);
-    addReference(references, "bankReference", item.bankReference);
-    addReference(references, "customerReference", item.customerReference);
-    addReference(references, "creditorReference", item.creditorReference);
-    // Banks put invoice numbers in any free field: SEPA returns carry them in the end-to-end id, behind other text.
-    const texts = [item.remittanceInformation, item.description, item.endToEndId, item.customerReference];
-    for (const invoice of texts.flatMap((text) => invoiceNumbers(patterns, text))) {
-      addReference(references, "invoiceNumber", invoice);
+function flowKey(currency: string, sign: 1 | -1 | 0): string {
+  let keys = flowKeys.get(currency);
+  if (keys === undefined) {
+    keys = [`${currency}|-1`, `${currency}|0`, `${currency}|1`];
+    if (flowKeys.size < FLOW_KEYS_MAX) flowKeys.set(currency, keys);
+  }
+  return sign > 0 ? keys[2] : sign < 0 ? keys[0] : keys[1];
+}
+
+const NO_REFERENCES: readonly Reference[] = Object.freeze([]);
+
+/** The references found, in an array of exactly their number (a growing array reserves room for 16). */
+function exactly(references: Reference[]): readonly Reference[] {
+  return references.length === 0 ? NO_REFERENCES : references.slice();
+}
+
+/**
+ * Dates repeat (a few hundred distinct ones among a million items): each is
+ * parsed once per preparation.
+ */
+class DayCache {
+  private readonly known = new Map<string, number>();
+  of(date: string): number {
+    let day = this.known.get(date);
+    if (day === undefined) {
+      day = dayNumber(date);
+      if (this.known.size < DAYS_CACHED_MAX) this.known.set(date, day);
     }
-    const name = names.of(item.counterpartyName);
-    return {
-      side: "external",
+    return day;
+  }
+}
+/** Ten years of dates twice over; past it, dates are parsed each time. */
+const DAYS_CACHED_MAX = 8_000;
+
+export function prepareExternal(items: readonly ExternalItem[], patterns: readonly RegExp[], vocabulary: Vocabulary): Prepared[] {
+  const days = new DayCache();
+  const references: Reference[] = [];
+  return byId(items, "external").map((item, index) => {
+    const booked = item.bookingDate !== null && item.bookingDate !== item.valueDate;
+    const valueDay = item.valueDate === null ? null : days.of(item.valueDate);
+    const bookingDay = item.bookingDate !== null && booked ? days.of(item.bookingDate) : null;
+    const dayLabels = item.valueDate === null ? BOOKING_DATE_ONLY : booked ? BOTH_DATES : VALUE_DATE_ONLY;
+    const firstDay = valueDay ?? bookingDay;
+    if (firstDay === null) throw new MatchInputError(`external item ${item.id} has neither a value nor a booking date`);
+    references.length = 0;
+    addReference(vocabulary, references, "endToEndId", item.endToEndId);
+    addReference(vocabulary, references, "bankReference", item.bankReference);
+    addReference(vocabulary, references, "customerReference", item.customerReference);
+    addReference(vocabulary, references, "creditorReference", item.creditorReference);
+    // Banks put invoice numbers in any free field: SEPA returns carry them in the end-to-end id, behind other text.
+    for (const text of [item.remittanceInformation, item.description, item.endToEndId, item.customerReference]) {
+      for (const invoice of invoiceNumbers(patterns, text)) addReference(vocabulary, references, "invoiceNumber", invoice);
+    }
+    const name = vocabulary.name(item.counterpartyName);
+    const sign = signOf(item.amountMinor);
+    const iban = ibanKey(item.counterpartyIban);
+    return new Prepared(
+      "external",
       index,
-      ...amountFields(item),
-      days,
-      firstDay: days[0] ?? 0,
+      item.id,
+      item.amountMinor,
+      magnitudeOf(item.amountMinor),
+      sign,
+      item.currency,
+      flowKey(item.currency, sign),
+      firstDay,
+      valueDay === null ? firstDay : (bookingDay ?? firstDay),
       dayLabels,
-      references,
+      exactly(references),
       name,
-      text: NO_NAME,
-      tokens: name.words,
-      iban: ibanKey(item.counterpartyIban),
-      contraAccounts: [],
-    };
+      NO_NAME,
+      name.words,
+      name.wordIds,
+      vocabulary.amount(item.currency, item.amountMinor),
+      iban,
+      vocabulary.iban(iban),
+      NO_ACCOUNTS,
+    );
   });
 }
 
-export function prepareInternal(items: readonly InternalItem[], patterns: readonly RegExp[]): Prepared[] {
-  const names = new NameCache();
+const NO_ACCOUNTS: readonly string[] = Object.freeze([]);
+
+export function prepareInternal(items: readonly InternalItem[], patterns: readonly RegExp[], vocabulary: Vocabulary): Prepared[] {
+  const days = new DayCache();
+  const references: Reference[] = [];
   return byId(items, "internal").map((item, index) => {
-    const references: Reference[] = [];
-    addReference(references, "reference", item.reference);
-    for (const invoice of invoiceNumbers(patterns, item.description)) addReference(references, "invoiceNumber", invoice);
-    const name = names.of(item.counterpartyName);
-    const text = name.key === null ? names.of(item.description) : NO_NAME;
-    return {
-      side: "internal",
+    references.length = 0;
+    addReference(vocabulary, references, "reference", item.reference);
+    for (const invoice of invoiceNumbers(patterns, item.description)) addReference(vocabulary, references, "invoiceNumber", invoice);
+    const name = vocabulary.name(item.counterpartyName);
+    const text = name.key === null ? vocabulary.name(item.description) : NO_NAME;
+    const sign = signOf(item.amountMinor);
+    const day = days.of(item.date);
+    const iban = ibanKey(item.counterpartyIban);
+    const tokens = name.key === null ? text : name;
+    return new Prepared(
+      "internal",
       index,
-      ...amountFields(item),
-      days: [dayNumber(item.date)],
-      firstDay: dayNumber(item.date),
-      dayLabels: ENTRY_DATE_LABELS,
-      references,
+      item.id,
+      item.amountMinor,
+      magnitudeOf(item.amountMinor),
+      sign,
+      item.currency,
+      flowKey(item.currency, sign),
+      day,
+      day,
+      ENTRY_DATE_LABELS,
+      exactly(references),
       name,
       text,
-      tokens: name.key === null ? text.words : name.words,
-      iban: ibanKey(item.counterpartyIban),
-      contraAccounts: item.contraAccounts.length < 2 ? item.contraAccounts : [...item.contraAccounts].sort(),
-    };
+      tokens.words,
+      tokens.wordIds,
+      vocabulary.amount(item.currency, item.amountMinor),
+      iban,
+      vocabulary.iban(iban),
+      item.contraAccounts.length < 2 ? item.contraAccounts : [...item.contraAccounts].sort(),
+    );
   });
 }
 
 /** Days between two items' nearest dates (no allocation: the search calls it for every candidate). */
 export function dayGap(a: Prepared, b: Prepared): number {
-  let best = Infinity;
-  for (const own of a.days) for (const day of b.days) best = Math.min(best, Math.abs(own - day));
-  return best;
+  return Math.min(Math.abs(a.firstDay - b.firstDay), Math.abs(a.firstDay - b.secondDay), Math.abs(a.secondDay - b.firstDay), Math.abs(a.secondDay - b.secondDay));
 }
 
-/** Days between two items' nearest dates, and which of the first item's dates it was measured from. */
+/** Days between two items' nearest dates, and which of the first item's dates it was measured from (the first date unless the second is strictly nearer). */
 export function dayDistance(a: Prepared, b: Prepared): { days: number; dateLabel: string } {
-  let best = Infinity;
-  let nearest = 0;
-  a.days.forEach((own, i) => {
-    for (const day of b.days) {
-      const distance = Math.abs(own - day);
-      if (distance < best) {
-        best = distance;
-        nearest = i;
-      }
-    }
-  });
-  return { days: best, dateLabel: a.dayLabels[nearest] ?? "date" };
+  const first = Math.min(Math.abs(a.firstDay - b.firstDay), Math.abs(a.firstDay - b.secondDay));
+  const second = Math.min(Math.abs(a.secondDay - b.firstDay), Math.abs(a.secondDay - b.secondDay));
+  return second < first ? { days: second, dateLabel: a.dayLabels[1] ?? "date" } : { days: first, dateLabel: a.dayLabels[0] ?? "date" };
 }
 
 /** A similarity in permille as a reason shows it, two decimals, truncated: 905 → "0.90". Integer arithmetic: the same text on every machine. */

@@ -52,7 +52,33 @@ export interface ScoringContext {
   readonly toleranceBasisPoints: bigint;
   /** Counterparty (name key or IBAN) → ledger account → confirmations. */
   readonly hints: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** The run's recurring criteria, shared by its proposals. */
+  readonly criteria: CriterionCache;
 }
+
+/**
+ * Most criteria recur word for word ("amount exact", "value date 1 day
+ * apart (window 7)", "counterparty name similarity 0.93"): each is made
+ * once per run and shared by every proposal that has it (criteria are
+ * immutable). At a million proposals their copies were most of the
+ * result's memory. Criteria that name one item's data (a reference, a
+ * partial amount, a hint) are not kept; neither is anything past
+ * CRITERIA_CACHED_MAX.
+ */
+export class CriterionCache {
+  private readonly known = new Map<string, Criterion>();
+  of(name: Criterion["criterion"], grade: Grade, points: number, reason: string): Criterion {
+    const key = `${name}\u0000${grade}\u0000${points}\u0000${reason}`;
+    let found = this.known.get(key);
+    if (found === undefined) {
+      found = criterion(name, grade, points, reason);
+      if (this.known.size < CRITERIA_CACHED_MAX) this.known.set(key, found);
+    }
+    return found;
+  }
+}
+/** Distinct shared criteria per run: date and name criteria are a few thousand; tolerated differences are bounded by this. */
+const CRITERIA_CACHED_MAX = 100_000;
 
 export function scoringContext(rules: MatchingRules, hints: readonly CounterpartyHint[]): ScoringContext {
   const byCounterparty = new Map<string, Map<string, number>>();
@@ -66,6 +92,7 @@ export function scoringContext(rules: MatchingRules, hints: readonly Counterpart
     toleranceAbsoluteMinor: BigInt(rules.tolerance.absoluteMinor),
     toleranceBasisPoints: BigInt(rules.tolerance.basisPoints),
     hints: byCounterparty,
+    criteria: new CriterionCache(),
   };
 }
 
@@ -82,8 +109,9 @@ export function tolerated(ctx: ScoringContext, differenceMinor: bigint, external
   return abs(differenceMinor) <= toleranceMinor(ctx, externalMinor);
 }
 
+/** A criterion of its own (frozen like the shared ones, so that all have one shape). */
 function criterion(name: Criterion["criterion"], grade: Grade, points: number, reason: string): Criterion {
-  return { criterion: name, grade, points, reason };
+  return Object.freeze({ criterion: name, grade, points, reason });
 }
 
 export function total(criteria: readonly Criterion[]): number {
@@ -112,19 +140,32 @@ export function sharedReference(rule: ReferenceRule, external: Prepared, interna
   return undefined;
 }
 
-function dateCriterion(days: number, dateLabel: string, window: number, pointsMax: number, pointsAtEdge: number, explain = true): Criterion {
-  const points = pointsMax - Math.floor(((pointsMax - pointsAtEdge) * days) / Math.max(window, 1));
+function datePoints(days: number, window: number, pointsMax: number, pointsAtEdge: number): number {
+  return pointsMax - Math.floor(((pointsMax - pointsAtEdge) * days) / Math.max(window, 1));
+}
+
+function dateCriterion(ctx: ScoringContext, days: number, dateLabel: string, window: number, pointsMax: number, pointsAtEdge: number, explain = true): Criterion {
+  const points = datePoints(days, window, pointsMax, pointsAtEdge);
   const grade: Grade = days === 0 ? "exact" : days * 2 <= window ? "close" : "weak";
-  const reason = !explain ? "" : days === 0 ? `${dateLabel} the same day` : `${dateLabel} ${days} day${days === 1 ? "" : "s"} apart (window ${window})`;
-  return criterion("date", grade, points, reason);
+  if (!explain) return criterion("date", grade, points, "");
+  const reason = days === 0 ? `${dateLabel} the same day` : `${dateLabel} ${days} day${days === 1 ? "" : "s"} apart (window ${window})`;
+  return ctx.criteria.of("date", grade, points, reason);
 }
 
 /** Points for the counterparty's name: up to pointsMax when similar enough, NAME_MISMATCH_POINTS when both sides name someone and the names differ. */
-function nameCriterion(similarity: number, minimum: number, pointsMax: number, explain = true): Criterion {
-  const shown = explain ? formatPermille(similarity) : "";
-  if (similarity < Math.max(minimum, 1)) return criterion("counterpartyName", "weak", NAME_MISMATCH_POINTS, explain ? `counterparty name similarity ${shown} (below ${formatPermille(Math.max(minimum, 1))})` : "");
+function namePoints(similarity: number, minimum: number, pointsMax: number): number {
+  return similarity < Math.max(minimum, 1) ? NAME_MISMATCH_POINTS : Math.floor((pointsMax * similarity) / 1000);
+}
+
+function nameCriterion(ctx: ScoringContext, similarity: number, minimum: number, pointsMax: number, explain = true): Criterion {
+  const points = namePoints(similarity, minimum, pointsMax);
+  if (similarity < Math.max(minimum, 1)) {
+    if (!explain) return criterion("counterpartyName", "weak", points, "");
+    return ctx.criteria.of("counterpartyName", "weak", points, `counterparty name similarity ${formatPermille(similarity)} (below ${formatPermille(Math.max(minimum, 1))})`);
+  }
   const grade: Grade = similarity === 1000 ? "exact" : similarity >= 900 ? "strong" : similarity >= 700 ? "close" : "weak";
-  return criterion("counterpartyName", grade, Math.floor((pointsMax * similarity) / 1000), explain ? `counterparty name similarity ${shown}` : "");
+  if (!explain) return criterion("counterpartyName", grade, points, "");
+  return ctx.criteria.of("counterpartyName", grade, points, `counterparty name similarity ${formatPermille(similarity)}`);
 }
 
 /** A learned hint: this counterparty's money was booked against one of the ledger line's contra accounts before. */
@@ -155,10 +196,11 @@ function amountOutcome(
   explain = true,
 ): AmountOutcome | string {
   const difference = external.amountMinor - internal.amountMinor;
-  if (difference === 0n) return { criterion: criterion("amount", "exact", options.exact, "amount exact"), writeOff: false, partial: null };
+  if (difference === 0n) return { criterion: ctx.criteria.of("amount", "exact", options.exact, "amount exact"), writeOff: false, partial: null };
   const shown = explain ? formatAmount(abs(difference), external.currency) : "";
   if (options.tolerated !== null && tolerated(ctx, difference, external.amountMinor)) {
-    return { criterion: criterion("amount", "close", options.tolerated, explain ? `amount differs by ${shown}, within the tolerance (written off)` : ""), writeOff: true, partial: null };
+    const reason = `amount differs by ${shown}, within the tolerance (written off)`;
+    return { criterion: explain ? ctx.criteria.of("amount", "close", options.tolerated, reason) : criterion("amount", "close", options.tolerated, ""), writeOff: true, partial: null };
   }
   if (options.partial !== null) {
     const externalLarger = external.magnitudeMinor > internal.magnitudeMinor;
@@ -191,7 +233,7 @@ function referenceVerdict(ctx: ScoringContext, rule: ReferenceRule, external: Pr
   else criteria.push(amount.criterion);
   const { days, dateLabel } = dayDistance(external, internal);
   if (days > rule.dateWindowDays) failures.push(`${dateLabel} ${days} days apart (window ${rule.dateWindowDays})`);
-  else criteria.push(dateCriterion(days, dateLabel, rule.dateWindowDays, 10, 0, explain));
+  else criteria.push(dateCriterion(ctx, days, dateLabel, rule.dateWindowDays, 10, 0, explain));
   for (const c of criteria) points += c.points;
   if (failures.length > 0 || typeof amount === "string") return { accepted: false, failures, points };
   const hint = hintCriterion(ctx, external, internal, explain);
@@ -209,11 +251,11 @@ function amountDateVerdict(ctx: ScoringContext, rule: AmountDateRule, external: 
   else criteria.push(amount.criterion);
   const { days, dateLabel } = dayDistance(external, internal);
   if (days > rule.dateWindowDays) failures.push(`${dateLabel} ${days} days apart (window ${rule.dateWindowDays})`);
-  else criteria.push(dateCriterion(days, dateLabel, rule.dateWindowDays, 25, 10, explain));
+  else criteria.push(dateCriterion(ctx, days, dateLabel, rule.dateWindowDays, 25, 10, explain));
   const similarity = nameSimilarity(external, internal);
-  if (namesComparable(external, internal)) criteria.push(nameCriterion(similarity, rule.nameSimilarityMin, 15, explain));
+  if (namesComparable(external, internal)) criteria.push(nameCriterion(ctx, similarity, rule.nameSimilarityMin, 15, explain));
   const sameIban = external.iban !== null && external.iban === internal.iban;
-  if (sameIban) criteria.push(criterion("counterpartyIban", "exact", 10, "counterparty IBAN equal"));
+  if (sameIban) criteria.push(ctx.criteria.of("counterpartyIban", "exact", 10, "counterparty IBAN equal"));
   // With a minimum set, two counterparties that differ are two parties, whatever the amounts say.
   if (rule.nameSimilarityMin > 0 && namesComparable(external, internal) && similarity < rule.nameSimilarityMin && !sameIban) failures.push(`counterparty name similarity ${formatPermille(similarity)} (below ${formatPermille(rule.nameSimilarityMin)})`);
   // An amount that is only close is not evidence enough on its own: the counterparty must agree.
@@ -287,6 +329,75 @@ export function evaluatePair(ctx: ScoringContext, rules: readonly PairRule[], ex
   return { accepted: false, failures, points };
 }
 
+/**
+ * The score evaluatePair(…, explain = false) gives the pair, or -1 where it
+ * refuses it: the same tests in the same order and the same points, without
+ * building criteria, failures or verdicts. The pair search calls it for
+ * every candidate; a pair it chooses is evaluated again in full, and the
+ * two scores are asserted equal (engine.ts).
+ */
+export function pairScore(ctx: ScoringContext, rules: readonly PairRule[], external: Prepared, internal: Prepared): number {
+  for (const rule of rules) {
+    if (surelyRefused(ctx, rule, external, internal)) continue;
+    const score = rule.kind === "reference" ? referenceScore(ctx, rule, external, internal) : amountDateScore(ctx, rule, external, internal);
+    if (score >= 0) return score;
+  }
+  return -1;
+}
+
+const clamp = (points: number): number => Math.max(0, Math.min(100, points));
+
+/** referenceVerdict's score, for a pair surelyRefused let through (same currency and direction, a shared reference, inside the window). */
+function referenceScore(ctx: ScoringContext, rule: ReferenceRule, external: Prepared, internal: Prepared): number {
+  const difference = external.amountMinor - internal.amountMinor;
+  let points = 60;
+  if (difference === 0n) points += 30;
+  else if (rule.allowTolerance && tolerated(ctx, difference, external.amountMinor)) points += 20;
+  else if (rule.allowPartial) points += 10;
+  else return -1;
+  const days = dayGap(external, internal);
+  if (days > rule.dateWindowDays) return -1;
+  points += datePoints(days, rule.dateWindowDays, 10, 0);
+  return clamp(points + hintPoints(ctx, external, internal));
+}
+
+/** amountDateVerdict's score, for a pair surelyRefused let through (same currency and direction, inside the window, the amount exact or tolerated). */
+function amountDateScore(ctx: ScoringContext, rule: AmountDateRule, external: Prepared, internal: Prepared): number {
+  const difference = external.amountMinor - internal.amountMinor;
+  let points: number;
+  let writeOff = false;
+  if (difference === 0n) points = 50;
+  else if (rule.allowTolerance && tolerated(ctx, difference, external.amountMinor)) {
+    points = 35;
+    writeOff = true;
+  } else return -1;
+  const days = dayGap(external, internal);
+  if (days > rule.dateWindowDays) return -1;
+  points += datePoints(days, rule.dateWindowDays, 25, 10);
+  const similarity = nameSimilarity(external, internal);
+  const comparable = namesComparable(external, internal);
+  if (comparable) points += namePoints(similarity, rule.nameSimilarityMin, 15);
+  const sameIban = external.iban !== null && external.iban === internal.iban;
+  if (sameIban) points += 10;
+  if (rule.nameSimilarityMin > 0 && comparable && similarity < rule.nameSimilarityMin && !sameIban) return -1;
+  if (writeOff && !sameIban && similarity < Math.max(rule.nameSimilarityMin, TOLERANCE_NAME_MIN)) return -1;
+  return clamp(points + hintPoints(ctx, external, internal));
+}
+
+/** hintCriterion's points, without building it. */
+function hintPoints(ctx: ScoringContext, external: Prepared, internal: Prepared): number {
+  if (ctx.hints.size === 0) return 0;
+  return hinted(ctx, external.iban, internal) || hinted(ctx, external.name.key, internal) ? 5 : 0;
+}
+
+function hinted(ctx: ScoringContext, key: string | null, internal: Prepared): boolean {
+  if (key === null) return false;
+  const accounts = ctx.hints.get(key);
+  if (accounts === undefined) return false;
+  for (const account of internal.contraAccounts) if (accounts.has(account)) return true;
+  return false;
+}
+
 export interface GroupScoring {
   readonly ruleId: string;
   readonly window: number;
@@ -302,8 +413,8 @@ export function scoreGroup(ctx: ScoringContext, scoring: GroupScoring, anchor: P
   const currency = anchor.currency;
   const criteria: Criterion[] = [];
   const fromReference = scoring.reference !== null;
-  if (difference === 0n) criteria.push(criterion("amount", "exact", fromReference ? 30 : 50, `amounts add up exactly (${externals.length} external, ${internals.length} internal)`));
-  else criteria.push(criterion("amount", "close", fromReference ? 20 : 35, `amounts add up within the tolerance, ${formatAmount(abs(difference), currency)} written off`));
+  if (difference === 0n) criteria.push(ctx.criteria.of("amount", "exact", fromReference ? 30 : 50, `amounts add up exactly (${externals.length} external, ${internals.length} internal)`));
+  else criteria.push(ctx.criteria.of("amount", "close", fromReference ? 20 : 35, `amounts add up within the tolerance, ${formatAmount(abs(difference), currency)} written off`));
   let spread = 0;
   let label = "date";
   for (const item of [...others, ...companions]) {
@@ -315,9 +426,9 @@ export function scoreGroup(ctx: ScoringContext, scoring: GroupScoring, anchor: P
   }
   if (scoring.reference !== null) {
     criteria.push(criterion("reference", "exact", 60, `${REFERENCE_NAMES[scoring.reference.source]} ${scoring.reference.value} shared by every item`));
-    criteria.push(dateCriterion(spread, `${label} spread`, scoring.window, 10, 0));
+    criteria.push(dateCriterion(ctx, spread, `${label} spread`, scoring.window, 10, 0));
   } else {
-    criteria.push(dateCriterion(spread, `${label} spread`, scoring.window, 25, 10));
+    criteria.push(dateCriterion(ctx, spread, `${label} spread`, scoring.window, 25, 10));
     let similarity = 0;
     let comparable = 0;
     for (const other of others) {
@@ -325,10 +436,10 @@ export function scoreGroup(ctx: ScoringContext, scoring: GroupScoring, anchor: P
       similarity += nameSimilarity(anchor, other);
       comparable++;
     }
-    if (comparable > 0) criteria.push(nameCriterion(Math.floor(similarity / comparable), 0, 15));
+    if (comparable > 0) criteria.push(nameCriterion(ctx, Math.floor(similarity / comparable), 0, 15));
   }
   const size = externals.length + internals.length;
-  if (size > 3) criteria.push(criterion("groupSize", "weak", -2 * (size - 3), `${size} items in the group`));
+  if (size > 3) criteria.push(ctx.criteria.of("groupSize", "weak", -2 * (size - 3), `${size} items in the group`));
   return { ruleId: scoring.ruleId, score: total(criteria), criteria, differenceMinor: difference, writeOff: difference !== 0n, partial: null };
 }
 
