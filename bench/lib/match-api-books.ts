@@ -22,6 +22,7 @@ import { createWriteStream } from "node:fs";
 import type { CsvProfile } from "@trueup/contracts";
 import type { ExternalItem, InternalItem } from "../../command-side/src/reconciliation/matching/types.ts";
 import type { DesignedMatch } from "./match-books.ts";
+import { BENCH_CSV_FORMAT } from "./statement-generators.ts";
 
 /** The bank's ledger account (prepareTarget in ingest-platform.ts opens it and links the bank account to it). */
 export const BANK_LEDGER_ACCOUNT = "1100";
@@ -44,15 +45,7 @@ const CSV_HEADER = ["bank_reference", "booking_date", "value_date", "amount", "c
 /** The mapping of the bench's CSV: save it as a profile (POST /ledgers/{id}/csv-profiles) to import the file. */
 export const MATCH_API_CSV_PROFILE = {
   name: "Matching bench CSV",
-  delimiter: ",",
-  quote: '"',
-  decimalSeparator: ".",
-  thousandsSeparator: "",
-  dateFormat: "YYYY-MM-DD",
-  encoding: "utf-8",
-  headerRow: true,
-  skipRows: 0,
-  positiveMeans: "credit",
+  ...BENCH_CSV_FORMAT,
   columns: {
     bookingDate: "booking_date",
     valueDate: "value_date",

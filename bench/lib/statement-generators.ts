@@ -384,9 +384,8 @@ export async function writeMt940(options: GenerateOptions & { readonly linesPerS
 
 // ---------------------------------------------------------------- CSV
 
-/** The mapping of the generated CSV: save it as a profile (POST /ledgers/{id}/csv-profiles) to import the file. */
-export const GENERATED_CSV_PROFILE = {
-  name: "Generated bench CSV",
+/** How the benches write CSV: plain RFC 4180, ISO dates, a point for decimals, a header row, positive amounts in. */
+export const BENCH_CSV_FORMAT = {
   delimiter: ",",
   quote: '"',
   decimalSeparator: ".",
@@ -396,6 +395,12 @@ export const GENERATED_CSV_PROFILE = {
   headerRow: true,
   skipRows: 0,
   positiveMeans: "credit",
+} as const satisfies Omit<CsvProfile, "name" | "columns">;
+
+/** The mapping of the generated CSV: save it as a profile (POST /ledgers/{id}/csv-profiles) to import the file. */
+export const GENERATED_CSV_PROFILE = {
+  name: "Generated bench CSV",
+  ...BENCH_CSV_FORMAT,
   columns: {
     bookingDate: "booking_date",
     valueDate: "value_date",
