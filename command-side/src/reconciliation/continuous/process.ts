@@ -21,19 +21,16 @@
 //   race lost is thrown as StoreUnavailableError for the runner to retry.
 import { DEFAULT_MATCHING_RULES, TrueupError, addDays } from "@trueup/contracts";
 import type { MatchingRules } from "@trueup/contracts";
-import { StoreUnavailableError } from "@trueup/event-store";
 import type { EventStore } from "@trueup/event-store";
-import { ReceiptConflictError, StaleDecisionError } from "../../command.ts";
 import { readMatchingRules } from "../matching-rules/index.ts";
 import type { MatchItemReader } from "../matches/items.ts";
 import { runReconciliation } from "../matches/run.ts";
 import type { RunLimits } from "../matches/run.ts";
 import type { MatchCommandService } from "../matches/service.ts";
+import { transientAsStoreError } from "../transient.ts";
 
 /** Who continuous runs are recorded as. */
 export const CONTINUOUS_ACTOR = "process:continuous-matching";
-
-const TRANSIENT_CODES: ReadonlySet<string> = new Set(["STORE_UNAVAILABLE", "OVERLOADED", "CONCURRENCY_CONFLICT", "READ_MODEL_NOT_READY", "READ_MODEL_BEHIND"]);
 
 /** One bank account's share of a batch of events: the dates of its new items, or all of them. */
 export interface ContinuousTrigger {
@@ -74,18 +71,20 @@ export class ContinuousMatching {
 
   async run(trigger: ContinuousTrigger): Promise<ContinuousOutcome> {
     try {
-      const rules = (await readMatchingRules(this.deps.store, trigger.bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES;
-      if (!rules.continuous) return { outcome: "off" };
-      const widest = widestDateWindow(rules);
-      const from = trigger.dates === null ? null : addDays(trigger.dates.from, -widest);
-      const to = trigger.dates === null ? null : addDays(trigger.dates.to, widest);
-      const ctx = { commandId: `continuous:${trigger.bankAccountId}:${trigger.eventId}`, actor: CONTINUOUS_ACTOR, correlationId: trigger.correlationId, occurredAt: trigger.occurredAt };
-      const answer = await runReconciliation(this.deps, ctx, trigger.bankAccountId, { dryRun: false, from, to });
-      const proposals = Object.values(answer.proposals).reduce((sum, n) => sum + n, 0);
-      return { outcome: "run", runId: answer.runId, from, to, proposals, autoConfirmed: answer.autoConfirmed, conflicts: answer.conflicts };
+      return await transientAsStoreError(`continuous matching of ${trigger.bankAccountId}`, async () => {
+        // Read once: the window comes from these rules, and the run matches by the same version.
+        const rules = (await readMatchingRules(this.deps.store, trigger.bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES;
+        if (!rules.continuous) return { outcome: "off" } as const;
+        const widest = widestDateWindow(rules);
+        const from = trigger.dates === null ? null : addDays(trigger.dates.from, -widest);
+        const to = trigger.dates === null ? null : addDays(trigger.dates.to, widest);
+        const ctx = { commandId: `continuous:${trigger.bankAccountId}:${trigger.eventId}`, actor: CONTINUOUS_ACTOR, correlationId: trigger.correlationId, occurredAt: trigger.occurredAt };
+        const answer = await runReconciliation(this.deps, ctx, trigger.bankAccountId, { dryRun: false, from, to, rules });
+        const proposals = Object.values(answer.proposals).reduce((sum, n) => sum + n, 0);
+        return { outcome: "run", runId: answer.runId, from, to, proposals, autoConfirmed: answer.autoConfirmed, conflicts: answer.conflicts } as const;
+      });
     } catch (error) {
-      const transient = (error instanceof TrueupError && TRANSIENT_CODES.has(error.code)) || error instanceof StaleDecisionError || error instanceof ReceiptConflictError;
-      if (transient) throw new StoreUnavailableError(`continuous matching of ${trigger.bankAccountId}: ${error.message}; retried`, { cause: error });
+      // What the account's state refuses is the outcome, recorded; transient failures were rethrown for a retry.
       if (error instanceof TrueupError) return { outcome: "refused", code: error.code, message: error.message };
       throw error;
     }

@@ -8,7 +8,7 @@
 // The recon stream's state keeps the counts (decider.ts); an unmatch takes
 // its match's lesson back.
 import { MATCH_HINT_COUNTERPARTY_LENGTH_MAX, MATCH_LEARNED_HINTS_MAX } from "@trueup/contracts";
-import { nameKey } from "../matching/prepare.ts";
+import { ibanKey, nameKey } from "../matching/index.ts";
 import type { CounterpartyHint } from "../matching/types.ts";
 import type { BucketMap } from "./bucket-map.ts";
 
@@ -25,11 +25,6 @@ export interface HintSource {
   readonly contraAccounts?: readonly string[];
 }
 
-/** The key the engine compares an IBAN by: upper case, no spaces. */
-function ibanKey(iban: string): string {
-  return iban.toUpperCase().replace(/\s+/g, "");
-}
-
 /**
  * Every (counterparty, account) pair a manual match teaches: each external
  * item's name key and IBAN against each ledger account the internal items'
@@ -42,7 +37,8 @@ export function learnedHints(externals: readonly HintSource[], internals: readon
   for (const item of externals) {
     const name = nameKey(item.counterpartyName ?? null);
     if (name !== null) counterparties.add(name);
-    if (item.counterpartyIban != null && item.counterpartyIban.trim() !== "") counterparties.add(ibanKey(item.counterpartyIban));
+    const iban = ibanKey(item.counterpartyIban ?? null);
+    if (iban !== null && iban !== "") counterparties.add(iban);
   }
   const accounts = new Set(internals.flatMap((item) => item.contraAccounts ?? []));
   const pairs = new Map<string, LearnedHint>();

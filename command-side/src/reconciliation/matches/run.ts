@@ -9,6 +9,7 @@
 // is not proposed again by a later run.
 import { getHeapStatistics } from "node:v8";
 import { DEFAULT_MATCHING_RULES, TrueupError } from "@trueup/contracts";
+import type { MatchingRules } from "@trueup/contracts";
 import type { EventStore } from "@trueup/event-store";
 import type { CommandContext, CommandOutcome } from "../../command.ts";
 import { derivedEntityId } from "../../ids.ts";
@@ -122,11 +123,17 @@ function runProposalOf(bankAccountId: string, proposal: Proposal, dates: Readonl
   };
 }
 
-export async function runReconciliation(deps: RunDeps, ctx: CommandContext, bankAccountId: string, options: { dryRun: boolean; from: string | null; to: string | null }): Promise<RunAnswer & CommandOutcome> {
+/** `options.rules`: the account's rules when the caller has just read them (else they are read here). */
+export async function runReconciliation(
+  deps: RunDeps,
+  ctx: CommandContext,
+  bankAccountId: string,
+  options: { dryRun: boolean; from: string | null; to: string | null; rules?: MatchingRules },
+): Promise<RunAnswer & CommandOutcome> {
   const limits = { ...RUN_LIMITS, ...deps.limits };
   const account = await readBankAccount(deps.store, bankAccountId);
   if (account === undefined) throw new TrueupError("BANK_ACCOUNT_NOT_FOUND", `no bank account ${bankAccountId}`);
-  const rules = (await readMatchingRules(deps.store, bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES;
+  const rules = options.rules ?? (await readMatchingRules(deps.store, bankAccountId))?.rules ?? DEFAULT_MATCHING_RULES;
   const window = { from: options.from, to: options.to, itemsMax: limits.itemsPerSideMax };
   const [external, internal, state] = await Promise.all([
     deps.items.runExternal(bankAccountId, window),

@@ -361,7 +361,8 @@ function magnitudeOf(amountMinor: bigint): bigint {
   return amountMinor < 0n ? -amountMinor : amountMinor;
 }
 
-function ibanKey(iban: string | null): string | null {
+/** An IBAN as the engine compares it (and a learned hint keys it): upper case, no whitespace. */
+export function ibanKey(iban: string | null): string | null {
   return iban === null ? null : compact(iban);
 }
 

@@ -15,21 +15,17 @@
 // StoreUnavailableError for the runner to retry with backoff.
 import { TrueupError, WRITE_OFF_METADATA_KEY, currencyOf, parseReconciliationEvent } from "@trueup/contracts";
 import type { PostJournalEntryBody, ReconciliationEvent } from "@trueup/contracts";
-import { StoreUnavailableError } from "@trueup/event-store";
 import type { RecordedEvent } from "@trueup/event-store";
-import { ReceiptConflictError, StaleDecisionError } from "../../command.ts";
 import type { CommandContext } from "../../command.ts";
 import type { LedgerCommandService } from "../../ledger/service.ts";
 import type { MatchCommandService } from "../matches/service.ts";
+import { isTransient, transientAsStoreError } from "../transient.ts";
 
 type Requested = Extract<ReconciliationEvent, { type: "WriteOffRequested" }>["data"];
 type ReversalRequested = Extract<ReconciliationEvent, { type: "WriteOffReversalRequested" }>["data"];
 
 /** Who the write-off's commands are recorded as. */
 export const WRITE_OFF_ACTOR = "process:write-offs";
-
-/** Answers that mean "try again", never the ledger's verdict on the entry. */
-const TRANSIENT_CODES: ReadonlySet<string> = new Set(["STORE_UNAVAILABLE", "OVERLOADED", "CONCURRENCY_CONFLICT", "READ_MODEL_NOT_READY", "READ_MODEL_BEHIND"]);
 
 type PostOutcome = { readonly outcome: "posted"; readonly entryId: string } | { readonly outcome: "refused"; readonly code: string; readonly message: string };
 type ReversalOutcome = { readonly outcome: "reversed"; readonly reversalEntryId: string } | { readonly outcome: "reversal-refused"; readonly code: string; readonly message: string };
@@ -74,9 +70,9 @@ export class WriteOffProcess {
     if (parsed.type === "WriteOffReversalRequested") return this.reverse(ctx, parsed.data);
     if (parsed.type !== "WriteOffRequested") return undefined;
     const request = parsed.data;
-    const outcome = await transientAsStoreError(() => this.post(ctx("post"), request));
+    const outcome = await transientAsStoreError("write-off", () => this.post(ctx("post"), request));
     const { bankAccountId, matchId } = request;
-    await transientAsStoreError(() =>
+    await transientAsStoreError("write-off", () =>
       this.deps.matches.recordWriteOff(ctx("outcome"), {
         type: "RecordWriteOff",
         data: outcome.outcome === "posted"
@@ -90,7 +86,7 @@ export class WriteOffProcess {
   /** A posted write-off whose match was unmatched: its entry reversed through the ledger, then the outcome recorded. */
   private async reverse(ctx: (step: string) => CommandContext, request: ReversalRequested): Promise<ReversalOutcome> {
     const { bankAccountId, matchId, ledgerId, entryId, reversalEntryId } = request;
-    const outcome = await transientAsStoreError(async (): Promise<ReversalOutcome> => {
+    const outcome = await transientAsStoreError("write-off", async (): Promise<ReversalOutcome> => {
       try {
         await this.deps.ledger.reverseEntry(
           ctx("reverse"), ledgerId, entryId,
@@ -100,13 +96,13 @@ export class WriteOffProcess {
         );
         return { outcome: "reversed", reversalEntryId };
       } catch (error) {
-        if (!(error instanceof TrueupError) || TRANSIENT_CODES.has(error.code)) throw error;
+        if (!(error instanceof TrueupError) || isTransient(error)) throw error;
         // The reversal's id is the match's: an entry already there, or the write-off already reversed by it, is this reversal.
         if (error.code === "ENTRY_ALREADY_EXISTS" || error.code === "ENTRY_ALREADY_REVERSED") return { outcome: "reversed", reversalEntryId };
         return { outcome: "reversal-refused", code: error.code, message: error.message };
       }
     });
-    await transientAsStoreError(() =>
+    await transientAsStoreError("write-off", () =>
       this.deps.matches.recordWriteOff(ctx("reversal-outcome"), {
         type: "RecordWriteOff",
         data: outcome.outcome === "reversed"
@@ -122,21 +118,10 @@ export class WriteOffProcess {
       const posted = await this.deps.ledger.postEntry(ctx, request.ledgerId, writeOffEntry(request));
       return { outcome: "posted", entryId: posted.entryId };
     } catch (error) {
-      if (!(error instanceof TrueupError) || TRANSIENT_CODES.has(error.code)) throw error;
+      if (!(error instanceof TrueupError) || isTransient(error)) throw error;
       // The entry id is the match's: an entry already there is this write-off, posted by an earlier attempt.
       if (error.code === "ENTRY_ALREADY_EXISTS") return { outcome: "posted", entryId: request.entryId };
       return { outcome: "refused", code: error.code, message: error.message };
     }
-  }
-}
-
-/** A transient failure of a command (storage away, a race lost) as the port's StoreUnavailableError: the runner retries it. */
-async function transientAsStoreError<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    const transient = (error instanceof TrueupError && TRANSIENT_CODES.has(error.code)) || error instanceof StaleDecisionError || error instanceof ReceiptConflictError;
-    if (transient) throw new StoreUnavailableError(`write-off: ${error.message}; retried`, { cause: error });
-    throw error;
   }
 }
