@@ -66,6 +66,8 @@ describe("continuous reconciliation", () => {
 
   it("an import starts a run by itself; so does a posting for a line already imported", async () => {
     await sale("s1", "2026-03-01", "120.00", "INV-1");
+    // The posting's own run, over no statement line yet: done before the import, so the import's run is the one that matches.
+    await until(() => effects("cm_on"), (rows) => rows.length === 1, "the posting started no run");
     const imported = await importFile(p.app, "/bank-accounts/cm_on/statements", csv([["2026-03-02", "120.00", "INV-1"], ["2026-03-03", "80.00", "INV-2"]]), { query: { format: "csv", profile: "plain" } });
     expect(imported.statusCode, imported.body).toBe(201);
     const first = await until(() => matches("cm_on"), (ms) => ms.length === 1, "the import started no run");

@@ -116,19 +116,17 @@ export function continuousMatchingProjection(port: ContinuousMatchingPort, optio
          PRIMARY KEY (position, bank_account_id))`,
     ],
     plan: (events) => events,
+    // Reads first, writes last: the transaction gets its xid (and holds back later events from every reader,
+    // lockCheckpoint says why) only with the links and effects written after the runs, not while waiting for
+    // the read models or running.
     apply: async (tx, events, schemaName) => {
       const started = await startedAt(tx, schemaName);
+      const links = await BatchLinks.load(tx, schemaName, events);
       const pending = new Map<string, Pending>();
       for (const event of events) {
         if (event.type === "BankAccountRegistered") {
           const parsed = parseReconciliationEvent(event);
-          if (parsed.type !== "BankAccountRegistered") continue;
-          const { bankAccountId, ledgerId, ledgerAccount } = parsed.data;
-          await tx.query(
-            `INSERT INTO ${qualified(schemaName, "links")} (bank_account_id, ledger_id, ledger_account) VALUES ($1, $2, $3)
-             ON CONFLICT (bank_account_id) DO UPDATE SET ledger_id = EXCLUDED.ledger_id, ledger_account = EXCLUDED.ledger_account`,
-            [bankAccountId, ledgerId, ledgerAccount],
-          );
+          if (parsed.type === "BankAccountRegistered") links.register(parsed.data);
           continue;
         }
         if (event.recordedAt < started) continue;
@@ -139,34 +137,115 @@ export function continuousMatchingProjection(port: ContinuousMatchingPort, optio
           widen(pending, parsed.data.bankAccountId, event, periodStart !== null && periodEnd !== null && periodStart <= periodEnd ? { from: periodStart, to: periodEnd } : null);
           continue;
         }
-        const parsed = parseLedgerEvent(event);
-        if (parsed.type !== "JournalEntryPosted" || parsed.data.metadata[WRITE_OFF_METADATA_KEY] !== undefined) continue;
-        const accounts = [...new Set(parsed.data.lines.map((line) => line.accountCode))];
-        const { rows } = await tx.query<{ bank_account_id: string }>(
-          `SELECT bank_account_id FROM ${qualified(schemaName, "links")} WHERE ledger_id = $1 AND ledger_account = ANY($2::text[]) ORDER BY bank_account_id`,
-          [parsed.data.ledgerId, accounts],
-        );
-        for (const row of rows) widen(pending, row.bank_account_id, event, { from: parsed.data.effectiveDate, to: parsed.data.effectiveDate });
+        const posting = postingOf(event);
+        if (posting === undefined) continue;
+        for (const bankAccountId of links.linkedTo(posting.ledgerId, posting.accounts)) {
+          widen(pending, bankAccountId, event, { from: posting.effectiveDate, to: posting.effectiveDate });
+        }
       }
-      if (pending.size === 0) return;
+      const effects: { position: string; bankAccountId: string; outcome: JsonValue }[] = [];
       const wanted: string[] = [];
       for (const bankAccountId of [...pending.keys()].sort()) {
         if (await port.enabled(bankAccountId)) wanted.push(bankAccountId);
-        else await recordEffect(tx, schemaName, pending.get(bankAccountId)?.last.position ?? "", bankAccountId, { outcome: "off" });
+        else effects.push({ position: pending.get(bankAccountId)?.last.position ?? "", bankAccountId, outcome: { outcome: "off" } });
       }
-      if (wanted.length === 0) return;
       const last = events[events.length - 1];
-      if (last !== undefined) await waitForReadModels(port, last.position, options);
+      if (wanted.length > 0 && last !== undefined) await waitForReadModels(port, last.position, options);
       for (const bankAccountId of wanted) {
         const p = pending.get(bankAccountId);
         if (p === undefined) continue;
         const dates = p.unbounded || p.from === null || p.to === null ? null : { from: p.from, to: p.to };
         const outcome = await port.run({ bankAccountId, dates, eventId: p.last.eventId, correlationId: p.last.metadata.correlationId, occurredAt: p.last.recordedAt });
-        await recordEffect(tx, schemaName, p.last.position, bankAccountId, outcome);
+        effects.push({ position: p.last.position, bankAccountId, outcome });
       }
+      await links.write(tx);
+      for (const effect of effects) await recordEffect(tx, schemaName, effect.position, effect.bankAccountId, effect.outcome);
     },
     onUnprojectable: () => "stop",
   };
+}
+
+/** A posting's ledger and accounts, unless it is a write-off's entry (a match's difference, not an item). */
+function postingOf(event: RecordedEvent): { ledgerId: string; accounts: string[]; effectiveDate: string } | undefined {
+  if (event.type !== "JournalEntryPosted") return undefined;
+  const parsed = parseLedgerEvent(event);
+  if (parsed.type !== "JournalEntryPosted" || parsed.data.metadata[WRITE_OFF_METADATA_KEY] !== undefined) return undefined;
+  return { ledgerId: parsed.data.ledgerId, accounts: [...new Set(parsed.data.lines.map((line) => line.accountCode))], effectiveDate: parsed.data.effectiveDate };
+}
+
+const pairKey = (ledgerId: string, ledgerAccount: string): string => JSON.stringify([ledgerId, ledgerAccount]);
+
+/**
+ * The bank accounts linked to the ledger accounts a batch posts to: read in
+ * one query before the batch, then changed in log order by the batch's own
+ * registrations, which are written with its effects (`write`).
+ */
+class BatchLinks {
+  private readonly byPair = new Map<string, Set<string>>();
+  private readonly byAccount = new Map<string, string>();
+  private readonly registered = new Map<string, { ledgerId: string; ledgerAccount: string }>();
+
+  private constructor(private readonly schemaName: string) {}
+
+  static async load(tx: pg.PoolClient, schemaName: string, events: readonly RecordedEvent[]): Promise<BatchLinks> {
+    const links = new BatchLinks(schemaName);
+    const ledgerIds: string[] = [];
+    const accounts: string[] = [];
+    const seen = new Set<string>();
+    for (const event of events) {
+      const posting = postingOf(event);
+      for (const account of posting?.accounts ?? []) {
+        const key = pairKey(posting?.ledgerId ?? "", account);
+        if (posting === undefined || seen.has(key)) continue;
+        seen.add(key);
+        ledgerIds.push(posting.ledgerId);
+        accounts.push(account);
+      }
+    }
+    if (ledgerIds.length === 0) return links;
+    const { rows } = await tx.query<{ bank_account_id: string; ledger_id: string; ledger_account: string }>(
+      `SELECT l.bank_account_id, l.ledger_id, l.ledger_account FROM ${qualified(schemaName, "links")} l
+        JOIN unnest($1::text[], $2::text[]) AS p(ledger_id, ledger_account) ON l.ledger_id = p.ledger_id AND l.ledger_account = p.ledger_account`,
+      [ledgerIds, accounts],
+    );
+    for (const row of rows) links.link(row.bank_account_id, row.ledger_id, row.ledger_account);
+    return links;
+  }
+
+  register(link: { readonly bankAccountId: string; readonly ledgerId: string; readonly ledgerAccount: string }): void {
+    this.link(link.bankAccountId, link.ledgerId, link.ledgerAccount);
+    this.registered.set(link.bankAccountId, { ledgerId: link.ledgerId, ledgerAccount: link.ledgerAccount });
+  }
+
+  /** Linked bank accounts, in id order. */
+  linkedTo(ledgerId: string, ledgerAccounts: readonly string[]): string[] {
+    const found = new Set<string>();
+    for (const account of ledgerAccounts) for (const id of this.byPair.get(pairKey(ledgerId, account)) ?? []) found.add(id);
+    return [...found].sort();
+  }
+
+  /** The batch's registrations, each bank account's last. */
+  async write(tx: pg.PoolClient): Promise<void> {
+    if (this.registered.size === 0) return;
+    const ids = [...this.registered.keys()];
+    const links = [...this.registered.values()];
+    await tx.query(
+      `INSERT INTO ${qualified(this.schemaName, "links")} (bank_account_id, ledger_id, ledger_account)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+       ON CONFLICT (bank_account_id) DO UPDATE SET ledger_id = EXCLUDED.ledger_id, ledger_account = EXCLUDED.ledger_account`,
+      [ids, links.map((l) => l.ledgerId), links.map((l) => l.ledgerAccount)],
+    );
+  }
+
+  private link(bankAccountId: string, ledgerId: string, ledgerAccount: string): void {
+    const old = this.byAccount.get(bankAccountId);
+    if (old !== undefined) this.byPair.get(old)?.delete(bankAccountId);
+    const key = pairKey(ledgerId, ledgerAccount);
+    this.byAccount.set(bankAccountId, key);
+    const ids = this.byPair.get(key) ?? new Set<string>();
+    ids.add(bankAccountId);
+    this.byPair.set(key, ids);
+  }
 }
 
 async function recordEffect(tx: pg.PoolClient, schemaName: string, position: string, bankAccountId: string, outcome: JsonValue): Promise<void> {

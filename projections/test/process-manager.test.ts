@@ -53,4 +53,28 @@ describe("a process manager as a projection", () => {
     expect(cut).toBe(true);
     expect([...new Set(handled)]).toEqual([0, 1, 2, 3, 4]);
   });
+
+  it("holds back nothing while its effects run: an event appended by an effect is readable before the batch commits", async () => {
+    const seen: boolean[] = [];
+    const manager = processManagerProjection({
+      name: "echo",
+      schemaName: "pm_echo",
+      filter: { categories: ["job"] },
+      handle: async (event: RecordedEvent) => {
+        const n = (event.data as { n: number }).n;
+        await store.append(streamName("echo", String(n)), [{ eventId: newEventId(), type: "Echoed", schemaVersion: 1, data: { n }, metadata }], { expectedRevision: "no-stream" });
+        const deadline = Date.now() + 2_000;
+        let visible = false;
+        while (!visible && Date.now() < deadline) {
+          visible = (await store.readAll({ filter: { categories: ["echo"] } })).some((e) => (e.data as { n: number }).n === n);
+          if (!visible) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        seen.push(visible);
+        return { echoed: n };
+      },
+    });
+    await new ProjectionWorker({ pool: db.pool, eventStore: store, projection: manager }).runUntilCaughtUp();
+    // Before the checkpoint's lock became an advisory one, the batch's FOR UPDATE gave it an xid: every echo was held back until the commit.
+    expect(seen).toEqual([true, true, true, true, true]);
+  });
 });

@@ -454,9 +454,7 @@ export class PostgresEventStore implements EventStore {
     const rows = await this.query<EventRow>(sql, params);
     const events = rows.map(toRecorded);
     if (events.length === count) return { events, heldBack: false };
-    const held = await this.query<{ held: boolean }>(
-      "SELECT EXISTS (SELECT 1 FROM es_events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held",
-    );
+    const held = await this.query<{ held: boolean }>(`SELECT ${HELD_BACK_SQL} AS held`);
     const heldBack = held[0]?.held === true;
     this.noteHeldBack(heldBack);
     return { events, heldBack };
@@ -544,7 +542,7 @@ export class PostgresEventStore implements EventStore {
         // One statement, one snapshot: is anything after `after` visible, and is anything committed held back.
         const [row] = await this.query<{ visible: boolean; held: boolean }>(
           `SELECT EXISTS (SELECT 1 FROM es_events e WHERE (e.tx_id, e.seq) > ($1::xid8, $2::bigint) AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())) AS visible,
-                  EXISTS (SELECT 1 FROM es_events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held`,
+                  ${HELD_BACK_SQL} AS held`,
           [from.major.toString(), from.minor.toString()],
         );
         if (row?.visible === true) return;
@@ -629,11 +627,21 @@ interface VisibilityRow {
   held_ms: string | null;
 }
 
+/**
+ * Whether a committed event is held back by the horizon. `>`, not `>=`: the
+ * horizon (pg_snapshot_xmin) is the oldest transaction still running, so its
+ * own rows are uncommitted; an index scan from `>=` visits each of them in
+ * the heap to find that out, once per poll of every waiting reader, for as
+ * long as a large append (a run's proposals, an import) is in flight
+ * (870 heap fetches a poll behind one slice of a run; none with `>`).
+ */
+const HELD_BACK_SQL = "EXISTS (SELECT 1 FROM es_events WHERE tx_id > pg_snapshot_xmin(pg_current_snapshot()))";
+
 const VISIBILITY_SQL = `
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
 c AS (SELECT e.tx_id::text AS tx, e.seq FROM es_events e ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1),
 v AS (SELECT e.tx_id::text AS tx, e.seq FROM es_events e, h WHERE e.tx_id < h.xmin ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1),
-held AS (SELECT count(*) AS n FROM (SELECT 1 FROM es_events e, h WHERE e.tx_id >= h.xmin LIMIT $1) x),
+held AS (SELECT count(*) AS n FROM (SELECT 1 FROM es_events e, h WHERE e.tx_id > h.xmin LIMIT $1) x),
 holder AS (
   SELECT a.pid, a.application_name, a.state, a.xact_start,
          (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::bigint::text AS held_ms

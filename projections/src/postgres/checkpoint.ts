@@ -59,10 +59,25 @@ export async function readCheckpoint(db: Queryable, projection: PostgresProjecti
   }
 }
 
-/** Locks the checkpoint row for this transaction: one writer per projection, and the swap waits for it. */
+/**
+ * The checkpoint, locked for this transaction: one writer per projection and
+ * schema, and a rebuild's swap waits for the batch (its ACCESS EXCLUSIVE lock
+ * on the checkpoint table conflicts with this read's ACCESS SHARE).
+ *
+ * An advisory lock, not `FOR UPDATE`: a row lock gives the transaction an xid
+ * at once, and while a transaction with an xid runs, the event store holds
+ * back every event committed after it from every reader (its visibility
+ * horizon, pg_snapshot_xmin). A batch that reads before it writes (a process
+ * manager waiting for read models, or running a command) would hold back the
+ * whole log for that long. Without the row lock, the xid comes with the
+ * batch's first write. The lock comes first, then the read in a statement of
+ * its own: a read in the same statement would see the snapshot from before
+ * the wait.
+ */
 export async function lockCheckpoint(tx: pg.PoolClient, projection: PostgresProjection, schemaName: string): Promise<Checkpoint> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`trueup_checkpoint:${schemaName}:${projection.name}`]);
   const { rows } = await tx.query<CheckpointRow>(
-    `SELECT position, events_applied, version, updated_at FROM ${qualified(schemaName, "checkpoint")} WHERE projection = $1 FOR UPDATE`,
+    `SELECT position, events_applied, version, updated_at FROM ${qualified(schemaName, "checkpoint")} WHERE projection = $1`,
     [projection.name],
   );
   const row = rows[0];
