@@ -71,6 +71,7 @@ import { CATEGORIES, quality, readAllMatches } from "./lib/match-api-check.ts";
 import type { Quality } from "./lib/match-api-check.ts";
 import { ApiClient, isConnectionCut, laterPosition } from "./lib/match-api-http.ts";
 import type { JsonAnswer } from "./lib/match-api-http.ts";
+import { PgActivitySampler } from "./lib/pg-activity.ts";
 import { RssSampler } from "./lib/rss-sampler.ts";
 import { POSTING_CONCURRENCY, importStatement, postLedgerLines, prepareAccount, summarySchema, waitForBothSides } from "./lib/match-api-setup.ts";
 import type { Summary, Target } from "./lib/match-api-setup.ts";
@@ -503,7 +504,15 @@ async function measure(options: { lines: number; analyze: boolean; folder: strin
     const reader = new PostgresMatchItemReader(pool, { reconciliation: reconciliationProjection.schemaName, ledger: ledgerProjection.schemaName });
     const limits: LimitRound[] = [await limitRound(reader, setup.target, books.rules, load)];
     log(`timed: POST /bank-accounts/${setup.target.bankAccountId}/reconciliation-runs …`);
+    // BENCH_PG_ACTIVITY=1: what PostgreSQL's backends do during the timed phase (printed, not a figure).
+    const activity = process.env.BENCH_PG_ACTIVITY === "1" ? new PgActivitySampler(pool) : undefined;
+    activity?.start();
     const run = await timedRun(client, server, setup.target, load, options.postgresPid);
+    const profile = activity?.stop();
+    if (profile !== undefined) {
+      log(`PostgreSQL activity during the timed phase: ${profile.samples} samples of 50 ms; backend-samples by application | wait | statement:`);
+      for (const { key, count: n } of profile.top) log(`  ${String(n).padStart(6)}  ${key}`);
+    }
     log(`timed: answer after ${(run.answerMs / 1000).toFixed(2)} s (${count(run.answer.autoConfirmed)} confirmed, ${count(run.answer.suggested)} suggested, ${run.answer.conflicts} conflicts); run queryable at ${(run.runQueryableMs / 1000).toFixed(2)} s, its matches at ${(run.matchesQueryableMs / 1000).toFixed(2)} s, summary at ${(run.summaryQueryableMs / 1000).toFixed(2)} s`);
     started = performance.now();
     await waitForProjections(server.url, log);

@@ -102,6 +102,43 @@ describe("postgres event store specifics", () => {
     }
   });
 
+  it("answers many waiters with one watch: a held-back horizon costs one query per retry, not one per waiter", async () => {
+    const pool = new pg.Pool({ ...db.config, max: 4 });
+    let queries = 0;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    (pool as { query: unknown }).query = (...args: unknown[]) => {
+      queries += 1;
+      return query(...args);
+    };
+    const watched = await PostgresEventStore.open({ pool, listenConnection: db.config });
+    const category = freshCategory();
+    const slow = new pg.Client(db.config);
+    await slow.connect();
+    try {
+      const head = await watched.headPosition();
+      await slow.query("BEGIN");
+      await slow.query("SELECT * FROM es_append($1, $2, 'any', $3::jsonb, ARRAY[$4::json])", [`${category}-slow`, category, ...rawAppendArgs(newEvent("First"))]);
+      // Committed but held back behind `slow`: every round finds it held and retries on the 2–100 ms backoff.
+      await store.append(streamName(category, "fast"), [newEvent("Second")], { expectedRevision: "any" });
+      queries = 0;
+      const waiters = Array.from({ length: 20 }, () => watched.waitForAppend(head));
+      let settled = 0;
+      for (const waiting of waiters) void waiting.then(() => (settled += 1));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(settled).toBe(0);
+      const whileHeld = queries;
+      await slow.query("COMMIT");
+      await Promise.all(waiters);
+      // About ten rounds of the backoff in 600 ms; twenty waiters polling apiece made over two hundred queries.
+      expect(whileHeld).toBeGreaterThan(0);
+      expect(whileHeld).toBeLessThan(40);
+    } finally {
+      await slow.end();
+      await watched.close();
+      await pool.end();
+    }
+  });
+
   it("wakes a subscriber in another process through LISTEN/NOTIFY", async () => {
     const otherPool = new pg.Pool({ ...db.config, max: 2 });
     const other = await PostgresEventStore.open({ pool: otherPool, listenConnection: db.config });

@@ -4,6 +4,8 @@
 // across processes (coalesced, so NOTIFY never serialises commits).
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { HeadWatch } from "./head-watch.ts";
+import type { HeadReading } from "./head-watch.ts";
 import type { EventId, EventMetadata, JsonValue, StreamName } from "@trueup/contracts";
 import { isCategory, parseStreamName } from "@trueup/contracts";
 import {
@@ -290,6 +292,7 @@ function readAllQuery(options: ReadAllOptions, count: number): { sql: string; pa
 export class PostgresEventStore implements EventStore {
   private readonly pool: pg.Pool;
   private readonly live: LiveSignal;
+  private readonly headWatch: HeadWatch;
   /** Guards and a companion write in the append's transaction: see appendWith. */
   readonly capabilities: EventStoreCapabilities = {
     transactionalAppend: { append: (stream, events, options, companion) => this.appendWith(stream, events, options, companion) },
@@ -306,6 +309,13 @@ export class PostgresEventStore implements EventStore {
     this.onHorizonHeld = options.onHorizonHeld;
     this.horizonHeldWarnMs = options.horizonHeldWarnMs ?? HORIZON_HELD_WARN_MS_DEFAULT;
     this.live = new LiveSignal({ pool: options.pool, channel: NOTIFY_CHANNEL, connection: options.listenConnection });
+    this.headWatch = new HeadWatch({
+      read: () => this.readHead(),
+      signal: () => this.live.waiter(),
+      onReading: (reading) => {
+        this.noteHeldBack(reading.heldBack);
+      },
+    });
   }
 
   /** Runs pending migrations, checks that positions cannot go backwards (see checkPositionsAhead), then returns a ready store. */
@@ -443,17 +453,22 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    return (await this.readAllPage(options)).events;
-  }
-
-  /** One page of the global log; also says whether newer committed events are held back by a running transaction. */
-  private async readAllPage(options: ReadAllOptions): Promise<{ events: RecordedEvent[]; heldBack: boolean }> {
     const count = checkCount(options.maxCount);
     checkFilter(options.filter);
     const { sql, params } = readAllQuery(options, count);
-    const rows = await this.query<EventRow>(sql, params);
-    const events = rows.map(toRecorded);
-    if (events.length === count) return { events, heldBack: false };
+    return (await this.query<EventRow>(sql, params)).map(toRecorded);
+  }
+
+  /**
+   * One page of the global log for a subscription; an empty page also says
+   * whether newer committed events are held back by a running transaction
+   * (the subscription then retries soon rather than waiting for a wake-up).
+   * Only then: a page with events needs no answer, and readAll none at all,
+   * so a projection's every short batch costs no second query.
+   */
+  private async readAllPage(options: ReadAllOptions): Promise<{ events: RecordedEvent[]; heldBack: boolean }> {
+    const events = await this.readAll(options);
+    if (events.length > 0) return { events, heldBack: false };
     const held = await this.query<{ held: boolean }>(`SELECT ${HELD_BACK_SQL} AS held`);
     const heldBack = held[0]?.held === true;
     this.noteHeldBack(heldBack);
@@ -524,36 +539,20 @@ export class PostgresEventStore implements EventStore {
     return { newestCommitted: position(row.c_tx, row.c_seq), newestVisible: position(row.v_tx, row.v_seq), heldBackEvents, holder };
   }
 
-  async waitForAppend(after: Position | undefined, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<void> {
-    const { signal } = options;
-    signal?.throwIfAborted();
-    const from = after === undefined ? { major: 0n, minor: 0n } : decodePosition(after);
-    const waiter = this.live.waiter();
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => {
-        reject(signal?.reason as Error);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
-    try {
-      for (;;) {
-        // One statement, one snapshot: is anything after `after` visible, and is anything committed held back.
-        const [row] = await this.query<{ visible: boolean; held: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM es_events e WHERE (e.tx_id, e.seq) > ($1::xid8, $2::bigint) AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())) AS visible,
-                  ${HELD_BACK_SQL} AS held`,
-          [from.major.toString(), from.minor.toString()],
-        );
-        if (row?.visible === true) return;
-        this.noteHeldBack(row?.held === true);
-        await Promise.race([waiter.wait(row?.held === true), aborted]);
-        signal?.throwIfAborted();
-      }
-    } finally {
-      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
-      waiter.close();
-    }
+  /** One shared watch of the visible head answers every waiter (head-watch.ts says why). */
+  waitForAppend(after: Position | undefined, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<void> {
+    return this.headWatch.wait(after, options.signal);
+  }
+
+  /** The newest visible position and whether committed events are held back: one statement, one snapshot. */
+  private async readHead(): Promise<HeadReading> {
+    const [row] = await this.query<{ tx_id: string | null; seq: string | null; held: boolean }>(
+      `SELECT h.tx_id::text AS tx_id, h.seq, ${HELD_BACK_SQL} AS held
+         FROM (SELECT 1) one
+         LEFT JOIN LATERAL (SELECT e.tx_id, e.seq FROM es_events e WHERE e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.tx_id DESC, e.seq DESC LIMIT 1) h ON true`,
+    );
+    const head = row?.tx_id == null || row.seq === null ? undefined : encodePosition(BigInt(row.tx_id), BigInt(row.seq));
+    return { head, heldBack: row?.held === true };
   }
 
   subscribe(options: SubscribeOptions = {}): EventSubscription {
@@ -570,6 +569,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    this.headWatch.close();
     await this.live.close();
   }
 

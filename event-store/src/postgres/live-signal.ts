@@ -41,12 +41,17 @@ export class LiveSignal {
     }, NOTIFY_COALESCE_MS);
   }
 
-  waiter(): { wait: (heldBack: boolean) => Promise<void>; close: () => void } {
+  /** `wake` ends this waiter's current wait (or makes its next one return at once), as an append would. */
+  waiter(): { wait: (heldBack: boolean) => Promise<void>; wake: () => void; close: () => void } {
     const waiter: Waiter = { pending: false, wake: undefined, heldBackStreak: 0 };
     this.waiters.add(waiter);
     this.ensureListening();
     return {
       wait: (heldBack) => this.wait(waiter, heldBack),
+      wake: () => {
+        waiter.pending = true;
+        waiter.wake?.();
+      },
       close: () => {
         this.waiters.delete(waiter);
         waiter.wake?.();
