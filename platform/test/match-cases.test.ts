@@ -17,7 +17,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bankAccountStream } from "@trueup/contracts";
 import { PostgresEventStore, parsePosition } from "@trueup/event-store";
-import { TransientDocumentError, casesProjection } from "@trueup/projections";
+import { AUTO_CONFIRMED_REASON, TransientDocumentError, casesProjection } from "@trueup/projections";
 import type { DocumentProjection } from "@trueup/projections";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import { reconciliationEvent } from "../../test-support/reconciliation-events.ts";
@@ -126,7 +126,8 @@ describe("match case files through the API, documents in PostgreSQL JSONB", () =
   it("shows an auto-confirmed match as the run's doing", async () => {
     const file = await caseFile(confirmedId, runPosition);
     expect(file.status).toBe("confirmed");
-    expect(file.history.map((h) => [h.type, h.actor, h.automatic])).toEqual([["MatchProposed", "clerk:ana", true], ["MatchConfirmed", "clerk:ana", true]]);
+    // Confirmed with its proposal, in one event: one entry, whose reason says so.
+    expect(file.history.map((h) => [h.type, h.actor, h.automatic, h.reason])).toEqual([["MatchProposed", "clerk:ana", true, AUTO_CONFIRMED_REASON]]);
   });
 
   it("answers the same from a query-only process, which waits for the cases checkpoint through the document store", async () => {

@@ -33,7 +33,7 @@ describe("a reconciliation run, through the API", () => {
   let p: ImportPlatform;
   const events = async (): Promise<number> => Number((await p.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM es_events")).rows[0]?.n ?? "0");
   const runs = (body: unknown): Promise<LightMyRequestResponse> => command(p.app, `/bank-accounts/${ACCOUNT}/reconciliation-runs`, body, key());
-  const recon = async () => (await p.store.readStream(reconStream(ACCOUNT))).map((e) => ({ type: e.type, data: e.data as { matchId: string; externalIds?: string[] } }));
+  const recon = async () => (await p.store.readStream(reconStream(ACCOUNT))).map((e) => ({ type: e.type, data: e.data as { matchId: string; externalIds?: string[]; autoConfirmed?: boolean } }));
 
   beforeAll(async () => {
     p = await startImportPlatform();
@@ -79,14 +79,17 @@ describe("a reconciliation run, through the API", () => {
   it("records references confirmed and an amount-and-date pair as a suggestion, one append per proposal, then finds nothing new", async () => {
     const first = await direct({ proposalsPerAppendMax: 1 });
     expect(first).toMatchObject({ dryRun: false, proposals: { "1:1": 3 }, autoConfirmed: 2, suggested: 1, conflicts: 0 });
-    expect((await recon()).map((e) => e.type).sort()).toEqual(["MatchConfirmed", "MatchConfirmed", "MatchProposed", "MatchProposed", "MatchProposed", "ReconciliationRunRecorded"]);
+    const written = await recon();
+    expect(written.map((e) => e.type).sort()).toEqual(["MatchProposed", "MatchProposed", "MatchProposed", "ReconciliationRunRecorded"]);
+    // The two references are confirmed in their proposals' own events (autoConfirmed), not by events of their own.
+    expect(written.filter((e) => e.type === "MatchProposed" && e.data.autoConfirmed === true)).toHaveLength(2);
     const second = await runs({});
     expect(second.json<RunAnswer>()).toMatchObject({ items: { external: 1, internal: 0 }, proposals: { "1:1": 0 }, autoConfirmed: 0, suggested: 0 });
   });
 
   it("does not propose a rejected match again", async () => {
     const stream = await recon();
-    const confirmed = new Set(stream.filter((e) => e.type === "MatchConfirmed").map((e) => e.data.matchId));
+    const confirmed = new Set(stream.filter((e) => e.type === "MatchConfirmed" || (e.type === "MatchProposed" && e.data.autoConfirmed === true)).map((e) => e.data.matchId));
     const suggestion = stream.find((e) => e.type === "MatchProposed" && !confirmed.has(e.data.matchId));
     expect(suggestion).toBeDefined();
     const rejected = await command(p.app, `/matches/${suggestion?.data.matchId ?? ""}/reject`, { reason: "not this customer" });

@@ -30,7 +30,7 @@ export { UNDATED_SORT_DATE, planReconciliationBatch } from "./reconciliation/pla
 export type { ReconciliationBatchPlan } from "./reconciliation/plan.ts";
 export { matchingProjection } from "./matching/projection.ts";
 export { MATCHING_SCHEMA_NAME, matchingDdl } from "./matching/schema.ts";
-export { planMatchingBatch } from "./matching/plan.ts";
+export { AUTO_CONFIRMED_REASON, planMatchingBatch } from "./matching/plan.ts";
 export type { MatchingBatchPlan } from "./matching/plan.ts";
 export { PROCESS_BATCH_EVENTS_MAX, processManagerProjection } from "./process-manager.ts";
 export type { ProcessManagerDefinition } from "./process-manager.ts";

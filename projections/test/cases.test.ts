@@ -27,6 +27,7 @@ import {
   CASES_COLLECTION, CASE_HISTORY_KEEP_LAST, DocumentProjectionWorker, PostgresDocumentSink, ProjectionRegistry, RUNS_COLLECTION, casesProjection, matchingProjection, planCaseDocuments,
 } from "../src/index.ts";
 import type { DocumentSink, StoredDocument } from "../src/index.ts";
+import { AUTO_CONFIRMED_REASON } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { reconciliationEvent } from "../../test-support/reconciliation-events.ts";
@@ -48,7 +49,7 @@ function by<T extends ReconciliationEventType>(actor: string, type: T, data: Dat
   return { ...event, metadata: { ...event.metadata, actor } };
 }
 
-function proposal(matchId: string, options: { runId?: string | null; writeOffMinor?: string; ambiguous?: boolean; account?: string } = {}): Data<"MatchProposed"> {
+function proposal(matchId: string, options: { runId?: string | null; writeOffMinor?: string; ambiguous?: boolean; account?: string; autoConfirmed?: boolean } = {}): Data<"MatchProposed"> {
   const runId = options.runId === undefined ? "run-1" : options.runId;
   const writeOffMinor = options.writeOffMinor;
   return {
@@ -57,7 +58,7 @@ function proposal(matchId: string, options: { runId?: string | null; writeOffMin
     criteria: [{ criterion: "amount", grade: "exact", points: 0, reason: "amount exact" }, { criterion: "date", grade: "close", points: -4, reason: "value date +2 days (window 3)" }],
     differenceMinor: writeOffMinor ?? "0",
     writeOff: writeOffMinor === undefined ? null : { amountMinor: writeOffMinor, ledgerAccount: "6800", date: "2026-01-31" },
-    residual: null, ambiguous: options.ambiguous ?? false, learned: [],
+    residual: null, ambiguous: options.ambiguous ?? false, learned: [], autoConfirmed: options.autoConfirmed ?? false,
   };
 }
 
@@ -94,13 +95,15 @@ function generated(seed: number, count: number, prefix: string): NewEvent[] {
   for (let n = 0; n < count; n++) {
     const matchId = `${prefix}${n}`;
     const writeOff = random() < 0.3;
-    events.push(by("system:run", "MatchProposed", proposal(matchId, writeOff ? { writeOffMinor: "-25" } : {})));
     const roll = random();
+    // Half the automatic confirmations come with their proposal, as a run writes them now (MatchProposed.autoConfirmed).
+    const autoConfirmed = roll >= 0.3 && roll < 0.5 && random() < 0.5;
+    events.push(by("system:run", "MatchProposed", proposal(matchId, { ...(writeOff ? { writeOffMinor: "-25" } : {}), autoConfirmed })));
     if (roll < 0.3) {
       events.push(by("clerk:x", "MatchRejected", { bankAccountId: ACCOUNT, matchId, reason: `not it ${n}` }));
       continue;
     }
-    if (roll < 0.9) events.push(by("clerk:x", "MatchConfirmed", { bankAccountId: ACCOUNT, matchId, automatic: roll < 0.5 }));
+    if (roll < 0.9 && !autoConfirmed) events.push(by("clerk:x", "MatchConfirmed", { bankAccountId: ACCOUNT, matchId, automatic: roll < 0.5 }));
     if (roll < 0.9 && writeOff) {
       events.push(by("clerk:x", "WriteOffRequested", writeOffRequested(matchId, `wo_${matchId}`)));
       events.push(random() < 0.5
@@ -236,6 +239,19 @@ describe("cases projection: given recon events, then case files", () => {
     expect(await sink.count(CASES_COLLECTION)).toBe(4 + 120 + 1);
     expect(await sink.readCheckpoint(casesProjection.name)).toBe(await store.headPosition());
     await expectEveryEventOnce(await snapshotDocuments(sink, COLLECTIONS));
+  });
+
+  it("tells an auto-confirmed proposal as one entry, confirmed, with the reason", async () => {
+    const documents = await cleanBuild();
+    const auto = (await allEvents()).filter((e) => e.type === "MatchProposed" && (e.data as { autoConfirmed: boolean }).autoConfirmed);
+    expect(auto.length).toBeGreaterThan(3);
+    const files = new Map((documents[CASES_COLLECTION] ?? []).map((d) => [d.id, d.body]));
+    for (const event of auto) {
+      const body = files.get((event.data as { matchId: string }).matchId);
+      const history = body?.history as { type: string; position: string; reason: string | null; automatic: boolean }[];
+      expect(history[0]).toMatchObject({ type: "MatchProposed", position: event.position, reason: AUTO_CONFIRMED_REASON, automatic: true });
+      if (history.length === 1) expect(body).toMatchObject({ status: "confirmed", automatic: true });
+    }
   });
 
   it(`keeps the newest ${CASE_HISTORY_KEEP_LAST} history entries and counts the older ones`, async () => {

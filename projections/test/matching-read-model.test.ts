@@ -14,6 +14,7 @@ import { PostgresEventStore } from "@trueup/event-store";
 import type { NewEvent } from "@trueup/event-store";
 import { reconStream } from "@trueup/contracts";
 import { ProjectionWorker, matchingProjection, qualified, rebuildProjection } from "../src/index.ts";
+import { AUTO_CONFIRMED_REASON } from "../src/index.ts";
 import { createTestDatabase } from "../../test-support/postgres.ts";
 import type { TestDatabase } from "../../test-support/postgres.ts";
 import { reconciliationEvent } from "../../test-support/reconciliation-events.ts";
@@ -25,12 +26,12 @@ const TABLES = ["matches", "match_items", "match_decisions", "runs"] as const;
 type Status = "suggested" | "confirmed" | "rejected" | "unmatched";
 interface ModelMatch { status: Status; externalIds: string[]; internalIds: string[] }
 
-function proposed(matchId: string, externalIds: string[], internalIds: string[], runId: string | null): NewEvent {
+function proposed(matchId: string, externalIds: string[], internalIds: string[], runId: string | null, autoConfirmed = false): NewEvent {
   return reconciliationEvent("MatchProposed", {
     bankAccountId: ACCOUNT, matchId, runId, kind: externalIds.length === 1 ? (internalIds.length === 1 ? "1:1" : "1:N") : internalIds.length === 1 ? "N:1" : "N:M",
     externalIds, internalIds, currency: "EUR", ruleId: runId === null ? null : "amount-date", score: 80,
     criteria: [{ criterion: "amount", grade: "exact", points: 0, reason: "amount exact" }],
-    differenceMinor: "-25", writeOff: { amountMinor: "-25", ledgerAccount: "6800", date: "2026-01-31" }, residual: null, ambiguous: false, learned: [],
+    differenceMinor: "-25", writeOff: { amountMinor: "-25", ledgerAccount: "6800", date: "2026-01-31" }, residual: null, ambiguous: false, learned: [], autoConfirmed,
   });
 }
 
@@ -71,11 +72,13 @@ function history(seed: number, steps: number): { events: NewEvent[]; model: Map<
       model.set(matchId, { status: "suggested", externalIds: [e], internalIds });
       taken.add(`e:${e}`);
       for (const id of internalIds) taken.add(`i:${id}`);
-      events.push(proposed(matchId, [e], internalIds, random() < 0.5 ? "run-1" : null));
+      const runId = random() < 0.5 ? "run-1" : null;
       if (random() < 0.3) {
         model.set(matchId, { ...get(matchId), status: "confirmed" });
-        events.push(reconciliationEvent("MatchConfirmed", { bankAccountId: ACCOUNT, matchId, automatic: true }));
-      }
+        // Auto-confirmed by a run: one event now (autoConfirmed), two in a log written before it.
+        if (runId !== null && random() < 0.5) events.push(proposed(matchId, [e], internalIds, runId, true));
+        else events.push(proposed(matchId, [e], internalIds, runId), reconciliationEvent("MatchConfirmed", { bankAccountId: ACCOUNT, matchId, automatic: true }));
+      } else events.push(proposed(matchId, [e], internalIds, runId));
     } else if (roll < 0.6) {
       const id = pick(inStatus("suggested"));
       if (id === undefined) continue;
@@ -142,6 +145,14 @@ describe("matching projection: given recon events, then read model", () => {
   it("keeps every decision with its actor and reason, and the run's record", async () => {
     const [{ n }] = (await rows("SELECT count(*)::int AS n FROM rm_matching.match_decisions")) as [{ n: number }];
     expect(n).toBe(events.length);
+    // An auto-confirmed proposal is one event: one decision, confirmed, whose reason says how.
+    const autoConfirmed = events.filter((e) => e.type === "MatchProposed" && (e.data as { autoConfirmed: boolean }).autoConfirmed).map((e) => (e.data as { matchId: string }).matchId);
+    expect(autoConfirmed.length).toBeGreaterThan(3);
+    const stillConfirmed = autoConfirmed.find((id) => model.get(id)?.status === "confirmed");
+    expect(stillConfirmed).toBeDefined();
+    const confirmedWith = await rows(`SELECT d.type, d.automatic, d.reason, m.automatic AS match_automatic, m.decided_position = d.position AS at_proposal
+      FROM rm_matching.match_decisions d JOIN rm_matching.matches m USING (match_id) WHERE d.match_id = '${stillConfirmed ?? ""}' ORDER BY d.position LIMIT 1`);
+    expect(confirmedWith).toEqual([{ type: "MatchProposed", automatic: true, reason: AUTO_CONFIRMED_REASON, match_automatic: true, at_proposal: true }]);
     const unmatched = await rows("SELECT reason, actor, type FROM rm_matching.match_decisions WHERE type = 'MatchUnmatched' ORDER BY position LIMIT 1");
     expect(unmatched[0]).toMatchObject({ actor: "user:test", type: "MatchUnmatched", reason: expect.stringMatching(/^wrong customer/) as unknown });
     const decided = await rows("SELECT status, decided_by, reason FROM rm_matching.matches WHERE status = 'rejected' LIMIT 1");

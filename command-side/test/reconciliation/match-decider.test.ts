@@ -15,6 +15,7 @@
 //   when a later state is derived from them.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { reconciliationSchemaVersion } from "@trueup/contracts";
 import * as decider from "../../src/reconciliation/matches/decider.ts";
 import type { MatchEvent, ReconState, RunProposal } from "../../src/reconciliation/matches/decider.ts";
 import { BucketMap } from "../../src/reconciliation/matches/bucket-map.ts";
@@ -47,19 +48,32 @@ const codeOf = (d: decider.Decision) => ("rejected" in d ? d.rejected.code : und
 const types = (events: readonly MatchEvent[]) => events.map((e) => `${e.type}:${"matchId" in e.data ? e.data.matchId : ""}`);
 
 describe("the match decider", () => {
-  it("records a run's proposals whose items are open, and confirms the auto-confirmed ones in the same append", () => {
+  it("records a run's proposals whose items are open, and confirms the auto-confirmed ones in the same event", () => {
     let state = decider.initialReconState();
     const first = eventsOf(decider.decideProposals(propose(proposal("m1", ["e1"], ["i1"], true), proposal("m2", ["e2"], ["i2"]), proposal("m3", ["e2"], ["i3"])), state));
     // m3 reuses e2, which m2 claimed earlier in the same run.
-    expect(types(first)).toEqual(["MatchProposed:m1", "MatchConfirmed:m1", "MatchProposed:m2"]);
+    expect(types(first)).toEqual(["MatchProposed:m1", "MatchProposed:m2"]);
+    expect(first.map((e) => e.type === "MatchProposed" && e.data.autoConfirmed)).toEqual([true, false]);
     state = fold(state, first);
-    expect(state.matches.get("m1")?.status).toBe("confirmed");
+    expect(state.matches.get("m1")).toMatchObject({ status: "confirmed", automatic: true });
     expect(state.matches.get("m2")?.status).toBe("suggested");
     // A later run: e1 and i2 are in live matches, so only m5 lands.
     const second = eventsOf(decider.decideProposals(propose(proposal("m4", ["e1"], ["i4"]), proposal("m6", ["e5"], ["i2"]), proposal("m5", ["e5"], ["i5"])), state));
     expect(types(second)).toEqual(["MatchProposed:m5"]);
     // Nothing open: no events (an unchanged stream).
     expect(eventsOf(decider.decideProposals(propose(proposal("m7", ["e1"], ["i1"])), fold(state, second)))).toEqual([]);
+  });
+
+  it("folds a log written before autoConfirmed: a proposal without it is a suggestion, its MatchConfirmed confirms it", () => {
+    const [proposed] = eventsOf(decider.decideProposals(propose(proposal("m1", ["e1"], ["i1"])), decider.initialReconState()));
+    if (proposed?.type !== "MatchProposed") throw new Error("no proposal");
+    const { autoConfirmed: _absent, ...before } = proposed.data;
+    const old = decider.parseMatchEvent({ type: "MatchProposed", schemaVersion: reconciliationSchemaVersion("MatchProposed"), data: before });
+    expect(old).toMatchObject({ type: "MatchProposed", data: { autoConfirmed: false } });
+    const state = fold(decider.initialReconState(), [old]);
+    expect(state.matches.get("m1")?.status).toBe("suggested");
+    const confirmed = fold(state, [decider.parseMatchEvent({ type: "MatchConfirmed", schemaVersion: reconciliationSchemaVersion("MatchConfirmed"), data: { bankAccountId: BA, matchId: "m1", automatic: true } })]);
+    expect(confirmed.matches.get("m1")).toMatchObject({ status: "confirmed", automatic: true });
   });
 
   it("confirms or rejects a suggestion, unmatches a confirmed match, and refuses the rest", () => {

@@ -16,7 +16,8 @@
 //   middle of a large import leaves nothing visible, and a retry with the same
 //   Idempotency-Key writes the same batches (same event ids) and finishes.
 // - `csvprofile-<ledgerId>:<profileId>`: CsvProfileSaved.
-// - `recon-<bankAccountId>`: MatchProposed, MatchConfirmed, MatchRejected,
+// - `recon-<bankAccountId>`: MatchProposed (autoConfirmed when the run's
+//   threshold confirmed it at once), MatchConfirmed, MatchRejected,
 //   MatchUnmatched, ReconciliationRunRecorded, WriteOffRequested, then
 //   WriteOffPosted or WriteOffRefused: every match decision of the account
 //   in one stream, so
@@ -280,6 +281,17 @@ export const reconciliationEventSchemas = {
       .array(z.strictObject({ counterparty: z.string().min(1).max(MATCH_HINT_COUNTERPARTY_LENGTH_MAX), ledgerAccount: accountCodeSchema }))
       .max(MATCH_LEARNED_HINTS_MAX)
       .default([]),
+    /**
+     * Confirmed by the run's auto-confirm threshold in the same decision: no
+     * MatchConfirmed follows, the match is confirmed (automatic) from this
+     * event on. One event for what was two (MatchProposed, then
+     * MatchConfirmed automatic), because a run writes one per auto-confirmed
+     * proposal: 72,615 fewer events for every reader in a run of 98,003
+     * proposals (BENCHMARKS.md, "Matching"). A clerk's decisions, a manual
+     * match's confirmation included, stay events of their own. False on
+     * matches proposed before it was recorded (they have their MatchConfirmed).
+     */
+    autoConfirmed: z.boolean().default(false),
   }),
   /** A suggested match confirmed, by a clerk or (automatic) by the run's threshold. */
   MatchConfirmed: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, automatic: z.boolean() }),

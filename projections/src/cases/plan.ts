@@ -28,6 +28,7 @@ import type { JsonValue, ReconciliationEvent, ReconciliationEventType } from "@t
 import type { RecordedEvent } from "@trueup/event-store";
 import type { DocumentBody, DocumentChange } from "../documents/port.ts";
 import { ProjectionEventError, parseEach } from "../errors.ts";
+import { AUTO_CONFIRMED_REASON } from "../matching/plan.ts";
 
 export const CASES_COLLECTION = "match_cases";
 export const RUNS_COLLECTION = "runs";
@@ -85,9 +86,13 @@ function changeOf(event: ReconciliationEvent, recorded: RecordedEvent): Document
     push: { history: { values: [{ ...history }], keepLast: CASE_HISTORY_KEEP_LAST } },
   });
   switch (event.type) {
-    case "MatchProposed":
+    case "MatchProposed": {
       // A run's proposal is the system's; a clerk's manual match (no run) is the clerk's.
-      return matchChange(event.data.matchId, proposalFields(event.data), entry(null, event.data.runId !== null));
+      const automatic = event.data.runId !== null;
+      if (!event.data.autoConfirmed) return matchChange(event.data.matchId, proposalFields(event.data), entry(null, automatic));
+      // Confirmed by the run with it, in the same event: one entry, whose reason says so (as the matching read model's).
+      return matchChange(event.data.matchId, { ...proposalFields(event.data), status: "confirmed", automatic: true }, entry(AUTO_CONFIRMED_REASON, automatic));
+    }
     case "MatchConfirmed": {
       const { matchId, bankAccountId, automatic } = event.data;
       return matchChange(matchId, { matchId, bankAccountId, status: "confirmed", automatic }, entry(null, automatic));

@@ -101,6 +101,13 @@ export interface PeriodRow extends Data<"ReconciliationPeriodClosed"> {
   readonly actor: string;
 }
 
+/**
+ * The reason an auto-confirmed proposal's decision and case-file entry give:
+ * its confirmation is no event of its own (MatchProposed.autoConfirmed), so
+ * the history's one entry for it says so.
+ */
+export const AUTO_CONFIRMED_REASON = "confirmed by the run: score at or above the account's auto-confirm threshold";
+
 const LIVE: ReadonlySet<MatchStatus> = new Set(["suggested", "confirmed"]);
 /** The status a decision needs its match in (the recon decider's lifecycle): confirm and reject a suggestion, unmatch a confirmation. */
 const FROM_STATUS = { confirmed: "suggested", rejected: "suggested", unmatched: "confirmed" } as const;
@@ -128,10 +135,14 @@ export function planMatchingBatch(events: readonly RecordedEvent[]): MatchingBat
     };
     switch (event.type) {
       case "MatchProposed": {
-        const fresh: NewMatch = { data: event.data, position, recordedAt, actor, decided: undefined };
-        newInBatch.set(event.data.matchId, fresh);
+        const { matchId, autoConfirmed } = event.data;
+        const reason = autoConfirmed ? AUTO_CONFIRMED_REASON : null;
+        // Confirmed with its proposal (one event): decided at the proposal's position.
+        const decided: Decided | undefined = autoConfirmed ? { status: "confirmed", automatic: true, position, recordedAt, actor, reason } : undefined;
+        const fresh: NewMatch = { data: event.data, position, recordedAt, actor, decided };
+        newInBatch.set(matchId, fresh);
         plan.proposed.push(fresh);
-        plan.decisions.push({ matchId: event.data.matchId, position, type: event.type, actor, automatic: event.data.runId !== null, reason: null, correlationId, recordedAt });
+        plan.decisions.push({ matchId, position, type: event.type, actor, automatic: event.data.runId !== null, reason, correlationId, recordedAt });
         return;
       }
       case "MatchConfirmed":

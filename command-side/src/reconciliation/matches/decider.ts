@@ -172,11 +172,12 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
       assert.ok(!state.matches.has(matchId), `match ${matchId} is proposed twice`);
       const keys = keysOf(event.data);
       for (const key of keys) assert.ok(!state.live.has(key), `item ${key} would be in two live matches (${state.live.get(key) ?? ""} and ${matchId})`);
-      return {
+      const proposed: ReconState = {
         ...state,
         matches: state.matches.with([[matchId, { status: "suggested", externalIds: event.data.externalIds, internalIds: event.data.internalIds, writeOff: event.data.writeOff, currency: event.data.currency, runId: event.data.runId, automatic: false, writeOffState: "none", learned: event.data.learned.length === 0 ? NOTHING_LEARNED : event.data.learned }]]),
         live: state.live.with(keys.map((key) => [key, matchId] as const)),
       };
+      return event.data.autoConfirmed ? withStatus(proposed, matchId, "confirmed", true) : proposed;
     }
     case "MatchConfirmed":
       return withStatus(state, event.data.matchId, "confirmed", event.data.automatic);
@@ -218,8 +219,8 @@ export function evolveRecon(state: ReconState, event: MatchEvent): ReconState {
 }
 
 /** A run's proposal, as the engine made it, with the match id the run gives it. */
-export interface RunProposal extends Omit<Proposed, "bankAccountId" | "runId" | "learned"> {
-  /** Confirmed in the same append (the engine's autoConfirm: at the threshold, not ambiguous, not partial). */
+export interface RunProposal extends Omit<Proposed, "bankAccountId" | "runId" | "learned" | "autoConfirmed"> {
+  /** Confirmed in the same event (the engine's autoConfirm: at the threshold, not ambiguous, not partial): MatchProposed.autoConfirmed. */
   readonly autoConfirm: boolean;
 }
 
@@ -242,9 +243,9 @@ export function decideProposals(command: ProposeMatches, state: ReconState): Dec
     if (state.matches.has(proposal.matchId) || keys.some((key) => state.live.has(key) || claimed.has(key))) continue;
     for (const key of keys) claimed.add(key);
     const { autoConfirm, ...data } = proposal;
-    events.push({ type: "MatchProposed", data: { ...data, bankAccountId, runId, learned: [] } });
+    // Confirmed in the same event: a run's auto-confirmation is no decision of its own (MatchProposed.autoConfirmed).
+    events.push({ type: "MatchProposed", data: { ...data, bankAccountId, runId, learned: [], autoConfirmed: autoConfirm } });
     if (!autoConfirm) continue;
-    events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId: proposal.matchId, automatic: true } });
     events.push(...writeOffRequest(bankAccountId, proposal.matchId, proposal, account, today, proposal.currency));
   }
   return { events };
@@ -382,6 +383,7 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
       writeOff: writeOffData,
       residual: null, ambiguous: false,
       learned: learnedHints(externals, internals),
+      autoConfirmed: false,
     },
   });
   events.push({ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } });

@@ -58,7 +58,7 @@ export const RUN_LIMITS: RunLimits = {
   /** Items per side one run reads; a larger account is run in date windows (or on a larger heap). */
   itemsPerSideMax: runItemsPerSideMax(),
   /** Proposals per append to the recon stream: bounds one event batch. */
-  proposalsPerAppendMax: 500,
+  proposalsPerAppendMax: 1_000,
   silenceMsMax: 15 * 60_000,
 };
 

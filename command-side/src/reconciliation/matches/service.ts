@@ -32,7 +32,7 @@ export class MatchCommandService {
       // Decided again on a conflict: the counts are the last decision's, the one that landed.
       const events = "events" in decision ? decision.events : [];
       proposed = events.filter((event) => event.type === "MatchProposed").length;
-      confirmed = events.filter((event) => event.type === "MatchConfirmed").length;
+      confirmed = events.filter((event) => (event.type === "MatchProposed" && event.data.autoConfirmed) || event.type === "MatchConfirmed").length;
       return decision;
     });
     // A replay was not decided here: what it wrote is not counted again.

@@ -81,7 +81,7 @@ const CASE_EXAMPLE = {
 
 const historyEntryDto = z
   .object({
-    type: z.string().meta({ description: "The event: MatchProposed, MatchConfirmed, MatchRejected, MatchUnmatched, WriteOffRequested, WriteOffPosted or WriteOffRefused" }),
+    type: z.string().meta({ description: "The event: MatchProposed (a run's auto-confirmed proposal too: its reason says so), MatchConfirmed, MatchRejected, MatchUnmatched, WriteOffRequested, WriteOffPosted or WriteOffRefused" }),
     position: positionDto,
     at: z.string().meta({ format: "date-time", description: "When the event was recorded" }),
     actor: z.string().meta({ description: "Who acted: the clerk, or the system user of a run or of the write-off process" }),
