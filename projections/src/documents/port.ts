@@ -438,38 +438,63 @@ function checkPlainObject(value: unknown, path: string): void {
 /**
  * Checks that `value` is JSON every store holds, and returns its UTF-8 size
  * as JSON text. Walks the value once; depth bounded, so no stack overflow.
+ * The path of what is wrong is built only when something is: the walk keeps
+ * the keys it is under in `trail` (a case file's change has hundreds of
+ * values, and a run writes 100,000 changes).
  */
-function jsonBytes(value: unknown, path: string, depth: number): number {
-  if (depth > DOCUMENT_LIMITS.depthMax) throw new InvalidDocumentInputError(path, `nested deeper than ${DOCUMENT_LIMITS.depthMax}`);
+function jsonBytes(value: unknown, path: string, depth: number, trail: (string | number)[] = []): number {
+  if (depth > DOCUMENT_LIMITS.depthMax) throw new InvalidDocumentInputError(pathAt(path, trail), `nested deeper than ${DOCUMENT_LIMITS.depthMax}`);
   if (value === null) return 4;
   switch (typeof value) {
     case "string":
-      checkText(value, path);
-      return Buffer.byteLength(JSON.stringify(value), "utf8");
+      return textBytes(value, path, trail);
     case "boolean":
       return value ? 4 : 5;
     case "number":
-      if (!Number.isFinite(value)) throw new InvalidDocumentInputError(path, "numbers must be finite");
+      if (!Number.isFinite(value)) throw new InvalidDocumentInputError(pathAt(path, trail), "numbers must be finite");
       return String(value).length;
     case "object":
       break;
     default:
-      throw new InvalidDocumentInputError(path, `a ${typeof value} is not JSON`);
+      throw new InvalidDocumentInputError(pathAt(path, trail), `a ${typeof value} is not JSON`);
   }
   if (Array.isArray(value)) {
     let bytes = 2;
-    for (const [index, item] of (value as unknown[]).entries()) bytes += 1 + jsonBytes(item, `${path}[${index}]`, depth + 1);
+    const items = value as unknown[];
+    for (let index = 0; index < items.length; index++) {
+      trail.push(index);
+      bytes += 1 + jsonBytes(items[index], path, depth + 1, trail);
+      trail.pop();
+    }
     return bytes;
   }
-  checkPlainObject(value, path);
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) throw new InvalidDocumentInputError(pathAt(path, trail), "must be a plain object");
   let bytes = 2;
-  for (const [key, item] of Object.entries(value)) {
-    const keyPath = `${path}.${key}`;
-    checkText(key, keyPath);
-    if (key.length === 0) throw new InvalidDocumentInputError(keyPath, "keys may not be empty (MongoDB cannot address them)");
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  for (const key of keys) {
+    trail.push(key);
+    if (key.length === 0) throw new InvalidDocumentInputError(pathAt(path, trail), "keys may not be empty (MongoDB cannot address them)");
     // MongoDB reads a `$` key as an operator and a `.` as a path; neither is data there.
-    if (key.startsWith("$") || key.includes(".")) throw new InvalidDocumentInputError(keyPath, 'keys may not start with "$" or contain "."');
-    bytes += Buffer.byteLength(JSON.stringify(key), "utf8") + 2 + jsonBytes(item, keyPath, depth + 1);
+    if (key.startsWith("$") || key.includes(".")) throw new InvalidDocumentInputError(pathAt(path, trail), 'keys may not start with "$" or contain "."');
+    bytes += textBytes(key, path, trail) + 2 + jsonBytes(record[key], path, depth + 1, trail);
+    trail.pop();
   }
   return bytes;
+}
+
+/** Where `trail` leads from `path`, as a refusal names it (`a.b[2].c`): built only for a refusal. */
+function pathAt(path: string, trail: readonly (string | number)[]): string {
+  return path + trail.map((key) => (typeof key === "number" ? `[${key}]` : `.${key}`)).join("");
+}
+
+/** Printable ASCII with nothing JSON escapes: its JSON text is itself in quotes (most keys and values). */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** A string's size as JSON text, checked to be text every store holds (checkText). */
+function textBytes(text: string, path: string, trail: readonly (string | number)[]): number {
+  if (PLAIN_ASCII.test(text)) return text.length + 2;
+  checkText(text, pathAt(path, trail));
+  return Buffer.byteLength(JSON.stringify(text), "utf8");
 }

@@ -508,6 +508,18 @@ export function describeDocumentSinkConformance(adapter: string, open: () => Pro
           expect(await sink.get(c, "good"), what).toBeUndefined();
           expect(await sink.readCheckpoint(p), what).toBeUndefined();
         }
+        // The refusal names the exact place, however deep.
+        const placed: (readonly [Record<string, unknown>, string])[] = [
+          [{ set: { a: [1, { "b.c": 1 }] } }, "changes[1].set.a[1].b.c"],
+          [{ set: { a: { k: ["ok", "x\u0000"] } } }, "changes[1].set.a.k[1]"],
+          [{ push: { h: { values: [{ n: Number.NaN }], keepLast: 1 } } }, "changes[1].push.h.values[0].n"],
+          [{ setOnInsert: { a: { "": 1 } } }, "changes[1].setOnInsert.a."],
+        ];
+        for (const [override, path] of placed) {
+          const refused = await sink.applyBatch(freshName("p"), [change(c, "good", pos(1), 0, { set: { v: 1 } }), { ...base, ...override }], pos(2)).catch((error: unknown) => error);
+          expect(refused, path).toBeInstanceOf(InvalidDocumentInputError);
+          expect((refused as InvalidDocumentInputError).path).toBe(path);
+        }
         // Within a batch each document's changes must strictly increase: a repeat or a step back is a planning bug.
         for (const [first, second] of [[pos(1), pos(1)], [pos(2), pos(1)]] as const) {
           const batch = [change(c, "twice", first, 0, { set: { v: 1 } }), change(c, "twice", second, 0, { set: { v: 2 } })];
