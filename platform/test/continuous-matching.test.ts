@@ -19,21 +19,13 @@ import { ledgerProjection, reconciliationProjection } from "@trueup/projections"
 import { compose } from "../src/compose.ts";
 import type { Platform } from "./ledger-support.ts";
 import { command, key, query, startPlatform } from "./ledger-support.ts";
+import { eventually } from "../../test-support/eventually.ts";
 import { importFile, setupBankAccount } from "./statement-import-support.ts";
 
 const LEDGER = "cm";
 const PROFILE = { profileId: "plain", name: "Plain", currency: "EUR", dateFormat: "YYYY-MM-DD", columns: { bookingDate: "Date", amount: "Amount", bankReference: "Reference" } };
 
 interface Match { matchId: string; status: string; automatic: boolean; externalIds: string[]; internalIds: string[]; runId: string | null }
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let tries = 0; ; tries++) {
-    const value = await read();
-    if (done(value)) return value;
-    expect(tries, `${what}: ${JSON.stringify(value)}`).toBeLessThan(600);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function csv(rows: [string, string, string][]): string {
   return ["Date,Amount,Reference", ...rows.map((r) => r.join(","))].join("\n") + "\n";
@@ -67,17 +59,17 @@ describe("continuous reconciliation", () => {
   it("an import starts a run by itself; so does a posting for a line already imported", async () => {
     await sale("s1", "2026-03-01", "120.00", "INV-1");
     // The posting's own run, over no statement line yet: done before the import, so the import's run is the one that matches.
-    await until(() => effects("cm_on"), (rows) => rows.length === 1, "the posting started no run");
+    await eventually(() => effects("cm_on"), (rows) => rows.length === 1, "the posting started no run");
     const imported = await importFile(p.app, "/bank-accounts/cm_on/statements", csv([["2026-03-02", "120.00", "INV-1"], ["2026-03-03", "80.00", "INV-2"]]), { query: { format: "csv", profile: "plain" } });
     expect(imported.statusCode, imported.body).toBe(201);
-    const first = await until(() => matches("cm_on"), (ms) => ms.length === 1, "the import started no run");
+    const first = await eventually(() => matches("cm_on"), (ms) => ms.length === 1, "the import started no run");
     expect(first[0]).toMatchObject({ status: "confirmed", automatic: true, internalIds: ["s1:0"] });
-    const run = await until(() => query(p.app, `/reconciliation-runs/${first[0]?.runId ?? ""}`), (r) => r.statusCode === 200, "the run was not recorded").then((r) => r.json<{ actor: string; window: unknown }>());
+    const run = await eventually(() => query(p.app, `/reconciliation-runs/${first[0]?.runId ?? ""}`), (r) => r.statusCode === 200, "the run was not recorded").then((r) => r.json<{ actor: string; window: unknown }>());
     // The statement's period (a CSV's: its lines' dates) widened by the rules' widest window (the default reference rule: 31 days).
     expect(run).toMatchObject({ actor: CONTINUOUS_ACTOR, window: { from: "2026-01-30", to: "2026-04-03" } });
 
     await sale("s2", "2026-03-03", "80.00", "INV-2");
-    const both = await until(() => matches("cm_on"), (ms) => ms.length === 2, "the posting started no run");
+    const both = await eventually(() => matches("cm_on"), (ms) => ms.length === 2, "the posting started no run");
     const second = both.find((m) => m.internalIds.includes("s2:0"));
     expect(second).toMatchObject({ status: "confirmed", automatic: true });
     const window = (await query(p.app, `/reconciliation-runs/${second?.runId ?? ""}`)).json<{ window: { from: string; to: string } }>().window;
@@ -90,7 +82,7 @@ describe("continuous reconciliation", () => {
     expect((await p.app.inject({ method: "PUT", url: "/bank-accounts/cm_off/matching-rules", payload: { rules: { rules: [{ kind: "reference", id: "r", fields: ["bankReference"] }], continuous: false } }, headers: { "idempotency-key": key() } })).statusCode).toBe(200);
     const imported = await importFile(p.app, "/bank-accounts/cm_off/statements", csv([["2026-03-05", "55.00", "INV-9"]]), { query: { format: "csv", profile: "plain" } });
     expect(imported.statusCode, imported.body).toBe(201);
-    await until(() => effects("cm_off"), (rows) => rows.length >= 1, "the import was never looked at");
+    await eventually(() => effects("cm_off"), (rows) => rows.length >= 1, "the import was never looked at");
     expect((await effects("cm_off")).map((r) => r.outcome.outcome)).toEqual(["off"]);
     expect(await matches("cm_off")).toEqual([]);
     // A clerk's run still works.
@@ -100,7 +92,7 @@ describe("continuous reconciliation", () => {
   it("a manual match racing the process manager's run: one of them holds the items, never both", async () => {
     const imported = await importFile(p.app, "/bank-accounts/cm_on/statements", csv([["2026-03-10", "300.00", "RACE-1"], ["2026-03-11", "301.00", "RACE-2"]]), { query: { format: "csv", profile: "plain" } });
     expect(imported.statusCode, imported.body).toBe(201);
-    const lines = await until(
+    const lines = await eventually(
       async () => (await query(p.app, "/bank-accounts/cm_on/unmatched?side=external")).json<{ items: { itemId: string; amount: string }[] }>().items,
       (items) => items.some((i) => i.amount === "301.00"),
       "the race lines never showed",
@@ -119,7 +111,7 @@ describe("continuous reconciliation", () => {
     ]);
     expect([201, 409]).toContain(manual.statusCode);
     if (manual.statusCode === 409) expect(manual.json<{ code: string }>().code).toBe("MATCH_ITEM_TAKEN");
-    const settled = await until(() => matches("cm_on"), (ms) => ms.some((m) => m.internalIds.includes("race:0")), "nobody matched the race items");
+    const settled = await eventually(() => matches("cm_on"), (ms) => ms.some((m) => m.internalIds.includes("race:0")), "nobody matched the race items");
     const holding = settled.filter((m) => (m.status === "confirmed" || m.status === "suggested") && (m.internalIds.includes("race:0") || m.externalIds.includes(line)));
     expect(holding).toHaveLength(1);
   });
@@ -127,10 +119,10 @@ describe("continuous reconciliation", () => {
   it("a trigger handed over again (a crash before the checkpoint) proposes nothing new", async () => {
     const imported = await importFile(p.app, "/bank-accounts/cm_on/statements", csv([["2026-03-20", "42.00", "TWICE-1"]]), { query: { format: "csv", profile: "plain" } });
     expect(imported.statusCode, imported.body).toBe(201);
-    await until(() => effects("cm_on"), (rows) => rows.length >= 4, "the import was never looked at");
+    await eventually(() => effects("cm_on"), (rows) => rows.length >= 4, "the import was never looked at");
     const before = (await matches("cm_on")).length;
     await sale("twice", "2026-03-20", "42.00", "TWICE-1");
-    await until(() => matches("cm_on"), (ms) => ms.length === before + 1, "the posting started no run");
+    await eventually(() => matches("cm_on"), (ms) => ms.length === before + 1, "the posting started no run");
     const items = new PostgresMatchItemReader(p.db.pool, { reconciliation: reconciliationProjection.schemaName, ledger: ledgerProjection.schemaName });
     const again = new ContinuousMatching({ store: p.store, items, service: new MatchCommandService({ store: p.store }) });
     const replayed = await again.run({ bankAccountId: "cm_on", dates: { from: "2026-03-20", to: "2026-03-20" }, eventId: "00000000-0000-4000-8000-000000000001", correlationId: "c", occurredAt: new Date() });
@@ -157,7 +149,7 @@ describe("continuous reconciliation", () => {
           entryId: "o2", effectiveDate: "2026-03-03", description: "o2", externalReference: "OLD-2",
           lines: [{ account: "1000", side: "debit", amount: "20.00", currency: "EUR" }, { account: "4000", side: "credit", amount: "20.00", currency: "EUR" }],
         })).statusCode).toBe(201);
-        const after = await until(async () => (await query(restarted.app, "/bank-accounts/old_bank/matches")).json<{ items: Match[] }>().items, (ms) => ms.length > 0, "the new posting started no run");
+        const after = await eventually(async () => (await query(restarted.app, "/bank-accounts/old_bank/matches")).json<{ items: Match[] }>().items, (ms) => ms.length > 0, "the new posting started no run");
         // The new posting's run covers its window, which holds o1 too: what came before is matched only because it is in that window.
         expect(after.every((m) => m.status === "confirmed")).toBe(true);
         const outcomes = (await old.db.pool.query<{ position: string }>("SELECT position FROM pm_continuous.effects")).rows;

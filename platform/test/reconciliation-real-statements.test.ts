@@ -32,6 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exceptionIdOf } from "@trueup/contracts";
 import type { Platform } from "./ledger-support.ts";
 import { key, startPlatform } from "./ledger-support.ts";
+import { eventually } from "../../test-support/eventually.ts";
 import { findHledger } from "./hledger-support.ts";
 
 const FILE = new URL("../../test-support/fixtures/statements/mt940/betterplace-sepa_mt9401.sta", import.meta.url);
@@ -72,18 +73,10 @@ describe("reconciling a real MT940 statement through the API: import to signed-o
     expect(response.statusCode, `${url}: ${response.body}`).toBe(200);
     return response.json<T>();
   };
-  const until = async <T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> => {
-    for (let tries = 0; ; tries++) {
-      const value = await read();
-      if (done(value)) return value;
-      expect(tries, `${what}: ${JSON.stringify(value)}`).toBeLessThan(400);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
   const unmatched = async (side: "external" | "internal"): Promise<Item[]> => (await get<{ items: Item[] }>(`/bank-accounts/${ACCOUNT}/unmatched?side=${side}&limit=100`)).items;
   const matches = async (status: string): Promise<Match[]> => (await get<{ items: Match[] }>(`/bank-accounts/${ACCOUNT}/matches?status=${status}&limit=100`)).items;
   const matchOf = async (externalId: string, status: string): Promise<Match> => {
-    const found = await until(async () => (await matches(status)).find((m) => m.externalIds.includes(externalId)), (m) => m !== undefined, `no ${status} match of ${externalId}`);
+    const found = await eventually(async () => (await matches(status)).find((m) => m.externalIds.includes(externalId)), (m) => m !== undefined, `no ${status} match of ${externalId}`);
     if (found === undefined) throw new Error("unreachable");
     return found;
   };
@@ -132,7 +125,7 @@ describe("reconciling a real MT940 statement through the API: import to signed-o
     }));
     const answer = imported.json<{ lineCount: number; newLines: number }>();
     expect(answer).toMatchObject({ lineCount: 97, newLines: 97 });
-    for (const item of await until(() => unmatched("external"), (items) => items.length === 7, "the account's seven lines never showed")) lines.set(item.amount, item.itemId);
+    for (const item of await eventually(() => unmatched("external"), (items) => items.length === 7, "the account's seven lines never showed")) lines.set(item.amount, item.itemId);
 
     // What the bookkeeper booked. r3x books the 15,000.00 return a second time (the bank's date, the wrong counterparty).
     await entry("open", "2007-09-03", "Opening balance (overdraft)", "-1234718.36", "3000");
@@ -145,7 +138,7 @@ describe("reconciling a real MT940 statement through the API: import to signed-o
     await entry("c3", "2007-09-04", "Collection run 0904059001, part 3", "16295.08", "1200");
     await entry("r5", "2007-09-04", "Returned transfer TFNR 44003 00002, account blocked", "915311.55", "2000");
     await entry("d1", "2007-09-04", "Collective debit 0904059002", "-999946.00", "2100");
-    await until(() => unmatched("internal"), (items) => items.length === 10, "the books' ten lines never showed");
+    await eventually(() => unmatched("internal"), (items) => items.length === 10, "the books' ten lines never showed");
   }, 120_000);
 
   afterAll(async () => {
@@ -155,7 +148,7 @@ describe("reconciling a real MT940 statement through the API: import to signed-o
   it("a run confirms by the pattern's invoice number, groups the collective credit, and suggests by amount and date", async () => {
     const run = (await ok(post(`/bank-accounts/${ACCOUNT}/reconciliation-runs`, {}, "scheduler"))).json<{ runId: string; autoConfirmed: number; suggested: number; proposals: Record<string, number>; bounds: unknown[] }>();
     expect(run.bounds).toEqual([]);
-    const recorded = await until(async () => { const r = await p.app.inject({ method: "GET", url: `/reconciliation-runs/${run.runId}` }); return { status: r.statusCode, body: r.json<unknown>() }; }, (r) => r.status === 200, "the run never showed");
+    const recorded = await eventually(async () => { const r = await p.app.inject({ method: "GET", url: `/reconciliation-runs/${run.runId}` }); return { status: r.statusCode, body: r.json<unknown>() }; }, (r) => r.status === 200, "the run never showed");
     expect(recorded.body).toMatchObject({ runId: run.runId, autoConfirmed: run.autoConfirmed, suggested: run.suggested, actor: "scheduler" });
 
     const r1 = await matchOf(line("300.00"), "confirmed");
@@ -190,13 +183,13 @@ describe("reconciling a real MT940 statement through the API: import to signed-o
     // The rejected pair is not proposed again; its decision shows who and why.
     const again = (await ok(post(`/bank-accounts/${ACCOUNT}/reconciliation-runs`, {}, "scheduler"))).json<{ proposals: Record<string, number> }>();
     expect(Object.values(again.proposals).reduce((a, b) => a + b, 0)).toBe(0);
-    const rejected = await until(() => get<{ status: string; history: Decision[] }>(`/matches/${r3x.matchId}`), (m) => m.status === "rejected", "the rejection never showed");
+    const rejected = await eventually(() => get<{ status: string; history: Decision[] }>(`/matches/${r3x.matchId}`), (m) => m.status === "rejected", "the rejection never showed");
     expect(rejected.history.at(-1)).toMatchObject({ actor: CLERK, automatic: false });
     expect(rejected.history.at(-1)?.reason).toContain("booked in error");
 
     // The double booking is reversed in the books; both of its lines are explained from the exceptions queue.
     await ok(post(`/ledgers/${LEDGER}/journal-entries/r3x/reverse`, { effectiveDate: "2007-09-06", reversalEntryId: "r3xrev", description: "Reverse double booking r3x" }, "bookkeeper:ben"));
-    await until(() => unmatched("internal"), (items) => items.some((i) => i.itemId === "r3xrev:0"), "the reversal never showed");
+    await eventually(() => unmatched("internal"), (items) => items.some((i) => i.itemId === "r3xrev:0"), "the reversal never showed");
     for (const itemId of ["r3x:0", "r3xrev:0"]) {
       await ok(post(`/exceptions/${aged("internal", itemId)}/resolve`, { resolution: "ignore", reason: "double booking of r3, reversed by r3xrev" }), 200);
     }
@@ -206,7 +199,7 @@ describe("reconciling a real MT940 statement through the API: import to signed-o
     const r5 = await matchOf(line("915311.55"), "confirmed");
     expect((await post(`/matches/${r5.matchId}/unmatch`, {})).statusCode).toBe(400);
     await ok(post(`/matches/${r5.matchId}/unmatch`, { reason: "account blocked: checking the amount with the customer first" }), 200);
-    await until(() => unmatched("external"), (items) => items.some((i) => i.itemId === line("915311.55")), "the unmatched line never reopened");
+    await eventually(() => unmatched("external"), (items) => items.some((i) => i.itemId === line("915311.55")), "the unmatched line never reopened");
     const history = await get<{ status: string; history: Decision[] }>(`/matches/${r5.matchId}`);
     expect(history.status).toBe("unmatched");
     expect(history.history.map((d) => [d.type, d.actor])).toEqual([["MatchProposed", "scheduler"], ["MatchUnmatched", CLERK]]);
@@ -222,13 +215,13 @@ describe("reconciling a real MT940 statement through the API: import to signed-o
     await ok(post(`/exceptions/${aged("external", line("-204.88"))}/resolve`, { resolution: "write-off", ledgerAccount: "6800", reason: "storno charge on collection run 0904059003" }), 200);
     await ok(post(`/exceptions/${aged("internal", "open:0")}/resolve`, { resolution: "ignore", reason: "opening balance, agreed with the bank's opening D 1,234,718.36 on 2007-09-03" }), 200);
 
-    const trial = await until(
+    const trial = await eventually(
       () => get<{ rows: { code: string; debit: string; credit: string }[] }>(`/ledgers/${LEDGER}/trial-balance`),
       (t) => t.rows.find((r) => r.code === "6800")?.debit === "205.83",
       "the write-offs never reached the trial balance",
     );
     expect(trial.rows.find((r) => r.code === "1000")).toMatchObject({ credit: "1237628.23" });
-    const written = await until(() => get<Match>(`/matches/${ACCOUNT}:collective-debit`), (m) => m.writeOff?.status === "posted", "the write-off was never posted");
+    const written = await eventually(() => get<Match>(`/matches/${ACCOUNT}:collective-debit`), (m) => m.writeOff?.status === "posted", "the write-off was never posted");
     expect(written.writeOff).toMatchObject({ amount: "-0.95" });
 
     const exported = await p.app.inject({ method: "GET", url: `/ledgers/${LEDGER}/export.journal` });
