@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ContinuousMatching, LedgerCommandService, MatchCommandService, PostgresMatchItemReader, WriteOffProcess, readMatchingRules, reconciliationCommandRoutes } from "@trueup/command-side";
 import { RECONCILIATION_CATEGORIES } from "@trueup/contracts";
-import { CASES_COLLECTION, casesProjection, continuousMatchingProjection, ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
+import { CASES_COLLECTION, ITEM_CASES_COLLECTION, casesProjection, continuousMatchingProjection, itemCaseId, itemCasesProjection, ledgerProjection, matchingProjection, processManagerProjection, reconciliationProjection } from "@trueup/projections";
 import type { PostgresProjection } from "@trueup/projections";
 import type { EventStore, RecordedEvent } from "@trueup/event-store";
 import type pg from "pg";
@@ -42,7 +42,7 @@ function continuousMatchingProcessManager(eventStore: EventStore, pool: pg.Pool)
 
 export const reconciliationModule: BoundedContextModule = {
   name: "reconciliation",
-  projections: [reconciliationProjection, matchingProjection, casesProjection],
+  projections: [reconciliationProjection, matchingProjection, casesProjection, itemCasesProjection],
   // Imports decide from the log (the bank account's stream and the ledger's). A manual match reads its
   // items' amounts (facts that never change) from the read models; the live matches come from the log.
   commandReads: [reconciliationProjection, ledgerProjection],
@@ -59,7 +59,7 @@ export const reconciliationModule: BoundedContextModule = {
     }),
   queryRoutes: ({ pool, eventStore, waitForPosition, documents }) => {
     const schemas = { reconciliation: reconciliationProjection.schemaName, matching: matchingProjection.schemaName, ledger: ledgerProjection.schemaName };
-    const projections = { reconciliation: reconciliationProjection, matching: matchingProjection, cases: casesProjection };
+    const projections = { reconciliation: reconciliationProjection, matching: matchingProjection, cases: casesProjection, itemCases: itemCasesProjection };
     // The composition root opens the document store whenever a module registers a document projection (this one does).
     assert.ok(documents !== undefined, "the reconciliation queries need the document store of the cases projection");
     return reconciliationQueryRoutes({
@@ -67,7 +67,10 @@ export const reconciliationModule: BoundedContextModule = {
       matches: new MatchReader(pool, schemas),
       exceptions: new ExceptionReader(pool, schemas),
       matchingRules: (bankAccountId) => readMatchingRules(eventStore, bankAccountId),
-      cases: { matchCase: async (matchId) => (await readDocuments(() => documents.get(CASES_COLLECTION, matchId)))?.body },
+      cases: {
+        matchCase: async (matchId) => (await readDocuments(() => documents.get(CASES_COLLECTION, matchId)))?.body,
+        itemCase: async (bankAccountId, side, itemId) => (await readDocuments(() => documents.get(ITEM_CASES_COLLECTION, itemCaseId(bankAccountId, side, itemId))))?.body,
+      },
       waitForPosition: (readModel, position, timeoutMs) => waitForPosition(projections[readModel], position, timeoutMs),
     });
   },

@@ -156,7 +156,8 @@ describe("match case files through the API, documents in PostgreSQL JSONB", () =
     const schemas = await p.db.pool.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, 'dm_') ORDER BY nspname");
     expect(schemas.rows.map((r) => r.nspname)).toEqual([DOCUMENT_SCHEMA_NAME]);
     const rows = await p.db.pool.query<{ collection: string; n: number }>(`SELECT collection, count(*)::int AS n FROM ${DOCUMENT_SCHEMA_NAME}.documents GROUP BY collection ORDER BY collection`);
-    expect(rows.rows).toEqual([{ collection: "match_cases", n: 3 }, { collection: "runs", n: 1 }]);
+    // The rejected 1:1 match opened its two items again: their item case files say so (item-cases.test.ts).
+    expect(rows.rows).toEqual([{ collection: "item_cases", n: 2 }, { collection: "match_cases", n: 3 }, { collection: "runs", n: 1 }]);
     const stored = await p.db.pool.query<{ type: string }>(`SELECT jsonb_typeof(body -> 'differenceMinor') AS type FROM ${DOCUMENT_SCHEMA_NAME}.documents WHERE collection = 'match_cases' AND id = $1`, [rejectedId]);
     expect(stored.rows).toEqual([{ type: "string" }]);
   });

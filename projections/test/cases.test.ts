@@ -33,7 +33,7 @@ import type { TestDatabase } from "../../test-support/postgres.ts";
 import { reconciliationEvent } from "../../test-support/reconciliation-events.ts";
 import { seededRandom } from "../../test-support/random.ts";
 import { freshName, snapshotDocuments } from "./documents/conformance.ts";
-import { withSinkOverrides } from "./documents/fixtures/ledger-documents.ts";
+import { SimulatedCrash, crashingSink } from "./documents/fixtures/ledger-documents.ts";
 
 const ACCOUNT = "cases_bank";
 const BOUND_ACCOUNT = "cases_bound";
@@ -49,11 +49,16 @@ function by<T extends ReconciliationEventType>(actor: string, type: T, data: Dat
   return { ...event, metadata: { ...event.metadata, actor } };
 }
 
+/** The items of proposal(matchId): what its rejection or unmatch opens again. */
+function itemsOf(matchId: string): { externalIds: string[]; internalIds: string[] } {
+  return { externalIds: [`ext-${matchId}`], internalIds: [`${matchId}-e1:0`, `${matchId}-e2:0`] };
+}
+
 function proposal(matchId: string, options: { runId?: string | null; writeOffMinor?: string; ambiguous?: boolean; account?: string; autoConfirmed?: boolean } = {}): Data<"MatchProposed"> {
   const runId = options.runId === undefined ? "run-1" : options.runId;
   const writeOffMinor = options.writeOffMinor;
   return {
-    bankAccountId: options.account ?? ACCOUNT, matchId, runId, kind: "1:N", externalIds: [`ext-${matchId}`], internalIds: [`${matchId}-e1:0`, `${matchId}-e2:0`], currency: "EUR",
+    bankAccountId: options.account ?? ACCOUNT, matchId, runId, kind: "1:N", ...itemsOf(matchId), currency: "EUR",
     ruleId: runId === null ? null : "amount-date", score: 86,
     criteria: [{ criterion: "amount", grade: "exact", points: 0, reason: "amount exact" }, { criterion: "date", grade: "close", points: -4, reason: "value date +2 days (window 3)" }],
     differenceMinor: writeOffMinor ?? "0",
@@ -77,11 +82,11 @@ const SCENARIO: readonly NewEvent[] = [
     proposals: { "1:1": 0, "1:N": 3, "N:1": 0, "N:M": 0 }, autoConfirmed: 1, suggested: 2, ambiguous: 1, conflicts: 0,
     bounds: [{ bound: "candidatesPerItemMax", times: 2, detail: "2 items had more candidates than 50" }],
   }),
-  by("clerk:bo", "MatchRejected", { bankAccountId: ACCOUNT, matchId: "m2", reason: "another customer's payment" }),
+  by("clerk:bo", "MatchRejected", { bankAccountId: ACCOUNT, matchId: "m2", reason: "another customer's payment", ...itemsOf("m2") }),
   by("clerk:bo", "MatchConfirmed", { bankAccountId: ACCOUNT, matchId: "m3", automatic: false }),
   by("clerk:bo", "WriteOffRequested", writeOffRequested("m3", "wo_m3")),
   by("system:write-offs", "WriteOffPosted", { bankAccountId: ACCOUNT, matchId: "m3", ledgerId: "L1", entryId: "wo_m3" }),
-  by("clerk:cy", "MatchUnmatched", { bankAccountId: ACCOUNT, matchId: "m1", reason: "paid twice, refunded" }),
+  by("clerk:cy", "MatchUnmatched", { bankAccountId: ACCOUNT, matchId: "m1", reason: "paid twice, refunded", ...itemsOf("m1") }),
   by("clerk:dee", "MatchProposed", proposal("m4", { runId: null, writeOffMinor: "-25" })),
   by("clerk:dee", "MatchConfirmed", { bankAccountId: ACCOUNT, matchId: "m4", automatic: false }),
   by("clerk:dee", "WriteOffRequested", writeOffRequested("m4", "wo_m4")),
@@ -100,7 +105,7 @@ function generated(seed: number, count: number, prefix: string): NewEvent[] {
     const autoConfirmed = roll >= 0.3 && roll < 0.5 && random() < 0.5;
     events.push(by("system:run", "MatchProposed", proposal(matchId, { ...(writeOff ? { writeOffMinor: "-25" } : {}), autoConfirmed })));
     if (roll < 0.3) {
-      events.push(by("clerk:x", "MatchRejected", { bankAccountId: ACCOUNT, matchId, reason: `not it ${n}` }));
+      events.push(by("clerk:x", "MatchRejected", { bankAccountId: ACCOUNT, matchId, reason: `not it ${n}`, ...itemsOf(matchId) }));
       continue;
     }
     if (roll < 0.9 && !autoConfirmed) events.push(by("clerk:x", "MatchConfirmed", { bankAccountId: ACCOUNT, matchId, automatic: roll < 0.5 }));
@@ -110,7 +115,7 @@ function generated(seed: number, count: number, prefix: string): NewEvent[] {
         ? by("system:write-offs", "WriteOffPosted", { bankAccountId: ACCOUNT, matchId, ledgerId: "L1", entryId: `wo_${matchId}` })
         : by("system:write-offs", "WriteOffRefused", { bankAccountId: ACCOUNT, matchId, code: "PERIOD_CLOSED", message: `closed ${n}` }));
     }
-    if (roll < 0.6 && !writeOff) events.push(by("clerk:y", "MatchUnmatched", { bankAccountId: ACCOUNT, matchId, reason: `wrong ${n}` }));
+    if (roll < 0.6 && !writeOff) events.push(by("clerk:y", "MatchUnmatched", { bankAccountId: ACCOUNT, matchId, reason: `wrong ${n}`, ...itemsOf(matchId) }));
   }
   return events;
 }
@@ -171,10 +176,6 @@ async function expectEveryEventOnce(documents: Record<string, StoredDocument[]>)
     expect([...positions].sort(), `${file.id}: history out of log order`).toEqual(positions);
     expect(history.length + Number(file.body.historyDropped), file.id).toBe(perMatch.get(file.id));
   }
-}
-
-class SimulatedCrash extends Error {
-  override readonly name = "SimulatedCrash";
 }
 
 describe("cases projection: given recon events, then case files", () => {
@@ -296,19 +297,8 @@ describe("cases projection: given recon events, then case files", () => {
     const real = await openSink("crashed");
     const random = seededRandom(11);
     for (let round = 0; round < 8; round++) {
-      let calls = 0;
-      const crashAt = 1 + Math.floor(random() * 4);
-      const partial = round % 2 === 1;
       // The MongoDB path: documents written (all, or only some, as when a bulk write stops), then the process dies.
-      const crashing = withSinkOverrides(real, {
-        capabilities: { atomicBatch: false },
-        applyBatch: async (name, changes, checkpoint) => {
-          calls += 1;
-          if (calls < crashAt) return real.applyBatch(name, changes, checkpoint);
-          await real.writeDocuments(partial ? changes.slice(0, Math.ceil(changes.length / 2)) : changes);
-          throw new SimulatedCrash(`crash after the documents of batch ${calls}, before its checkpoint`);
-        },
-      });
+      const crashing = crashingSink(real, 1 + Math.floor(random() * 4), round % 2 === 1);
       const crashed = worker(crashing, 1 + Math.floor(random() * 20));
       await expect(crashed.runUntilCaughtUp()).rejects.toBeInstanceOf(SimulatedCrash);
       expect(crashed.status).toMatchObject({ state: "failed", lastError: expect.stringContaining("SimulatedCrash") as unknown });

@@ -90,14 +90,14 @@ function history(seed: number, steps: number): { events: NewEvent[]; model: Map<
       const match = get(id);
       model.set(id, { ...match, status: "rejected" });
       free(match);
-      events.push(reconciliationEvent("MatchRejected", { bankAccountId: ACCOUNT, matchId: id, reason: `not right ${step}` }));
+      events.push(reconciliationEvent("MatchRejected", { bankAccountId: ACCOUNT, matchId: id, reason: `not right ${step}`, externalIds: match.externalIds, internalIds: match.internalIds }));
     } else {
       const id = pick(inStatus("confirmed"));
       if (id === undefined) continue;
       const match = get(id);
       model.set(id, { ...match, status: "unmatched" });
       free(match);
-      events.push(reconciliationEvent("MatchUnmatched", { bankAccountId: ACCOUNT, matchId: id, reason: `wrong customer ${step}` }));
+      events.push(reconciliationEvent("MatchUnmatched", { bankAccountId: ACCOUNT, matchId: id, reason: `wrong customer ${step}`, externalIds: match.externalIds, internalIds: match.internalIds }));
     }
   }
   return { events, model };
@@ -196,7 +196,7 @@ describe("matching projection: a decision the read model cannot place", () => {
   it("stops on an unmatch of a match that was never confirmed, naming the event", async () => {
     await store.append(reconStream(ACCOUNT), [
       proposed(`${ACCOUNT}:a`, ["x1"], ["y1:0"], null),
-      reconciliationEvent("MatchUnmatched", { bankAccountId: ACCOUNT, matchId: `${ACCOUNT}:a`, reason: "lost the confirm" }),
+      reconciliationEvent("MatchUnmatched", { bankAccountId: ACCOUNT, matchId: `${ACCOUNT}:a`, reason: "lost the confirm", externalIds: ["x1"], internalIds: ["y1:0"] }),
     ], { expectedRevision: "no-stream" });
     const worker = new ProjectionWorker({ pool: db.pool, eventStore: store, projection: matchingProjection });
     await expect(worker.runUntilCaughtUp()).rejects.toThrow(/finds its match in the status it needs \(mrm_bank:a\)/);

@@ -44,10 +44,10 @@ describe("paging a bank account's matches", () => {
       events.push(proposed(n, roll < 0.5));
       if (roll < 0.4) statusOf.set(matchId, "confirmed");
       else if (roll < 0.5) {
-        events.push(reconciliationEvent("MatchUnmatched", { bankAccountId: ACCOUNT, matchId, reason: "wrong customer" }));
+        events.push(reconciliationEvent("MatchUnmatched", { bankAccountId: ACCOUNT, matchId, reason: "wrong customer", externalIds: [`ext-${n}`], internalIds: [`e${n}:0`] }));
         statusOf.set(matchId, "unmatched");
       } else if (roll < 0.7) {
-        events.push(reconciliationEvent("MatchRejected", { bankAccountId: ACCOUNT, matchId, reason: "not it" }));
+        events.push(reconciliationEvent("MatchRejected", { bankAccountId: ACCOUNT, matchId, reason: "not it", externalIds: [`ext-${n}`], internalIds: [`e${n}:0`] }));
         statusOf.set(matchId, "rejected");
       } else statusOf.set(matchId, "suggested");
     }

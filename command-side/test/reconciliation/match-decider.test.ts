@@ -83,7 +83,9 @@ describe("the match decider", () => {
     state = fold(state, eventsOf(decider.decideMatchDecision(decision("ConfirmMatch", "m1"), state)));
     expect(codeOf(decider.decideMatchDecision(decision("ConfirmMatch", "m1"), state))).toBe("MATCH_STATUS_CONFLICT");
     expect(codeOf(decider.decideMatchDecision(decision("RejectMatch", "m1"), state))).toBe("MATCH_STATUS_CONFLICT");
-    state = fold(state, eventsOf(decider.decideMatchDecision(decision("RejectMatch", "m2"), state)));
+    const rejection = eventsOf(decider.decideMatchDecision(decision("RejectMatch", "m2"), state));
+    expect(rejection.map((e) => e.type === "MatchRejected" && [e.data.externalIds, e.data.internalIds])).toEqual([[["e2"], ["i2"]]]);
+    state = fold(state, rejection);
     expect(state.live.has(decider.itemKey("external", "e2"))).toBe(false);
     state = fold(state, eventsOf(decider.decideMatchDecision(decision("UnmatchMatch", "m1"), state)));
     expect(state.matches.get("m1")?.status).toBe("unmatched");
@@ -103,6 +105,8 @@ describe("the match decider", () => {
     expect(codeOf(decider.decideManualMatch(manual("m1", [["e3", 100n]], [["i3", 100n]]), state))).toBe("MATCH_ALREADY_EXISTS");
     const events = eventsOf(decider.decideManualMatch(manual("x1", [["e2", 100n]], [["i3", 60n], ["i4", 35n]], 5n), state));
     expect(types(events)).toEqual(["MatchRejected:m2", "MatchProposed:x1", "MatchConfirmed:x1", "WriteOffRequested:x1"]);
+    // The superseded suggestion names the items it held, for their case files (i2 is open again, e2 goes to x1).
+    expect(events[0]).toEqual({ type: "MatchRejected", data: { bankAccountId: BA, matchId: "m2", reason: "superseded by the manual match x1", externalIds: ["e2"], internalIds: ["i2"] } });
     const proposed = events[1];
     expect(proposed?.type === "MatchProposed" && { kind: proposed.data.kind, difference: proposed.data.differenceMinor, writeOff: proposed.data.writeOff }).toEqual({
       kind: "1:N", difference: "5", writeOff: { amountMinor: "5", ledgerAccount: "6800", date: "2026-03-02" },

@@ -73,7 +73,8 @@ describe("the period sign-off decider", () => {
     state = fold(state, [{ type: "WriteOffPosted", data: { bankAccountId: BA, matchId: "m1", ledgerId: "L1", entryId: decider.writeOffEntryId("m1") } }]);
     const events = eventsOf(unmatch(state, "m1"));
     expect(events).toEqual([
-      { type: "MatchUnmatched", data: { bankAccountId: BA, matchId: "m1", reason: "wrong" } },
+      // It names the items it opens again, for their case files.
+      { type: "MatchUnmatched", data: { bankAccountId: BA, matchId: "m1", reason: "wrong", externalIds: ["x1"], internalIds: ["i1:0"] } },
       { type: "WriteOffReversalRequested", data: { bankAccountId: BA, matchId: "m1", ledgerId: "L1", entryId: decider.writeOffEntryId("m1"), reversalEntryId: decider.writeOffReversalEntryId("m1"), effectiveDate: "2026-03-02" } },
     ]);
     state = fold(state, events);

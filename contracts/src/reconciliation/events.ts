@@ -23,6 +23,8 @@
 //   in one stream, so
 //   its expected revision serializes runs, manual matches and unmatches
 //   (see command-side/src/reconciliation/matches/decider.ts).
+// - `nearmisses-<bankAccountId>`: NearMissesRecorded, a run's advice on the
+//   items it left open; no decision reads it.
 // - `matchingrules-<bankAccountId>`: MatchingRulesSet, one per version of a
 //   bank account's matching rules (version n is revision n-1), so a change
 //   decided on version n lands only if nobody set version n+1 meanwhile.
@@ -173,6 +175,30 @@ export const checkResultSchema = z.strictObject({
 });
 export type CheckResult = z.infer<typeof checkResultSchema>;
 
+/**
+ * The items a rejection or an unmatch opens again, so an item's case file
+ * can tell its story from the event alone (projections/src/cases/items.ts).
+ * Empty on events recorded before they were carried.
+ */
+const reopenedItems = {
+  externalIds: z.array(matchItemIdSchema).max(MATCH_ITEMS_PER_SIDE_MAX).default([]),
+  internalIds: z.array(matchItemIdSchema).max(MATCH_ITEMS_PER_SIDE_MAX).default([]),
+};
+
+/** Open items one NearMissesRecorded carries: bounds the event's size (~100 kB at the most every field allows ~1 MB; ~60 kB typical). */
+export const NEAR_MISS_ITEMS_PER_EVENT_MAX = 100;
+/** Candidates kept per open item, and reasons per candidate. */
+export const NEAR_MISS_CANDIDATES_MAX = 5;
+export const NEAR_MISS_FAILURES_MAX = 12;
+
+const nearMissCandidateSchema = z.strictObject({
+  /** The candidate's items, on the other side. */
+  itemIds: z.array(matchItemIdSchema).min(1).max(MATCH_ITEMS_PER_SIDE_MAX),
+  score: z.number().int().min(0).max(100),
+  /** Why it was not proposed: each criterion a rule failed, or the proposal that took the item. */
+  failures: z.array(z.string().min(1).max(MATCH_REASON_LENGTH_MAX)).max(NEAR_MISS_FAILURES_MAX),
+});
+
 /** What a write-off settles: a match's difference, or a resolved exception's item. */
 const writeOffSubjectSchema = z.union([matchIdSchema, exceptionIdSchema]);
 
@@ -296,9 +322,9 @@ export const reconciliationEventSchemas = {
   /** A suggested match confirmed, by a clerk or (automatic) by the run's threshold. */
   MatchConfirmed: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, automatic: z.boolean() }),
   /** A suggested match turned down: its items are open again. */
-  MatchRejected: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
+  MatchRejected: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX), ...reopenedItems }),
   /** A confirmed match undone: its items are open again. */
-  MatchUnmatched: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX) }),
+  MatchUnmatched: z.strictObject({ bankAccountId: bankAccountIdSchema, matchId: matchIdSchema, reason: z.string().min(1).max(MATCH_REASON_LENGTH_MAX), ...reopenedItems }),
   /**
    * A confirmed match's difference to be posted to the ledger: appended with
    * the confirmation, carried out by the write-off process manager
@@ -397,6 +423,22 @@ export const reconciliationEventSchemas = {
     conflicts: z.number().int().min(0),
     bounds: z.array(z.strictObject({ bound: z.string().min(1).max(64), times: z.number().int().min(1), detail: z.string().max(MATCH_REASON_LENGTH_MAX) })).max(32),
   }),
+  /**
+   * A run's near misses: for items it left open, the candidates that came
+   * closest and why each was not proposed. Appended (in batches of at most
+   * NEAR_MISS_ITEMS_PER_EVENT_MAX items) to `nearmisses-<bankAccountId>`
+   * before the run's ReconciliationRunRecorded, so a read at the run's
+   * position shows them. Advice for a clerk, not a decision: no decider
+   * reads them, and a later run's near misses of an item replace these.
+   */
+  NearMissesRecorded: z.strictObject({
+    bankAccountId: bankAccountIdSchema,
+    runId: matchIdSchema,
+    items: z
+      .array(z.strictObject({ side: z.enum(["external", "internal"]), itemId: matchItemIdSchema, candidates: z.array(nearMissCandidateSchema).max(NEAR_MISS_CANDIDATES_MAX) }))
+      .min(1)
+      .max(NEAR_MISS_ITEMS_PER_EVENT_MAX),
+  }),
   MatchingRulesSet: z.strictObject({
     bankAccountId: bankAccountIdSchema,
     ledgerId: ledgerIdSchema,
@@ -456,6 +498,7 @@ export const RECONCILIATION_CATEGORIES = {
   csvProfile: "csvprofile",
   matchingRules: "matchingrules",
   recon: "recon",
+  nearMisses: "nearmisses",
 } as const;
 
 export function bankAccountStream(bankAccountId: string): StreamName {
@@ -476,4 +519,8 @@ export function matchingRulesStream(bankAccountId: string): StreamName {
 /** `recon-<bankAccountId>`: every match decision of the account, so one expected revision serializes them (no item in two live matches). */
 export function reconStream(bankAccountId: string): StreamName {
   return streamName(RECONCILIATION_CATEGORIES.recon, bankAccountId);
+}
+/** `nearmisses-<bankAccountId>`: the account's runs' near misses, apart from the decisions (the recon stream's readers never load them). */
+export function nearMissStream(bankAccountId: string): StreamName {
+  return streamName(RECONCILIATION_CATEGORIES.nearMisses, bankAccountId);
 }

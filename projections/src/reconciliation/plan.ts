@@ -71,6 +71,7 @@ export function planReconciliationBatch(events: readonly RecordedEvent[]): Recon
       case "ItemResolved":
       case "ExceptionReassigned":
       case "ReconciliationPeriodClosed":
+      case "NearMissesRecorded":
         // Not read here (the filter leaves their categories out): profiles and rules are read from their streams, matches and runs by the matching projection.
         return;
       default: {

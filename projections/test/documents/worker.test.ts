@@ -25,7 +25,7 @@ import { writeBook } from "../fixtures/book.ts";
 import { LedgerWriter, ledgerEvent, seededRandom } from "../fixtures/ledger-events.ts";
 import { killChildWorker, spawnDocumentWorker } from "./fixtures/child-worker.ts";
 import type { ChildWorker } from "./fixtures/child-worker.ts";
-import { ACCOUNT_DOCS, LEDGER_DOCS, LEDGER_DOCUMENT_COLLECTIONS, documentTally, ledgerDocumentProjection, postingTally, withSinkOverrides } from "./fixtures/ledger-documents.ts";
+import { ACCOUNT_DOCS, LEDGER_DOCS, LEDGER_DOCUMENT_COLLECTIONS, SimulatedCrash, crashingSink, documentTally, ledgerDocumentProjection, postingTally, withSinkOverrides } from "./fixtures/ledger-documents.ts";
 import { freshName, snapshotDocuments } from "./conformance.ts";
 
 const RETRY = { attemptsMax: 3, delayFirstMs: 5, delayMaxMs: 50 } as const;
@@ -93,10 +93,6 @@ function sleep(delayMs: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, delayMs));
 }
 
-class SimulatedCrash extends Error {
-  override readonly name = "SimulatedCrash";
-}
-
 describe("document projection worker", () => {
   it("given ledger events, then documents: bounded histories, two lines of one entry on one account both counted", async () => {
     const sink = await openSink("given");
@@ -158,19 +154,8 @@ describe("document projection worker", () => {
     const real = await openSink("crashed");
     const random = seededRandom(11);
     for (let round = 0; round < 8; round++) {
-      let calls = 0;
-      const crashAt = 1 + Math.floor(random() * 4);
-      const partial = round % 2 === 1;
       // The MongoDB path: documents written (all, or only some, as when a bulk write stops), then the process dies.
-      const crashing = withSinkOverrides(real, {
-        capabilities: { atomicBatch: false },
-        applyBatch: async (name, changes, checkpoint) => {
-          calls += 1;
-          if (calls < crashAt) return real.applyBatch(name, changes, checkpoint);
-          await real.writeDocuments(partial ? changes.slice(0, Math.ceil(changes.length / 2)) : changes);
-          throw new SimulatedCrash(`crash after the documents of batch ${calls}, before its checkpoint`);
-        },
-      });
+      const crashing = crashingSink(real, 1 + Math.floor(random() * 4), round % 2 === 1);
       const crashed = worker(crashing, { batchSizeMax: 1 + Math.floor(random() * 20) });
       await expect(crashed.runUntilCaughtUp()).rejects.toBeInstanceOf(SimulatedCrash);
       expect(crashed.status).toMatchObject({ state: "failed", lastError: expect.stringContaining("SimulatedCrash") as unknown });

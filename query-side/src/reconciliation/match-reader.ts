@@ -239,6 +239,16 @@ export class MatchReader {
     };
   }
 
+  /** What holds an item now: its live match (suggested or confirmed), or the exception that resolved it; undefined when it is open. */
+  async holder(bankAccountId: string, side: "external" | "internal", itemId: string): Promise<{ readonly id: string; readonly status: "suggested" | "confirmed" | "resolved" } | undefined> {
+    const r = await this.pool.query<Raw>(`SELECT match_id, status FROM ${this.m("match_items")} WHERE bank_account_id = $1 AND side = $2 AND item_id = $3`, [bankAccountId, side, itemId]);
+    const row = r.rows[0];
+    if (row === undefined) return undefined;
+    const status = (["suggested", "confirmed", "resolved"] as const).find((s) => s === row.status);
+    if (status === undefined) throw new TypeError(`match item status ${JSON.stringify(row.status)} is none of suggested, confirmed, resolved`);
+    return { id: str(row.match_id), status };
+  }
+
   /** The items of a match, with what a clerk needs to judge them; an item the read models do not show (yet) is absent. */
   async matchItems(account: AccountItems, match: Pick<MatchRow, "externalIds" | "internalIds">): Promise<ItemRow[]> {
     const external = await this.pool.query<Raw>(

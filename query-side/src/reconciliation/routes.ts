@@ -8,6 +8,7 @@
 import type { FastifyInstance } from "fastify";
 import { bankAccountRoutes } from "./http/bank-accounts.ts";
 import { caseRoutes } from "./http/cases.ts";
+import { itemCaseRoutes } from "./http/item-cases.ts";
 import { exceptionRoutes } from "./http/exceptions.ts";
 import { reconciliationStatementRoutes } from "./http/reconciliation-statement.ts";
 import { lineRoutes } from "./http/lines.ts";
@@ -21,7 +22,7 @@ export { RECONCILIATION_QUERY_LIMITS } from "./http/shared.ts";
 export type { MatchCaseSource, ReconciliationQueryRoutesDeps } from "./http/shared.ts";
 export type { MatchingRulesSource } from "./http/matching-rules.ts";
 
-const RESOURCES = [bankAccountRoutes, statementRoutes, lineRoutes, matchRoutes, caseRoutes, reconciliationStatementRoutes];
+const RESOURCES = [bankAccountRoutes, statementRoutes, lineRoutes, matchRoutes, caseRoutes, itemCaseRoutes, reconciliationStatementRoutes];
 
 export function reconciliationQueryRoutes(deps: ReconciliationQueryRoutesDeps) {
   const guards = new ReconciliationGuards(deps);

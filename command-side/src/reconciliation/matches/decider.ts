@@ -90,6 +90,11 @@ function writeOffRequest(bankAccountId: string, matchId: string, match: Pick<Mat
   }];
 }
 
+/** The items a rejection or an unmatch of `match` opens again, as its event carries them. */
+function reopened(match: Pick<MatchRecord, "externalIds" | "internalIds">): { externalIds: string[]; internalIds: string[] } {
+  return { externalIds: [...match.externalIds], internalIds: [...match.internalIds] };
+}
+
 /** An open item settled without a match (ItemResolved): the item stays taken. */
 export interface ResolutionRecord {
   readonly side: "external" | "internal";
@@ -292,10 +297,10 @@ export function decideMatchDecision(command: MatchDecisionCommand, state: ReconS
       return { events: [{ type: "MatchConfirmed", data: { bankAccountId, matchId, automatic: false } }, ...writeOffRequest(bankAccountId, matchId, found, account, today, found.currency)] };
     case "RejectMatch":
       assert.ok(reason !== null, "a rejection needs its reason (the API requires it)");
-      return { events: [{ type: "MatchRejected", data: { bankAccountId, matchId, reason } }] };
+      return { events: [{ type: "MatchRejected", data: { bankAccountId, matchId, reason, ...reopened(found) } }] };
     case "UnmatchMatch": {
       assert.ok(reason !== null, "an unmatch needs its reason (the API requires it)");
-      const events: MatchEvent[] = [{ type: "MatchUnmatched", data: { bankAccountId, matchId, reason } }];
+      const events: MatchEvent[] = [{ type: "MatchUnmatched", data: { bankAccountId, matchId, reason, ...reopened(found) } }];
       // A posted write-off leaves with its match: its entry is reversed, on the date it was posted, through the ledger.
       if (found.writeOffState === "posted" && found.writeOff !== null) {
         events.push({
@@ -370,7 +375,11 @@ export function decideManualMatch(command: ManualMatch, state: ReconState): Deci
   }
   const latest = externals.reduce<string | null>((max, item) => (item.date !== null && (max === null || item.date > max) ? item.date : max), null);
   const writeOffData = difference === 0n || writeOff === null ? null : { amountMinor: difference.toString(), ledgerAccount: writeOff.ledgerAccount, date: latest ?? today };
-  const events: MatchEvent[] = [...superseded].sort().map((holder) => ({ type: "MatchRejected", data: { bankAccountId, matchId: holder, reason: `superseded by the manual match ${matchId}` } }));
+  const events: MatchEvent[] = [...superseded].sort().map((holder) => {
+    const record = state.matches.get(holder);
+    assert.ok(record !== undefined, `the live match ${holder} of an item is in the state`);
+    return { type: "MatchRejected", data: { bankAccountId, matchId: holder, reason: `superseded by the manual match ${matchId}`, ...reopened(record) } };
+  });
   const externalIds = externals.map((item) => item.id);
   const internalIds = internals.map((item) => item.id);
   const kind = kindOf(externalIds.length, internalIds.length);

@@ -69,6 +69,8 @@ const runAnswer = z.object({
   ambiguous: count,
   conflicts: count.meta({ description: "Proposals not recorded: an item was taken meanwhile, or the same match was rejected before" }),
   bounds: z.array(z.object({ bound: z.string(), times: count, detail: z.string() })).meta({ description: "Every search bound that cut the run short, and why" }),
+  // 0 in an answer stored before runs recorded them (an idempotent replay answers what was stored).
+  nearMisses: count.default(0).meta({ description: "Open items whose near misses the run recorded: their case files (GET /bank-accounts/{id}/items/{side}/{itemId}/case) show the closest candidates and why each failed. 0 for a dry run" }),
   ...outcomeFields,
 });
 
@@ -80,7 +82,7 @@ const RUN_DOCS = {
     "A match that was rejected is not proposed again. At most 200,000 items per side per run (`RECONCILIATION_RUN_TOO_LARGE`: narrow the window). " +
     "Needs an `Idempotency-Key` header; a retry with the same key and body answers the first answer again (`Idempotent-Replayed: true`).",
   body: { dryRun: false, from: "2026-03-01", to: "2026-03-31" },
-  answer: { runId: "run3f9c0a", dryRun: false, items: { external: 1204, internal: 1251 }, proposals: { "1:1": 1130, "1:N": 31, "N:1": 9, "N:M": 0 }, autoConfirmed: 987, suggested: 183, ambiguous: 4, conflicts: 0, bounds: [], revision: "2340", position: "00000000000002f10000000000000004", replayed: false },
+  answer: { runId: "run3f9c0a", dryRun: false, items: { external: 1204, internal: 1251 }, proposals: { "1:1": 1130, "1:N": 31, "N:1": 9, "N:M": 0 }, autoConfirmed: 987, suggested: 183, ambiguous: 4, conflicts: 0, bounds: [], nearMisses: 86, revision: "2340", position: "00000000000002f10000000000000004", replayed: false },
   problems: problemResponses([...EVERY_COMMAND_PROBLEMS, "BANK_ACCOUNT_NOT_FOUND", "RECONCILIATION_RUN_TOO_LARGE", "READ_MODEL_NOT_READY"], {
     VALIDATION_FAILED: { detail: "body/to: from is after to", in: "body", path: "/to" },
   }),

@@ -16,11 +16,12 @@ import { derivedEntityId } from "../../ids.ts";
 import { readBankAccount } from "../bank-accounts/index.ts";
 import { readMatchingRules } from "../matching-rules/index.ts";
 import { proposeMatches } from "../matching/index.ts";
-import type { BoundHit, MatchKind, Proposal } from "../matching/index.ts";
+import type { MatchKind, Proposal } from "../matching/index.ts";
 import type { MatchItemReader } from "./items.ts";
 import type { MatchCommandService } from "./service.ts";
 import { itemKey, kindOf } from "./decider.ts";
 import { engineHints } from "./hints.ts";
+import { appendNearMisses, nearMissRecording } from "./near-misses.ts";
 import type { RunProposal } from "./decider.ts";
 
 export interface RunLimits {
@@ -28,6 +29,8 @@ export interface RunLimits {
   readonly proposalsPerAppendMax: number;
   /** How long a run may keep a client's connection silent (the server's idle timeout would cut it sooner). */
   readonly silenceMsMax: number;
+  /** Open items whose near misses one run records (near-misses.ts); beyond it the run's record names the cut. */
+  readonly nearMissItemsMax: number;
 }
 
 /** Most items per side a run reads, whatever the heap: the engine's own bounds are set for this. */
@@ -60,7 +63,16 @@ export const RUN_LIMITS: RunLimits = {
   /** Proposals per append to the recon stream: bounds one event batch. */
   proposalsPerAppendMax: 1_000,
   silenceMsMax: 15 * 60_000,
+  /** ~0.6 kB an item in the log (three candidates with their reasons): 6 MB a run at the most. */
+  nearMissItemsMax: 10_000,
 };
+
+/** A bound that cut a run short: the engine's (MatchLimits) or the run's own (nearMissItemsMax). */
+export interface RunBound {
+  readonly bound: string;
+  readonly times: number;
+  readonly detail: string;
+}
 
 export interface RunDeps {
   readonly store: EventStore;
@@ -79,7 +91,9 @@ export interface RunAnswer {
   readonly ambiguous: number;
   /** Proposals left out because an item was taken between the read and the write. */
   readonly conflicts: number;
-  readonly bounds: readonly BoundHit[];
+  readonly bounds: readonly RunBound[];
+  /** Open items whose near misses the run recorded (none for a dry run). */
+  readonly nearMisses: number;
 }
 
 const digits = (value: bigint): string => value.toString();
@@ -157,6 +171,15 @@ export async function runReconciliation(
   let conflicts = 0;
   let byKind: Readonly<Record<MatchKind, number>> = result.counts.proposals;
   let outcome: CommandOutcome | undefined;
+  const recording = nearMissRecording(bankAccountId, runId, options.dryRun ? [] : result.nearMisses, limits.nearMissItemsMax);
+  const bounds: RunBound[] = result.bounds.map((b) => ({ ...b }));
+  if (recording.omitted > 0) {
+    bounds.push({
+      bound: "nearMissItemsMax",
+      times: recording.omitted,
+      detail: `near misses recorded for ${recording.items} of ${recording.items + recording.omitted} open items (external first); run a narrower window for the others`,
+    });
+  }
   if (!options.dryRun) {
     for (let at = 0; at < proposals.length; at += limits.proposalsPerAppendMax) {
       const slice = proposals.slice(at, at + limits.proposalsPerAppendMax);
@@ -174,6 +197,8 @@ export async function runReconciliation(
     confirmed = mine.filter((m) => m.automatic).length;
     conflicts = conflicted.length;
     byKind = kindsOf([...mine.map((m) => kindOf(m.externalIds.length, m.internalIds.length)), ...conflicted.map((p) => p.kind)]);
+    // Before the run's record, so a read at the run's position shows them.
+    await appendNearMisses(deps.store, ctx, bankAccountId, recording);
     outcome = await deps.service.recordRun(
       { ...ctx, commandId: `${ctx.commandId}#run` },
       {
@@ -182,7 +207,7 @@ export async function runReconciliation(
           bankAccountId, runId, window: { from: options.from, to: options.to },
           items: { external: open.external.length, internal: open.internal.length },
           proposals: { ...byKind }, autoConfirmed: confirmed, suggested: recorded - confirmed,
-          ambiguous: result.counts.ambiguous, conflicts, bounds: result.bounds.map((b) => ({ ...b })),
+          ambiguous: result.counts.ambiguous, conflicts, bounds,
         },
       },
     );
@@ -196,7 +221,8 @@ export async function runReconciliation(
     suggested: recorded - confirmed,
     ambiguous: result.counts.ambiguous,
     conflicts,
-    bounds: result.bounds,
+    bounds,
+    nearMisses: recording.items,
     // The recon stream after the run's record: pass `position` as minPosition to read what it recorded.
     revision: outcome?.revision,
     position: outcome?.position,

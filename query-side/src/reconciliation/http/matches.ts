@@ -25,15 +25,15 @@ export function signedAmount(amountMinor: bigint, currency: string): string {
   return amountMinor < 0n ? `-${digits}` : digits;
 }
 
-const signedAmountDto = z.string().regex(/^-?\d+(\.\d+)?$/).meta({ description: "Signed decimal amount in the currency's exponent: positive is money into the bank account", example: "-2.50" });
-const signedMinorDto = z.string().regex(/^-?\d+$/).meta({ description: "The same amount in signed minor units", example: "-250" });
+export const signedAmountDto = z.string().regex(/^-?\d+(\.\d+)?$/).meta({ description: "Signed decimal amount in the currency's exponent: positive is money into the bank account", example: "-2.50" });
+export const signedMinorDto = z.string().regex(/^-?\d+$/).meta({ description: "The same amount in signed minor units", example: "-250" });
 const statusDto = z.enum(MATCH_STATUSES as ["suggested", "confirmed", "rejected", "unmatched"]);
 
 const criterionDto = z
   .object({ criterion: z.string(), grade: z.string(), points: z.number().int(), reason: z.string() })
   .meta({ description: "One criterion of the score: its grade, its points and why", example: { criterion: "date", grade: "close", points: -4, reason: "value date +2 days (window 3)" } });
 
-const itemDto = z
+export const itemDto = z
   .object({
     side: z.enum(["external", "internal"]).meta({ description: "external: a statement line; internal: a ledger line on the account's ledger account" }),
     itemId: z.string().meta({ description: "A statement line's id, or `<entryId>:<line index>` (0-based) of a ledger line", example: "e-2026-000123:0" }),
@@ -133,7 +133,7 @@ function matchJson(m: MatchRow): z.infer<typeof matchDto> {
   };
 }
 
-function itemJson(i: ItemRow): z.infer<typeof itemDto> {
+export function itemJson(i: ItemRow): z.infer<typeof itemDto> {
   return {
     side: i.side,
     itemId: i.itemId,
@@ -212,7 +212,7 @@ function sideJson(s: SideSummary, currency: string, asOf: string): z.infer<typeo
   };
 }
 
-const accountItems = (a: BankAccountRow): AccountItems => ({ bankAccountId: a.bankAccountId, ledgerId: a.ledgerId, ledgerAccount: a.ledgerAccount, currency: a.currency });
+export const accountItems = (a: BankAccountRow): AccountItems => ({ bankAccountId: a.bankAccountId, ledgerId: a.ledgerId, ledgerAccount: a.ledgerAccount, currency: a.currency });
 
 const matchParams = z.strictObject({ matchId: matchIdSchema.meta({ description: "The match's id", example: MATCH_EXAMPLE.matchId }) });
 const runParams = z.strictObject({ runId: matchIdSchema.meta({ description: "The run's id, as the run answered", example: "run-5b1c" }) });

@@ -45,10 +45,12 @@ export interface ReconciliationQueryRoutesDeps {
 export interface MatchCaseSource {
   /** The case file's body; undefined when no document has that id. */
   matchCase(matchId: string): Promise<JsonValue | undefined>;
+  /** An item's case file (near misses, decisions); undefined when no run or decision has touched the item. */
+  itemCase(bankAccountId: string, side: "external" | "internal", itemId: string): Promise<JsonValue | undefined>;
 }
 
 /** The read models these routes read: statements and lines, matches, and the matches' case files. */
-export type ReadModel = "reconciliation" | "matching" | "cases";
+export type ReadModel = "reconciliation" | "matching" | "cases" | "itemCases";
 
 export interface RouteContext {
   readonly reader: ReconciliationReader;
